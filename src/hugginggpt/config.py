@@ -1,0 +1,82 @@
+"""Settings: defaults -> ``hugginggpt.yaml`` -> environment ``HUGGINGGPT_*`` -> explicit arguments/CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+
+class LLMSettings(BaseModel):
+    """The controller LLM."""
+
+    backend: Literal["embedded", "openai"] = Field(
+        "embedded", description="`embedded`: llama.cpp over a GGUF in-process; `openai`: any OpenAI-compatible API.")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
+    api_key: str | None = Field(None, description="API key for the endpoint (env HUGGINGGPT_LLM__API_KEY).")
+    model: str | None = Field(None, description="Model name sent to the endpoint.")
+    gguf_path: Path | None = Field(None, description="A GGUF for the embedded backend; default: packaged SmolLM2.")
+    capable: bool | None = Field(
+        None, description="Whether the LLM may plan and choose models. Default: true for `openai`, false for the "
+                          "packaged SmolLM2 and for user GGUFs unless set.")
+    n_ctx: int = Field(4096, description="Context length of the embedded model.")
+    n_threads: int | None = Field(None, description="CPU threads of the embedded model (default: all cores).")
+    temperature: float = 0.0
+    max_tokens: int = 512
+    timeout: float = Field(120.0, description="Seconds per LLM call.")
+    max_retries: int = Field(2, description="Retries on transient errors (timeouts, 429, 5xx).")
+
+
+class HuggingGPTConfig(BaseSettings):
+    """All settings. See docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="HUGGINGGPT_", env_nested_delimiter="__", extra="ignore")
+
+    workspace: Path = Field(Path(".hugginggpt"), description="Where artifacts and run records are written.")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    planner: Literal["auto", "offline", "llm", "hybrid"] = Field(
+        "auto", description="`auto`: the LLM planner when the LLM is capable, else the offline planner.")
+    inference_mode: Literal["local", "huggingface", "hybrid"] = Field(
+        "local", description="Where experts run: local (embedded + local hub models), hosted, or both.")
+    allowed_dirs: list[Path] = Field(
+        default_factory=list, description="Directories the request may read files from (CLI default: the cwd).")
+    allow_urls: bool = Field(False, description="Allow http(s) URLs as inputs (downloaded into the workspace).")
+    max_download_mb: float = Field(50.0, description="Size cap of a downloaded URL input.")
+    task_timeout: float = Field(300.0, description="Seconds before a task is abandoned with TaskTimeout.")
+    max_parallel: int = Field(2, description="Tasks running at once.")
+    memory_budget_mb: int = Field(6144, description="Loaded expert models above this are unloaded LRU-first.")
+    selector_top_k: int = Field(5, description="Candidates shown to the LLM when it chooses a model.")
+    max_request_chars: int = Field(20000, description="Longer requests are rejected.")
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="task -> model id to force (e.g. {image-classification: my/model}).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = os.environ.get("HUGGINGGPT_CONFIG", "hugginggpt.yaml")
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+
+    def with_overrides(self, **changes: Any) -> HuggingGPTConfig:
+        """A copy with some fields changed (``llm`` may be a partial dict)."""
+        data = self.model_dump()
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key == "llm" and isinstance(value, dict):
+                data["llm"].update({k: v for k, v in value.items() if v is not None})
+            else:
+                data[key] = value
+        return HuggingGPTConfig.model_validate(data)
+
+    @property
+    def workspace_path(self) -> Path:
+        return self.workspace.expanduser().resolve()

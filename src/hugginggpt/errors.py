@@ -1,0 +1,101 @@
+"""One exception hierarchy. Every message says what was wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class HuggingGPTError(Exception):
+    """Base class of every error hugginggpt raises on purpose."""
+
+    code = "hugginggpt_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} {hint}" if hint else message)
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"type": type(self).__name__, "code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class ConfigError(HuggingGPTError):
+    code = "config_error"
+
+
+class RequestError(HuggingGPTError):
+    """The request itself cannot be processed (empty, too long...)."""
+
+    code = "bad_request"
+
+
+class PlanError(HuggingGPTError):
+    """The plan is invalid and could not be repaired."""
+
+    code = "plan_error"
+
+    def __init__(self, message: str, *, issues: list[str] | None = None, hint: str | None = None) -> None:
+        self.issues = list(issues or [])
+        detail = message if not self.issues else message + " Problems: " + "; ".join(self.issues)
+        super().__init__(detail, hint=hint)
+
+
+class UnknownTaskError(PlanError):
+    code = "unknown_task"
+
+
+class ResourceError(HuggingGPTError):
+    """A file, path or URL that may not or cannot be used as an input."""
+
+    code = "resource_error"
+
+
+class ModelSelectionError(HuggingGPTError):
+    """No model can serve a task with the configured backends."""
+
+    code = "no_model"
+
+
+class ExpertError(HuggingGPTError):
+    """An expert model failed while running."""
+
+    code = "expert_error"
+
+
+class ExpertInputError(ExpertError):
+    """An expert got an input of the wrong type or a broken file."""
+
+    code = "expert_input_error"
+
+
+class ExpertUnavailable(ExpertError):
+    """An expert cannot be loaded here (missing package, missing weights...)."""
+
+    code = "expert_unavailable"
+
+
+class TaskTimeout(ExpertError):
+    code = "task_timeout"
+
+
+class LLMError(HuggingGPTError):
+    code = "llm_error"
+
+
+class LLMUnavailable(LLMError):
+    code = "llm_unavailable"
+
+
+class LLMAuthError(LLMError):
+    code = "llm_auth"
+
+
+class LLMQuotaError(LLMError):
+    code = "llm_quota"
+
+
+class LLMResponseError(LLMError):
+    """The LLM answered, but not with something usable (garbage, truncated JSON...)."""
+
+    code = "llm_bad_response"
