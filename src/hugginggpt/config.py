@@ -44,6 +44,7 @@ class HuggingGPTConfig(BaseSettings):
     allowed_dirs: list[Path] = Field(
         default_factory=list, description="Directories the request may read files from (CLI default: the cwd).")
     allow_urls: bool = Field(False, description="Allow http(s) URLs as inputs (downloaded into the workspace).")
+    allow_private_urls: bool = Field(False, description="Also allow URLs on loopback/private networks.")
     max_download_mb: float = Field(50.0, description="Size cap of a downloaded URL input.")
     task_timeout: float = Field(300.0, description="Seconds before a task is abandoned with TaskTimeout.")
     max_parallel: int = Field(2, description="Tasks running at once.")

@@ -20,7 +20,6 @@ FAMILY_MODULES = (
     "hugginggpt.experts.embedded.ocr",
     "hugginggpt.experts.embedded.audio",
     "hugginggpt.experts.embedded.text",
-    "hugginggpt.experts.embedded.llm_tasks",
 )
 
 

@@ -1,0 +1,269 @@
+"""``HuggingGPT``: wires the four stages (plan, select, execute, respond) and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .artifacts import Artifact, ArtifactStore
+from .backends import EmbeddedBackend, LLMBackend
+from .catalog.cards import Catalog
+from .catalog.selector import Selector
+from .config import HuggingGPTConfig
+from .errors import ConfigError, ExpertInputError, HuggingGPTError, RequestError, ResourceError
+from .execution.scheduler import Scheduler
+from .experts.pool import ExpertPool
+from .history import known_resources
+from .llm.base import Usage
+from .llm.tracking import TrackedLLM
+from .planning.base import KnownResource, PlanContext, Planner
+from .planning.schema import Plan, TaskSpec, ref_id
+from .respond import Responder
+from .resources import ResourceResolver, sniff_media
+from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
+from .tasks import default_registry
+
+log = logging.getLogger(__name__)
+
+
+class HuggingGPT:
+    """The controller. ``run`` for one request, ``astream`` for events as they happen, ``chat`` for multi-turn."""
+
+    def __init__(self, config: HuggingGPTConfig | None = None, *, llm: Any | None = None,
+                 planner: Planner | None = None, base_dir: Path | None = None) -> None:
+        self.config = config or HuggingGPTConfig()
+        self.registry = default_registry()
+        self.base_dir = Path(base_dir or Path.cwd()).resolve()
+        self._llm = llm
+        self._planner = planner
+        self.pool = ExpertPool(self.config.memory_budget_mb)
+        self.store = ArtifactStore(self.config.workspace_path)
+        self._catalog: Catalog | None = None
+
+    # ----- components -------------------------------------------------------------------------------------------
+    @property
+    def llm(self) -> Any:
+        """The controller LLM (built on first use; the embedded model loads on its first call)."""
+        if self._llm is None:
+            from .llm.factory import build_llm
+
+            self._llm = build_llm(self.config.llm)
+        return self._llm
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog.default(extra=LLMBackend(self.llm).cards())
+        return self._catalog
+
+    def backends(self, llm: Any | None = None) -> list[Any]:
+        return [EmbeddedBackend(self.pool), LLMBackend(llm or self.llm)]
+
+    def planner(self, llm: Any | None = None) -> Planner:
+        if self._planner is not None:
+            return self._planner
+        llm = llm or self.llm
+        mode = self.config.planner
+        if mode == "auto":
+            mode = "llm" if llm.capable else "offline"
+        if mode in ("llm", "hybrid") and not llm.capable:
+            raise ConfigError(
+                f"planner: {mode} needs a capable LLM, but {llm.name} is marked as not capable of planning.",
+                hint="Use planner: offline (the default), configure an OpenAI-compatible endpoint, or set "
+                     "llm.capable: true for a large enough GGUF.")
+        if mode == "offline":
+            from .planning.offline_planner import OfflinePlanner
+
+            return OfflinePlanner(self.registry)
+        from .planning.llm_planner import LLMPlanner
+
+        return LLMPlanner(llm, self.registry)
+
+    # ----- public API -------------------------------------------------------------------------------------------
+    def run(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,
+            on_event: Callable[[Event], None] | None = None) -> RunResult:
+        """Run one request end to end (blocking)."""
+        return asyncio.run(self.arun(request, files=files, history=history, on_event=on_event))
+
+    def chat(self, history: list[dict[str, Any]], files: Sequence[str | Path] = ()) -> RunResult:
+        """Answer the last user message of an OpenAI-style history. Files mentioned or produced in earlier turns
+        (answers cite real artifact paths) stay usable: "now read it aloud" refers to the last output."""
+        if not history or history[-1].get("role") != "user":
+            raise RequestError("chat() needs a history whose last message is from the user.")
+        return self.run(str(history[-1].get("content", "")), files=files, history=history[:-1])
+
+    async def astream(self, request: str, files: Sequence[str | Path] = (),
+                      history: list[dict[str, Any]] | None = None) -> AsyncIterator[Event]:
+        """Yield stage and task events as they happen; the last event (kind ``answer``) carries the RunResult."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        async def runner() -> RunResult:
+            try:
+                return await self.arun(request, files=files, history=history, on_event=queue.put_nowait)
+            finally:
+                queue.put_nowait(None)
+
+        job = asyncio.create_task(runner())
+        while (event := await queue.get()) is not None:
+            yield event
+        result = await job
+        yield Event(kind="answer", stage="done", status="ok" if result.error is None else "failed",
+                    message=result.answer, data={"run": result.model_dump(mode="json")})
+
+    async def arun(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,
+                   on_event: Callable[[Event], None] | None = None) -> RunResult:
+        emit = on_event or (lambda e: None)
+        run = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
+        usage = Usage()
+        t_all = time.perf_counter()
+        try:
+            await self._arun(run, request, list(files), history or [], emit, usage)
+        except HuggingGPTError as exc:
+            run.error = ErrorInfo.from_exc(exc)
+            run.answer = f"I could not do that: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+            emit(Event(kind="error", status="failed", message=run.answer, data=run.error.model_dump()))
+        run.timings["total"] = round(time.perf_counter() - t_all, 4)
+        run.usage = usage.to_dict()
+        return run
+
+    # ----- the four stages --------------------------------------------------------------------------------------
+    async def _arun(self, run: RunResult, request: str, files: list[str | Path], history: list[dict[str, Any]],
+                    emit: Callable[[Event], None], usage: Usage) -> None:
+        request = (request or "").strip()
+        if not request:
+            raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
+        if len(request) > self.config.max_request_chars:
+            raise RequestError(f"The request is {len(request)} characters long; the limit is "
+                               f"{self.config.max_request_chars}.", hint="Shorten it or raise max_request_chars.")
+        resolver = self._resolver(files)
+        user_files = [resolver.check_user_file(Path(f)) for f in files]
+        known = [self._known_user_file(f, orig) for f, orig in zip(user_files, files, strict=True)]
+        known += known_resources(history, self.store)
+        llm = TrackedLLM(self.llm, usage)
+
+        # 1. plan
+        emit(Event(kind="stage", stage="plan", status="running"))
+        t0 = time.perf_counter()
+        planner = self.planner(llm)
+        context = PlanContext(registry=self.registry, files=known, history=history)
+        outcome = await asyncio.to_thread(planner.plan, request, context)
+        run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
+        run.timings["plan"] = round(time.perf_counter() - t0, 4)
+        emit(Event(kind="stage", stage="plan", status="done", data={"plan": outcome.plan.to_jarvis(),
+                                                                     "planner": outcome.planner}))
+        if not outcome.plan.tasks:
+            run.answer = await asyncio.to_thread(self._chit_chat, llm, request, history)
+            return
+
+        # 2. select
+        emit(Event(kind="stage", stage="select", status="running"))
+        t0 = time.perf_counter()
+        backends = self.backends(llm)
+        selector = Selector(self.catalog, backends, llm=llm, top_k=self.config.selector_top_k,
+                            overrides=self.config.overrides)
+        choices = await asyncio.to_thread(selector.select, outcome.plan, request)
+        run.timings["select"] = round(time.perf_counter() - t0, 4)
+        emit(Event(kind="stage", stage="select", status="done", data={
+            "choices": {tid: (c.model_dump() if isinstance(c, ModelChoice) else ErrorInfo.from_exc(c).model_dump())
+                        for tid, c in choices.items()}}))
+
+        # 3. execute
+        emit(Event(kind="stage", stage="execute", status="running"))
+        t0 = time.perf_counter()
+        by_name = {b.name: b for b in backends}
+
+        async def run_task(spec: TaskSpec, upstream: dict[int, TaskResult]) -> TaskResult:
+            return await self._run_task(spec, upstream, choices[spec.id], by_name, resolver, request)
+
+        scheduler = Scheduler(run_task, max_parallel=self.config.max_parallel, task_timeout=self.config.task_timeout,
+                              emit=emit)
+        run.results = await scheduler.run(outcome.plan)
+        for r in run.results:
+            if r.choice is None and isinstance(choices.get(r.task.id), ModelChoice):
+                r.choice = choices[r.task.id]  # type: ignore[assignment]
+        run.timings["execute"] = round(time.perf_counter() - t0, 4)
+        emit(Event(kind="stage", stage="execute", status="done"))
+
+        # 4. respond
+        emit(Event(kind="stage", stage="respond", status="running"))
+        t0 = time.perf_counter()
+        run.answer = await asyncio.to_thread(Responder(llm).answer, run)
+        run.timings["respond"] = round(time.perf_counter() - t0, 4)
+        emit(Event(kind="stage", stage="respond", status="done"))
+
+    async def _run_task(self, spec: TaskSpec, upstream: dict[int, TaskResult], choice: Any, backends: dict[str, Any],
+                        resolver: ResourceResolver, request: str) -> TaskResult:
+        if not isinstance(choice, ModelChoice):
+            raise choice
+        task_type = self.registry.get(spec.task)
+        inputs: dict[str, Any] = {}
+        shown: dict[str, str] = {}
+        for slot_name, value in spec.args.items():
+            slot = task_type.slot(slot_name)
+            media = slot.type if slot else "text"
+            k = ref_id(value)
+            if k is not None:
+                art = upstream[k].output_of(media)
+                if art is None:
+                    raise ExpertInputError(f"Task {k} produced no {media} output for slot {slot_name!r}.")
+                inputs[slot_name] = art.text if media == "text" else art.path
+                shown[slot_name] = art.text[:200] if media == "text" and art.text else str(art.path)
+            elif media == "text":
+                inputs[slot_name] = value
+                shown[slot_name] = value[:200]
+            else:
+                art = await asyncio.to_thread(resolver.resolve, value, media, task_id=None)
+                inputs[slot_name] = art.path
+                shown[slot_name] = str(art.path)
+        backend = backends[choice.backend]
+        card = self.catalog.get(choice.model_id)
+        if choice.backend == "llm":
+            expert = backend.expert(card, request)
+        else:
+            expert = await asyncio.to_thread(backend.expert, card)
+        result = await asyncio.to_thread(expert.run, inputs)
+        outputs: list[Artifact] = []
+        for out in result.outputs:
+            prov = {"task_id": spec.id, "model_id": choice.model_id, "inputs": shown}
+            if out.kind == "text":
+                outputs.append(self.store.put_text(out.text or "", **prov))
+            else:
+                outputs.append(self.store.put_bytes(out.data or b"", out.kind, ext=out.ext, **prov))
+        return TaskResult(task=spec, choice=choice, outputs=outputs, data=result.data, inputs=shown)
+
+    # ----- helpers ----------------------------------------------------------------------------------------------
+    def _resolver(self, files: Sequence[str | Path]) -> ResourceResolver:
+        allowed = self.config.allowed_dirs or [self.base_dir]
+        return ResourceResolver(self.store, base_dir=self.base_dir, allowed_dirs=[*allowed, self.store.root],
+                                user_files=[Path(f).expanduser() for f in files], allow_urls=self.config.allow_urls,
+                                allow_private_urls=self.config.allow_private_urls,
+                                max_download_mb=self.config.max_download_mb)
+
+    def _known_user_file(self, path: Path, original: str | Path) -> KnownResource:
+        media = sniff_media(path)
+        if media is None:
+            raise ResourceError(f"{str(original)!r} is not an image, audio or video file this system can read.",
+                                hint="Attach PNG/JPEG/GIF/BMP/WEBP images, WAV/MP3/FLAC/OGG audio or MP4/WEBM video.")
+        return KnownResource(name=str(original), media=media, origin="user")
+
+    def _chit_chat(self, llm: Any, request: str, history: list[dict[str, Any]]) -> str:
+        messages = [{"role": "system", "content": "You are HuggingGPT, a helpful assistant. Answer briefly."}]
+        messages += [{"role": m["role"], "content": str(m.get("content", ""))} for m in history[-6:]
+                     if m.get("role") in ("user", "assistant")]
+        messages.append({"role": "user", "content": request})
+        return llm.chat(messages, max_tokens=256, stage="respond").text.strip()
+
+
+def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = ()) -> Plan:
+    """Stage 1 alone (``hugginggpt plan``)."""
+    resolver = agent._resolver(files)
+    known = [agent._known_user_file(resolver.check_user_file(Path(f)), f) for f in files]
+    if not request.strip():
+        raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
+    outcome = agent.planner().plan(request.strip(), PlanContext(registry=agent.registry, files=known))
+    return outcome.plan

@@ -1,0 +1,122 @@
+"""Model selection: filter by task and availability, rank, top-k, let a capable LLM choose in one call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import ModelSelectionError
+from ..planning.schema import Plan, TaskSpec
+from ..results import ModelChoice
+from .cards import Catalog, ModelCard
+
+log = logging.getLogger(__name__)
+
+# Offline models first (no network, no download), then the LLM, then hub models by popularity.
+_SOURCE_RANK = {"user": 0, "embedded": 1, "llm": 2, "hub": 3}
+
+
+@dataclass
+class Candidate:
+    card: ModelCard
+    backend: str
+    reason: str
+
+
+class Selector:
+    """Picks a model and backend for every task of a plan.
+
+    ``backends`` are tried in order for each card; the first that can serve it wins. When a capable LLM is given
+    and some task has more than one candidate, the LLM chooses for all such tasks in ONE call; otherwise (or if
+    that call fails) the top-ranked candidate wins.
+    """
+
+    def __init__(self, catalog: Catalog, backends: Sequence[object], *, llm: object | None = None, top_k: int = 5,
+                 overrides: dict[str, str] | None = None) -> None:
+        self.catalog = catalog
+        self.backends = list(backends)
+        self.llm = llm
+        self.top_k = top_k
+        self.overrides = overrides or {}
+
+    def candidates(self, task: str) -> tuple[list[Candidate], list[str]]:
+        """Available candidates for a task, best first, and the reasons others were rejected."""
+        found: list[Candidate] = []
+        rejected: list[str] = []
+        cards = sorted(self.catalog.for_task(task), key=lambda c: (_SOURCE_RANK[c.source], -c.likes, -c.downloads))
+        forced = self.overrides.get(task)
+        if forced:
+            cards = [c for c in cards if c.id == forced] or cards
+        for card in cards:
+            why = []
+            for backend in self.backends:
+                ok, reason = backend.can_serve(card)  # type: ignore[attr-defined]
+                if ok:
+                    found.append(Candidate(card, backend.name, reason))  # type: ignore[attr-defined]
+                    break
+                why.append(f"{backend.name}: {reason}")  # type: ignore[attr-defined]
+            else:
+                rejected.append(f"{card.id} ({'; '.join(why) or 'no backend'})")
+        return found, rejected
+
+    def select(self, plan: Plan, request: str = "") -> dict[int, ModelChoice | ModelSelectionError]:
+        out: dict[int, ModelChoice | ModelSelectionError] = {}
+        ranked: dict[int, list[Candidate]] = {}
+        for spec in plan.tasks:
+            cands, rejected = self.candidates(spec.task)
+            if not cands:
+                out[spec.id] = self._no_model(spec, rejected)
+                continue
+            ranked[spec.id] = cands[: self.top_k]
+        choose = {tid: c for tid, c in ranked.items() if len(c) > 1}
+        llm_pick: dict[int, tuple[str, str]] = {}
+        if choose and self.llm is not None and getattr(self.llm, "capable", False):
+            llm_pick = self._ask_llm(plan, choose, request)
+        for tid, cands in ranked.items():
+            spec = plan.by_id()[tid]
+            pick, reason = cands[0], None
+            if tid in llm_pick:
+                mid, why = llm_pick[tid]
+                match = next((c for c in cands if c.card.id == mid), None)
+                if match:
+                    pick, reason = match, f"chosen by the LLM: {why}"
+            if reason is None:
+                reason = _rank_reason(pick, cands)
+            out[tid] = ModelChoice(task_id=tid, task=spec.task, model_id=pick.card.id, backend=pick.backend,
+                                   reason=reason, candidates=[c.card.id for c in cands])
+        return out
+
+    def _ask_llm(self, plan: Plan, choose: dict[int, list[Candidate]], request: str) -> dict[int, tuple[str, str]]:
+        try:
+            from ..llm.choose import choose_models
+        except ImportError:  # pragma: no cover - module always present in the package
+            return {}
+        by_id = plan.by_id()
+        try:
+            return choose_models(self.llm, [(by_id[tid], [c.card.brief() for c in cands])
+                                            for tid, cands in choose.items()], request=request)
+        except Exception as exc:  # noqa: BLE001 - the ranking is a safe fallback
+            log.warning("LLM model choice failed, using the top rank: %s", exc)
+            return {}
+
+    def _no_model(self, spec: TaskSpec, rejected: list[str]) -> ModelSelectionError:
+        hub = [c.id for c in self.catalog.for_task(spec.task) if c.source == "hub"][:5]
+        ways = []
+        if hub:
+            ways.append(f"the transformers backend or hf-inference with a hub model such as {', '.join(hub)} "
+                        "(install hugginggpt[hub] and put the model in the local Hugging Face cache, or set "
+                        "inference_mode: huggingface with HF_TOKEN)")
+        ways.append("an LLM endpoint, for text tasks (llm.backend: openai)")
+        detail = f" Tried: {'; '.join(rejected[:3])}." if rejected and not hub else ""
+        return ModelSelectionError(
+            f"No offline model for {spec.task} (task {spec.id}).{detail}",
+            hint="Available through: " + " / ".join(ways) + ".")
+
+
+def _rank_reason(pick: Candidate, cands: list[Candidate]) -> str:
+    if len(cands) == 1:
+        return f"the only available model for this task ({pick.backend})"
+    src = {"embedded": "runs offline from an installed package", "llm": "the controller LLM",
+           "hub": f"most liked available hub model ({pick.card.likes} likes)", "user": "your catalog entry"}
+    return f"top ranked of {len(cands)}: {src.get(pick.card.source, pick.card.source)}"

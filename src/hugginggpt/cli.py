@@ -1,0 +1,203 @@
+"""The ``hugginggpt`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from .config import HuggingGPTConfig
+from .errors import HuggingGPTError
+
+app = typer.Typer(help="HuggingGPT: plan with an LLM, run expert models, answer from real outputs.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+FileOpt = Annotated[list[Path] | None, typer.Option("--file", "-f", help="An input file (repeatable).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
+PlannerOpt = Annotated[str | None, typer.Option("--planner", help="auto | offline | llm | hybrid")]
+LLMUrlOpt = Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL (switches to it).")]
+LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name at the endpoint.")]
+GGUFOpt = Annotated[Path | None, typer.Option("--gguf", help="A GGUF file for the embedded LLM.")]
+WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Where artifacts are written.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")]
+
+
+def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: str | None = None,
+           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False):
+    from .agent import HuggingGPT
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    llm: dict[str, Any] = {}
+    if llm_url:
+        llm.update(backend="openai", base_url=llm_url, model=llm_model)
+    if gguf:
+        llm.update(backend="embedded", gguf_path=gguf)
+    config = HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None)
+    if not config.allowed_dirs:
+        config = config.with_overrides(allowed_dirs=[Path.cwd()])
+    return HuggingGPT(config, base_dir=Path.cwd())
+
+
+def _fail(exc: HuggingGPTError, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": exc.to_dict()}))
+    else:
+        err.print(f"[bold red]{type(exc).__name__}[/]: {exc.message}" + (f"\n[dim]{exc.hint}[/]" if exc.hint else ""))
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
+        llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
+        workspace: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
+    """Run a request end to end: plan, select models, execute, answer."""
+    from .render import ProgressView, render_result
+
+    try:
+        agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose)
+        if as_json:
+            result = agent.run(request, files=file or [])
+        else:
+            with ProgressView(console) as view:
+                result = agent.run(request, files=file or [], on_event=view.on_event)
+    except HuggingGPTError as exc:
+        _fail(exc, as_json)
+        return
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        render_result(console, result)
+    raise typer.Exit(0 if result.error is None else 1)
+
+
+@app.command()
+def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
+         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None) -> None:
+    """Stage 1 only: print the plan as a JSON list of {task, id, dep, args}."""
+    from .agent import plan_only
+
+    try:
+        agent = _agent(planner, llm_url, llm_model)
+        result = plan_only(agent, request, file or [])
+    except HuggingGPTError as exc:
+        _fail(exc, as_json)
+        return
+    if as_json:
+        print(json.dumps(result.to_jarvis()))
+        return
+    table = Table("id", "task", "dep", "args", title="Plan")
+    for t in result.tasks:
+        table.add_row(str(t.id), t.task, str(t.dep), json.dumps(t.args, ensure_ascii=False))
+    console.print(table if result.tasks else "[dim]Empty plan: chit-chat, the LLM answers directly.[/]")
+
+
+@app.command()
+def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
+         llm_model: LLMModelOpt = None, workspace: WorkspaceOpt = None) -> None:
+    """Interactive multi-turn chat; outputs of earlier turns can be referred to ("read it aloud")."""
+    from .render import ProgressView, render_result
+
+    agent = _agent(planner, llm_url, llm_model, None, workspace)
+    history: list[dict[str, Any]] = []
+    files = list(file or [])
+    console.print("[bold]hugginggpt chat[/] - empty line or Ctrl-D to quit.")
+    while True:
+        try:
+            line = console.input("[bold cyan]you> [/]").strip()
+        except EOFError:
+            break
+        if not line:
+            break
+        history.append({"role": "user", "content": line, "files": [str(f) for f in files]})
+        try:
+            with ProgressView(console) as view:
+                result = agent.run(line, files=files, history=history[:-1], on_event=view.on_event)
+        except HuggingGPTError as exc:
+            err.print(f"[red]{type(exc).__name__}[/]: {exc}")
+            history.pop()
+            continue
+        files = []
+        render_result(console, result, brief=True)
+        history.append({"role": "assistant", "content": result.answer})
+
+
+@app.command()
+def tasks(as_json: JsonOpt = False) -> None:
+    """List the tasks the planner knows, with their typed inputs and outputs."""
+    from .tasks import default_registry
+
+    reg = default_registry()
+    if as_json:
+        print(json.dumps([t.model_dump() for t in reg]))
+        return
+    table = Table("task", "inputs", "outputs", "LLM can do it", title=f"{len(reg)} tasks")
+    for t in reg:
+        table.add_row(t.name, ", ".join(f"{s.name}:{s.type}{'' if s.required else '?'}" for s in t.inputs),
+                      ", ".join(t.outputs), "yes" if t.llm else "")
+    console.print(table)
+
+
+@app.command()
+def models(task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
+           as_json: JsonOpt = False, available: Annotated[bool, typer.Option("--available")] = False) -> None:
+    """List catalog models (embedded experts first), with availability here."""
+    agent = _agent()
+    from .catalog.selector import Selector
+
+    selector = Selector(agent.catalog, agent.backends(), top_k=1000)
+    rows = []
+    for card in agent.catalog.cards:
+        if task and card.task != task:
+            continue
+        verdicts = [(b.name, *b.can_serve(card)) for b in selector.backends]
+        ok = next(((n, r) for n, a, r in verdicts if a), None)
+        if available and not ok:
+            continue
+        rows.append({"id": card.id, "task": card.task, "source": card.source, "likes": card.likes,
+                     "downloads": card.downloads, "license": card.license, "available": bool(ok),
+                     "backend": ok[0] if ok else None, "description": card.description})
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("model", "task", "source", "likes", "license", "available", title=f"{len(rows)} models")
+    for r in rows:
+        table.add_row(r["id"], r["task"], r["source"], str(r["likes"]), r["license"] or "",
+                      f"[green]{r['backend']}[/]" if r["available"] else "[dim]no[/]")
+    console.print(table)
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Show the LLM, backends and the models available per task."""
+    from .doctor import diagnose
+
+    report = diagnose(_agent())
+    if as_json:
+        print(json.dumps(report, default=str))
+        return
+    console.print(Panel(json.dumps(report["llm"], indent=1, default=str), title="controller LLM"))
+    bt = Table("backend", "available", "reason", title="backends")
+    for name, b in report["backends"].items():
+        bt.add_row(name, "[green]yes[/]" if b["available"] else "[red]no[/]", b["reason"])
+    console.print(bt)
+    tt = Table("task", "available models", title="tasks")
+    for name, ids in report["tasks"].items():
+        tt.add_row(name, ", ".join(ids) if ids else "[dim]none offline[/]")
+    console.print(tt)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

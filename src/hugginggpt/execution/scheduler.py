@@ -1,0 +1,84 @@
+"""An event-driven DAG scheduler on asyncio.
+
+Each task is a coroutine that awaits the futures of the tasks it depends on, so it starts the moment its last input
+exists (no polling). A semaphore caps how many run at once; each task has a timeout; a failed task makes its
+dependants ``skipped`` with the reason while independent branches go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from ..errors import TaskTimeout
+from ..planning.schema import Plan, TaskSpec
+from ..results import ErrorInfo, Event, TaskResult
+
+log = logging.getLogger(__name__)
+
+# Runs one task whose dependencies all succeeded; returns its result (status ok) or raises.
+TaskFn = Callable[[TaskSpec, dict[int, TaskResult]], Awaitable[TaskResult]]
+EmitFn = Callable[[Event], None]
+
+
+class Scheduler:
+    """Runs a plan with ``run_task`` for each task; returns results in plan order."""
+
+    def __init__(self, run_task: TaskFn, *, max_parallel: int = 2, task_timeout: float = 300.0,
+                 emit: EmitFn | None = None) -> None:
+        self.run_task = run_task
+        self.max_parallel = max(1, max_parallel)
+        self.task_timeout = task_timeout
+        self.emit = emit or (lambda event: None)
+
+    async def run(self, plan: Plan) -> list[TaskResult]:
+        loop = asyncio.get_running_loop()
+        done: dict[int, asyncio.Future[TaskResult]] = {t.id: loop.create_future() for t in plan.tasks}
+        gate = asyncio.Semaphore(self.max_parallel)
+
+        async def one(spec: TaskSpec) -> None:
+            upstream = {d: await done[d] for d in spec.deps() if d in done}
+            failed = [d for d, r in upstream.items() if r.status != "ok"]
+            if failed:
+                result = self._skipped(spec, failed, upstream)
+            else:
+                async with gate:
+                    result = await self._execute(spec, upstream)
+            done[spec.id].set_result(result)
+            self.emit(Event(kind="task", stage="execute", status=result.status, task_id=spec.id, task=spec.task,
+                            message=result.error.message if result.error else "",
+                            data={"seconds": result.seconds, "outputs": [str(a.path) for a in result.outputs]}))
+
+        await asyncio.gather(*(one(t) for t in plan.tasks))
+        return [done[t.id].result() for t in plan.tasks]
+
+    async def _execute(self, spec: TaskSpec, upstream: dict[int, TaskResult]) -> TaskResult:
+        self.emit(Event(kind="task", stage="execute", status="running", task_id=spec.id, task=spec.task))
+        started = time.time()
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(self.run_task(spec, upstream), timeout=self.task_timeout)
+            result.status = "ok"
+        except TimeoutError:
+            # The worker thread cannot be killed; it finishes in the background and its output is discarded.
+            exc = TaskTimeout(f"Task {spec.id} ({spec.task}) took longer than {self.task_timeout:g} s.",
+                              hint="Raise task_timeout or use a faster model/backend.")
+            result = TaskResult(task=spec, status="failed", error=ErrorInfo.from_exc(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure is isolated to its task and reported
+            log.info("task %s (%s) failed: %s", spec.id, spec.task, exc)
+            result = TaskResult(task=spec, status="failed", error=ErrorInfo.from_exc(exc))
+            choice = getattr(exc, "choice", None)
+            if choice is not None:
+                result.choice = choice
+        result.started_at = started
+        result.seconds = round(time.perf_counter() - t0, 4)
+        return result
+
+    @staticmethod
+    def _skipped(spec: TaskSpec, failed: list[int], upstream: dict[int, TaskResult]) -> TaskResult:
+        why = ", ".join(f"task {d} ({upstream[d].task.task}) {upstream[d].status}" for d in failed)
+        return TaskResult(task=spec, status="skipped", error=ErrorInfo(
+            type="Skipped", code="dependency_failed", message=f"Skipped because {why}.",
+            hint="Fix the failed task above; this one needs its output."))

@@ -1,0 +1,52 @@
+"""The controller LLM as an expert for text tasks it can do itself (summarization, translation, writing, chat)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..llm.base import LLM
+from .base import Expert, ExpertResult, require_text
+
+# Tasks any LLM may do; the others need a capable one (a 135M model summarizes and translates wrongly).
+ANY_LLM_TASKS = {"text-generation", "conversational"}
+
+
+@lru_cache(maxsize=1)
+def _prompts() -> dict[str, dict[str, str]]:
+    text = resources.files("hugginggpt.experts").joinpath("llm_tasks.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def llm_model_id(llm: LLM) -> str:
+    return f"llm/{llm.name}"
+
+
+class LLMTaskExpert(Expert):
+    """Runs one text task with the controller LLM, using the prompt in ``llm_tasks.yaml``."""
+
+    backend = "llm"
+    task = "text-generation"
+    model_id = "llm"
+
+    def __init__(self, llm: LLM, task: str, request: str = "") -> None:
+        super().__init__()
+        self.llm = llm
+        self.task = task  # type: ignore[misc]
+        self.model_id = llm_model_id(llm)  # type: ignore[misc]
+        self.request = request
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        text = require_text(inputs)
+        prompt = _prompts()[self.task]
+        messages = [{"role": "system", "content": prompt["system"]},
+                    {"role": "user", "content": prompt["user"].format(text=text, request=self.request or text)}]
+        out = self.llm.chat(messages, max_tokens=400, stage="execute")
+        return ExpertResult.of_text(out.text.strip(), model=out.model)
+
+
+def llm_tasks() -> list[str]:
+    return list(_prompts())

@@ -1,0 +1,123 @@
+"""Stage 4: write the answer from the real results. Every file path in an answer is a real artifact."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from .results import RunResult, TaskResult
+
+log = logging.getLogger(__name__)
+
+_PATH = re.compile(r"(?:(?<=\s)|^|(?<=[(\['\"`]))((?:/|\./|\.\./|[\w.-]+/)[\w./-]*\.[A-Za-z0-9]{2,5})")
+
+
+def results_digest(run: RunResult, max_text: int = 600) -> list[dict[str, object]]:
+    """A compact, structured summary of the results (what the LLM responder sees)."""
+    rows: list[dict[str, object]] = []
+    for r in run.results:
+        row: dict[str, object] = {"id": r.task.id, "task": r.task.task, "status": r.status}
+        if r.choice:
+            row["model"] = r.choice.model_id
+        if r.status == "ok":
+            row["outputs"] = [
+                {"type": a.kind, "text": (a.text or "")[:max_text]} if a.kind == "text"
+                else {"type": a.kind, "file": str(a.path)}
+                for a in r.outputs
+            ]
+            facts = {k: v for k, v in r.data.items() if k not in ("embedding",)}
+            if facts:
+                row["facts"] = _trim(facts)
+        elif r.error:
+            row["error"] = r.error.message
+        rows.append(row)
+    return rows
+
+
+def _trim(value: object, depth: int = 0) -> object:
+    if isinstance(value, dict):
+        return {k: _trim(v, depth + 1) for k, v in list(value.items())[:8]}
+    if isinstance(value, list):
+        return [_trim(v, depth + 1) for v in value[:6]]
+    if isinstance(value, str):
+        return value[:300]
+    return value
+
+
+def deterministic_answer(run: RunResult) -> str:
+    """A clear answer without an LLM: what was done, with which model, and each result or error."""
+    if not run.results:
+        return "There was nothing to run for this request."
+    lines = [f"I split your request into {len(run.results)} task(s) and ran them:"]
+    for r in run.results:
+        lines.append(_describe(r))
+    files = [a for r in run.results for a in r.outputs if a.kind != "text"]
+    if files:
+        lines.append("Files produced:")
+        lines += [f"  - {a.kind}: {a.path}" for a in files]
+    failed = [r for r in run.results if r.status != "ok"]
+    if failed:
+        lines.append(f"{len(failed)} task(s) did not complete; the others are unaffected.")
+    return "\n".join(lines)
+
+
+def _describe(r: TaskResult) -> str:
+    head = f"{r.task.id}. {r.task.task}"
+    if r.choice:
+        head += f" with {r.choice.model_id}"
+    if r.status == "ok":
+        parts = []
+        for a in r.outputs:
+            if a.kind == "text":
+                text = (a.text or "").strip()
+                parts.append(f'"{text[:500]}{"..." if len(text) > 500 else ""}"')
+            else:
+                parts.append(f"{a.kind} at {a.path}")
+        return f"{head}: " + "; ".join(parts)
+    reason = r.error.message if r.error else r.status
+    hint = f" ({r.error.hint})" if r.error and r.error.hint else ""
+    return f"{head}: {r.status.upper()} - {reason}{hint}"
+
+
+def verify_paths(answer: str, run: RunResult) -> str:
+    """Remove file paths the answer cites that are not artifacts of this run (an LLM may invent them)."""
+    real = {str(a.path) for a in run.artifacts} | {a.path.name for a in run.artifacts}
+    real |= {str(Path(a.source)) for r in run.results for a in r.outputs if a.source}
+
+    def check(m: re.Match[str]) -> str:
+        path = m.group(1)
+        if path in real or Path(path).name in real:
+            return path
+        log.info("answer cited %s, which is not an artifact of this run; removed", path)
+        return "[no such file]"
+
+    return _PATH.sub(check, answer)
+
+
+class Responder:
+    """LLM answer from the digest when the LLM is capable; otherwise the deterministic answer."""
+
+    def __init__(self, llm: object | None = None) -> None:
+        self.llm = llm
+
+    def answer(self, run: RunResult) -> str:
+        if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
+            try:
+                from .llm.respond_prompt import build_response_messages
+
+                messages = build_response_messages(run.request, run.plan, results_digest(run))
+                text = self.llm.chat(messages, max_tokens=600, stage="respond").text  # type: ignore[attr-defined]
+                if text.strip():
+                    return verify_paths(text.strip(), run) + _missing_files_note(text, run)
+            except Exception as exc:  # noqa: BLE001 - the deterministic answer is always available
+                log.warning("LLM response failed, using the deterministic answer: %s", exc)
+        return deterministic_answer(run)
+
+
+def _missing_files_note(text: str, run: RunResult) -> str:
+    """Make sure every produced file is cited, even when the LLM forgot one."""
+    missing = [a for a in run.artifacts if a.kind != "text" and str(a.path) not in text and a.path.name not in text]
+    if not missing:
+        return ""
+    return "\n\nFiles produced:\n" + "\n".join(f"- {a.kind}: {a.path}" for a in missing)

@@ -1,0 +1,100 @@
+"""What a run produces: per-task results, the run result, and the event stream."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .artifacts import Artifact
+from .planning.schema import TaskSpec
+
+TaskStatus = Literal["pending", "running", "ok", "failed", "skipped"]
+
+
+class ModelChoice(BaseModel):
+    """The model picked for a task, with the backend that runs it and why it was picked."""
+
+    task_id: int
+    task: str
+    model_id: str
+    backend: str
+    reason: str
+    candidates: list[str] = Field(default_factory=list)
+
+
+class ErrorInfo(BaseModel):
+    type: str
+    code: str
+    message: str
+    hint: str | None = None
+
+    @classmethod
+    def from_exc(cls, exc: BaseException) -> ErrorInfo:
+        from .errors import HuggingGPTError
+
+        if isinstance(exc, HuggingGPTError):
+            return cls(type=type(exc).__name__, code=exc.code, message=exc.message, hint=exc.hint)
+        return cls(type=type(exc).__name__, code="internal_error", message=str(exc) or repr(exc))
+
+
+class TaskResult(BaseModel):
+    """The outcome of one task: its outputs (artifacts) or why it failed or was skipped."""
+
+    task: TaskSpec
+    status: TaskStatus = "pending"
+    choice: ModelChoice | None = None
+    outputs: list[Artifact] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+    inputs: dict[str, str] = Field(default_factory=dict, description="slot -> resolved value or file path")
+    started_at: float | None = None
+    seconds: float | None = None
+
+    def output_of(self, media: str) -> Artifact | None:
+        return next((a for a in self.outputs if a.kind == media), None)
+
+    @property
+    def text(self) -> str | None:
+        art = self.output_of("text")
+        return art.text if art else None
+
+
+class RunResult(BaseModel):
+    """Everything a run did: request, plan, choices, results, answer, artifacts, timings and token usage."""
+
+    run_id: str
+    request: str
+    plan: list[TaskSpec] = Field(default_factory=list)
+    planner: str = ""
+    plan_notes: list[str] = Field(default_factory=list)
+    results: list[TaskResult] = Field(default_factory=list)
+    answer: str = ""
+    error: ErrorInfo | None = Field(None, description="Set when the run failed before execution (e.g. PlanError).")
+    timings: dict[str, float] = Field(default_factory=dict)
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def artifacts(self) -> list[Artifact]:
+        return [a for r in self.results for a in r.outputs]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(r.status == "ok" for r in self.results)
+
+    def result_for(self, task_id: int) -> TaskResult | None:
+        return next((r for r in self.results if r.task.id == task_id), None)
+
+
+class Event(BaseModel):
+    """One progress event: a stage starting/ending or a task changing state."""
+
+    kind: Literal["stage", "task", "answer", "error"]
+    stage: Literal["plan", "select", "execute", "respond", "done"] | None = None
+    status: str = ""
+    task_id: int | None = None
+    task: str | None = None
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: float = Field(default_factory=time.time)
