@@ -23,8 +23,8 @@ from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner
 from .planning.schema import Plan, TaskSpec, ref_id
-from .respond import Responder
 from .resources import ResourceResolver, sniff_media
+from .respond import Responder
 from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
 from .tasks import default_registry
 

@@ -35,7 +35,8 @@ def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: st
            gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False):
     from .agent import HuggingGPT
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     llm: dict[str, Any] = {}
     if llm_url:
         llm.update(backend="openai", base_url=llm_url, model=llm_model)

@@ -51,7 +51,7 @@ def media_of_name(name: str) -> str | None:
 def looks_like_resource(value: str) -> bool:
     """True when a literal is meant as a file or URL rather than plain text."""
     v = value.strip()
-    if not v or "\n" in v or " " in v and not is_url(v):
+    if not v or "\n" in v or (" " in v and not is_url(v)):
         return False
     return is_url(v) or media_of_name(v) is not None
 

