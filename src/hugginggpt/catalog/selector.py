@@ -107,11 +107,14 @@ class Selector:
             ways.append(f"the transformers backend or hf-inference with a hub model such as {', '.join(hub)} "
                         "(install hugginggpt[hub] and put the model in the local Hugging Face cache, or set "
                         "inference_mode: huggingface with HF_TOKEN)")
-        ways.append("an LLM endpoint, for text tasks (llm.backend: openai)")
+        from ..tasks import default_registry
+
+        if spec.task in default_registry() and default_registry().get(spec.task).llm:
+            ways.append("a capable LLM endpoint, which does this text task itself (llm.backend: openai)")
         detail = f" Tried: {'; '.join(rejected[:3])}." if rejected and not hub else ""
         return ModelSelectionError(
             f"No offline model for {spec.task} (task {spec.id}).{detail}",
-            hint="Available through: " + " / ".join(ways) + ".")
+            hint="Available through: " + (" / ".join(ways) or "no configured backend") + ".")
 
 
 def _rank_reason(pick: Candidate, cands: list[Candidate]) -> str:

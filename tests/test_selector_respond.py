@@ -1,0 +1,98 @@
+"""Model selection over the real catalog and backends; the responder's grounding rules; chat resource memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hugginggpt.artifacts import ArtifactStore
+from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.catalog.cards import Catalog, hub_cards
+from hugginggpt.catalog.selector import Selector
+from hugginggpt.errors import ModelSelectionError
+from hugginggpt.experts.pool import ExpertPool
+from hugginggpt.history import known_resources
+from hugginggpt.planning import repair_plan
+from hugginggpt.respond import deterministic_answer, verify_paths
+from hugginggpt.results import ModelChoice, RunResult, TaskResult
+from hugginggpt.tasks import default_registry
+
+REG = default_registry()
+
+
+def test_hub_catalog_is_facts_only():
+    cards = hub_cards()
+    assert len(cards) == 673
+    assert len({c.task for c in cards}) == 24
+    finbert = next(c for c in cards if c.id == "ProsusAI/finbert")
+    assert finbert.task == "text-classification" and finbert.downloads > 0 and "sentiment-analysis" in finbert.tags
+    assert all(c.description == "" for c in cards)
+
+
+def selector(overrides=None) -> Selector:
+    return Selector(Catalog.default(), [EmbeddedBackend(ExpertPool())], overrides=overrides)
+
+
+def test_embedded_model_is_chosen_offline():
+    plan, _ = repair_plan([{"task": "image-classification", "id": 0, "args": {"image": "a.png"}}], REG)
+    choice = selector().select(plan)[0]
+    assert isinstance(choice, ModelChoice)
+    assert choice.backend == "embedded" and choice.model_id.startswith("hugginggpt/")
+    assert choice.reason
+
+
+def test_task_without_offline_model_names_the_ways_to_serve_it():
+    plan, _ = repair_plan([{"task": "translation", "id": 0, "args": {"text": "hello"}},
+                           {"task": "text-to-image", "id": 1, "args": {"text": "a cat"}}], REG)
+    out = selector().select(plan)
+    for tid in (0, 1):
+        err = out[tid]
+        assert isinstance(err, ModelSelectionError)
+        assert "No offline model for" in err.message
+        assert "hf-inference" in err.hint and "transformers" in err.hint
+    assert "Helsinki-NLP" in out[0].hint or "t5" in out[0].hint.lower()
+
+
+def test_override_is_respected_when_available():
+    cands, _ = selector().candidates("text-to-speech")
+    if len(cands) < 2:
+        return  # only one TTS expert installed: nothing to override
+    forced = cands[-1].card.id
+    assert selector({"text-to-speech": forced}).candidates("text-to-speech")[0][0].card.id == forced
+
+
+def _run(tmp_path: Path) -> tuple[RunResult, ArtifactStore]:
+    store = ArtifactStore(tmp_path)
+    plan, _ = repair_plan([{"task": "image-to-text", "id": 0, "args": {"image": "a.png"}},
+                           {"task": "text-to-speech", "id": 1, "args": {"text": "<GENERATED>-0"}}], REG)
+    cap = store.put_text("a photo of a cat", task_id=0)
+    wav = store.put_bytes(b"RIFF0000WAVEfmt ", "audio", ext=".wav", task_id=1)
+    choice = ModelChoice(task_id=0, task="image-to-text", model_id="m", backend="embedded", reason="r")
+    results = [TaskResult(task=plan.tasks[0], status="ok", outputs=[cap], choice=choice),
+               TaskResult(task=plan.tasks[1], status="ok", outputs=[wav])]
+    return RunResult(run_id="x", request="r", plan=plan.tasks, results=results), store
+
+
+def test_deterministic_answer_cites_real_files_and_texts(tmp_path):
+    run, _ = _run(tmp_path)
+    answer = deterministic_answer(run)
+    assert "a photo of a cat" in answer and str(run.results[1].outputs[0].path) in answer
+    assert verify_paths(answer, run) == answer
+
+
+def test_invented_paths_are_removed(tmp_path):
+    run, _ = _run(tmp_path)
+    real = run.results[1].outputs[0].path
+    text = f"Here is the audio: {real} and the image /tmp/made_up.png and public/images/x.jpg."
+    out = verify_paths(text, run)
+    assert str(real) in out and "made_up" not in out and "public/images" not in out
+    assert out.count("[no such file]") == 2
+
+
+def test_history_memory_finds_user_files_and_cited_artifacts(tmp_path):
+    run, store = _run(tmp_path)
+    wav = run.results[1].outputs[0].path
+    history = [{"role": "user", "content": "describe photos/cat.png please"},
+               {"role": "assistant", "content": f"It is a cat. Audio: {wav}. See also /etc/passwd.wav"}]
+    known = known_resources(history, store)
+    assert [(k.name, k.media, k.origin) for k in known] == [("photos/cat.png", "image", "user"),
+                                                            (str(wav), "audio", "history")]
