@@ -1,0 +1,1 @@
+"""Building blocks of the offline planner: request parsing, task detection, graph building."""

@@ -1,0 +1,315 @@
+"""From detected tasks to a typed dependency graph with filled arguments.
+
+Each detected task becomes a node. Its input slots are filled, in order of mention, from (a) the files, quotes
+and words of its own clause, (b) an earlier task's output when the request refers back to it ("the
+description", "it", "then ..."), (c) the request's other files and quotes, and (d) the files the user attached or
+an earlier turn produced. A text slot whose clause names an image or audio file gets a converter task in front
+(image-to-text, speech recognition): "summarize meeting.wav" is ASR then summarization.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from dataclasses import dataclass, field
+
+from ...errors import PlanError
+from ...tasks import TaskRegistry, TaskType
+from ..base import KnownResource
+from ..schema import gen
+from .detect import CONTROLLED, Detection, KeywordDetector
+from .text import Clause, ParsedRequest, Resource
+
+BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
+# Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
+# more likely means the user's own text than the verdict.
+ANALYTIC = {
+    "text-classification", "token-classification", "zero-shot-classification", "sentence-similarity",
+    "image-classification", "audio-classification", "tabular-classification", "feature-extraction",
+    "object-detection",
+}
+_EXAMPLE = {"image": "photo.jpg", "audio": "recording.wav", "video": "clip.mp4", "text": "notes.txt"}
+_REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
+
+
+@dataclass
+class Node:
+    """A task being planned: ``refs`` maps a slot to the key of the node whose output fills it."""
+
+    key: int
+    task: str
+    pos: float
+    clause: Clause
+    args: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, int] = field(default_factory=dict)
+    files: tuple[str, ...] = ()  # the files it reads, to spot duplicates
+
+
+class GraphBuilder:
+    """Builds the nodes of one request; ``build()`` returns the plan as JARVIS task dicts."""
+
+    def __init__(self, req: ParsedRequest, detections: list[Detection], files: list[KnownResource],
+                 registry: TaskRegistry, detector: KeywordDetector) -> None:
+        self.req = req
+        self.detections = detections
+        self.registry = registry
+        self.detector = detector
+        self.context = [Resource(f.name, f.media, -1, f.origin) for f in files]
+        self.nodes: list[Node] = []
+        self.used_quotes: set[int] = set()
+        self.question_quotes = {q.start for q in req.quotes if q.text.endswith("?")}
+        self._ref_rx = {}
+        for name in registry.names:
+            nouns = detector.lexicon.refs(name)
+            if nouns:
+                alt = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(nouns, key=len, reverse=True))
+                self._ref_rx[name] = re.compile(
+                    rf"\b(?:the|that|this|its|their|your|my)\s+(?:\w+\s+)?(?:{alt})\b", re.I)
+
+    # -- public ---------------------------------------------------------------------------------------------
+    def build(self) -> list[dict[str, object]]:
+        """Nodes for every detection, ordered so each task follows its inputs, numbered from 0."""
+        for det in self.detections:
+            self._add(det)
+        return self._numbered()
+
+    # -- nodes ----------------------------------------------------------------------------------------------
+    def _add(self, det: Detection) -> None:
+        tt = self.registry.get(det.task)
+        clause = self.req.clause_at(det.start)
+        node = Node(len(self.nodes), det.task, det.start, clause)
+        clones: list[str] = []
+        for slot in tt.inputs:
+            if slot.type == "text":
+                continue
+            choice = self._media_source(slot.type, node, det)
+            if isinstance(choice, list):
+                node.args[slot.name], clones = choice[0], choice[1:]
+            elif isinstance(choice, int):
+                node.refs[slot.name] = choice
+            else:
+                node.args[slot.name] = choice
+        self._fill_text(node, tt, det)
+        self._commit(node)
+        media_slot = next(s.name for s in tt.inputs if s.type != "text") if clones else ""
+        for i, name in enumerate(clones, 1):
+            twin = Node(len(self.nodes), node.task, node.pos + i * 0.01, clause, dict(node.args), dict(node.refs))
+            twin.args[media_slot] = name
+            self._commit(twin)
+
+    def _commit(self, node: Node) -> int:
+        for other in self.nodes:
+            if other.task == node.task and other.args == node.args and other.refs == node.refs:
+                return other.key  # asked twice ("extract the text in sign.jpg ... the text in sign.jpg")
+        node.key = len(self.nodes)
+        self.nodes.append(node)
+        return node.key
+
+    def _numbered(self) -> list[dict[str, object]]:
+        indeg = {n.key: len(set(n.refs.values())) for n in self.nodes}
+        users: dict[int, list[int]] = {n.key: [] for n in self.nodes}
+        for n in self.nodes:
+            for k in set(n.refs.values()):
+                users[k].append(n.key)
+        by_key = {n.key: n for n in self.nodes}
+        ready = [(n.pos, n.key) for n in self.nodes if indeg[n.key] == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            _, k = heapq.heappop(ready)
+            order.append(k)
+            for u in users[k]:
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    heapq.heappush(ready, (by_key[u].pos, u))
+        new_id = {k: i for i, k in enumerate(order)}
+        out: list[dict[str, object]] = []
+        for k in order:
+            n = by_key[k]
+            args = dict(n.args)
+            args.update({slot: gen(new_id[src]) for slot, src in n.refs.items()})
+            tt = self.registry.get(n.task)
+            args = {s.name: args[s.name] for s in tt.inputs if s.name in args}  # slot order as registered
+            dep = sorted({new_id[src] for src in n.refs.values()}) or [-1]
+            out.append({"task": n.task, "id": new_id[k], "dep": dep, "args": args})
+        return out
+
+    # -- media slots ----------------------------------------------------------------------------------------
+    def _media_source(self, media: str, node: Node, det: Detection) -> str | int | list[str]:
+        clause = node.clause
+        if node.task in _REVERSE_CONTROLLED and media == "image":
+            control = self._latest(lambda n: n.task == _REVERSE_CONTROLLED[node.task])
+            if control is not None:
+                return control
+        own = [r.name for r in self.req.resources_in(clause.start, clause.end, media)]
+        if own:
+            return own if len(own) > 1 else own[0]
+        referenced = self._referenced(node, media)
+        if referenced is not None:
+            return referenced
+        producer = self._latest(lambda n: media in self._outputs(n))
+        if producer is not None and clause.chained:
+            return producer
+        mentioned = [r for r in self.req.resources if r.media == media and not r.output]
+        if mentioned:
+            before = [r for r in mentioned if r.start < clause.start]
+            return (before[-1] if before else mentioned[0]).name
+        attached = [r for r in self.context if r.media == media and r.origin != "history"]
+        if attached:
+            return attached[-1].name
+        if producer is not None:
+            return producer
+        history = [r for r in self.context if r.media == media]
+        if history:
+            return history[-1].name
+        raise _missing(node.task, media)
+
+    # -- text slots -----------------------------------------------------------------------------------------
+    def _fill_text(self, node: Node, tt: TaskType, det: Detection) -> None:
+        text_slots = [s for s in tt.inputs if s.type == "text"]
+        if not text_slots:
+            return
+        if node.task in ("visual-question-answering", "document-question-answering", "question-answering"):
+            node.args["text"] = self._question(det, node.task)
+            if tt.slot("context"):
+                self._put(node, "context", self._text_source(node, det, capture=False))
+            return
+        if node.task == "sentence-similarity":
+            first = self._text_source(node, det, capture=False)
+            self._put(node, "text", first)
+            self._put(node, "text2", self._text_source(node, det, capture=False, second=True))
+            return
+        if node.task == "zero-shot-classification":
+            self._put(node, "text", self._text_source(node, det, capture=False))
+            node.args["labels"] = det.labels or ""
+            return
+        if node.task == "image-to-image":
+            own = self._clause_quote(node)
+            prompt = own if own is not None else det.capture
+            if prompt:
+                node.args["text"] = prompt
+            return
+        self._put(node, "text", self._text_source(node, det, capture=True))
+
+    def _put(self, node: Node, slot: str, value: str | int) -> None:
+        if isinstance(value, int):
+            node.refs[slot] = value
+        else:
+            node.args[slot] = value
+
+    def _text_source(self, node: Node, det: Detection, *, capture: bool, second: bool = False) -> str | int:
+        clause = node.clause
+        own = self._clause_quote(node)
+        if own is not None:
+            return own
+        if capture and det.capture and not self._is_reference(det.capture):
+            return det.capture
+        bridge = self._bridge(node)
+        if bridge is not None:
+            return bridge
+        taken = set(node.refs.values())
+        referenced = self._referenced(node, "text", exclude=taken)
+        if referenced is not None:
+            return referenced
+        producer = self._latest(lambda n: "text" in self._outputs(n) and n.key not in taken)
+        pronoun = self.detector.has_pronoun(self.req, clause.start, clause.end)
+        unused = self._unused_quote()
+        if producer is not None:
+            analytic = self.nodes[producer].task in ANALYTIC
+            quote_before = any(q.start < clause.start for q in self.req.quotes
+                               if q.start not in self.question_quotes)
+            if clause.chained or unused is None and not (analytic and pronoun and quote_before and not second):
+                return producer
+            if pronoun and not analytic:
+                return producer
+        if unused is not None:
+            self.used_quotes.add(unused.start)
+            return unused.text
+        texts = [r for r in self.req.resources if r.media == "text" and not r.output]
+        if texts:
+            return texts[0].name
+        if pronoun:
+            history = [r for r in self.context if r.media == "text"]
+            if history:
+                return history[-1].name
+            previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.question_quotes]
+            if previous:
+                return previous[-1].text
+        raise _missing(node.task, "text")
+
+    def _clause_quote(self, node: Node) -> str | None:
+        for q in self.req.quotes_in(node.clause.start, node.clause.end):
+            if q.start not in self.used_quotes and q.start not in self.question_quotes:
+                self.used_quotes.add(q.start)
+                return q.text
+        return None
+
+    def _unused_quote(self):  # type: ignore[no-untyped-def]
+        return next((q for q in self.req.quotes
+                     if q.start not in self.used_quotes and q.start not in self.question_quotes), None)
+
+    def _bridge(self, node: Node) -> int | None:
+        """A converter in front of a text slot whose clause names an image or audio file."""
+        if any(s.type != "text" for s in self.registry.get(node.task).inputs):
+            return None  # a task with its own file slots ("draw X in the pose of man.jpg") needs no converter
+        consumed = set(node.args.values())
+        for r in self.req.resources_in(node.clause.start, node.clause.end):
+            task = BRIDGES.get(r.media)
+            if r.name in consumed or task is None or task not in self.registry:
+                continue
+            slot = self.registry.get(task).inputs[0].name
+            bridge = Node(len(self.nodes), task, node.pos - 0.5, node.clause, {slot: r.name})
+            return self._commit(bridge)
+        return None
+
+    def _question(self, det: Detection, task: str) -> str:
+        question = det.question or ""
+        noun = "the document" if task == "document-question-answering" else "the image"
+        for r in self.req.resources:
+            question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else "the text",
+                              question)
+        return question
+
+    # -- references to earlier nodes ------------------------------------------------------------------------
+    def _outputs(self, node: Node) -> list[str]:
+        return self.registry.get(node.task).outputs
+
+    def _latest(self, pred) -> int | None:  # type: ignore[no-untyped-def]
+        for n in reversed(self.nodes):
+            if pred(n):
+                return n.key
+        return None
+
+    def _referenced(self, node: Node, media: str, exclude: set[int] | None = None) -> int | None:
+        """An earlier node the clause refers to by its output's name ("the description", "the mask")."""
+        best: tuple[int, int] | None = None
+        for n in self.nodes:
+            rx = self._ref_rx.get(n.task)
+            if rx is None or media not in self._outputs(n) or (exclude and n.key in exclude):
+                continue
+            m = rx.search(self.req.masked, node.clause.start, node.clause.end)
+            if m and (best is None or m.start() <= best[0]):
+                best = (m.start(), n.key)
+        return best[1] if best else None
+
+    def _is_reference(self, text: str) -> bool:
+        words = text.lower().split()
+        if not words:
+            return True
+        if re.fullmatch(r"(?:it|this|that|them|these|those|the result|the results|the output)", " ".join(words)):
+            return True
+        return any(rx.fullmatch(text) for rx in self._ref_rx.values())
+
+
+def _missing(task: str, media: str) -> PlanError:
+    article = "an" if media[0] in "aeiou" else "a"
+    if media == "text":
+        return PlanError(
+            f"The request asks for {task}, which needs a text to work on, but the request gives none.",
+            hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
+        )
+    return PlanError(
+        f"The request asks for {task}, which needs {article} {media} input, but the request names no {media} "
+        f"file and none is attached.",
+        hint=f"Attach {article} {media} file or put its path or URL in the request, e.g. '{_EXAMPLE[media]}'.",
+    )

@@ -1,0 +1,310 @@
+"""Task detection: which tasks a request asks for, and where in the request each is asked.
+
+``TaskDetector`` is the swappable step of the offline planner. It is built from the tool list (names,
+descriptions, input and output types) and answers, for a parsed request, a list of ``Detection``s in order of
+mention. ``KeywordDetector`` is the rule-based default (a YAML keyword lexicon plus question routing); a learned
+detector only has to honour the same protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Protocol
+
+import yaml
+
+from ...tasks import TaskRegistry
+from .text import ParsedRequest, Resource, extract_question
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """What a detector may know about a tool: its name, description and typed inputs/outputs."""
+
+    name: str
+    description: str
+    inputs: tuple[tuple[str, str], ...]  # (slot, media) pairs
+    outputs: tuple[str, ...]
+
+    @property
+    def input_media(self) -> set[str]:
+        """Non-text media the tool consumes (the files it needs)."""
+        return {m for _, m in self.inputs if m != "text"}
+
+
+def tools_from_registry(registry: TaskRegistry) -> list[ToolInfo]:
+    """The tool list of a task registry, in registry order."""
+    return [ToolInfo(t.name, t.description, tuple((s.name, s.type) for s in t.inputs), tuple(t.outputs))
+            for t in registry]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One task the request asks for, at ``start:end`` of the request (the words that asked for it)."""
+
+    task: str
+    start: int
+    end: int
+    capture: str | None = None  # a text argument given with the trigger ("draw a cat" -> "a cat")
+    labels: str | None = None  # candidate labels (zero-shot classification)
+    question: str | None = None  # the question, for question-answering tasks
+
+
+@dataclass(frozen=True)
+class Available:
+    """Inputs that exist besides the request text: media of attached files and of earlier outputs."""
+
+    user_media: frozenset[str] = frozenset()
+    history_media: frozenset[str] = frozenset()
+    context: tuple[Resource, ...] = field(default_factory=tuple)
+
+
+class TaskDetector(Protocol):
+    """Finds the tasks a request asks for. Implementations take the tool list in their constructor."""
+
+    def detect(self, request: ParsedRequest, available: Available) -> list[Detection]: ...
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The parsed keyword lexicon (see ``lexicon.yaml``)."""
+
+    raw: dict[str, Any]
+
+    @property
+    def verbs(self) -> list[str]:
+        return list(self.raw.get("verbs", []))
+
+    def media_nouns(self) -> dict[str, list[str]]:
+        return dict(self.raw.get("media_nouns", {}))
+
+    def refs(self, task: str) -> list[str]:
+        return list(self.raw["tasks"].get(task, {}).get("refs", []))
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The lexicon shipped with the package."""
+    text = resources.files(__package__).joinpath("lexicon.yaml").read_text(encoding="utf-8")
+    return Lexicon(yaml.safe_load(text))
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    task: str
+    rx: re.Pattern[str]
+    weak: bool
+    capture: bool
+    labels: bool
+    rank: int  # lexicon order: earlier tasks win ties
+
+
+# Generation guided by a condition map extracted from an image ("a robot in the same pose as man.jpg").
+CONTROLLED = {
+    "openpose-control": "openpose-text-to-image", "canny-control": "canny-text-to-image",
+    "depth-estimation": "depth-text-to-image", "hed-control": "hed-text-to-image",
+    "mlsd-control": "mlsd-text-to-image", "normal-control": "normal-text-to-image",
+    "image-segmentation": "seg-text-to-image",
+}
+_QA_TASKS = ("visual-question-answering", "document-question-answering", "question-answering")
+
+
+class KeywordDetector:
+    """Rule-based detector: lexicon triggers, media checks, overlap resolution and question routing."""
+
+    def __init__(self, tools: Sequence[ToolInfo], lexicon: Lexicon | None = None) -> None:
+        self.tools = {t.name: t for t in tools}
+        self.lexicon = lexicon or default_lexicon()
+        self._triggers = list(self._compile())
+        nouns = self.lexicon.media_nouns()
+        self._media_rx = {m: _words_rx(ws) for m, ws in nouns.items() if ws}
+        self._doc_rx = _words_rx(self.lexicon.raw.get("document_nouns", []))
+        self._pronoun_rx = re.compile(self.lexicon.raw.get("pronoun", r"\b(?:it|this|that)\b"), re.I)
+
+    def _compile(self) -> Iterable[_Trigger]:
+        spec = self.lexicon.raw.get("tasks", {})
+        for rank, (name, tool) in enumerate(self.tools.items()):
+            entries = spec.get(name, {}).get("triggers")
+            if not entries:
+                # A tool the lexicon does not know is still found when the request names it.
+                entries = [r"\b" + r"[- ]".join(map(re.escape, re.split(r"[- _]+", tool.name.lower()))) + r"\b"]
+                log.debug("no lexicon entry for tool %s: matching its name only", name)
+            for e in entries:
+                e = {"re": e} if isinstance(e, str) else e
+                yield _Trigger(name, re.compile(e["re"], re.I), bool(e.get("weak")), bool(e.get("capture")),
+                               bool(e.get("labels")), rank)
+
+    # -- media evidence -------------------------------------------------------------------------------------
+    def media_in(self, req: ParsedRequest, start: int, end: int) -> set[str]:
+        """Media the span names, by file or by noun ("the recording")."""
+        found = {r.media for r in req.resources_in(start, end)}
+        for media, rx in self._media_rx.items():
+            if rx.search(req.masked, start, end):
+                found.add(media)
+        return found
+
+    def has_pronoun(self, req: ParsedRequest, start: int, end: int) -> bool:
+        return bool(self._pronoun_rx.search(req.masked, start, end))
+
+    def mentions_document(self, req: ParsedRequest) -> bool:
+        return bool(self._doc_rx.search(req.text))  # file names count: "receipt.png" is a document
+
+    def _media_ok(self, t: _Trigger, start: int, req: ParsedRequest, avail: Available) -> bool:
+        """Whether the medium the trigger's task consumes fits what the request names and what exists."""
+        needed = self.tools[t.task].input_media
+        if not needed:
+            return True
+        clause = req.clause_at(start)
+        in_clause = self.media_in(req, clause.start, clause.end) - {"text"}
+        if in_clause and not in_clause & needed:
+            return False  # "transcribe the video": the words point at another medium
+        if not t.weak:
+            return True
+        if in_clause & needed or self.media_in(req, 0, len(req.text)) & needed or avail.user_media & needed:
+            return True
+        refers = self.has_pronoun(req, clause.start, clause.end)
+        return bool(refers and avail.history_media & needed)
+
+    # -- detection ------------------------------------------------------------------------------------------
+    def detect(self, request: ParsedRequest, available: Available) -> list[Detection]:
+        """Tasks the request asks for, in order of mention."""
+        hits: list[tuple[_Trigger, re.Match[str]]] = []
+        for t in self._triggers:
+            for m in t.rx.finditer(request.masked):
+                if m.end() > m.start():
+                    hits.append((t, m))
+        kept: list[tuple[_Trigger, re.Match[str]]] = []
+        # Longest match first, then strong before weak, then lexicon order; a kept match blocks overlapping ones.
+        for t, m in sorted(hits, key=lambda h: (-(h[1].end() - h[1].start()), h[0].weak, h[0].rank, h[1].start())):
+            if any(m.start() < k.end() and k.start() < m.end() for _, k in kept):
+                continue
+            if not self._media_ok(t, m.start(), request, available):
+                continue
+            kept.append((t, m))
+        kept.sort(key=lambda h: h[1].start())
+        out: list[Detection] = []
+        seen: set[str] = set()
+        for t, m in kept:
+            clause = request.clause_at(m.start())
+            own_file = request.resources_in(clause.start, clause.end) and self.tools[t.task].input_media
+            if t.task in seen and not own_file:
+                continue  # a second mention ("the caption") refers back to the same task
+            seen.add(t.task)
+            det = Detection(t.task, m.start(), m.end())
+            if t.capture:
+                det = replace(det, capture=_after(request, m.end(), clause.end))
+            if t.labels:
+                det = replace(det, labels=_labels(request, m.end(), clause.end))
+                if not det.labels:
+                    continue
+            out.append(det)
+        out = [d for d in out if not any(o.capture and o.end <= d.start < o.end + len(o.capture) + 3 and o is not d
+                                         for o in out)]
+        out = self._questions(request, available, out)
+        out = self._controlled(request, out)
+        return sorted(out, key=lambda d: d.start)
+
+    def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
+        """Route questions to visual, document or text question answering, or leave them to the LLM."""
+        out = list(found)
+        asked: list[tuple[int, str]] = [(q.start, q.text) for q in req.quotes if q.text.endswith("?")]
+        for s in req.sentences:
+            if any(s.start <= d.start < s.end for d in found):
+                continue  # the sentence already asks for a task ("what is in this photo?")
+            if any(s.start <= p < s.end for p, _ in asked):
+                continue
+            q = extract_question(s, req.masked[s.start:s.end])
+            if q:
+                asked.append((s.start, q))
+        for pos, question in sorted(asked):
+            task = self._route_question(req, avail, pos, found)
+            if task and task in self.tools:
+                out.append(Detection(task, pos, pos + 1, question=question))
+        return out
+
+    def _route_question(self, req: ParsedRequest, avail: Available, pos: int,
+                        found: list[Detection]) -> str | None:
+        sentence = req.sentence_at(pos)
+        earlier = [self.tools[d.task] for d in found if d.start < pos and d.task in self.tools]
+        image = (any(r.media == "image" for r in req.resources if not r.output) or "image" in avail.user_media
+                 or any("image" in t.outputs for t in earlier)
+                 or ("image" in avail.history_media
+                     and ("image" in self.media_in(req, sentence.start, sentence.end)
+                          or self.has_pronoun(req, sentence.start, sentence.end))))
+        if image:
+            return "document-question-answering" if self.mentions_document(req) else "visual-question-answering"
+        text = (any(not q.text.endswith("?") for q in req.quotes) or any(r.media == "text" for r in req.resources)
+                or any("text" in t.outputs for t in earlier)
+                or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end)))
+        return "question-answering" if text else None
+
+    def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
+        """"Draw X in the same pose as man.jpg": text-to-image becomes pose-guided generation."""
+        out = list(found)
+        for gen in [d for d in found if d.task == "text-to-image"]:
+            sentence = req.sentence_at(gen.start)
+            ctrl = next((d for d in found if d.task in CONTROLLED and sentence.start <= d.start < sentence.end
+                         and CONTROLLED[d.task] in self.tools), None)
+            if ctrl is None:
+                continue
+            prompt = gen.capture
+            if ctrl.start > gen.end:
+                cut = ctrl.start - gen.end
+                prompt = req.text[gen.end:gen.end + max(cut, 0)]
+                prompt = re.sub(r"\s+(?:in|with|using|following|matching|keeping|that has|based on|from|and)"
+                                r"(?:\s+(?:the|a|an|its))?(?:\s+(?:same|similar))?\s*$", "", prompt.strip(), flags=re.I)
+                prompt = _clean(prompt)
+            out[out.index(gen)] = replace(gen, task=CONTROLLED[ctrl.task], capture=prompt or gen.capture,
+                                          start=max(gen.start, ctrl.start) + 1)
+        return out
+
+
+def _words_rx(words: Iterable[str]) -> re.Pattern[str]:
+    alt = "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
+    return re.compile(rf"\b(?:{alt})\b", re.I)
+
+
+_LEAD = re.compile(r"^(?:[:,\-]\s*|(?:of|about|showing|depicting|with|saying|that says|the words?|the text|"
+                   r"the sentence|the phrase|me|for me|please|this|following|from|based on|on)\b\s*)+", re.I)
+_TRAIL = re.compile(r"\s*(?:,|\bplease\b|\bfor me\b|\bthanks?\b|\bthank you\b|\bat the end\b|\band\b|\bthen\b|\balso\b)+\s*$",
+                    re.I)
+# "a cabin interior with the same depth": the condition is not part of the prompt.
+_CONDITION = re.compile(r"\s+(?:in|with|using|following|matching|keeping|based on)\s+(?:the\s+)?(?:same|similar|matching)\b.*$",
+                        re.I)
+
+
+def _clean(text: str) -> str:
+    text = text.strip().strip(" .!?;,\"'")
+    prev = None
+    while prev != text:
+        prev = text
+        text = _LEAD.sub("", text).strip()
+        text = _TRAIL.sub("", text).strip().strip(" .!?;,\"'")
+    return text
+
+
+def _after(req: ParsedRequest, start: int, end: int) -> str | None:
+    """The literal text after a capturing trigger, up to the clause end (quotes and files excluded)."""
+    if req.quotes_in(start, end) or req.resources_in(start, end):
+        return None  # the literal is a quote or a file: the argument filler takes it from there
+    text = _clean(_CONDITION.sub("", req.text[start:end]))
+    text = re.sub(r"\s+(?:in|into|to)\s+(?:english|french|german|spanish|italian|portuguese|dutch|chinese|japanese|"
+                  r"korean|russian|arabic|hindi|turkish|polish|swedish|greek)$", "", text, flags=re.I)
+    return text or None
+
+
+def _labels(req: ParsedRequest, start: int, end: int) -> str | None:
+    """Candidate labels listed after "classify ... as/into": "sports, politics or tech" -> "sports, politics, tech"."""
+    quoted = [q.text for q in req.quotes_in(start, end)]
+    raw = ", ".join(quoted) if len(quoted) >= 2 else req.text[start:end]
+    parts = [p.strip(" .?!:;'\"") for p in re.split(r",|\bor\b|\band\b|/", raw)]
+    parts = [re.sub(r"^(?:either|an?|the)\s+", "", p, flags=re.I) for p in parts]
+    labels = [p for p in parts if p and len(p.split()) <= 3]
+    return ", ".join(labels) if len(labels) >= 2 else None

@@ -1,0 +1,80 @@
+"""The offline planner: plans a request with rules, no LLM needed.
+
+Three steps, each its own component:
+
+1. parse the request (``offline.text``): files and URLs, quoted strings, clauses, questions;
+2. detect the tasks it asks for (``offline.detect``): a ``TaskDetector`` built from the tool list; the default
+   ``KeywordDetector`` uses a YAML keyword lexicon and routes questions to visual / document / text QA;
+3. build the typed graph (``offline.build``): fill each task's slots from files, quotes, the user's attachments
+   and earlier tasks' outputs, in order of mention, so an output feeds the next input of a fitting type.
+
+The result goes through ``repair_plan`` and ``validate_plan`` like any other planner's. It is deterministic and
+takes milliseconds. A request that asks for no task (chit-chat, general questions) gets an empty plan: the LLM
+answers it. A task whose input is missing raises ``PlanError`` that says which input to give.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from ..errors import PlanError
+from ..tasks import TaskRegistry, default_registry
+from .base import PlanContext, PlanOutcome
+from .offline.build import GraphBuilder
+from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
+from .offline.text import Resource, parse_request
+from .validate import repair_plan, validate_plan
+
+log = logging.getLogger(__name__)
+
+DetectorFactory = Callable[[Sequence[ToolInfo]], TaskDetector]
+
+
+class OfflinePlanner:
+    """Rule-based planner that needs no capable LLM.
+
+    ``registry`` fixes the task list (the planning context's registry is used when it is None).
+    ``detector`` swaps the task-detection step: a factory that takes the tool list and returns a
+    ``TaskDetector`` (the keyword detector by default).
+    """
+
+    name = "offline"
+
+    def __init__(self, registry: TaskRegistry | None = None, detector: DetectorFactory | None = None) -> None:
+        self.registry = registry
+        self._factory: DetectorFactory = detector or KeywordDetector
+        self._detectors: dict[int, TaskDetector] = {}
+
+    def detector_for(self, registry: TaskRegistry) -> TaskDetector:
+        """The detector for a registry's tool list (built once per registry)."""
+        key = id(registry)
+        if key not in self._detectors:
+            self._detectors[key] = self._factory(tools_from_registry(registry))
+        return self._detectors[key]
+
+    def plan(self, request: str, context: PlanContext) -> PlanOutcome:
+        """Plan ``request``; raises ``PlanError`` when a task's input is missing or the plan cannot be made valid."""
+        registry = self.registry or context.registry or default_registry()
+        detector = self.detector_for(registry)
+        keyword = detector if isinstance(detector, KeywordDetector) else KeywordDetector(tools_from_registry(registry))
+        parsed = parse_request(request, keyword.lexicon.verbs)
+        available = Available(
+            user_media=frozenset(f.media for f in context.files if f.origin != "history"),
+            history_media=frozenset(f.media for f in context.files if f.origin == "history"),
+            context=tuple(Resource(f.name, f.media, -1, f.origin) for f in context.files),
+        )
+        detections = [d for d in detector.detect(parsed, available) if d.task in registry]
+        log.debug("offline planner detected %s", [d.task for d in detections], extra={"planner": self.name})
+        raw = GraphBuilder(parsed, detections, list(context.files), registry, keyword).build()
+        plan, notes = repair_plan(raw, registry)
+        issues = validate_plan(plan, registry)
+        if issues:
+            raise PlanError(
+                "The offline planner could not build a valid plan for this request.",
+                issues=[str(i) for i in issues],
+                hint="Rephrase the request with one task per sentence and the files named, or configure an LLM.",
+            )
+        if not plan.tasks:
+            notes.append("no task detected: the request is left to the LLM to answer")
+        return PlanOutcome(plan=plan, planner=self.name, notes=notes, raw=raw)
