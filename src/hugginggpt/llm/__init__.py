@@ -1,5 +1,5 @@
 """Controller LLM clients behind one protocol."""
 
-from .base import LLM, ChatResult, Usage, record_usage, usage_scope
+from .base import LLM, ChatResult, Usage
 
-__all__ = ["LLM", "ChatResult", "Usage", "record_usage", "usage_scope"]
+__all__ = ["LLM", "ChatResult", "Usage"]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,29 +35,6 @@ class Usage:
         return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens,
                 "by_stage": self.by_stage}
-
-
-# The Usage of the run in progress, if any: clients add every call to it as well as to their own ``usage``, so
-# one client shared by several runs still gives each run its own accounting.
-_RUN_USAGE: ContextVar[Usage | None] = ContextVar("hugginggpt_run_usage", default=None)
-
-
-@contextmanager
-def usage_scope(usage: Usage) -> Iterator[Usage]:
-    """Within this block (and tasks/threads started with a copy of its context), LLM calls also count in ``usage``."""
-    token = _RUN_USAGE.set(usage)
-    try:
-        yield usage
-    finally:
-        _RUN_USAGE.reset(token)
-
-
-def record_usage(client_usage: Usage, prompt: int, completion: int, stage: str) -> None:
-    """Count one call in a client's own ``usage`` and in the run's usage scope when one is active."""
-    client_usage.add(prompt, completion, stage)
-    scoped = _RUN_USAGE.get()
-    if scoped is not None and scoped is not client_usage:
-        scoped.add(prompt, completion, stage)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LLMResponseError, LLMUnavailable
-from .base import ChatResult, Usage, record_usage
+from .base import ChatResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ class EmbeddedLLM:
     """llama.cpp in this process over a GGUF; loads lazily on the first call; one call at a time.
 
     Attributes:
-        usage: token accounting of every call made through this client (see ``llm.base.usage_scope`` for per-run
-            accounting).
+        usage: token accounting of every call made through this client, by stage (its lifetime total). Each
+            ``ChatResult`` also carries its own token counts, which is what per-run accounting adds up
+            (``llm.tracking.TrackedLLM``).
     """
 
     name = "embedded"
@@ -175,7 +176,7 @@ class EmbeddedLLM:
             raise LLMResponseError(f"The embedded LLM returned an unexpected response: {str(response)[:200]}") from exc
         usage = response.get("usage") or {}
         prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-        record_usage(self.usage, prompt, completion, stage)
+        self.usage.add(prompt, completion, stage)
         return ChatResult(text=text, prompt_tokens=prompt, completion_tokens=completion, model=self.model,
                           finish_reason=choice.get("finish_reason"))
 
@@ -215,7 +216,7 @@ class EmbeddedLLM:
                         yield delta
                 if item.get("usage"):
                     u = item["usage"]
-                    record_usage(self.usage, int(u.get("prompt_tokens", 0)), int(u.get("completion_tokens", 0)),
+                    self.usage.add(int(u.get("prompt_tokens", 0)), int(u.get("completion_tokens", 0)),
                                  stage)
         finally:
             stop.set()

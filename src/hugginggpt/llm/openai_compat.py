@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ..errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMUnavailable
-from .base import ChatResult, Usage, record_usage
+from .base import ChatResult, Usage
 from .embedded import json_schema_response_format
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ class OpenAICompatible:
     """Chat completions over HTTP with retries, typed errors and JSON-schema constrained output.
 
     Attributes:
-        usage: token accounting of every call made through this client (see ``llm.base.usage_scope`` for per-run
-            accounting).
+        usage: token accounting of every call made through this client, by stage (its lifetime total). Each
+            ``ChatResult`` also carries its own token counts, which is what per-run accounting adds up
+            (``llm.tracking.TrackedLLM``).
     """
 
     name = "openai"
@@ -162,7 +163,7 @@ class OpenAICompatible:
         usage = getattr(response, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
-        record_usage(self.usage, prompt, completion, stage)
+        self.usage.add(prompt, completion, stage)
         if not text or not text.strip():
             raise LLMResponseError(f"The LLM server at {self.base_url} returned an empty answer "
                                    f"(finish_reason={choice.finish_reason!r}).",
@@ -186,7 +187,7 @@ class OpenAICompatible:
                     if delta:
                         yield delta
                 if getattr(chunk, "usage", None):
-                    record_usage(self.usage, int(chunk.usage.prompt_tokens or 0),
+                    self.usage.add(int(chunk.usage.prompt_tokens or 0),
                                  int(chunk.usage.completion_tokens or 0), stage)
         finally:
             close = getattr(stream, "close", None)

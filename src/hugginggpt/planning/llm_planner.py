@@ -135,8 +135,8 @@ class DemoSelector:
 class LLMPlanner:
     """Planner that asks the controller LLM for the plan (HuggingGPT's stage 1).
 
-    Token usage is recorded by the LLM client under ``stage="plan"`` (in its ``usage`` and in an active
-    ``usage_scope``).
+    Every LLM call is made with ``stage="plan"``, so the client's ``usage`` (and a per-run ``TrackedLLM``) count
+    planning tokens under that stage.
     """
 
     name = "llm"

@@ -1,0 +1,61 @@
+"""The prompt of the final answer (HuggingGPT's stage 4), built from ``prompts/respond.yaml``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..media import looks_like_resource
+from ..planning.prompts import load_prompts, render
+from ..planning.schema import Plan
+
+
+def _to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Plan):
+        value = value.to_jarvis()
+    if isinstance(value, list):  # one item per line: compact for the model, still easy to follow
+        return "\n".join(json.dumps(item, ensure_ascii=False, default=str) for item in value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def files_in(value: Any) -> list[str]:
+    """Every string in a (nested) results structure that names a file or URL, in order, without duplicates."""
+    found: dict[str, None] = {}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            if looks_like_resource(v):
+                found.setdefault(v.strip(), None)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(value)
+    return list(found)
+
+
+def build_response_messages(request: str, plan: Plan | list[dict[str, Any]] | None, results: Any, *,
+                            files: list[str] | None = None,
+                            history: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """Chat messages asking the LLM to answer ``request`` from ``results`` only.
+
+    ``results`` is a compact summary (text, or JSON-able data: per task its model, status, outputs, error).
+    ``files`` are the artifact paths the answer may cite; by default, the file paths found in ``results``.
+    ``history`` (earlier turns) is put before the request so follow-up questions read naturally.
+    """
+    prompts = load_prompts("respond")
+    allowed = files if files is not None else files_in(results)
+    user = render(prompts["user"], request=request, plan=_to_text(plan) if plan else "",
+                  results=_to_text(results) or "(no results)", files=allowed)
+    messages = [{"role": "system", "content": render(prompts["system"])}]
+    for turn in history or []:
+        messages.append({"role": str(turn.get("role", "user")), "content": str(turn.get("content", ""))})
+    messages.append({"role": "user", "content": user})
+    return messages
