@@ -66,8 +66,10 @@ class OfflinePlanner:
         )
         detections = [d for d in detector.detect(parsed, available) if d.task in registry]
         log.debug("offline planner detected %s", [d.task for d in detections], extra={"planner": self.name})
-        raw = GraphBuilder(parsed, detections, list(context.files), registry, keyword).build()
+        builder = GraphBuilder(parsed, detections, list(context.files), registry, keyword)
+        raw = builder.build()
         plan, notes = repair_plan(raw, registry)
+        notes = builder.notes + notes
         issues = validate_plan(plan, registry)
         if issues:
             raise PlanError(

@@ -56,6 +56,7 @@ class GraphBuilder:
         self.detector = detector
         self.context = [Resource(f.name, f.media, -1, f.origin) for f in files]
         self.nodes: list[Node] = []
+        self.notes: list[str] = []
         self.used_quotes: set[int] = set()
         self.question_quotes = {q.start for q in req.quotes if q.text.endswith("?")}
         self._ref_rx = {}
@@ -69,8 +70,21 @@ class GraphBuilder:
     # -- public ---------------------------------------------------------------------------------------------
     def build(self) -> list[dict[str, object]]:
         """Nodes for every detection, ordered so each task follows its inputs, numbered from 0."""
+        failures: list[tuple[Detection, _MissingInput]] = []
         for det in self.detections:
-            self._add(det)
+            try:
+                self._add(det)
+            except _MissingInput as err:
+                failures.append((det, err))
+        for det, err in failures:
+            # A task whose input is missing fails the request when it is all the request asks for, or when the
+            # user names the missing input ("transcribe the audio"); otherwise the detection was likely wrong
+            # (a stray keyword) and the rest of the plan still serves the user.
+            clause = self.req.clause_at(det.start)
+            if not self.nodes or (err.media != "text" and err.media in self.detector.media_in(
+                    self.req, clause.start, clause.end)):
+                raise err
+            self.notes.append(f"left out {det.task}: {err.message}")
         return self._numbered()
 
     # -- nodes ----------------------------------------------------------------------------------------------
@@ -263,7 +277,8 @@ class GraphBuilder:
         return None
 
     def _question(self, det: Detection, task: str) -> str:
-        question = det.question or ""
+        # Asked by wording ("the main topic of this document") rather than as a question: the sentence is the query.
+        question = det.question or self.req.sentence_at(det.start).text
         noun = "the document" if task == "document-question-answering" else "the image"
         for r in self.req.resources:
             question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else "the text",
@@ -301,15 +316,23 @@ class GraphBuilder:
         return any(rx.fullmatch(text) for rx in self._ref_rx.values())
 
 
-def _missing(task: str, media: str) -> PlanError:
+class _MissingInput(PlanError):
+    """A task's input is nowhere to be found (the request, the attachments, earlier outputs)."""
+
+    def __init__(self, message: str, *, media: str, hint: str) -> None:
+        self.media = media
+        super().__init__(message, hint=hint)
+
+
+def _missing(task: str, media: str) -> _MissingInput:
     article = "an" if media[0] in "aeiou" else "a"
     if media == "text":
-        return PlanError(
+        return _MissingInput(
             f"The request asks for {task}, which needs a text to work on, but the request gives none.",
-            hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
+            media=media, hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
         )
-    return PlanError(
+    return _MissingInput(
         f"The request asks for {task}, which needs {article} {media} input, but the request names no {media} "
-        f"file and none is attached.",
+        f"file and none is attached.", media=media,
         hint=f"Attach {article} {media} file or put its path or URL in the request, e.g. '{_EXAMPLE[media]}'.",
     )

@@ -190,6 +190,7 @@ class KeywordDetector:
             kept.append((t, m))
         kept.sort(key=lambda h: h[1].start())
         out: list[Detection] = []
+        captures: list[bool] = []
         seen: set[str] = set()
         for t, m in kept:
             clause = request.clause_at(m.start())
@@ -205,8 +206,10 @@ class KeywordDetector:
                 if not det.labels:
                     continue
             out.append(det)
-        out = [d for d in out if not any(o.capture and o.end <= d.start < o.end + len(o.capture) + 3 and o is not d
-                                         for o in out)]
+            captures.append(t.capture)
+        # Words after "draw a picture of" describe the picture: they ask for no task of their own.
+        regions = [(d.end, request.clause_at(d.start).end) for d, t in zip(out, captures) if t]
+        out = [d for d in out if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
         out = self._questions(request, available, out)
         out = self._controlled(request, out)
         return sorted(out, key=lambda d: d.start)

@@ -28,9 +28,12 @@ _QUOTES = (
 _COLON_LITERAL = re.compile(r"(?<=\w):[ \t]+(?=\S)([^\n]{12,})")
 # Words that mark a new clause: sentence ends, "then", "after that", or "and"/"," followed by an action verb.
 _CHAIN_WORDS = r"(?:and\s+then|then|after\s+that|afterwards?|next|finally|and\s+finally|later|subsequently|once\s+done)"
-_SAVE_AS = re.compile(r"(?:save|store|write|export|output|name|call)\s+(?:it|this|that|them|the\s+\w+)?\s*(?:as|to|in|into)\s+$",
-                      re.I)
-_OUTPUT_HINT = re.compile(r"\b(?:save|saving|store|export)\w*\b[^.?!]{0,40}$", re.I)
+# "... and save it as out.png": an imperative save names a destination ("I saved it as x.jpg" names an input).
+_SAVE_AS = re.compile(
+    r"(?:\b(?:and|then|please|you|to)\s+|^|[,;.:]\s*)(?:save|store|export|write)\s+"
+    r"(?:(?:it|this|that|them|the\s+\w+(?:\s+\w+)?)\s+)?(?:as|to|into)\s*['\"]?$",
+    re.I,
+)
 
 QUESTION_START = (
     "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "is", "are", "was", "were", "does",
@@ -44,7 +47,12 @@ _POLITE = re.compile(
     r"i\s+(?:want|would\s+like|'d\s+like|need)\s+to\s+know\s+|i\s+wonder\s+|i'm\s+wondering\s+|i\s+am\s+wondering\s+)",
     re.I,
 )
-_REQUEST_START = re.compile(r"^(?:(?:hey|hi|hello|ok|okay|please)[,!]?\s+)*(?:can|could|would|will)\s+you\b", re.I)
+_REQUEST_START = re.compile(
+    r"^(?:(?:hey|hi|hello|ok|okay|please|so|also|and)[,!]?\s+)*(?:(?:can|could|would|will)\s+(?:you|we|i)\b|"
+    r"(?:is|would)\s+it\s+(?:be\s+)?possible\b|is\s+there\s+(?:a|any)\s+way\b|do\s+you\s+think\b|"
+    r"would\s+you\s+mind\b|how\s+about\b|what\s+about\b|any\s+(?:idea|chance)\b)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -143,8 +151,7 @@ def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
             if media is None or not free(a, b):
                 continue
             before = text[max(0, a - 40):a]
-            is_out = bool(_SAVE_AS.search(before.rstrip("'\" ") + " ") or _OUTPUT_HINT.search(before)) \
-                and not re.search(r"\b(?:in|from|of|on)\s+['\"]?$", before)
+            is_out = bool(_SAVE_AS.search(before))
             resources.append(Resource(name=name, media=media, start=a, output=is_out))
             mask(a, b)
     for rx in _QUOTES:
