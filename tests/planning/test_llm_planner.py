@@ -1,0 +1,190 @@
+"""LLMPlanner: prompt, schema, demo choice, parse -> repair -> validate -> one re-ask -> PlanError.
+
+The LLM here is a scripted test double (``ScriptedLLM``); the planner against a real model is tested in
+tests/llm/test_openai_compat.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from hugginggpt.errors import LLMResponseError, LLMUnavailable, PlanError
+from hugginggpt.llm.base import ChatResult, Usage
+from hugginggpt.media import looks_like_resource
+from hugginggpt.planning.base import KnownResource, PlanContext
+from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema
+from hugginggpt.planning.prompts import load_prompts
+from hugginggpt.planning.schema import Plan
+from hugginggpt.planning.validate import repair_plan, validate_plan
+from hugginggpt.tasks import default_registry
+
+REG = default_registry()
+GOOD = json.dumps({"tasks": [
+    {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "a.jpg"}},
+    {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+]})
+# Wrong: text-to-speech fed into an image slot, which no repair can fix.
+BAD = json.dumps({"tasks": [
+    {"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hello"}},
+    {"task": "image-classification", "id": 1, "dep": [0], "args": {"image": "<GENERATED>-0"}},
+]})
+
+
+class ScriptedLLM:
+    """Test double: answers each chat call with the next scripted text (or raises it if it is an exception), and
+    records the messages and schemas it was given. Not a model."""
+
+    name = "scripted"
+    capable = True
+
+    def __init__(self, *answers: str | Exception) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict[str, Any]] = []
+        self.usage = Usage()
+
+    def chat(self, messages: list[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
+             max_tokens: int = 512, temperature: float = 0.0, stage: str = "other") -> ChatResult:
+        self.calls.append({"messages": messages, "schema": json_schema, "stage": stage})
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        self.usage.add(100, 20, stage)
+        return ChatResult(text=answer, prompt_tokens=100, completion_tokens=20, finish_reason="stop")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "scripted"}
+
+
+def ctx(*files: tuple[str, str], history: list[dict[str, str]] | None = None) -> PlanContext:
+    return PlanContext(registry=REG, files=[KnownResource(n, m) for n, m in files], history=history or [])
+
+
+def test_good_plan_first_time() -> None:
+    llm = ScriptedLLM(GOOD)
+    out = LLMPlanner(llm, REG).plan("describe a.jpg and read it aloud", ctx(("a.jpg", "image")))
+    assert [t.task for t in out.plan.tasks] == ["image-to-text", "text-to-speech"]
+    assert out.plan.tasks[1].dep == [0] and out.planner == "llm" and out.raw == [GOOD]
+    assert len(llm.calls) == 1 and llm.calls[0]["stage"] == "plan"
+    assert llm.usage.by_stage["plan"]["calls"] == 1
+
+
+def test_empty_list_is_chit_chat() -> None:
+    out = LLMPlanner(ScriptedLLM('{"tasks": []}'), REG).plan("hello!", ctx())
+    assert out.plan.tasks == [] and any("chit-chat" in n for n in out.notes)
+
+
+def test_garbage_is_reasked_then_plan_error() -> None:
+    llm = ScriptedLLM("I think you should look at the picture", "Sure! Here is the plan: step one...")
+    with pytest.raises(PlanError, match="readable plan") as info:
+        LLMPlanner(llm, REG).plan("describe a.jpg", ctx(("a.jpg", "image")))
+    assert len(llm.calls) == 2
+    assert info.value.issues and "not valid plan JSON" in info.value.issues[0]
+    reask = llm.calls[1]["messages"]
+    assert reask[-2] == {"role": "assistant", "content": "I think you should look at the picture"}
+    assert "could not be read as JSON" in reask[-1]["content"]
+
+
+def test_bad_plan_then_good_plan_on_reask() -> None:
+    llm = ScriptedLLM(BAD, GOOD)
+    out = LLMPlanner(llm, REG).plan("describe a.jpg and read it aloud", ctx(("a.jpg", "image")))
+    assert validate_plan(out.plan, REG) == []
+    assert out.raw == [BAD, GOOD]
+    assert any(n.startswith("re-asked with 1 validation problem") for n in out.notes)
+    assert "the re-asked plan is valid" in out.notes
+    reask = llm.calls[1]["messages"][-1]["content"]
+    assert "type_mismatch" in reask and "cannot run" in reask
+
+
+def test_bad_plan_twice_is_plan_error_with_issues() -> None:
+    llm = ScriptedLLM(BAD, BAD)
+    with pytest.raises(PlanError) as info:
+        LLMPlanner(llm, REG).plan("say hello and classify it", ctx())
+    assert any("type_mismatch" in i for i in info.value.issues)
+    assert len(llm.calls) == 2
+
+
+def test_repairable_plan_needs_no_reask() -> None:
+    # Wrong deps, a TaskBench-style task name and an invented slot name: all fixed by repair_plan.
+    raw = json.dumps({"tasks": [
+        {"task": "Image-to-Text", "id": 0, "dep": [5], "args": {"img": "a.jpg"}},
+        {"task": "text-to-speech", "id": 1, "dep": [], "args": {"text": "<GENERATED>-0"}},
+    ]})
+    llm = ScriptedLLM(raw)
+    out = LLMPlanner(llm, REG).plan("describe a.jpg aloud", ctx(("a.jpg", "image")))
+    assert len(llm.calls) == 1 and validate_plan(out.plan, REG) == []
+    assert out.plan.tasks[0].task == "image-to-text" and out.plan.tasks[0].args == {"image": "a.jpg"}
+    assert out.plan.tasks[1].dep == [0] and out.notes
+
+
+def test_json_of_the_wrong_shape_is_not_chit_chat() -> None:
+    llm = ScriptedLLM('{"answer": "a cat"}', GOOD)
+    out = LLMPlanner(llm, REG).plan("describe a.jpg aloud", ctx(("a.jpg", "image")))
+    assert len(out.plan.tasks) == 2 and "re-asked" in out.notes[0]
+
+
+def test_bad_llm_answer_error_counts_as_unreadable_but_outage_propagates() -> None:
+    llm = ScriptedLLM(LLMResponseError("empty answer"), GOOD)
+    assert len(LLMPlanner(llm, REG).plan("describe a.jpg aloud", ctx(("a.jpg", "image"))).plan.tasks) == 2
+    with pytest.raises(LLMUnavailable):
+        LLMPlanner(ScriptedLLM(LLMUnavailable("down")), REG).plan("hi", ctx())
+
+
+def test_prompt_has_tasks_demos_files_and_history() -> None:
+    llm = ScriptedLLM('{"tasks": []}')
+    history = [{"role": "user", "content": "make a picture of a boat"},
+               {"role": "assistant", "content": "Here it is: ws/boat.png"}]
+    LLMPlanner(llm, REG, demos_k=3).plan("now read the text in it aloud",
+                                         ctx(("ws/boat.png", "image"), history=history))
+    messages = llm.calls[0]["messages"]
+    system = messages[0]["content"]
+    for task in REG:
+        assert task.signature() in system
+    assert "<GENERATED>-k" in system
+    assert [m["role"] for m in messages[1:-1]] == ["user", "assistant"] * 3
+    for demo_answer in messages[2:-1:2]:
+        assert "tasks" in json.loads(demo_answer["content"])
+    last = messages[-1]["content"]
+    assert "ws/boat.png (image)" in last and "make a picture of a boat" in last
+    assert last.rstrip().endswith("Request: now read the text in it aloud")
+
+
+def test_schema_restricts_task_names_and_slots() -> None:
+    schema = plan_json_schema(REG)
+    item = schema["properties"]["tasks"]["items"]
+    assert item["properties"]["task"]["enum"] == REG.names
+    slots = set(item["properties"]["args"]["properties"])
+    assert {"image", "audio", "text", "text2", "context", "labels"} <= slots
+    assert item["properties"]["args"]["additionalProperties"] is False
+
+
+def test_demos_are_valid_plans() -> None:
+    demos = load_prompts("plan")["demos"]
+    assert len(demos) >= 8 and any(not d["tasks"] for d in demos)
+    for demo in demos:
+        plan = Plan.from_jarvis(demo["tasks"])
+        assert validate_plan(plan, REG) == [], demo["request"]
+        files = {f["name"] for f in demo.get("files", [])}
+        for task in plan.tasks:
+            for value in task.args.values():
+                if looks_like_resource(value):
+                    assert value in files, f"{demo['request']}: {value} is not a listed file"
+
+
+def test_demo_selection_by_similarity() -> None:
+    selector = DemoSelector(load_prompts("plan")["demos"])
+    picked = selector.select("Please transcribe interview.wav and summarize what was said", k=3)
+    assert len(picked) == 3
+    assert picked[-1]["request"].startswith("Transcribe meeting.wav")  # the most similar is shown last
+    assert any(not d["tasks"] for d in picked)  # an empty-plan demo is always among them
+    assert selector.select("anything", k=0) == []
+
+
+def test_parse_plan_output_tolerates_fences_and_prose() -> None:
+    assert parse_plan_output('```json\n{"tasks": []}\n```') == {"tasks": []}
+    assert parse_plan_output('Here you go: [{"task": "translation"}] done') == [{"task": "translation"}]
+    with pytest.raises(ValueError):
+        parse_plan_output("no json here")
+    plan, _ = repair_plan(parse_plan_output(GOOD), REG)
+    assert validate_plan(plan, REG) == []
