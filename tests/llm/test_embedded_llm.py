@@ -49,7 +49,7 @@ def test_not_capable_by_default_and_lazy() -> None:
 
 def test_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
     client = EmbeddedLLM(tmp_path / "nope.gguf")
-    with pytest.raises(LLMUnavailable, match="nope.gguf"):
+    with pytest.raises(LLMUnavailable, match=r"nope\.gguf"):
         client.chat([{"role": "user", "content": "hi"}])
     info = client.describe()
     assert info["available"] is False and "nope.gguf" in info["reason"]

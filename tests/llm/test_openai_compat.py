@@ -147,7 +147,7 @@ class _Stub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 stub.requests.append(json.loads(self.rfile.read(length) or b"{}"))
                 status, body = stub.script.pop(0) if len(stub.script) > 1 else stub.script[0]

@@ -34,7 +34,7 @@ def default_gguf_path() -> Path | None:
     spec = importlib.util.find_spec(DEFAULT_GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF_FILE
     return path if path.is_file() else None
 
 
@@ -198,7 +198,7 @@ class EmbeddedLLM:
             try:
                 with self._lock:
                     self._ensure_loaded().handle_chat_completions(body, on_chunk)
-            except Exception as exc:  # handed to the consumer, raised there
+            except Exception as exc:  # noqa: BLE001 - any failure is handed to the consumer and raised there
                 chunks.put(exc)
             finally:
                 chunks.put(done)

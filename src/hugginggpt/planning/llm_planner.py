@@ -28,8 +28,10 @@ from .validate import repair_plan, validate_plan
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)?")
-_STOP = frozenset("a an the and or of to in on for with is are be it this that me my i you can could please what "
-                  "then also from into by at as do does how".split())
+_STOP = frozenset(
+    ["a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "is", "are", "be", "it", "this", "that",
+     "me", "my", "i", "you", "can", "could", "please", "what", "then", "also", "from", "into", "by", "at", "as", "do",
+     "does", "how"])
 
 
 def plan_json_schema(registry: TaskRegistry, max_tasks: int = 10) -> dict[str, Any]:
@@ -125,7 +127,7 @@ class DemoSelector:
             # Show the "no task" answer too, so the model knows an empty plan is allowed.
             empty = next((i for i in order if not self.demos[i]["tasks"]), None)
             if empty is not None:
-                chosen = chosen[: k - 1] + [empty] if k > 1 else [empty]
+                chosen = [*chosen[: k - 1], empty] if k > 1 else [empty]
         return [self.demos[i] for i in sorted(chosen, key=lambda i: scores[i])]
 
 
@@ -194,14 +196,14 @@ class LLMPlanner:
                 break
             # One re-ask, showing the model its own answer and what is wrong with it.
             if text.strip():
-                messages = messages + [{"role": "assistant", "content": text}]
+                messages = [*messages, {"role": "assistant", "content": text}]
             if problem is not None:
                 notes.append(f"re-asked: the first answer was not a usable plan ({problem})")
                 reask = render(self.prompts["reask_unparseable"], error=problem)
             else:
                 notes.append(f"re-asked with {len(issues)} validation problem(s): " + "; ".join(issues))
                 reask = render(self.prompts["reask_issues"], issues=issues)
-            messages = messages + [{"role": "user", "content": reask}]
+            messages = [*messages, {"role": "user", "content": reask}]
         hint = ("Rephrase the request, name the files explicitly, or configure a stronger LLM "
                 "(llm.backend: openai) or the offline planner (planner: offline).")
         if problem is not None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompts(name: str) -> dict[str, Any]:
     """The parsed prompt file ``<name>.yaml`` of this package (cached; treat it as read-only)."""
     text = resources.files(__name__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
@@ -19,7 +19,7 @@ def load_prompts(name: str) -> dict[str, Any]:
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment() -> Any:
     import jinja2
 
