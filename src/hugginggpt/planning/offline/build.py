@@ -24,8 +24,14 @@ BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
 # Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
 # more likely means the user's own text than the verdict.
 ANALYTIC = {
-    "text-classification", "token-classification", "zero-shot-classification", "sentence-similarity",
-    "image-classification", "audio-classification", "tabular-classification", "feature-extraction",
+    "text-classification",
+    "token-classification",
+    "zero-shot-classification",
+    "sentence-similarity",
+    "image-classification",
+    "audio-classification",
+    "tabular-classification",
+    "feature-extraction",
     "object-detection",
 }
 _EXAMPLE = {"image": "photo.jpg", "audio": "recording.wav", "video": "clip.mp4", "text": "notes.txt"}
@@ -48,8 +54,14 @@ class Node:
 class GraphBuilder:
     """Builds the nodes of one request; ``build()`` returns the plan as JARVIS task dicts."""
 
-    def __init__(self, req: ParsedRequest, detections: list[Detection], files: list[KnownResource],
-                 registry: TaskRegistry, detector: KeywordDetector) -> None:
+    def __init__(
+        self,
+        req: ParsedRequest,
+        detections: list[Detection],
+        files: list[KnownResource],
+        registry: TaskRegistry,
+        detector: KeywordDetector,
+    ) -> None:
         self.req = req
         self.detections = detections
         self.registry = registry
@@ -58,14 +70,16 @@ class GraphBuilder:
         self.nodes: list[Node] = []
         self.notes: list[str] = []
         self.used_quotes: set[int] = set()
-        self.question_quotes = {q.start for q in req.quotes if q.text.endswith("?")}
+        asked = {d.question for d in detections if d.question}
+        self.question_quotes = {q.start for q in req.quotes if q.text in asked}
         self._ref_rx = {}
         for name in registry.names:
             nouns = detector.lexicon.refs(name)
             if nouns:
                 alt = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(nouns, key=len, reverse=True))
                 self._ref_rx[name] = re.compile(
-                    rf"\b(?:the|that|this|its|their|your|my)\s+(?:\w+\s+)?(?:{alt})\b", re.I)
+                    rf"\b(?:the|that|this|its|their|your|my)\s+(?:\w+\s+)?(?:{alt})\b", re.I
+                )
 
     # -- public ---------------------------------------------------------------------------------------------
     def build(self) -> list[dict[str, object]]:
@@ -74,15 +88,16 @@ class GraphBuilder:
         for det in self.detections:
             try:
                 self._add(det)
-            except _MissingInput as err:
-                failures.append((det, err))
+            except _MissingInput as exc:
+                failures.append((det, exc))
         for det, err in failures:
             # A task whose input is missing fails the request when it is all the request asks for, or when the
             # user names the missing input ("transcribe the audio"); otherwise the detection was likely wrong
             # (a stray keyword) and the rest of the plan still serves the user.
             clause = self.req.clause_at(det.start)
-            if not self.nodes or (err.media != "text" and err.media in self.detector.media_in(
-                    self.req, clause.start, clause.end)):
+            if not self.nodes or (
+                err.media != "text" and err.media in self.detector.media_in(self.req, clause.start, clause.end)
+            ):
                 raise err
             self.notes.append(f"left out {det.task}: {err.message}")
         return self._numbered()
@@ -230,9 +245,8 @@ class GraphBuilder:
         unused = self._unused_quote()
         if producer is not None:
             analytic = self.nodes[producer].task in ANALYTIC
-            quote_before = any(q.start < clause.start for q in self.req.quotes
-                               if q.start not in self.question_quotes)
-            if clause.chained or unused is None and not (analytic and pronoun and quote_before and not second):
+            quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.question_quotes)
+            if clause.chained or (unused is None and not (analytic and pronoun and quote_before and not second)):
                 return producer
             if pronoun and not analytic:
                 return producer
@@ -259,8 +273,10 @@ class GraphBuilder:
         return None
 
     def _unused_quote(self):  # type: ignore[no-untyped-def]
-        return next((q for q in self.req.quotes
-                     if q.start not in self.used_quotes and q.start not in self.question_quotes), None)
+        return next(
+            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.question_quotes),
+            None,
+        )
 
     def _bridge(self, node: Node) -> int | None:
         """A converter in front of a text slot whose clause names an image or audio file."""
@@ -281,13 +297,14 @@ class GraphBuilder:
         question = det.question or self.req.sentence_at(det.start).text
         noun = "the document" if task == "document-question-answering" else "the image"
         for r in self.req.resources:
-            question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else "the text",
-                              question)
+            question = re.sub(
+                r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else "the text", question
+            )
         return question
 
     # -- references to earlier nodes ------------------------------------------------------------------------
     def _outputs(self, node: Node) -> list[str]:
-        return self.registry.get(node.task).outputs
+        return list(self.registry.get(node.task).outputs)
 
     def _latest(self, pred) -> int | None:  # type: ignore[no-untyped-def]
         for n in reversed(self.nodes):
@@ -329,10 +346,12 @@ def _missing(task: str, media: str) -> _MissingInput:
     if media == "text":
         return _MissingInput(
             f"The request asks for {task}, which needs a text to work on, but the request gives none.",
-            media=media, hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
+            media=media,
+            hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
         )
     return _MissingInput(
         f"The request asks for {task}, which needs {article} {media} input, but the request names no {media} "
-        f"file and none is attached.", media=media,
+        f"file and none is attached.",
+        media=media,
         hint=f"Attach {article} {media} file or put its path or URL in the request, e.g. '{_EXAMPLE[media]}'.",
     )

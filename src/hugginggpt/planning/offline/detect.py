@@ -41,8 +41,9 @@ class ToolInfo:
 
 def tools_from_registry(registry: TaskRegistry) -> list[ToolInfo]:
     """The tool list of a task registry, in registry order."""
-    return [ToolInfo(t.name, t.description, tuple((s.name, s.type) for s in t.inputs), tuple(t.outputs))
-            for t in registry]
+    return [
+        ToolInfo(t.name, t.description, tuple((s.name, s.type) for s in t.inputs), tuple(t.outputs)) for t in registry
+    ]
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,12 @@ class _Trigger:
 
 # Generation guided by a condition map extracted from an image ("a robot in the same pose as man.jpg").
 CONTROLLED = {
-    "openpose-control": "openpose-text-to-image", "canny-control": "canny-text-to-image",
-    "depth-estimation": "depth-text-to-image", "hed-control": "hed-text-to-image",
-    "mlsd-control": "mlsd-text-to-image", "normal-control": "normal-text-to-image",
+    "openpose-control": "openpose-text-to-image",
+    "canny-control": "canny-text-to-image",
+    "depth-estimation": "depth-text-to-image",
+    "hed-control": "hed-text-to-image",
+    "mlsd-control": "mlsd-text-to-image",
+    "normal-control": "normal-text-to-image",
     "image-segmentation": "seg-text-to-image",
 }
 _QA_TASKS = ("visual-question-answering", "document-question-answering", "question-answering")
@@ -138,8 +142,14 @@ class KeywordDetector:
                 log.debug("no lexicon entry for tool %s: matching its name only", name)
             for e in entries:
                 e = {"re": e} if isinstance(e, str) else e
-                yield _Trigger(name, re.compile(e["re"], re.I), bool(e.get("weak")), bool(e.get("capture")),
-                               bool(e.get("labels")), rank)
+                yield _Trigger(
+                    name,
+                    re.compile(e["re"], re.I),
+                    bool(e.get("weak")),
+                    bool(e.get("capture")),
+                    bool(e.get("labels")),
+                    rank,
+                )
 
     # -- media evidence -------------------------------------------------------------------------------------
     def media_in(self, req: ParsedRequest, start: int, end: int) -> set[str]:
@@ -208,7 +218,7 @@ class KeywordDetector:
             out.append(det)
             captures.append(t.capture)
         # Words after "draw a picture of" describe the picture: they ask for no task of their own.
-        regions = [(d.end, request.clause_at(d.start).end) for d, t in zip(out, captures) if t]
+        regions = [(d.end, request.clause_at(d.start).end) for d, t in zip(out, captures, strict=True) if t]
         out = [d for d in out if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
         out = self._questions(request, available, out)
         out = self._controlled(request, out)
@@ -217,55 +227,88 @@ class KeywordDetector:
     def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
         """Route questions to visual, document or text question answering, or leave them to the LLM."""
         out = list(found)
-        asked: list[tuple[int, str]] = [(q.start, q.text) for q in req.quotes if q.text.endswith("?")]
+        asked: list[tuple[int, str]] = []
+        for q in req.quotes:
+            clause = req.clause_at(q.start)
+            busy = [d for d in found if clause.start <= d.start < clause.end]
+            asks = re.search(
+                r"\b(?:questions?|ask\w*|answer\w*|wonder\w*|curious)\b", req.masked[clause.start : clause.end], re.I
+            )
+            # "translate 'Wo ist der Bahnhof?'": a quoted question in a clause that asks for another task is
+            # that task's text, not a question for the planner to route.
+            if q.text.endswith("?") and (not busy or asks):
+                asked.append((q.start, q.text))
         for s in req.sentences:
             if any(s.start <= d.start < s.end for d in found):
                 continue  # the sentence already asks for a task ("what is in this photo?")
             if any(s.start <= p < s.end for p, _ in asked):
                 continue
-            q = extract_question(s, req.masked[s.start:s.end])
-            if q:
-                asked.append((s.start, q))
+            question = extract_question(s, req.masked[s.start : s.end])
+            if question:
+                asked.append((s.start, question))
         for pos, question in sorted(asked):
             task = self._route_question(req, avail, pos, found)
             if task and task in self.tools:
                 out.append(Detection(task, pos, pos + 1, question=question))
         return out
 
-    def _route_question(self, req: ParsedRequest, avail: Available, pos: int,
-                        found: list[Detection]) -> str | None:
+    def _route_question(self, req: ParsedRequest, avail: Available, pos: int, found: list[Detection]) -> str | None:
         sentence = req.sentence_at(pos)
         earlier = [self.tools[d.task] for d in found if d.start < pos and d.task in self.tools]
-        image = (any(r.media == "image" for r in req.resources if not r.output) or "image" in avail.user_media
-                 or any("image" in t.outputs for t in earlier)
-                 or ("image" in avail.history_media
-                     and ("image" in self.media_in(req, sentence.start, sentence.end)
-                          or self.has_pronoun(req, sentence.start, sentence.end))))
+        image = (
+            any(r.media == "image" for r in req.resources if not r.output)
+            or "image" in avail.user_media
+            or any("image" in t.outputs for t in earlier)
+            or (
+                "image" in avail.history_media
+                and (
+                    "image" in self.media_in(req, sentence.start, sentence.end)
+                    or self.has_pronoun(req, sentence.start, sentence.end)
+                )
+            )
+        )
         if image:
             return "document-question-answering" if self.mentions_document(req) else "visual-question-answering"
-        text = (any(not q.text.endswith("?") for q in req.quotes) or any(r.media == "text" for r in req.resources)
-                or any("text" in t.outputs for t in earlier)
-                or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end)))
+        text = (
+            any(not q.text.endswith("?") for q in req.quotes)
+            or any(r.media == "text" for r in req.resources)
+            or any("text" in t.outputs for t in earlier)
+            or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end))
+        )
         return "question-answering" if text else None
 
     def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
-        """"Draw X in the same pose as man.jpg": text-to-image becomes pose-guided generation."""
+        """Turn "draw X in the same pose as man.jpg" from text-to-image into pose-guided generation."""
         out = list(found)
         for gen in [d for d in found if d.task == "text-to-image"]:
             sentence = req.sentence_at(gen.start)
-            ctrl = next((d for d in found if d.task in CONTROLLED and sentence.start <= d.start < sentence.end
-                         and CONTROLLED[d.task] in self.tools), None)
+            ctrl = next(
+                (
+                    d
+                    for d in found
+                    if d.task in CONTROLLED
+                    and sentence.start <= d.start < sentence.end
+                    and CONTROLLED[d.task] in self.tools
+                ),
+                None,
+            )
             if ctrl is None:
                 continue
             prompt = gen.capture
             if ctrl.start > gen.end:
                 cut = ctrl.start - gen.end
-                prompt = req.text[gen.end:gen.end + max(cut, 0)]
-                prompt = re.sub(r"\s+(?:in|with|using|following|matching|keeping|that has|based on|from|and)"
-                                r"(?:\s+(?:the|a|an|its))?(?:\s+(?:same|similar))?\s*$", "", prompt.strip(), flags=re.I)
+                prompt = req.text[gen.end : gen.end + max(cut, 0)]
+                prompt = re.sub(
+                    r"\s+(?:in|with|using|following|matching|keeping|that has|based on|from|and)"
+                    r"(?:\s+(?:the|a|an|its))?(?:\s+(?:same|similar))?\s*$",
+                    "",
+                    prompt.strip(),
+                    flags=re.I,
+                )
                 prompt = _clean(prompt)
-            out[out.index(gen)] = replace(gen, task=CONTROLLED[ctrl.task], capture=prompt or gen.capture,
-                                          start=max(gen.start, ctrl.start) + 1)
+            out[out.index(gen)] = replace(
+                gen, task=CONTROLLED[ctrl.task], capture=prompt or gen.capture, start=max(gen.start, ctrl.start) + 1
+            )
         return out
 
 
@@ -274,13 +317,18 @@ def _words_rx(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{alt})\b", re.I)
 
 
-_LEAD = re.compile(r"^(?:[:,\-]\s*|(?:of|about|showing|depicting|with|saying|that says|the words?|the text|"
-                   r"the sentence|the phrase|me|for me|please|this|following|from|based on|on)\b\s*)+", re.I)
-_TRAIL = re.compile(r"\s*(?:,|\bplease\b|\bfor me\b|\bthanks?\b|\bthank you\b|\bat the end\b|\band\b|\bthen\b|\balso\b)+\s*$",
-                    re.I)
+_LEAD = re.compile(
+    r"^(?:[:,\-]\s*|(?:of|about|showing|depicting|with|saying|that says|the words?|the text|"
+    r"the sentence|the phrase|me|for me|please|this|following|from|based on|on)\b\s*)+",
+    re.I,
+)
+_TRAIL = re.compile(
+    r"\s*(?:,|\bplease\b|\bfor me\b|\bthanks?\b|\bthank you\b|\bat the end\b|\band\b|\bthen\b|\balso\b)+\s*$", re.I
+)
 # "a cabin interior with the same depth": the condition is not part of the prompt.
-_CONDITION = re.compile(r"\s+(?:in|with|using|following|matching|keeping|based on)\s+(?:the\s+)?(?:same|similar|matching)\b.*$",
-                        re.I)
+_CONDITION = re.compile(
+    r"\s+(?:in|with|using|following|matching|keeping|based on)\s+(?:the\s+)?(?:same|similar|matching)\b.*$", re.I
+)
 
 
 def _clean(text: str) -> str:
@@ -298,8 +346,13 @@ def _after(req: ParsedRequest, start: int, end: int) -> str | None:
     if req.quotes_in(start, end) or req.resources_in(start, end):
         return None  # the literal is a quote or a file: the argument filler takes it from there
     text = _clean(_CONDITION.sub("", req.text[start:end]))
-    text = re.sub(r"\s+(?:in|into|to)\s+(?:english|french|german|spanish|italian|portuguese|dutch|chinese|japanese|"
-                  r"korean|russian|arabic|hindi|turkish|polish|swedish|greek)$", "", text, flags=re.I)
+    text = re.sub(
+        r"\s+(?:in|into|to)\s+(?:english|french|german|spanish|italian|portuguese|dutch|chinese|japanese|"
+        r"korean|russian|arabic|hindi|turkish|polish|swedish|greek)$",
+        "",
+        text,
+        flags=re.I,
+    )
     return text or None
 
 

@@ -8,6 +8,7 @@ that the words inside a quote ("read 'describe the sea' aloud") never trigger a 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -36,8 +37,29 @@ _SAVE_AS = re.compile(
 )
 
 QUESTION_START = (
-    "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "is", "are", "was", "were", "does",
-    "do", "did", "can", "could", "should", "will", "would", "has", "have",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "where",
+    "when",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "does",
+    "do",
+    "did",
+    "can",
+    "could",
+    "should",
+    "will",
+    "would",
+    "has",
+    "have",
 )
 # Politeness and framing that comes before the actual question ("could you tell me how many...").
 _POLITE = re.compile(
@@ -113,8 +135,9 @@ class ParsedRequest:
         return [q for q in self.quotes if start <= q.start < end]
 
     def resources_in(self, start: int, end: int, media: str | None = None) -> list[Resource]:
-        return [r for r in self.resources
-                if start <= r.start < end and not r.output and (media is None or r.media == media)]
+        return [
+            r for r in self.resources if start <= r.start < end and not r.output and (media is None or r.media == media)
+        ]
 
 
 def media_of_resource(name: str) -> str | None:
@@ -150,7 +173,7 @@ def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
             media = media_of_resource(name) if not is_url(name) else (media_of_name(name) or "image")
             if media is None or not free(a, b):
                 continue
-            before = text[max(0, a - 40):a]
+            before = text[max(0, a - 40) : a]
             is_out = bool(_SAVE_AS.search(before))
             resources.append(Resource(name=name, media=media, start=a, output=is_out))
             mask(a, b)
@@ -173,8 +196,9 @@ def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
     masked_text = "".join(masked)
     sentences = _sentences(text, masked_text)
     clauses = _clauses(masked_text, sentences, connective_verbs)
-    return ParsedRequest(text=text, masked=masked_text, quotes=quotes, resources=resources,
-                         sentences=sentences, clauses=clauses)
+    return ParsedRequest(
+        text=text, masked=masked_text, quotes=quotes, resources=resources, sentences=sentences, clauses=clauses
+    )
 
 
 def _sentences(text: str, masked: str) -> list[Span]:
@@ -210,9 +234,11 @@ def _clauses(masked: str, sentences: list[Span], verbs: list[str]) -> list[Claus
     chain_start = re.compile(rf"^\W*(?:and\s+|but\s+|please\s+)?{_CHAIN_WORDS}\b", re.I)
     out: list[Clause] = []
     for s in sentences:
-        cuts = [s.start] + [m.start() for m in boundary.finditer(masked, s.start, s.end) if m.start() > s.start] + [s.end]
+        cuts = (
+            [s.start] + [m.start() for m in boundary.finditer(masked, s.start, s.end) if m.start() > s.start] + [s.end]
+        )
         cuts = sorted(set(cuts))
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             if not re.sub(r"\band\b", "", masked[a:b]).strip(" ,;"):
                 continue
             out.append(Clause(len(out), a, b, bool(chain_start.match(masked[a:b]))))
@@ -229,15 +255,15 @@ def _clauses(masked: str, sentences: list[Span], verbs: list[str]) -> list[Claus
 def extract_question(sentence: Span, masked_sentence: str) -> str | None:
     """The question a sentence asks, without politeness ("could you tell me how many cats..."), or None."""
     lead = re.match(r"^\s*(?:['\"\u201c\u2018]?0+['\"\u201d\u2019]?[\s.:,;-]*)+", masked_sentence)
-    stripped = sentence.text[lead.end():].strip() if lead else sentence.text.strip()
+    stripped = sentence.text[lead.end() :].strip() if lead else sentence.text.strip()
     m = _POLITE.match(stripped)
-    body = stripped[m.end():] if m else stripped
+    body = stripped[m.end() :] if m else stripped
     if not m and _REQUEST_START.match(stripped):
         return None  # "Can you describe this photo?" asks for a task, not a question about content
     first = re.match(r"[A-Za-z']+", body)
     if not first or first.group(0).lower() not in QUESTION_START:
         # "Based on the text, who wrote it?": the question may follow a comma
-        tail = re.search(r"[,;:]\s*((?:%s)\b[^,;:]*)$" % "|".join(QUESTION_START), body, re.I)
+        tail = re.search(r"[,;:]\s*((?:" + "|".join(QUESTION_START) + r")\b[^,;:]*)$", body, re.I)
         if not tail or not stripped.endswith("?"):
             return None
         body = tail.group(1)
@@ -246,4 +272,13 @@ def extract_question(sentence: Span, masked_sentence: str) -> str | None:
     body = body.rstrip(" .!?")
     if not body:
         return None
+    if m:  # embedded question ("tell me what color the car is"): put the verb back in front
+        body = _EMBEDDED.sub(r"\1 \3 \2", body)
     return body[0].upper() + body[1:] + "?"
+
+
+_EMBEDDED = re.compile(
+    r"^((?:what|which|whose|how)(?: (?!the\b|a\b|an\b|this\b|that\b|it\b|they\b)\w+)?|who|where|when|why) "
+    r"((?:the|a|an|this|that|these|those|my|his|her|their|its)\b.+|it|they|he|she) (is|are|was|were)$",
+    re.I,
+)

@@ -1,0 +1,156 @@
+"""The offline planner: exact plans for hand-written requests, determinism, validity, swappable detection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hugginggpt.errors import PlanError
+from hugginggpt.planning import validate_plan
+from hugginggpt.planning.base import KnownResource, PlanContext
+from hugginggpt.planning.offline.detect import Available, Detection, ToolInfo
+from hugginggpt.planning.offline.text import ParsedRequest, parse_request
+from hugginggpt.planning.offline_planner import OfflinePlanner
+from hugginggpt.tasks import default_registry
+
+CASES: list[dict[str, Any]] = yaml.safe_load(
+    (Path(__file__).parent / "offline_planner_cases.yaml").read_text(encoding="utf-8")
+)
+PLAN_CASES = [c for c in CASES if "plan" in c]
+ERROR_CASES = [c for c in CASES if "error" in c]
+
+
+def _context(case: dict[str, Any]) -> PlanContext:
+    files = [KnownResource(name=n, media=m, origin=o) for n, m, o in case.get("files", [])]
+    return PlanContext(registry=default_registry(), files=files)
+
+
+@pytest.fixture(scope="module")
+def planner() -> OfflinePlanner:
+    return OfflinePlanner()
+
+
+def test_case_file_is_varied() -> None:
+    tasks = {t["task"] for c in PLAN_CASES for t in c["plan"]}
+    assert len(CASES) >= 40
+    assert len({c["id"] for c in CASES}) == len(CASES), "case ids must be unique"
+    assert len(tasks) >= 30, f"cases cover only {sorted(tasks)}"
+    assert any(len(c["plan"]) >= 3 for c in PLAN_CASES)
+    assert sum(1 for c in PLAN_CASES if not c["plan"]) >= 5
+    assert len(ERROR_CASES) >= 3
+
+
+@pytest.mark.parametrize("case", PLAN_CASES, ids=[c["id"] for c in PLAN_CASES])
+def test_plans_exactly(planner: OfflinePlanner, case: dict[str, Any]) -> None:
+    outcome = planner.plan(case["request"], _context(case))
+    assert outcome.planner == "offline"
+    assert outcome.plan.to_jarvis() == case["plan"]
+    assert validate_plan(outcome.plan, default_registry()) == []
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[c["id"] for c in ERROR_CASES])
+def test_missing_input_raises(planner: OfflinePlanner, case: dict[str, Any]) -> None:
+    with pytest.raises(PlanError) as err:
+        planner.plan(case["request"], _context(case))
+    text = str(err.value)
+    for words in case["error"]:
+        assert words in text, f"{words!r} not in {text!r}"
+    assert err.value.hint, "a missing input must say how to give it"
+
+
+def test_deterministic_across_calls_and_instances() -> None:
+    first, second = OfflinePlanner(), OfflinePlanner()
+    for case in PLAN_CASES:
+        a = first.plan(case["request"], _context(case)).plan.to_jarvis()
+        b = first.plan(case["request"], _context(case)).plan.to_jarvis()
+        c = second.plan(case["request"], _context(case)).plan.to_jarvis()
+        assert a == b == c, case["id"]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Caption every photo: a.jpg, b.png and c.gif, then read the captions aloud.",
+        "Transcribe talk.mp3, translate it into French, summarize it and say the summary.",
+        "Generate a picture of a whale, remove its background, then estimate the depth of the mask.",
+        "How similar is the caption of cat.jpg to 'a cat on a sofa'?",
+        "Detect the cars in street.png and segment street.png, then describe the mask.",
+        "Find the faces in it and tell me how many there are.",
+    ],
+)
+def test_every_plan_validates(planner: OfflinePlanner, request_text: str) -> None:
+    files = [KnownResource("shared/last.png", "image", "history")]
+    outcome = planner.plan(request_text, PlanContext(default_registry(), files=files))
+    plan = outcome.plan
+    assert plan.tasks, "each of these requests asks for at least one task"
+    assert [t.id for t in plan.tasks] == list(range(len(plan.tasks)))
+    assert validate_plan(plan, default_registry()) == []
+    for t in plan.tasks:
+        assert all(d < t.id for d in t.deps()), "a task comes after the tasks it depends on"
+
+
+def test_chit_chat_plan_is_empty_with_a_note(planner: OfflinePlanner) -> None:
+    outcome = planner.plan("good evening! how was your day?", PlanContext(default_registry()))
+    assert outcome.plan.tasks == []
+    assert any("no task" in n for n in outcome.notes)
+
+
+def test_stray_detection_without_input_is_left_out_with_a_note(planner: OfflinePlanner) -> None:
+    # No audio anywhere and none named: the transcription is a stray keyword, the caption is well formed.
+    outcome = planner.plan("Caption beach.jpg, then transcribe.", PlanContext(default_registry()))
+    assert [t.task for t in outcome.plan.tasks] == ["image-to-text"]
+    assert any("automatic-speech-recognition" in n for n in outcome.notes)
+
+
+def test_named_missing_input_fails_even_beside_other_tasks(planner: OfflinePlanner) -> None:
+    with pytest.raises(PlanError, match="audio"):
+        planner.plan("Caption beach.jpg, then transcribe the recording.", PlanContext(default_registry()))
+
+
+def test_output_file_is_not_taken_as_input(planner: OfflinePlanner) -> None:
+    outcome = planner.plan("Draw a red bicycle and save it as bike.png", PlanContext(default_registry()))
+    assert outcome.plan.to_jarvis() == [
+        {"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a red bicycle"}},
+    ]
+
+
+def test_registry_argument_limits_the_tools() -> None:
+    registry = default_registry()
+    outcome = OfflinePlanner(registry=registry).plan("Please caption cat.png", PlanContext(registry))
+    assert [t.task for t in outcome.plan.tasks] == ["image-to-text"]
+
+
+class _FixedDetector:
+    """A stand-in for a learned detector: always asks for depth estimation at the first word."""
+
+    def __init__(self, tools: list[ToolInfo]) -> None:
+        self.names = [t.name for t in tools]
+
+    def detect(self, request: ParsedRequest, available: Available) -> list[Detection]:
+        return [Detection("depth-estimation", 0, 1)]
+
+
+def test_detection_step_is_swappable() -> None:
+    seen: list[list[str]] = []
+
+    def factory(tools):  # type: ignore[no-untyped-def]
+        det = _FixedDetector(list(tools))
+        seen.append(det.names)
+        return det
+
+    planner = OfflinePlanner(detector=factory)
+    outcome = planner.plan("anything at all about garden.jpg", PlanContext(default_registry()))
+    assert outcome.plan.to_jarvis() == [
+        {"task": "depth-estimation", "id": 0, "dep": [-1], "args": {"image": "garden.jpg"}},
+    ]
+    assert seen and "depth-estimation" in seen[0] and "text-to-speech" in seen[0]
+
+
+def test_parser_keeps_quotes_files_and_apostrophes_apart() -> None:
+    parsed = parse_request("I've got 'it's raining' and 'photos/rain.jpg' here; don't lose them", ["read", "describe"])
+    assert [q.text for q in parsed.quotes] == ["it's raining"]
+    assert [(r.name, r.media) for r in parsed.resources] == [("photos/rain.jpg", "image")]
+    assert "raining" not in parsed.masked and "rain.jpg" not in parsed.masked
