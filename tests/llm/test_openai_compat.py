@@ -237,3 +237,17 @@ def test_factory_builds_both_backends() -> None:
     assert isinstance(oa, OpenAICompatible) and oa.capable is True and oa.max_retries == 5
     assert build_llm(LLMSettings(backend="openai", capable=False)).capable is False
     assert oa.describe()["base_url"] == "http://127.0.0.1:1/v1"
+
+
+def test_describe_probes_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    down = OpenAICompatible(f"http://127.0.0.1:{_free_port()}/v1", model="m").describe()
+    assert down["available"] is False and "cannot reach" in down["reason"]
+    assert OpenAICompatible("http://127.0.0.1:1/v1").describe(probe=False)["reason"] == "not checked"
+    assert OpenAICompatible().model == "gpt-4o-mini"  # OpenAI itself: a default model, no request made
+
+
+@pytest.mark.slow
+def test_describe_against_real_server(client: OpenAICompatible) -> None:
+    info = client.describe()
+    assert info["available"] is True and info["server_models"]

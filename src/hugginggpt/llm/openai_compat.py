@@ -22,6 +22,8 @@ from .embedded import json_schema_response_format
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"  # used only against OpenAI itself when llm.model is not set
+_TRANSIENT_STATUS = (408, 409)  # request timeout, conflict: worth another try, like 429 and 5xx
 _SCHEMA_MODES = ("json_schema", "json_object", "plain")
 T = TypeVar("T")
 
@@ -72,7 +74,10 @@ class OpenAICompatible:
 
     @property
     def model(self) -> str:
-        """The model name sent to the server; when not configured, the server's first listed model."""
+        """The model name sent to the server; when not configured, the server's first listed model (OpenAI itself
+        lists hundreds, so there the default is a small chat model)."""
+        if self._model is None and self.base_url == DEFAULT_BASE_URL:
+            self._model = DEFAULT_OPENAI_MODEL
         if self._model is None:
             try:
                 models = self._call(lambda: self.client.models.list())
@@ -110,7 +115,8 @@ class OpenAICompatible:
                                         hint="Wait and retry, raise llm.max_retries, or check the account's "
                                              "quota.") from exc
             except openai.APIStatusError as exc:
-                if exc.status_code < 500 or attempt >= self.max_retries:
+                transient = exc.status_code >= 500 or exc.status_code in _TRANSIENT_STATUS
+                if not transient or attempt >= self.max_retries:
                     raise LLMResponseError(f"The LLM server at {self.base_url} answered {exc.status_code}: "
                                            f"{_message(exc)}", hint=_status_hint(exc.status_code)) from exc
             attempt += 1
@@ -194,12 +200,34 @@ class OpenAICompatible:
             if close:
                 close()
 
-    def describe(self) -> dict[str, Any]:
-        """Facts for ``hugginggpt doctor`` (no request is made)."""
-        return {"backend": "openai", "base_url": self.base_url, "model": self._model or "(server default)",
-                "capable": self.capable, "api_key": "set" if self._has_key else "not set",
-                "available": True, "reason": "checked on first call", "timeout": self.timeout,
-                "max_retries": self.max_retries, "structured_output": self._schema_mode}
+    def describe(self, probe: bool = True) -> dict[str, Any]:
+        """Facts for ``hugginggpt doctor``; with ``probe``, one quick ``GET /models`` tells whether the server is up
+        and accepts the key (no tokens are spent)."""
+        info: dict[str, Any] = {
+            "backend": "openai", "base_url": self.base_url, "model": self._model or "(first model of the server)",
+            "capable": self.capable, "api_key": "set" if self._has_key else "not set", "timeout": self.timeout,
+            "max_retries": self.max_retries, "structured_output": self._schema_mode,
+            "available": True, "reason": "not checked",
+        }
+        if probe:
+            info.update(self._probe())
+        return info
+
+    def _probe(self) -> dict[str, Any]:
+        import openai
+
+        try:
+            quick = self.client.with_options(timeout=min(self.timeout, 5.0), max_retries=0)
+            models = [m.id for m in quick.models.list().data]
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            return {"available": False, "reason": f"the server refused the credentials ({exc.status_code})"}
+        except openai.APIConnectionError as exc:
+            return {"available": False, "reason": f"cannot reach {self.base_url} ({type(exc).__name__})"}
+        except openai.APIStatusError as exc:
+            if exc.status_code == 404:  # some servers have no /models but serve chat
+                return {"available": True, "reason": "server answers (no /models endpoint)"}
+            return {"available": False, "reason": f"GET /models answered {exc.status_code}"}
+        return {"available": True, "reason": f"server answers; {len(models)} model(s)", "server_models": models[:5]}
 
 
 def _message(exc: Any) -> str:
