@@ -72,6 +72,7 @@ class GraphBuilder:
         self.used_quotes: set[int] = set()
         asked = {d.question for d in detections if d.question}
         self.question_quotes = {q.start for q in req.quotes if q.text in asked}
+        self._result_nouns = set(detector.lexicon.raw.get("result_nouns", []))
         self._ref_rx = {}
         for name in registry.names:
             nouns = detector.lexicon.refs(name)
@@ -256,6 +257,9 @@ class GraphBuilder:
         texts = [r for r in self.req.resources if r.media == "text" and not r.output]
         if texts:
             return texts[0].name
+        late = self._bridge(node, anywhere=True)
+        if late is not None:
+            return late  # "a summary of the article, saved as page.jpg": the only image holds the text
         if pronoun:
             history = [r for r in self.context if r.media == "text"]
             if history:
@@ -278,12 +282,16 @@ class GraphBuilder:
             None,
         )
 
-    def _bridge(self, node: Node) -> int | None:
-        """A converter in front of a text slot whose clause names an image or audio file."""
+    def _bridge(self, node: Node, anywhere: bool = False) -> int | None:
+        """A converter in front of a text slot whose clause (or, ``anywhere``, request) names an image or audio."""
         if any(s.type != "text" for s in self.registry.get(node.task).inputs):
             return None  # a task with its own file slots ("draw X in the pose of man.jpg") needs no converter
         consumed = set(node.args.values())
-        for r in self.req.resources_in(node.clause.start, node.clause.end):
+        if anywhere:
+            # Only a file no task reads yet: otherwise the text most likely comes from that task's output.
+            consumed |= {v for n in self.nodes for v in n.args.values()}
+        start, end = (0, len(self.req.text)) if anywhere else (node.clause.start, node.clause.end)
+        for r in self.req.resources_in(start, end):
             task = BRIDGES.get(r.media)
             if r.name in consumed or task is None or task not in self.registry:
                 continue
@@ -329,6 +337,9 @@ class GraphBuilder:
         if not words:
             return True
         if re.fullmatch(r"(?:it|this|that|them|these|those|the result|the results|the output)", " ".join(words)):
+            return True
+        # "the translated text", "the identified categories": a short phrase ending in a word for a result
+        if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns:
             return True
         return any(rx.fullmatch(text) for rx in self._ref_rx.values())
 

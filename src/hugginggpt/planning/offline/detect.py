@@ -228,6 +228,7 @@ class KeywordDetector:
         """Route questions to visual, document or text question answering, or leave them to the LLM."""
         out = list(found)
         asked: list[tuple[int, str]] = []
+        quoted_only: set[int] = set()  # quoted questions nobody says to answer: "the phrase is 'Ça va?'"
         for q in req.quotes:
             clause = req.clause_at(q.start)
             busy = [d for d in found if clause.start <= d.start < clause.end]
@@ -238,6 +239,8 @@ class KeywordDetector:
             # that task's text, not a question for the planner to route.
             if q.text.endswith("?") and (not busy or asks):
                 asked.append((q.start, q.text))
+                if not asks:
+                    quoted_only.add(q.start)
         for s in req.sentences:
             if any(s.start <= d.start < s.end for d in found):
                 continue  # the sentence already asks for a task ("what is in this photo?")
@@ -248,6 +251,8 @@ class KeywordDetector:
                 asked.append((s.start, question))
         for pos, question in sorted(asked):
             task = self._route_question(req, avail, pos, found)
+            if pos in quoted_only and task == "question-answering":
+                continue  # without an image to ask about, a bare quoted question is text for another task
             if task and task in self.tools:
                 out.append(Detection(task, pos, pos + 1, question=question))
         return out
@@ -319,7 +324,7 @@ def _words_rx(words: Iterable[str]) -> re.Pattern[str]:
 
 _LEAD = re.compile(
     r"^(?:[:,\-]\s*|(?:of|about|showing|depicting|with|saying|that says|the words?|the text|"
-    r"the sentence|the phrase|me|for me|please|this|following|from|based on|on)\b\s*)+",
+    r"the sentence|the phrase|me|for me|please|this|following|from|based on|out of|on)\b\s*)+",
     re.I,
 )
 _TRAIL = re.compile(
@@ -347,7 +352,7 @@ def _after(req: ParsedRequest, start: int, end: int) -> str | None:
         return None  # the literal is a quote or a file: the argument filler takes it from there
     text = _clean(_CONDITION.sub("", req.text[start:end]))
     text = re.sub(
-        r"\s+(?:in|into|to)\s+(?:english|french|german|spanish|italian|portuguese|dutch|chinese|japanese|"
+        r"(?:^|\s+)(?:in|into|to)\s+(?:english|french|german|spanish|italian|portuguese|dutch|chinese|japanese|"
         r"korean|russian|arabic|hindi|turkish|polish|swedish|greek)$",
         "",
         text,
