@@ -130,6 +130,7 @@ class KeywordDetector:
         nouns = self.lexicon.media_nouns()
         self._media_rx = {m: _words_rx(ws) for m, ws in nouns.items() if ws}
         self._doc_rx = _words_rx(self.lexicon.raw.get("document_nouns", []))
+        self._question_rx = [re.compile(q, re.I) for q in self.lexicon.raw.get("question_triggers", [])]
         self._pronoun_rx = re.compile(self.lexicon.raw.get("pronoun", r"\b(?:it|this|that)\b"), re.I)
 
     def _compile(self) -> Iterable[_Trigger]:
@@ -249,6 +250,12 @@ class KeywordDetector:
             question = extract_question(s, req.masked[s.start : s.end])
             if question:
                 asked.append((s.start, question))
+        for rx in self._question_rx:
+            for m in rx.finditer(req.masked):
+                sentence = req.sentence_at(m.start())
+                if any(sentence.start <= p < sentence.end for p, _ in asked):
+                    continue  # the question itself is already there (quoted or asked)
+                asked.append((m.start(), sentence.text))
         for pos, question in sorted(asked):
             task = self._route_question(req, avail, pos, found)
             if pos in quoted_only and task == "question-answering":
