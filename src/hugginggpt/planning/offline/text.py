@@ -66,7 +66,9 @@ _POLITE = re.compile(
     r"^(?:(?:hey|hi|hello|ok|okay|so|and|also|please)[,!]?\s+)*"
     r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell\s+me|let\s+me\s+know|figure\s+out|find\s+out|check)\s+|"
     r"(?:please\s+)?(?:tell\s+me|let\s+me\s+know)\s+|"
-    r"i\s+(?:want|would\s+like|'d\s+like|need)\s+to\s+know\s+|i\s+wonder\s+|i'm\s+wondering\s+|i\s+am\s+wondering\s+)",
+    r"i\s+(?:want|would\s+like|'d\s+like|need)\s+to\s+(?:know|find\s+out)\s+|i\s+wonder\s+|i'm\s+wondering\s+|"
+    r"i\s+am\s+wondering\s+|(?:i'm\s+|i\s+am\s+)?curious\s+(?:to\s+(?:know|find\s+out|see)\s+|about\s+)|"
+    r"(?:please\s+)?find\s+out\s+)",
     re.I,
 )
 _REQUEST_START = re.compile(
