@@ -44,20 +44,27 @@ class OfflinePlanner:
     def __init__(self, registry: TaskRegistry | None = None, detector: DetectorFactory | None = None) -> None:
         self.registry = registry
         self._factory: DetectorFactory = detector or KeywordDetector
-        self._detectors: dict[int, TaskDetector] = {}
+        # Built once per registry; the registry is kept with them so a recycled id() can never match.
+        self._detectors: dict[int, tuple[TaskRegistry, TaskDetector, KeywordDetector]] = {}
 
     def detector_for(self, registry: TaskRegistry) -> TaskDetector:
         """The detector for a registry's tool list (built once per registry)."""
-        key = id(registry)
-        if key not in self._detectors:
-            self._detectors[key] = self._factory(tools_from_registry(registry))
-        return self._detectors[key]
+        return self._components(registry)[1]
+
+    def _components(self, registry: TaskRegistry) -> tuple[TaskRegistry, TaskDetector, KeywordDetector]:
+        cached = self._detectors.get(id(registry))
+        if cached is None or cached[0] is not registry:
+            tools = tools_from_registry(registry)
+            detector = self._factory(tools)
+            # The graph builder reads the lexicon's media words and references even when detection is swapped.
+            keyword = detector if isinstance(detector, KeywordDetector) else KeywordDetector(tools)
+            cached = self._detectors[id(registry)] = (registry, detector, keyword)
+        return cached
 
     def plan(self, request: str, context: PlanContext) -> PlanOutcome:
         """Plan ``request``; raises ``PlanError`` when a task's input is missing or the plan cannot be made valid."""
         registry = self.registry or context.registry or default_registry()
-        detector = self.detector_for(registry)
-        keyword = detector if isinstance(detector, KeywordDetector) else KeywordDetector(tools_from_registry(registry))
+        _, detector, keyword = self._components(registry)
         parsed = parse_request(request, keyword.lexicon.verbs)
         available = Available(
             user_media=frozenset(f.media for f in context.files if f.origin != "history"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...errors import PlanError
@@ -18,7 +19,7 @@ from ...tasks import TaskRegistry, TaskType
 from ..base import KnownResource
 from ..schema import gen
 from .detect import CONTROLLED, Detection, KeywordDetector
-from .text import Clause, ParsedRequest, Resource
+from .text import Clause, ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
 # Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
@@ -34,6 +35,7 @@ ANALYTIC = {
     "feature-extraction",
     "object-detection",
 }
+_PLURAL = re.compile(r"\b(?:them|these|those|each|both|all of them|every one)\b", re.I)
 _EXAMPLE = {"image": "photo.jpg", "audio": "recording.wav", "video": "clip.mp4", "text": "notes.txt"}
 _REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
 
@@ -48,7 +50,6 @@ class Node:
     clause: Clause
     args: dict[str, str] = field(default_factory=dict)
     refs: dict[str, int] = field(default_factory=dict)
-    files: tuple[str, ...] = ()  # the files it reads, to spot duplicates
 
 
 class GraphBuilder:
@@ -87,9 +88,12 @@ class GraphBuilder:
         """Nodes for every detection, ordered so each task follows its inputs, numbered from 0."""
         failures: list[tuple[Detection, _MissingInput]] = []
         for det in self.detections:
+            mark, used = len(self.nodes), set(self.used_quotes)
             try:
                 self._add(det)
             except _MissingInput as exc:
+                del self.nodes[mark:]  # converters put in front of the failed task go with it
+                self.used_quotes = used
                 failures.append((det, exc))
         for det, err in failures:
             # A task whose input is missing fails the request when it is all the request asks for, or when the
@@ -120,6 +124,13 @@ class GraphBuilder:
             else:
                 node.args[slot.name] = choice
         self._fill_text(node, tt, det)
+        own_quotes = [q.text for q in self.req.quotes_in(clause.start, clause.end)]
+        if [s.name for s in tt.inputs] == ["text"] and node.args.get("text") in own_quotes:
+            # "the sentiment of 'I loved it' and 'I hated it'": one task per quoted text
+            self._commit(node)
+            while (extra := self._clause_quote(node)) is not None:
+                self._commit(Node(len(self.nodes), node.task, node.pos + 0.01, clause, {"text": extra}))
+            return
         self._commit(node)
         media_slot = next(s.name for s in tt.inputs if s.type != "text") if clones else ""
         for i, name in enumerate(clones, 1):
@@ -181,6 +192,9 @@ class GraphBuilder:
         if producer is not None and clause.chained:
             return producer
         mentioned = [r for r in self.req.resources if r.media == media and not r.output]
+        names = list(dict.fromkeys(r.name for r in mentioned))
+        if len(names) > 1 and _PLURAL.search(self.req.masked, clause.start, clause.end):
+            return names  # "a.jpg, b.jpg and c.jpg ... how many horses are in them?": one task per file
         if mentioned:
             before = [r for r in mentioned if r.start < clause.start]
             return (before[-1] if before else mentioned[0]).name
@@ -207,7 +221,10 @@ class GraphBuilder:
         if node.task == "sentence-similarity":
             first = self._text_source(node, det, capture=False)
             self._put(node, "text", first)
-            self._put(node, "text2", self._text_source(node, det, capture=False, second=True))
+            second = self._text_source(node, det, capture=False, second=True)
+            if isinstance(first, int) and isinstance(second, int) and second < first:
+                node.refs["text"], second = second, first  # two outputs compared: keep them in order of mention
+            self._put(node, "text2", second)
             return
         if node.task == "zero-shot-classification":
             self._put(node, "text", self._text_source(node, det, capture=False))
@@ -276,7 +293,7 @@ class GraphBuilder:
                 return q.text
         return None
 
-    def _unused_quote(self):  # type: ignore[no-untyped-def]
+    def _unused_quote(self) -> Span | None:
         return next(
             (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.question_quotes),
             None,
@@ -308,13 +325,14 @@ class GraphBuilder:
             question = re.sub(
                 r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else "the text", question
             )
-        return question
+        # One task per file ("how many horses are in them?"): each asks about its own image.
+        return re.sub(r"\b(in|of|on) (?:them|these \w+|those \w+)\?$", r"\1 " + noun + "?", question)
 
     # -- references to earlier nodes ------------------------------------------------------------------------
     def _outputs(self, node: Node) -> list[str]:
         return list(self.registry.get(node.task).outputs)
 
-    def _latest(self, pred) -> int | None:  # type: ignore[no-untyped-def]
+    def _latest(self, pred: Callable[[Node], bool]) -> int | None:
         for n in reversed(self.nodes):
             if pred(n):
                 return n.key

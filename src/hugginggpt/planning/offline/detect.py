@@ -311,7 +311,8 @@ class KeywordDetector:
                 cut = ctrl.start - gen.end
                 prompt = req.text[gen.end : gen.end + max(cut, 0)]
                 prompt = re.sub(
-                    r"\s+(?:in|with|using|following|matching|keeping|that has|based on|from|and)"
+                    r"\s+(?:in|with|using|following|matching|keeping|that has|based on|from|and|"
+                    r"(?:that|which) (?:follows|matches|uses|has))"
                     r"(?:\s+(?:the|a|an|its))?(?:\s+(?:same|similar))?\s*$",
                     "",
                     prompt.strip(),
@@ -339,7 +340,10 @@ _TRAIL = re.compile(
 )
 # "a cabin interior with the same depth": the condition is not part of the prompt.
 _CONDITION = re.compile(
-    r"\s+(?:in|with|using|following|matching|keeping|based on)\s+(?:the\s+)?(?:same|similar|matching)\b.*$", re.I
+    r"(?:^|\s+)(?:(?:in|with|using|following|matching|keeping|based on)\s+)?(?:the\s+)?(?:same|similar|matching)\s+"
+    r"(?:pose|posture|depth|edges|outlines?|layout|lines|normals|segmentation|composition|structure|shape)"
+    r"(?:\s+(?:as|of)\s+\S+)?",
+    re.I,
 )
 
 

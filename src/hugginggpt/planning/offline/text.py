@@ -17,7 +17,7 @@ from ...media import is_url, media_of_name
 _TEXT_EXT = (".txt", ".md")
 # A file-ish token: a path ending in a known media or text extension, or an http(s) URL.
 _URL = re.compile(r"https?://[^\s'\"<>]+", re.I)
-_PATH = re.compile(r"(?<![\w/.~-])(?:[\w~.-]+/)*[\w~.-]*\w\.[A-Za-z0-9]{2,5}(?![\w/])")
+_PATH = re.compile(r"(?<![\w/.~-])/?(?:[\w~.-]+/)*[\w~.-]*\w\.[A-Za-z0-9]{2,5}(?![\w/])")
 # Quotes: straight quotes must not touch letters on the outside, so apostrophes ("don't") are never quotes.
 _QUOTES = (
     re.compile(r"(?<![\w])'((?:[^'\n]|'(?=[a-z]))*?[^\s'])'(?![A-Za-z0-9])"),
@@ -255,32 +255,40 @@ def _clauses(masked: str, sentences: list[Span], verbs: list[str]) -> list[Claus
 
 
 def extract_question(sentence: Span, masked_sentence: str) -> str | None:
-    """The question a sentence asks, without politeness ("could you tell me how many cats..."), or None."""
+    """The question a sentence asks, without politeness ("could you tell me how many cats..."), or None.
+
+    The question may start the sentence or follow a comma or colon ("Given a.jpg, please tell me how many...").
+    """
     lead = re.match(r"^\s*(?:['\"\u201c\u2018]?0+['\"\u201d\u2019]?[\s.:,;-]*)+", masked_sentence)
-    stripped = sentence.text[lead.end() :].strip() if lead else sentence.text.strip()
-    m = _POLITE.match(stripped)
-    body = stripped[m.end() :] if m else stripped
-    if not m and _REQUEST_START.match(stripped):
-        return None  # "Can you describe this photo?" asks for a task, not a question about content
-    first = re.match(r"[A-Za-z']+", body)
-    if not first or first.group(0).lower() not in QUESTION_START:
-        # "Based on the text, who wrote it?": the question may follow a comma
-        tail = re.search(r"[,;:]\s*((?:" + "|".join(QUESTION_START) + r")\b[^,;:]*)$", body, re.I)
-        if not tail or not stripped.endswith("?"):
+    offset = lead.end() if lead else 0
+    asked = sentence.text.rstrip().endswith("?")
+    starts = [offset] + [m.end() for m in re.finditer(r"[,;:]\s*|\sand\s+", masked_sentence) if m.end() > offset]
+    for start in starts:
+        question = _question_at(sentence.text[start:].strip(), asked)
+        if question:
+            return question
+    return None
+
+
+def _question_at(part: str, asked: bool) -> str | None:
+    m = _POLITE.match(part)
+    body = part[m.end() :] if m else part
+    if not m:
+        if _REQUEST_START.match(part):
+            return None  # "Can you describe this photo?" asks for a task, not a question about content
+        first = re.match(r"[A-Za-z']+", body)
+        if not asked or not first or first.group(0).lower() not in QUESTION_START:
             return None
-        body = tail.group(1)
-    elif not m and not stripped.endswith("?"):
-        return None
     body = body.rstrip(" .!?")
     if not body:
         return None
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
-        body = _EMBEDDED.sub(r"\1 \3 \2", body)
+        body = _EMBEDDED.sub(lambda e: " ".join(w for w in (e[1], e[3], e[2], e[4]) if w), body)
     return body[0].upper() + body[1:] + "?"
 
 
 _EMBEDDED = re.compile(
     r"^((?:what|which|whose|how)(?: (?!the\b|a\b|an\b|this\b|that\b|it\b|they\b)\w+)?|who|where|when|why) "
-    r"((?:the|a|an|this|that|these|those|my|his|her|their|its)\b.+|it|they|he|she) (is|are|was|were)$",
+    r"((?:the|a|an|this|that|these|those|my|his|her|their|its)\b.+?|it|they|he|she) (is|are|was|were)(?: (\w+ing))?$",
     re.I,
 )
