@@ -86,12 +86,12 @@ class GraphBuilder:
     # -- public ---------------------------------------------------------------------------------------------
     def build(self) -> list[dict[str, object]]:
         """Nodes for every detection, ordered so each task follows its inputs, numbered from 0."""
-        failures: list[tuple[Detection, _MissingInput]] = []
+        failures: list[tuple[Detection, MissingInputError]] = []
         for det in self.detections:
             mark, used = len(self.nodes), set(self.used_quotes)
             try:
                 self._add(det)
-            except _MissingInput as exc:
+            except MissingInputError as exc:
                 del self.nodes[mark:]  # converters put in front of the failed task go with it
                 self.used_quotes = used
                 failures.append((det, exc))
@@ -362,23 +362,25 @@ class GraphBuilder:
         return any(rx.fullmatch(text) for rx in self._ref_rx.values())
 
 
-class _MissingInput(PlanError):
+class MissingInputError(PlanError):
     """A task's input is nowhere to be found (the request, the attachments, earlier outputs)."""
+
+    code = "missing_input"
 
     def __init__(self, message: str, *, media: str, hint: str) -> None:
         self.media = media
         super().__init__(message, hint=hint)
 
 
-def _missing(task: str, media: str) -> _MissingInput:
+def _missing(task: str, media: str) -> MissingInputError:
     article = "an" if media[0] in "aeiou" else "a"
     if media == "text":
-        return _MissingInput(
+        return MissingInputError(
             f"The request asks for {task}, which needs a text to work on, but the request gives none.",
             media=media,
             hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
         )
-    return _MissingInput(
+    return MissingInputError(
         f"The request asks for {task}, which needs {article} {media} input, but the request names no {media} "
         f"file and none is attached.",
         media=media,

@@ -202,13 +202,21 @@ class KeywordDetector:
         kept.sort(key=lambda h: h[1].start())
         out: list[Detection] = []
         captures: list[bool] = []
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # task -> index in out of its first mention
         for t, m in kept:
             clause = request.clause_at(m.start())
             own_file = request.resources_in(clause.start, clause.end) and self.tools[t.task].input_media
+            replaces: int | None = None
             if t.task in seen and not own_file:
-                continue  # a second mention ("the caption") refers back to the same task
-            seen.add(t.task)
+                # A second mention ("the caption") refers back to the same task, unless only the second one
+                # comes with its text ("I want a poster ... generate an image of 'Stay positive'").
+                first = out[seen[t.task]]
+                first_clause = request.clause_at(first.start)
+                if request.quotes_in(first_clause.start, first_clause.end) or not request.quotes_in(
+                    clause.start, clause.end
+                ):
+                    continue
+                replaces = seen[t.task]
             det = Detection(t.task, m.start(), m.end())
             if t.capture:
                 det = replace(det, capture=_after(request, m.end(), clause.end))
@@ -216,6 +224,10 @@ class KeywordDetector:
                 det = replace(det, labels=_labels(request, m.end(), clause.end))
                 if not det.labels:
                     continue
+            if replaces is not None:
+                out[replaces], captures[replaces] = det, t.capture
+                continue
+            seen[t.task] = len(out)
             out.append(det)
             captures.append(t.capture)
         # Words after "draw a picture of" describe the picture: they ask for no task of their own.
