@@ -44,6 +44,7 @@ class HuggingGPT:
         self.pool = ExpertPool(self.config.memory_budget_mb)
         self.store = ArtifactStore(self.config.workspace_path)
         self._catalog: Catalog | None = None
+        self._hub: dict[str, Any] | None = None  # transformers / hf-inference / http backends, built on first use
 
     # ----- components -------------------------------------------------------------------------------------------
     @property
@@ -58,11 +59,25 @@ class HuggingGPT:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = Catalog.default(extra=LLMBackend(self.llm).cards())
+            from .catalog.sync import build_catalog
+
+            self._catalog = build_catalog(self.config, extra=LLMBackend(self.llm).cards())
         return self._catalog
 
+    def hub_backends(self) -> dict[str, Any]:
+        """The hub backends by name (nothing is loaded or contacted when they are built)."""
+        if self._hub is None:
+            from .experts.hub.modes import build_hub_backends
+
+            self._hub = build_hub_backends(self.config, self.pool)
+        return self._hub
+
     def backends(self, llm: Any | None = None) -> list[Any]:
-        return [EmbeddedBackend(self.pool), LLMBackend(llm or self.llm)]
+        """Backends in order of preference for ``inference_mode`` (see experts/hub/modes.py)."""
+        from .experts.hub.modes import arrange
+
+        return arrange(self.config.inference_mode, self.hub_backends(), EmbeddedBackend(self.pool),
+                       LLMBackend(llm or self.llm))
 
     def planner(self, llm: Any | None = None) -> Planner:
         if self._planner is not None:

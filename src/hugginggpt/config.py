@@ -30,6 +30,15 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(2, description="Retries on transient errors (timeouts, 429, 5xx).")
 
 
+class ModelServerSettings(BaseModel):
+    """A model server (``hugginggpt models-server`` or JARVIS's models_server.py) for the ``http`` backend."""
+
+    url: str = Field(..., description="Base URL, e.g. http://gpu-box:8005.")
+    shared_dir: Path | None = Field(
+        None, description="A directory both machines see (JARVIS servers read inputs from paths; ours take data).")
+    timeout: float = Field(300.0, description="Seconds per inference request.")
+
+
 class HuggingGPTConfig(BaseSettings):
     """All settings. See docs/configuration.md."""
 
@@ -53,6 +62,20 @@ class HuggingGPTConfig(BaseSettings):
     max_request_chars: int = Field(20000, description="Longer requests are rejected.")
     overrides: dict[str, str] = Field(
         default_factory=dict, description="task -> model id to force (e.g. {image-classification: my/model}).")
+    # hub model backends (docs/backends.md)
+    catalog_file: Path | None = Field(None, description="YAML list of extra model cards (local dirs, private models).")
+    device: str = Field("auto", description="Device of local hub models: auto | cpu | cuda | cuda:N | mps.")
+    dtype: str = Field("auto", description="Torch dtype of local hub models: auto | float32 | float16 | bfloat16.")
+    hf_cache_dir: Path | None = Field(None, description="HF cache to read local models from (default: HF_HUB_CACHE).")
+    max_new_tokens: int = Field(128, description="Generation cap of local hub models (summaries, captions...).")
+    controlnet_base: str = Field("runwayml/stable-diffusion-v1-5", description="Base model of ControlNet cards.")
+    hf_token: str | None = Field(None, description="Hugging Face token for hf-inference (default: env HF_TOKEN).")
+    hf_inference_url: str | None = Field(
+        None, description="Base URL of the hosted inference API; models are posted to <url>/models/<id>.")
+    hf_timeout: float = Field(60.0, description="Seconds per hf-inference request.")
+    hf_status_ttl: float = Field(600.0, description="Seconds a hosted model's availability answer is cached.")
+    model_servers: list[ModelServerSettings] = Field(
+        default_factory=list, description="Model servers for the http backend (hugginggpt models-server, JARVIS).")
 
     @classmethod
     def settings_customise_sources(

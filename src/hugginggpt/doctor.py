@@ -19,8 +19,8 @@ def diagnose(agent: HuggingGPT) -> dict[str, Any]:
     for b in live:
         ok, reason = b.status()
         backends[b.name] = {"available": ok, "reason": reason}
-    for name, reason in _hub_backend_status().items():
-        backends.setdefault(name, {"available": False, "reason": reason})
+    for name, row in _hub_backend_status(agent, live).items():
+        backends[name] = row
     tasks: dict[str, list[str]] = {}
     from .catalog.selector import Selector
 
@@ -39,16 +39,9 @@ def _planner_name(agent: HuggingGPT) -> str:
         return f"unavailable: {exc}"
 
 
-def _hub_backend_status() -> dict[str, str]:
-    """Hub backends that this version does not ship yet are listed as unavailable, with the reason."""
-    import importlib
+def _hub_backend_status(agent: HuggingGPT, live: list[Any]) -> dict[str, dict[str, Any]]:
+    """The hub backends (transformers, hf-inference, http): whether they work here, and whether the configured
+    inference_mode uses them."""
+    from .experts.hub.modes import hub_status
 
-    out = {}
-    for name, module in (("transformers", "hugginggpt.experts.transformers_backend"),
-                         ("hf-inference", "hugginggpt.experts.hf_inference"),
-                         ("http", "hugginggpt.experts.http_backend")):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            out[name] = "not part of this installation yet"
-    return out
+    return hub_status(agent.config.inference_mode, agent.hub_backends(), live)

@@ -1,0 +1,1 @@
+"""Helpers of the hub model backends: where weights are on disk, device and dtype choice, task runners, errors."""

@@ -1,0 +1,205 @@
+"""One function per task: build the ``InferenceClient`` call from resolved inputs and decode the typed response into
+an ``ExpertResult``. Images and audio are sent as bytes; structured answers (labels, boxes, spans) go to ``data``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ...errors import ExpertInputError
+from ..base import ExpertOutput, ExpertResult, require_file, require_text
+from .render import audio_ext, b64decode, draw_boxes, overlay_masks, png
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """huggingface_hub's generated output dataclasses (and plain dicts) → dict."""
+    if isinstance(obj, dict):
+        return obj
+    return {k: getattr(obj, k) for k in getattr(obj, "__dataclass_fields__", {}) if not k.startswith("_")} or \
+        {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        value = [value]
+    if value and isinstance(value[0], list):  # some deployments nest one list per input
+        value = value[0]
+    rows = [_as_dict(v) for v in value]
+    for r in rows:
+        box = r.get("box")
+        if box is not None and not isinstance(box, dict):
+            r["box"] = _as_dict(box)
+    return rows
+
+
+def _labels(rows: list[dict[str, Any]]) -> ExpertResult:
+    rows = sorted(rows, key=lambda r: -float(r.get("score") or 0))
+    if not rows:
+        return ExpertResult.of_text("no label returned", scores=[])
+    best = rows[0]
+    return ExpertResult.of_text(f"{best['label']} ({float(best['score']):.2f})", label=best["label"], scores=rows)
+
+
+def _bytes(inputs: dict[str, Any], slot: str) -> bytes:
+    return require_file(inputs, slot).read_bytes()
+
+
+def _text_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return _labels(_rows(c.text_classification(require_text(i), model=m)))
+
+
+def _token_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    rows = _rows(c.token_classification(require_text(i), model=m))
+    for r in rows:
+        r["label"] = r.pop("entity_group", None) or r.pop("entity", None) or r.get("label")
+    text = "; ".join(f"{r.get('word')}: {r['label']}" for r in rows) or "no entities found"
+    return ExpertResult.of_text(text, entities=rows)
+
+
+def _zero_shot(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    labels = [x.strip() for x in str(i.get("labels") or "").replace(";", ",").split(",") if x.strip()]
+    if not labels:
+        raise ExpertInputError("zero-shot-classification needs candidate labels in the 'labels' slot.")
+    return _labels(_rows(c.zero_shot_classification(require_text(i), labels, model=m)))
+
+
+def _summarization(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return ExpertResult.of_text(str(_as_dict(c.summarization(require_text(i), model=m))["summary_text"]).strip())
+
+
+def _translation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return ExpertResult.of_text(str(_as_dict(c.translation(require_text(i), model=m))["translation_text"]).strip())
+
+
+def _text_generation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    out = c.text_generation(require_text(i), model=m, max_new_tokens=128)
+    return ExpertResult.of_text(str(out if isinstance(out, str) else _as_dict(out)["generated_text"]).strip())
+
+
+def _conversational(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    out = c.chat_completion([{"role": "user", "content": require_text(i)}], model=m, max_tokens=256)
+    return ExpertResult.of_text(str(out.choices[0].message.content or "").strip())
+
+
+def _question_answering(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    row = _rows(c.question_answering(question=require_text(i), context=require_text(i, "context"), model=m))[0]
+    return ExpertResult.of_text(str(row["answer"]), score=row.get("score"), start=row.get("start"),
+                                end=row.get("end"))
+
+
+def _sentence_similarity(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    score = float(c.sentence_similarity(require_text(i), [require_text(i, "text2")], model=m)[0])
+    return ExpertResult.of_text(f"similarity: {score:.3f}", score=round(score, 4))
+
+
+def _feature_extraction(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    import numpy as np
+
+    vec = np.asarray(c.feature_extraction(require_text(i), model=m), dtype=np.float32)
+    while vec.ndim > 1:  # (1, tokens, hidden) or (tokens, hidden) → mean over tokens
+        vec = vec.mean(axis=0)
+    return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vec]), dim=int(vec.size))
+
+
+def _image_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return _labels(_rows(c.image_classification(_bytes(i, "image"), model=m)))
+
+
+def _object_detection(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    rows = _rows(c.object_detection(_bytes(i, "image"), model=m))
+    text = ", ".join(f"{r['label']} ({float(r['score']):.2f})" for r in rows) or "no objects found"
+    picture = draw_boxes(require_file(i, "image"), rows)
+    return ExpertResult([ExpertOutput("text", text=text), ExpertOutput("image", data=picture, ext=".png")],
+                        {"objects": rows})
+
+
+def _image_segmentation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    rows = _rows(c.image_segmentation(_bytes(i, "image"), model=m))
+    masks = [(str(r.get("label")), r["mask"] if isinstance(r["mask"], bytes) else b64decode(str(r["mask"])))
+             for r in rows]
+    picture, facts = overlay_masks(require_file(i, "image"), masks)
+    text = ", ".join(f"{f['label']} ({f['area']:.0%} of the image)" for f in facts) or "no segments found"
+    return ExpertResult([ExpertOutput("image", data=picture, ext=".png"), ExpertOutput("text", text=text)],
+                        {"segments": facts})
+
+
+def _image_to_text(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    out = _rows(c.image_to_text(_bytes(i, "image"), model=m))[0]
+    return ExpertResult.of_text(str(out["generated_text"]).strip())
+
+
+def _visual_qa(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    rows = _rows(c.visual_question_answering(_bytes(i, "image"), require_text(i), model=m))
+    return ExpertResult.of_text(str(rows[0]["answer"]) if rows else "no answer found", answers=rows)
+
+
+def _document_qa(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    rows = _rows(c.document_question_answering(_bytes(i, "image"), require_text(i), model=m))
+    return ExpertResult.of_text(str(rows[0]["answer"]) if rows else "no answer found", answers=rows)
+
+
+def _text_to_image(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return ExpertResult([ExpertOutput("image", data=png(c.text_to_image(require_text(i), model=m)), ext=".png")])
+
+
+def _image_to_image(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    out = c.image_to_image(_bytes(i, "image"), prompt=i.get("text") or None, model=m)
+    return ExpertResult([ExpertOutput("image", data=png(out), ext=".png")])
+
+
+def _text_to_video(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return ExpertResult([ExpertOutput("video", data=bytes(c.text_to_video(require_text(i), model=m)), ext=".mp4")])
+
+
+def _text_to_speech(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    data = bytes(c.text_to_speech(require_text(i), model=m))
+    return ExpertResult([ExpertOutput("audio", data=data, ext=audio_ext(data))])
+
+
+def _asr(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return ExpertResult.of_text(str(_as_dict(c.automatic_speech_recognition(_bytes(i, "audio"), model=m))["text"])
+                                .strip())
+
+
+def _audio_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    return _labels(_rows(c.audio_classification(_bytes(i, "audio"), model=m)))
+
+
+def _audio_to_audio(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
+    rows = _rows(c.audio_to_audio(_bytes(i, "audio"), model=m))
+    if not rows:
+        raise ExpertInputError("The service returned no audio.")
+    blob = rows[0]["blob"]
+    data = blob if isinstance(blob, bytes) else b64decode(str(blob))
+    return ExpertResult([ExpertOutput("audio", data=data, ext=audio_ext(data))],
+                        {"labels": [r.get("label") for r in rows]})
+
+
+CALLS: dict[str, Callable[[Any, str, dict[str, Any]], ExpertResult]] = {
+    "text-classification": _text_classification,
+    "token-classification": _token_classification,
+    "zero-shot-classification": _zero_shot,
+    "summarization": _summarization,
+    "translation": _translation,
+    "text2text-generation": _text_generation,
+    "text-generation": _text_generation,
+    "conversational": _conversational,
+    "question-answering": _question_answering,
+    "sentence-similarity": _sentence_similarity,
+    "feature-extraction": _feature_extraction,
+    "image-classification": _image_classification,
+    "object-detection": _object_detection,
+    "image-segmentation": _image_segmentation,
+    "image-to-text": _image_to_text,
+    "visual-question-answering": _visual_qa,
+    "document-question-answering": _document_qa,
+    "text-to-image": _text_to_image,
+    "image-to-image": _image_to_image,
+    "text-to-video": _text_to_video,
+    "text-to-speech": _text_to_speech,
+    "automatic-speech-recognition": _asr,
+    "audio-classification": _audio_classification,
+    "audio-to-audio": _audio_to_audio,
+}
+# depth-estimation and tabular-classification: InferenceClient has no depth call, and our tabular slot is an image.

@@ -1,0 +1,161 @@
+"""Text tasks on local transformers models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ...errors import ExpertInputError
+from ..base import ExpertResult, require_text
+from .tasks import HubTask, LoadOptions, cap_tokenizer, from_pretrained, pipeline_loader, plain
+
+
+def _text_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    scores = pipe(require_text(inputs), top_k=None, truncation=True)
+    scores = sorted(plain(scores), key=lambda s: -s["score"])
+    best = scores[0]
+    return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores[:10])
+
+
+def _token_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    found = [plain(e) for e in pipe(require_text(inputs))]
+    for e in found:
+        e["label"] = e.pop("entity_group", e.pop("entity", ""))
+    text = "; ".join(f"{e['word']}: {e['label']}" for e in found) or "no entities found"
+    return ExpertResult.of_text(text, entities=found)
+
+
+def _labels(inputs: dict[str, Any]) -> list[str]:
+    raw = inputs.get("labels") or ""
+    labels = [x.strip() for x in str(raw).replace(";", ",").split(",") if x.strip()]
+    if not labels:
+        raise ExpertInputError("zero-shot-classification needs candidate labels in the 'labels' slot.",
+                               hint="Give them comma-separated, e.g. 'sports, politics, technology'.")
+    return labels
+
+
+def _zero_shot(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    out = pipe(require_text(inputs), candidate_labels=_labels(inputs))
+    scores = dict(zip(out["labels"], (round(float(s), 4) for s in out["scores"]), strict=True))
+    best = out["labels"][0]
+    return ExpertResult.of_text(f"{best} ({scores[best]:.2f})", label=best, scores=scores)
+
+
+def _mean_embedding(pipe: Any, text: str) -> Any:
+    import numpy as np
+
+    tokens = np.asarray(pipe(text, truncation=True)[0], dtype=np.float32)  # (tokens, hidden)
+    return tokens.mean(axis=0)
+
+
+def _feature_extraction(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    vec = _mean_embedding(pipe, require_text(inputs))
+    return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vec]), dim=int(vec.size), pooling="mean")
+
+
+def _sentence_similarity(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    import numpy as np
+
+    a, b = _mean_embedding(pipe, require_text(inputs)), _mean_embedding(pipe, require_text(inputs, "text2"))
+    score = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+    return ExpertResult.of_text(f"similarity: {score:.3f}", score=round(score, 4))
+
+
+# ----- extractive question answering (no pipeline in transformers 5) -----------------------------------------------
+def _load_qa(path: Path, opts: LoadOptions) -> Any:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    model = from_pretrained(AutoModelForQuestionAnswering, path, opts)
+    return cap_tokenizer(AutoTokenizer.from_pretrained(str(path)), model), model
+
+
+def _question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResult:
+    import torch
+
+    tokenizer, model = state
+    question, context = require_text(inputs), require_text(inputs, "context")
+    enc = tokenizer(question, context, truncation="only_second", max_length=384, return_offsets_mapping=True,
+                    return_tensors="pt")
+    offsets = enc.pop("offset_mapping")[0].tolist()
+    seq_ids = enc.sequence_ids(0)
+    with torch.no_grad():
+        out = model(**{k: v.to(model.device) for k, v in enc.items()})
+    start = out.start_logits[0].float().cpu()
+    end = out.end_logits[0].float().cpu()
+    ctx = [i for i, s in enumerate(seq_ids) if s == 1]
+    if not ctx:
+        raise ExpertInputError("The context is empty after tokenization.", hint="Give a non-empty context text.")
+    best, span = -1e9, (ctx[0], ctx[0])
+    top_starts = sorted(ctx, key=lambda i: -start[i])[:20]
+    top_ends = sorted(ctx, key=lambda i: -end[i])[:20]
+    for i in top_starts:
+        for j in top_ends:
+            if i <= j < i + 30 and float(start[i] + end[j]) > best:
+                best, span = float(start[i] + end[j]), (i, j)
+    answer = context[offsets[span[0]][0]:offsets[span[1]][1]]
+    prob = float(torch.softmax(start[ctx], 0)[ctx.index(span[0])] * torch.softmax(end[ctx], 0)[ctx.index(span[1])])
+    return ExpertResult.of_text(answer, score=round(prob, 4), start=offsets[span[0]][0], end=offsets[span[1]][1])
+
+
+# ----- sequence to sequence: summarization, translation, text2text ------------------------------------------------
+def _load_seq2seq(path: Path, opts: LoadOptions) -> Any:
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    model = from_pretrained(AutoModelForSeq2SeqLM, path, opts)
+    return cap_tokenizer(AutoTokenizer.from_pretrained(str(path)), model), model, opts
+
+
+def _prefix(model: Any, task: str) -> str:
+    """T5-style models say in their config which prefix a task wants ("summarize: ", "translate English to ...")."""
+    params = getattr(model.config, "task_specific_params", None) or {}
+    key = task if task in params else next((k for k in params if k.startswith(task)), None)
+    return (params.get(key) or {}).get("prefix", "") if key else ""
+
+
+def _seq2seq(task: str) -> Any:
+    def run(state: Any, inputs: dict[str, Any]) -> ExpertResult:
+        import torch
+
+        tokenizer, model, opts = state
+        text = _prefix(model, task) + require_text(inputs)
+        enc = tokenizer(text, truncation=True, return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            ids = model.generate(**enc, max_new_tokens=opts.max_new_tokens)
+        out = tokenizer.batch_decode(ids, skip_special_tokens=True)[0].strip()
+        return ExpertResult.of_text(out, tokens=int(ids.shape[-1]))
+
+    return run
+
+
+# ----- decoder-only generation ------------------------------------------------------------------------------------
+def _text_generation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    out = pipe(require_text(inputs), max_new_tokens=pipe._hugginggpt_opts.max_new_tokens, return_full_text=False)
+    return ExpertResult.of_text(str(out[0]["generated_text"]).strip())
+
+
+def _conversational(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    text = require_text(inputs)
+    if getattr(pipe.tokenizer, "chat_template", None):
+        out = pipe([{"role": "user", "content": text}], max_new_tokens=pipe._hugginggpt_opts.max_new_tokens)
+        reply = out[0]["generated_text"]
+        reply = reply[-1]["content"] if isinstance(reply, list) else reply
+        return ExpertResult.of_text(str(reply).strip(), chat_template=True)
+    return _text_generation(pipe, inputs)
+
+
+TASKS = [
+    HubTask("text-classification", pipeline_loader("text-classification"), _text_classification),
+    HubTask("token-classification", pipeline_loader("token-classification", aggregation_strategy="simple"),
+            _token_classification),
+    HubTask("zero-shot-classification", pipeline_loader("zero-shot-classification"), _zero_shot),
+    HubTask("feature-extraction", pipeline_loader("feature-extraction"), _feature_extraction),
+    HubTask("sentence-similarity", pipeline_loader("feature-extraction"), _sentence_similarity,
+            note="mean-pooled embeddings, cosine"),
+    HubTask("question-answering", _load_qa, _question_answering),
+    HubTask("summarization", _load_seq2seq, _seq2seq("summarization")),
+    HubTask("translation", _load_seq2seq, _seq2seq("translation")),
+    HubTask("text2text-generation", _load_seq2seq, _seq2seq("text2text-generation")),
+    HubTask("text-generation", pipeline_loader("text-generation"), _text_generation),
+    HubTask("conversational", pipeline_loader("text-generation"), _conversational),
+]

@@ -1,0 +1,171 @@
+"""Tiny random-weight models built offline (a few layers, a word-level tokenizer, image/audio processors constructed
+directly), saved with ``save_pretrained``: test and benchmark fixtures for the transformers backend. They produce
+meaningless labels and text, but exercise the real loading and inference code paths end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+WORDS = ("the", "a", "an", "is", "was", "on", "in", "of", "and", "to", "cat", "dog", "sat", "mat", "movie",
+         "film", "good", "bad", "great", "terrible", "new", "york", "paris", "london", "john", "mary", "lives",
+         "works", "city", "summary", "text", "short", "long", "story", "today", "weather", "sunny",)
+LABELS_NER = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def _word_tokenizer(kind: str = "bert"):  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<s>", "</s>"]
+    vocab = {t: i for i, t in enumerate([*specials, *WORDS])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    if kind == "bert":
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+        fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                       sep_token="[SEP]", mask_token="[MASK]")
+    else:
+        tok.post_processor = processors.TemplateProcessing(single="$A </s>",
+                                                           special_tokens=[("</s>", vocab["</s>"])])
+        fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", bos_token="<s>",
+                                       eos_token="</s>")
+    return fast, vocab
+
+
+def _bert_config(labels: list[str], vocab_size: int):  # type: ignore[no-untyped-def]
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=128, id2label=dict(enumerate(labels)),
+                      label2id={label: i for i, label in enumerate(labels)})
+
+
+def text_classification(out: Path) -> Path:
+    from transformers import BertForSequenceClassification
+
+    tok, vocab = _word_tokenizer()
+    BertForSequenceClassification(_bert_config(["NEGATIVE", "POSITIVE"], len(vocab))).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def token_classification(out: Path) -> Path:
+    from transformers import BertForTokenClassification
+
+    tok, vocab = _word_tokenizer()
+    BertForTokenClassification(_bert_config(LABELS_NER, len(vocab))).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def question_answering(out: Path) -> Path:
+    from transformers import BertForQuestionAnswering
+
+    tok, vocab = _word_tokenizer()
+    BertForQuestionAnswering(_bert_config(["start", "end"], len(vocab))).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def summarization(out: Path) -> Path:
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    tok, vocab = _word_tokenizer("seq2seq")
+    cfg = BartConfig(vocab_size=len(vocab), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                     decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128,
+                     pad_token_id=vocab["[PAD]"], bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"],
+                     decoder_start_token_id=vocab["</s>"], forced_eos_token_id=vocab["</s>"])
+    model = BartForConditionalGeneration(cfg)
+    model.generation_config.min_new_tokens = 3  # random weights would often stop at once; keep the output visible
+    model.generation_config.max_new_tokens = 12
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def _vit_labels() -> dict[str, object]:
+    return {"id2label": {0: "cat", 1: "dog"}, "label2id": {"cat": 0, "dog": 1}}
+
+
+def image_classification(out: Path) -> Path:
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    cfg = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, **_vit_labels())
+    ViTForImageClassification(cfg).save_pretrained(out)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
+def object_detection(out: Path) -> Path:
+    from transformers import YolosConfig, YolosForObjectDetection, YolosImageProcessor
+
+    cfg = YolosConfig(image_size=[32, 32], patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, num_detection_tokens=5, **_vit_labels())
+    YolosForObjectDetection(cfg).save_pretrained(out)
+    YolosImageProcessor(size={"shortest_edge": 32, "longest_edge": 32}).save_pretrained(out)
+    return out
+
+
+def image_segmentation(out: Path) -> Path:
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
+
+    labels = ["background", "cat", "dog"]
+    cfg = SegformerConfig(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
+                          patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 1], mlp_ratios=[2, 2],
+                          decoder_hidden_size=16, id2label=dict(enumerate(labels)),
+                          label2id={label: i for i, label in enumerate(labels)})
+    SegformerForSemanticSegmentation(cfg).save_pretrained(out)
+    SegformerImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
+def automatic_speech_recognition(out: Path) -> Path:
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4,
+             **{c: i + 5 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz'")}}
+    (out / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    tok = Wav2Vec2CTCTokenizer(str(out / "vocab.json"), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|")
+    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                                  return_attention_mask=False)
+    cfg = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4),
+                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, pad_token_id=0,
+                         do_stable_layer_norm=True, feat_extract_norm="layer")
+    Wav2Vec2ForCTC(cfg).save_pretrained(out)
+    Wav2Vec2Processor(feature_extractor=fe, tokenizer=tok).save_pretrained(out)
+    return out
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "text-classification": text_classification,
+    "token-classification": token_classification,
+    "question-answering": question_answering,
+    "summarization": summarization,
+    "image-classification": image_classification,
+    "object-detection": object_detection,
+    "image-segmentation": image_segmentation,
+    "automatic-speech-recognition": automatic_speech_recognition,
+}
+
+
+def build(task: str, root: Path) -> Path:
+    """Build the tiny model for ``task`` under ``root/<task>`` (once) and return its directory."""
+    out = root / task
+    if not (out / "config.json").is_file():
+        BUILDERS[task](out)
+    return out

@@ -1,0 +1,196 @@
+"""Vision and audio tasks on local transformers models. Media inputs are decoded here (PIL for images, soundfile or
+the bundled ffmpeg for audio), so the pipelines never need ffmpeg on PATH."""
+
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+from typing import Any
+
+from ...errors import ExpertInputError
+from ..base import ExpertOutput, ExpertResult, require_file, require_text
+from .tasks import HubTask, LoadOptions, from_pretrained, pipeline_loader, plain
+
+
+def _image(inputs: dict[str, Any]) -> Any:
+    from ..embedded._image import load_image
+
+    return load_image(require_file(inputs, "image"))
+
+
+def _png(image: Any) -> bytes:
+    from ..embedded._image import to_png_bytes
+
+    return to_png_bytes(image)
+
+
+def _audio(pipe: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    from ..embedded._audio import load_audio
+
+    sr = int(getattr(pipe.feature_extractor, "sampling_rate", 16000))
+    return {"raw": load_audio(require_file(inputs, "audio"), sr=sr), "sampling_rate": sr}
+
+
+def _colors(n: int) -> list[tuple[int, int, int]]:
+    return [tuple(int(c * 255) for c in colorsys.hsv_to_rgb(i / max(n, 1), 0.8, 1.0)) for i in range(n)]  # type: ignore[misc]
+
+
+# ----- images ------------------------------------------------------------------------------------------------------
+def _image_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    scores = plain(pipe(_image(inputs), top_k=5))
+    best = scores[0]
+    return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores)
+
+
+def _object_detection(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    from PIL import ImageDraw
+
+    image = _image(inputs)
+    found = plain(pipe(image, threshold=0.5))
+    labels = sorted({d["label"] for d in found})
+    color = dict(zip(labels, _colors(len(labels)), strict=True))
+    draw = ImageDraw.Draw(image)
+    for d in found:  # boxes drawn as JARVIS does, so "show me" has something to show
+        b = d["box"]
+        draw.rectangle(((b["xmin"], b["ymin"]), (b["xmax"], b["ymax"])), outline=color[d["label"]], width=2)
+        draw.text((b["xmin"] + 4, max(0, b["ymin"] - 12)), d["label"], fill=color[d["label"]])
+    text = ", ".join(f"{d['label']} ({d['score']:.2f})" for d in found) or "no objects found above 0.5"
+    return ExpertResult([ExpertOutput("text", text=text), ExpertOutput("image", data=_png(image), ext=".png")],
+                        {"objects": found})
+
+
+def _image_segmentation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    import numpy as np
+    from PIL import Image
+
+    image = _image(inputs)
+    segments = pipe(image)
+    base = np.asarray(image, dtype=np.float32)
+    overlay = base.copy()
+    facts = []
+    for seg, color in zip(segments, _colors(len(segments)), strict=True):
+        mask = np.asarray(seg["mask"].convert("L").resize(image.size)) > 127
+        overlay[mask] = 0.45 * base[mask] + 0.55 * np.asarray(color, dtype=np.float32)
+        facts.append({"label": seg["label"], "score": plain(seg.get("score")), "area": round(float(mask.mean()), 4)})
+    out = Image.fromarray(overlay.clip(0, 255).astype(np.uint8))
+    text = ", ".join(f"{f['label']} ({f['area']:.0%} of the image)" for f in facts) or "no segments found"
+    return ExpertResult([ExpertOutput("image", data=_png(out), ext=".png"), ExpertOutput("text", text=text)],
+                        {"segments": facts})
+
+
+def _depth_estimation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    out = pipe(_image(inputs))
+    depth = out["depth"]
+    pred = out.get("predicted_depth")
+    data = {"size": list(depth.size)}
+    if pred is not None:
+        data.update(min=round(float(pred.min()), 4), max=round(float(pred.max()), 4))
+    return ExpertResult([ExpertOutput("image", data=_png(depth.convert("RGB")), ext=".png")], data)
+
+
+def _load_captioner(path: Path, opts: LoadOptions) -> Any:
+    import transformers as tf
+
+    for name in ("AutoModelForImageTextToText", "AutoModelForVision2Seq"):
+        auto = getattr(tf, name, None)
+        if auto is None:
+            continue
+        try:
+            model = from_pretrained(auto, path, opts)
+            break
+        except ValueError:  # architecture not registered under this auto class
+            continue
+    else:
+        model = from_pretrained(tf.VisionEncoderDecoderModel, path, opts)
+    try:
+        processor = tf.AutoProcessor.from_pretrained(str(path))
+    except (OSError, ValueError, TypeError):
+        processor = None
+    tokenizer = getattr(processor, "tokenizer", None) or tf.AutoTokenizer.from_pretrained(str(path))
+    if processor is None:
+        processor = tf.AutoImageProcessor.from_pretrained(str(path))
+    return model, processor, tokenizer, opts
+
+
+def _image_to_text(state: Any, inputs: dict[str, Any]) -> ExpertResult:
+    import torch
+
+    model, processor, tokenizer, opts = state
+    enc = processor(images=_image(inputs), return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        ids = model.generate(**enc, max_new_tokens=min(opts.max_new_tokens, 64))
+    return ExpertResult.of_text(tokenizer.batch_decode(ids, skip_special_tokens=True)[0].strip())
+
+
+def _load_vqa(path: Path, opts: LoadOptions) -> Any:
+    from transformers import AutoModelForVisualQuestionAnswering, AutoProcessor
+
+    return AutoProcessor.from_pretrained(str(path)), from_pretrained(AutoModelForVisualQuestionAnswering, path, opts)
+
+
+def _visual_question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResult:
+    import torch
+
+    processor, model = state
+    enc = processor(images=_image(inputs), text=require_text(inputs), return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        logits = model(**enc).logits[0].float().softmax(-1).cpu()
+    top = logits.topk(min(3, logits.numel()))
+    answers = [{"answer": model.config.id2label[int(i)], "score": round(float(s), 4)}
+               for s, i in zip(top.values, top.indices, strict=True)]
+    return ExpertResult.of_text(answers[0]["answer"], answers=answers)
+
+
+def _document_qa(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    try:
+        out = plain(pipe(image=_image(inputs), question=require_text(inputs)))
+    except ValueError as exc:  # LayoutLM-style models need OCR (pytesseract + tesseract) for the words and boxes
+        raise ExpertInputError(f"document-question-answering could not read the document: {exc}",
+                               hint="Install pytesseract and tesseract-ocr (make sysdeps), or use an OCR-free "
+                                    "model such as a Donut checkpoint.") from exc
+    out = out if isinstance(out, list) else [out]
+    if not out:
+        return ExpertResult.of_text("no answer found")
+    return ExpertResult.of_text(str(out[0]["answer"]), answers=out)
+
+
+# ----- audio -------------------------------------------------------------------------------------------------------
+def _asr(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    audio = _audio(pipe, inputs)
+    seconds = len(audio["raw"]) / audio["sampling_rate"]
+    kwargs = {"chunk_length_s": 30} if seconds > 30 else {}
+    out = pipe(audio, **kwargs)
+    return ExpertResult.of_text(str(out["text"]).strip(), seconds=round(seconds, 2))
+
+
+def _audio_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    scores = plain(pipe(_audio(pipe, inputs), top_k=5))
+    best = scores[0]
+    return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores)
+
+
+def _text_to_speech(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
+    import numpy as np
+
+    from ..embedded._audio import wav_bytes
+
+    out = pipe(require_text(inputs))
+    samples = np.asarray(out["audio"], dtype=np.float32).reshape(-1)
+    sr = int(out["sampling_rate"])
+    return ExpertResult([ExpertOutput("audio", data=wav_bytes(samples, sr), ext=".wav")],
+                        {"sampling_rate": sr, "seconds": round(samples.size / sr, 2)})
+
+
+TASKS = [
+    HubTask("image-classification", pipeline_loader("image-classification"), _image_classification),
+    HubTask("object-detection", pipeline_loader("object-detection"), _object_detection),
+    HubTask("image-segmentation", pipeline_loader("image-segmentation"), _image_segmentation),
+    HubTask("depth-estimation", pipeline_loader("depth-estimation"), _depth_estimation),
+    HubTask("image-to-text", _load_captioner, _image_to_text),
+    HubTask("visual-question-answering", _load_vqa, _visual_question_answering,
+            note="classification VQA heads (ViLT-style)"),
+    HubTask("document-question-answering", pipeline_loader("document-question-answering"), _document_qa),
+    HubTask("automatic-speech-recognition", pipeline_loader("automatic-speech-recognition"), _asr),
+    HubTask("audio-classification", pipeline_loader("audio-classification"), _audio_classification),
+    HubTask("text-to-speech", pipeline_loader("text-to-audio"), _text_to_speech),
+]
