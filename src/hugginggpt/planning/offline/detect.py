@@ -105,6 +105,7 @@ class _Trigger:
     capture: bool
     labels: bool
     rank: int  # lexicon order: earlier tasks win ties
+    generic: bool = False  # incidental wording ("the objects in it"): yields to any other task on the same medium
 
 
 # Generation guided by a condition map extracted from an image ("a robot in the same pose as man.jpg").
@@ -136,11 +137,11 @@ class KeywordDetector:
     def _compile(self) -> Iterable[_Trigger]:
         spec = self.lexicon.raw.get("tasks", {})
         for rank, (name, tool) in enumerate(self.tools.items()):
-            entries = spec.get(name, {}).get("triggers")
+            entries = list(spec.get(name, {}).get("triggers") or [])
             if not entries:
-                # A tool the lexicon does not know is still found when the request names it.
-                entries = [r"\b" + r"[- ]".join(map(re.escape, re.split(r"[- _]+", tool.name.lower()))) + r"\b"]
                 log.debug("no lexicon entry for tool %s: matching its name only", name)
+            # Every tool is found when the request names it ("using the Object Detection tool").
+            entries.append(r"\b" + r"[- ]".join(map(re.escape, re.split(r"[- _]+", tool.name.lower()))) + r"\b")
             for e in entries:
                 e = {"re": e} if isinstance(e, str) else e
                 yield _Trigger(
@@ -150,6 +151,7 @@ class KeywordDetector:
                     bool(e.get("capture")),
                     bool(e.get("labels")),
                     rank,
+                    bool(e.get("generic")),
                 )
 
     # -- media evidence -------------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class KeywordDetector:
                 continue
             kept.append((t, m))
         kept.sort(key=lambda h: h[1].start())
+        kept = self._drop_generic(request, kept)
         out: list[Detection] = []
         captures: list[bool] = []
         seen: dict[str, int] = {}  # task -> index in out of its first mention
@@ -236,6 +239,28 @@ class KeywordDetector:
         out = self._questions(request, available, out)
         out = self._controlled(request, out)
         return sorted(out, key=lambda d: d.start)
+
+    def _drop_generic(
+        self, request: ParsedRequest, kept: list[tuple[_Trigger, re.Match[str]]]
+    ) -> list[tuple[_Trigger, re.Match[str]]]:
+        """Drop incidental matches when a specific task on the same medium (or one they exclude) is asked for."""
+        specific = [(t, m) for t, m in kept if not t.generic]
+        excluded = {x for t, _ in specific for x in self.lexicon.raw["tasks"].get(t.task, {}).get("excludes", [])}
+        out = []
+        for t, m in kept:
+            media = self.tools[t.task].input_media
+            if t.task in excluded and t.weak:
+                continue
+            sentence = request.sentence_at(m.start())
+            if t.generic and any(
+                s.task != t.task
+                and self.tools[s.task].input_media & media
+                and sentence.start <= sm.start() < sentence.end
+                for s, sm in specific
+            ):
+                continue
+            out.append((t, m))
+        return out
 
     def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
         """Route questions to visual, document or text question answering, or leave them to the LLM."""
