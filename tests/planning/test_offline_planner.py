@@ -117,6 +117,39 @@ def test_output_file_is_not_taken_as_input(planner: OfflinePlanner) -> None:
     ]
 
 
+CHAT = [
+    {"role": "user", "content": "Please segment old.jpg"},
+    {"role": "assistant", "content": "Here is the mask: out/seg.png"},
+]
+
+
+def test_file_attached_now_beats_earlier_turns(planner: OfflinePlanner) -> None:
+    # As a chat front end lists them: this request's attachment first, then earlier turns' files, oldest first.
+    files = [
+        KnownResource("new.jpg", "image", "user"),
+        KnownResource("old.jpg", "image", "user"),
+        KnownResource("out/seg.png", "image", "history"),
+    ]
+    outcome = planner.plan("Describe it.", PlanContext(default_registry(), files=files, history=CHAT))
+    assert outcome.plan.to_jarvis() == [
+        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "new.jpg"}},
+    ]
+
+
+def test_pronoun_takes_the_latest_output_of_the_chat(planner: OfflinePlanner) -> None:
+    files = [KnownResource("old.jpg", "image", "user"), KnownResource("out/seg.png", "image", "history")]
+    outcome = planner.plan("Now describe it.", PlanContext(default_registry(), files=files, history=CHAT))
+    assert outcome.plan.to_jarvis() == [
+        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "out/seg.png"}},
+    ]
+
+
+def test_question_without_reference_ignores_earlier_images(planner: OfflinePlanner) -> None:
+    files = [KnownResource("old.jpg", "image", "user"), KnownResource("out/seg.png", "image", "history")]
+    outcome = planner.plan("Who painted the Mona Lisa?", PlanContext(default_registry(), files=files, history=CHAT))
+    assert outcome.plan.tasks == []
+
+
 def test_registry_argument_limits_the_tools() -> None:
     registry = default_registry()
     outcome = OfflinePlanner(registry=registry).plan("Please caption cat.png", PlanContext(registry))

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from ..errors import PlanError
 from ..tasks import TaskRegistry, default_registry
-from .base import PlanContext, PlanOutcome
+from .base import KnownResource, PlanContext, PlanOutcome
 from .offline.build import GraphBuilder
 from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
 from .offline.text import Resource, parse_request
@@ -66,14 +67,15 @@ class OfflinePlanner:
         registry = self.registry or context.registry or default_registry()
         _, detector, keyword = self._components(registry)
         parsed = parse_request(request, keyword.lexicon.verbs)
+        files = current_and_earlier(context)
         available = Available(
-            user_media=frozenset(f.media for f in context.files if f.origin != "history"),
-            history_media=frozenset(f.media for f in context.files if f.origin == "history"),
-            context=tuple(Resource(f.name, f.media, -1, f.origin) for f in context.files),
+            user_media=frozenset(f.media for f in files if f.origin != "history"),
+            history_media=frozenset(f.media for f in files if f.origin == "history"),
+            context=tuple(Resource(f.name, f.media, -1, f.origin) for f in files),
         )
         detections = [d for d in detector.detect(parsed, available) if d.task in registry]
         log.debug("offline planner detected %s", [d.task for d in detections], extra={"planner": self.name})
-        builder = GraphBuilder(parsed, detections, list(context.files), registry, keyword)
+        builder = GraphBuilder(parsed, detections, files, registry, keyword)
         raw = builder.build()
         plan, notes = repair_plan(raw, registry)
         notes = builder.notes + notes
@@ -87,3 +89,23 @@ class OfflinePlanner:
         if not plan.tasks:
             notes.append("no task detected: the request is left to the LLM to answer")
         return PlanOutcome(plan=plan, planner=self.name, notes=notes, raw=raw)
+
+
+def current_and_earlier(context: PlanContext) -> list[KnownResource]:
+    """The context's files, with user files of earlier chat turns marked as earlier ("history") ones.
+
+    A user file that the chat history already names was given in an earlier turn: it is context to refer back to
+    ("it", "the photo"), while a file attached with this request is what the request is about.
+    """
+    if not context.history:
+        return list(context.files)
+    said = [str(m.get("content") or "") for m in context.history]
+    given: set[str] = set()
+    for m in context.history:
+        attached = m.get("files") or []
+        given.update([attached] if isinstance(attached, str) else map(str, attached))
+    out = []
+    for f in context.files:
+        earlier = f.origin != "history" and (f.name in given or any(f.name in text for text in said))
+        out.append(replace(f, origin="history") if earlier else f)
+    return out
