@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from ..errors import PlanError
 from ..tasks import TaskRegistry, default_registry
@@ -102,7 +103,7 @@ def current_and_earlier(context: PlanContext) -> list[KnownResource]:
     said = [str(m.get("content") or "") for m in context.history]
     given: set[str] = set()
     for m in context.history:
-        attached = m.get("files") or []
+        attached: Any = m.get("files") or []  # a list of paths in chat front ends, sometimes one path
         given.update([attached] if isinstance(attached, str) else map(str, attached))
     out = []
     for f in context.files:
