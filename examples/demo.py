@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE))
 REQUESTS = [
     "Describe examples/poster.png and read the description aloud.",
     "Transcribe examples/speech.wav and summarize it.",
-    "What animal is in examples/cat.jpg? Also find the faces in examples/poster.png.",
+    "What kind of animal is in examples/cat.jpg? Also find the faces in examples/poster.png.",
     "What is the total due on the invoice in examples/invoice.png?",
     "Is this review positive or negative: 'The museum tour was wonderful and the staff were friendly.'",
 ]

@@ -27,7 +27,7 @@ def poster(out: Path) -> Path:
     photo = Image.fromarray(skimage.data.astronaut())
     canvas = Image.new("RGB", (photo.width, photo.height + 90), "white")
     canvas.paste(photo, (0, 0))
-    ImageDraw.Draw(canvas).text((20, photo.height + 22), "SPACE MUSEUM OPEN DAY", fill="black", font=_font(44))
+    ImageDraw.Draw(canvas).text((20, photo.height + 22), "SPACE MUSEUM OPEN DAY", fill="black", font=_font(36))
     path = out / "poster.png"
     canvas.save(path)
     return path

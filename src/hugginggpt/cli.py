@@ -10,14 +10,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from .config import HuggingGPTConfig
 from .errors import HuggingGPTError
+from .eval.cli import eval_app  # Typer only; the harness itself is imported when the command runs
 
 app = typer.Typer(help="HuggingGPT: plan with an LLM, run expert models, answer from real outputs.",
                   no_args_is_help=True, add_completion=False)
+app.add_typer(eval_app, name="eval")
 console = Console()
 err = Console(stderr=True)
 
@@ -52,7 +55,8 @@ def _fail(exc: HuggingGPTError, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"error": exc.to_dict()}))
     else:
-        err.print(f"[bold red]{type(exc).__name__}[/]: {exc.message}" + (f"\n[dim]{exc.hint}[/]" if exc.hint else ""))
+        err.print(f"[bold red]{type(exc).__name__}[/]: {escape(exc.message)}"
+                  + (f"\n[dim]{escape(exc.hint)}[/]" if exc.hint else ""))
     raise typer.Exit(2)
 
 
@@ -123,7 +127,7 @@ def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = 
             with ProgressView(console) as view:
                 result = agent.run(line, files=files, history=history[:-1], on_event=view.on_event)
         except HuggingGPTError as exc:
-            err.print(f"[red]{type(exc).__name__}[/]: {exc}")
+            err.print(f"[red]{type(exc).__name__}[/]: {escape(str(exc))}")
             history.pop()
             continue
         files = []
@@ -147,10 +151,16 @@ def tasks(as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
-@app.command()
-def models(task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
+models_app = typer.Typer(help="List catalog models; `sync` and `pull` reach the Hugging Face hub.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context, task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
            as_json: JsonOpt = False, available: Annotated[bool, typer.Option("--available")] = False) -> None:
     """List catalog models (embedded experts first), with availability here."""
+    if ctx.invoked_subcommand is not None:
+        return
     agent = _agent()
     from .catalog.selector import Selector
 
@@ -174,6 +184,56 @@ def models(task: Annotated[str | None, typer.Option("--task", help="Only this ta
         table.add_row(r["id"], r["task"], r["source"], str(r["likes"]), r["license"] or "",
                       f"[green]{r['backend']}[/]" if r["available"] else "[dim]no[/]")
     console.print(table)
+
+
+@models_app.command("sync")
+def models_sync(task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks.")] = None,
+                per_task: Annotated[int, typer.Option("--per-task")] = 30) -> None:
+    """Refresh downloads/likes/tags of the catalog's tasks from the hub (needs network)."""
+    from .catalog.sync import sync
+
+    try:
+        out = sync(HuggingGPTConfig(), tasks=task, per_task=per_task)
+    except HuggingGPTError as exc:
+        _fail(exc, False)
+        return
+    console.print(f"catalog synced: {out}")
+
+
+@models_app.command("pull")
+def models_pull(model_id: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+    """Download a model into the Hugging Face cache (size shown first), for the transformers backend."""
+    from .catalog.sync import plan_pull, pull
+
+    config = HuggingGPTConfig()
+    try:
+        plan = plan_pull(model_id, token=config.hf_token)
+        console.print(f"{model_id}: {len(plan.files)} files, {plan.total_bytes / 1e6:,.1f} MB")
+        path = pull(plan, token=config.hf_token, cache_dir=config.hf_cache_dir,
+                    confirm=lambda p: yes or typer.confirm("Download?", default=False))
+    except HuggingGPTError as exc:
+        _fail(exc, False)
+        return
+    console.print(f"downloaded to {path}" if path else "[dim]not downloaded[/]")
+
+
+@app.command("models-server")
+def models_server(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+                  port: Annotated[int, typer.Option(help="Port.")] = 8005,
+                  model: Annotated[list[str] | None, typer.Option(
+                      "--model", "-m", help="Catalog id, or task=/path/to/model_dir (repeatable).")] = None,
+                  task: Annotated[list[str] | None, typer.Option("--task", help="Host all models of a task.")] = None,
+                  preload: Annotated[bool, typer.Option(help="Load every model before serving.")] = False,
+                  verbose: VerboseOpt = False) -> None:
+    """Serve local experts behind JARVIS's model-server API (for the `http` backend of another machine)."""
+    from .experts.models_server import serve
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        serve(HuggingGPTConfig(), host=host, port=port, model_ids=model, tasks=task, preload=preload)
+    except HuggingGPTError as exc:
+        _fail(exc, False)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -55,14 +56,16 @@ class ProgressView:
             if event.kind == "stage":
                 self.console.print(f"[dim]{event.stage}: {event.status}[/]")
             elif event.kind == "task":
-                self.console.print(f"[dim]  task {event.task_id} {event.task}: {event.status}[/]")
+                self.console.print(f"[dim]  task {event.task_id} {event.task}: {event.status}[/]"
+                                   + (f" [dim]- {escape(event.message)}[/]" if event.message else ""))
         self._live.update(self._render())
 
     def _render(self) -> Group:
         head = Text.from_markup("  ".join(f"{_ICON.get(st, st)} {name}" for name, st in self.stages.items()))
         table = Table(box=None, show_header=False)
         for tid, row in sorted(self.tasks.items()):
-            table.add_row(_ICON.get(row.get("status", "pending"), ""), str(tid), row["task"], row.get("info", ""))
+            table.add_row(_ICON.get(row.get("status", "pending"), ""), str(tid), row["task"],
+                          Text(str(row.get("info", ""))))
         return Group(head, table)
 
 
@@ -71,7 +74,7 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
     if result.plan and not brief:
         plan = Table("id", "task", "dep", "args", title=f"Plan ({result.planner} planner)")
         for t in result.plan:
-            plan.add_row(str(t.id), t.task, str(t.dep), json.dumps(t.args, ensure_ascii=False)[:90])
+            plan.add_row(str(t.id), t.task, Text(str(t.dep)), Text(json.dumps(t.args, ensure_ascii=False)[:200]))
         console.print(plan)
     if result.results:
         table = Table("id", "task", "model", "status", "output", "s", title="Tasks")
@@ -82,16 +85,16 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
                 out = "\n".join((a.text or "")[:160] if a.kind == "text" else f"{a.kind}: {a.path}" for a in r.outputs)
             else:
                 out = r.error.message if r.error else ""
-            table.add_row(str(r.task.id), r.task.task, r.choice.model_id if r.choice else "-", status, out,
+            table.add_row(str(r.task.id), r.task.task, r.choice.model_id if r.choice else "-", status, Text(out),
                           f"{r.seconds:.2f}" if r.seconds is not None else "")
         console.print(table)
         if not brief:
             for r in result.results:
                 if r.choice:
-                    console.print(f"[dim]task {r.task.id}: {r.choice.model_id} via {r.choice.backend} - "
-                                  f"{r.choice.reason}[/]")
+                    console.print(f"[dim]task {r.task.id}: {escape(r.choice.model_id)} via {r.choice.backend} - "
+                                  f"{escape(r.choice.reason)}[/]")
     style = "red" if result.error else "green"
-    console.print(Panel(result.answer or "(no answer)", title="Answer", border_style=style))
+    console.print(Panel(Text(result.answer or "(no answer)"), title="Answer", border_style=style))
     if not brief:
         usage = result.usage or {}
         console.print(f"[dim]run {result.run_id} · {result.timings.get('total', 0):.2f} s · LLM calls "
