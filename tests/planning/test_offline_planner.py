@@ -92,6 +92,23 @@ def test_every_plan_validates(planner: OfflinePlanner, request_text: str) -> Non
         assert all(d < t.id for d in t.deps()), "a task comes after the tasks it depends on"
 
 
+def test_combined_requests_plan_validly_or_fail_cleanly(planner: OfflinePlanner) -> None:
+    # Two requests of the case file glued together: either a valid plan or a PlanError, never anything else.
+    planned = 0
+    for a, b in zip(CASES, CASES[1:] + CASES[:1], strict=True):
+        files = [KnownResource(n, m, o) for n, m, o in a.get("files", []) + b.get("files", [])]
+        request = f"{a['request'].rstrip('.?!')}. After that, {b['request'][0].lower()}{b['request'][1:]}"
+        try:
+            plan = planner.plan(request, PlanContext(default_registry(), files=files)).plan
+        except PlanError:
+            continue
+        planned += 1
+        assert validate_plan(plan, default_registry()) == [], request
+        assert [t.id for t in plan.tasks] == list(range(len(plan.tasks))), request
+        assert all(d < t.id for t in plan.tasks for d in t.deps()), request
+    assert planned >= len(CASES) // 2
+
+
 def test_chit_chat_plan_is_empty_with_a_note(planner: OfflinePlanner) -> None:
     outcome = planner.plan("good evening! how was your day?", PlanContext(default_registry()))
     assert outcome.plan.tasks == []
