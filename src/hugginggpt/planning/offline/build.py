@@ -87,7 +87,7 @@ class GraphBuilder:
     def build(self) -> list[dict[str, object]]:
         """Nodes for every detection, ordered so each task follows its inputs, numbered from 0."""
         failures: list[tuple[Detection, MissingInputError]] = []
-        for det in self.detections:
+        for det in self._in_dependency_order(self.detections):
             mark, used = len(self.nodes), set(self.used_quotes)
             try:
                 self._add(det)
@@ -106,6 +106,22 @@ class GraphBuilder:
                 raise err
             self.notes.append(f"left out {det.task}: {err.message}")
         return self._numbered()
+
+    def _in_dependency_order(self, detections: list[Detection]) -> list[Detection]:
+        """Move a task after a later-mentioned task whose output it names: "read out the summary of notes.txt"."""
+        key: dict[int, float] = {}
+        for i, d in enumerate(detections):
+            key[i] = d.start
+            clause = self.req.clause_at(d.start)
+            for e in detections:
+                rx = self._ref_rx.get(e.task)
+                if e is d or rx is None or not d.start < e.start < clause.end:
+                    continue
+                m = rx.search(self.req.masked, d.end, min(clause.end, e.end + 40))
+                if m and m.start() <= e.start < m.end() + 1:
+                    key[i] = max(key[i], e.start + 0.5)
+        order = sorted(range(len(detections)), key=lambda i: (key[i], i))
+        return [detections[i] for i in order]
 
     # -- nodes ----------------------------------------------------------------------------------------------
     def _add(self, det: Detection) -> None:

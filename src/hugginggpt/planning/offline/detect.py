@@ -107,6 +107,7 @@ class _Trigger:
     labels: bool
     rank: int  # lexicon order: earlier tasks win ties
     generic: bool = False  # incidental wording ("the objects in it"): yields to any other task on the same medium
+    text_only: bool = False  # a text task's wording that means something else next to a file ("is this photo ...")
 
 
 # Generation guided by a condition map extracted from an image ("a robot in the same pose as man.jpg").
@@ -153,6 +154,7 @@ class KeywordDetector:
                     bool(e.get("labels")),
                     rank,
                     bool(e.get("generic")),
+                    bool(e.get("text_only")),
                 )
 
     # -- media evidence -------------------------------------------------------------------------------------
@@ -173,9 +175,11 @@ class KeywordDetector:
     def _media_ok(self, t: _Trigger, start: int, req: ParsedRequest, avail: Available) -> bool:
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
         needed = self.tools[t.task].input_media
+        clause = req.clause_at(start)
+        if t.text_only:
+            return not self.media_in(req, clause.start, clause.end) - {"text"}
         if not needed:
             return True
-        clause = req.clause_at(start)
         in_clause = self.media_in(req, clause.start, clause.end) - {"text"}
         if in_clause and not in_clause & needed:
             return False  # "transcribe the video": the words point at another medium

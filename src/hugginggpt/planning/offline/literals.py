@@ -51,7 +51,11 @@ def captured_text(req: ParsedRequest, start: int, end: int) -> str | None:
 def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     """Candidate labels listed after "classify ... as/into": "sports, politics or tech" -> "sports, politics, tech"."""
     quoted = [q.text for q in req.quotes_in(start, end)]
-    raw = ", ".join(quoted) if len(quoted) >= 2 else req.text[start:end]
+    if len(quoted) >= 2:
+        raw = ", ".join(quoted)
+    else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
+        stop = re.search(r"[:?]|['\"]?0", req.masked[start:end])
+        raw = req.text[start : start + stop.start()] if stop else req.text[start:end]
     parts = [p.strip(" .?!:;'\"") for p in re.split(r",|\bor\b|\band\b|/", raw)]
     parts = [re.sub(r"^(?:either|an?|the)\s+", "", p, flags=re.I) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= 3]

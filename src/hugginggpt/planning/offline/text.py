@@ -28,7 +28,10 @@ _QUOTES = (
 # "Summarize this: <text>" - a literal after a colon, up to the end of the line.
 _COLON_LITERAL = re.compile(r"(?<=\w):[ \t]+(?=\S)([^\n]{12,})")
 # Words that mark a new clause: sentence ends, "then", "after that", or "and"/"," followed by an action verb.
-_CHAIN_WORDS = r"(?:and\s+then|then|after\s+that|afterwards?|next|finally|and\s+finally|later|subsequently|once\s+done)"
+_CHAIN_WORDS = (
+    r"(?:and\s+then|then|after\s+that|afterwards?|next|finally|and\s+finally|later|subsequently|once\s+done|"
+    r"second(?:ly)?|third(?:ly)?|fourth(?:ly)?|lastly)"
+)
 # "... and save it as out.png": an imperative save names a destination ("I saved it as x.jpg" names an input).
 _SAVE_AS = re.compile(
     r"(?:\b(?:and|then|please|you|to)\s+|^|[,;.:]\s*)(?:save|store|export|write)\s+"
