@@ -59,6 +59,7 @@ def test_missing_input_raises(planner: OfflinePlanner, case: dict[str, Any]) -> 
     for words in case["error"]:
         assert words in text, f"{words!r} not in {text!r}"
     assert err.value.hint, "a missing input must say how to give it"
+    assert err.value.to_dict()["code"] == "missing_input"
 
 
 def test_deterministic_across_calls_and_instances() -> None:

@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...errors import PlanError
 from ...tasks import TaskRegistry, TaskType
 from ..base import KnownResource
 from ..schema import gen
 from .detect import CONTROLLED, Detection, KeywordDetector
+from .missing import MissingInputError, missing_input
 from .text import Clause, ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
@@ -36,7 +36,6 @@ ANALYTIC = {
     "object-detection",
 }
 _PLURAL = re.compile(r"\b(?:them|these|those|each|both|all of them|every one)\b", re.I)
-_EXAMPLE = {"image": "photo.jpg", "audio": "recording.wav", "video": "clip.mp4", "text": "notes.txt"}
 _REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
 
 
@@ -222,7 +221,7 @@ class GraphBuilder:
         history = [r for r in self.context if r.media == media]
         if history:
             return history[-1].name
-        raise _missing(node.task, media)
+        raise missing_input(node.task, media)
 
     # -- text slots -----------------------------------------------------------------------------------------
     def _fill_text(self, node: Node, tt: TaskType, det: Detection) -> None:
@@ -300,7 +299,7 @@ class GraphBuilder:
             previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.question_quotes]
             if previous:
                 return previous[-1].text
-        raise _missing(node.task, "text")
+        raise missing_input(node.task, "text")
 
     def _clause_quote(self, node: Node) -> str | None:
         for q in self.req.quotes_in(node.clause.start, node.clause.end):
@@ -376,29 +375,3 @@ class GraphBuilder:
         if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns:
             return True
         return any(rx.fullmatch(text) for rx in self._ref_rx.values())
-
-
-class MissingInputError(PlanError):
-    """A task's input is nowhere to be found (the request, the attachments, earlier outputs)."""
-
-    code = "missing_input"
-
-    def __init__(self, message: str, *, media: str, hint: str) -> None:
-        self.media = media
-        super().__init__(message, hint=hint)
-
-
-def _missing(task: str, media: str) -> MissingInputError:
-    article = "an" if media[0] in "aeiou" else "a"
-    if media == "text":
-        return MissingInputError(
-            f"The request asks for {task}, which needs a text to work on, but the request gives none.",
-            media=media,
-            hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
-        )
-    return MissingInputError(
-        f"The request asks for {task}, which needs {article} {media} input, but the request names no {media} "
-        f"file and none is attached.",
-        media=media,
-        hint=f"Attach {article} {media} file or put its path or URL in the request, e.g. '{_EXAMPLE[media]}'.",
-    )

@@ -1,0 +1,34 @@
+"""The error for a task whose input is nowhere: it says which input is missing and how to give it."""
+
+from __future__ import annotations
+
+from ...errors import PlanError
+
+_EXAMPLE = {"image": "photo.jpg", "audio": "recording.wav", "video": "clip.mp4", "text": "notes.txt"}
+
+
+class MissingInputError(PlanError):
+    """A task's input is nowhere to be found (the request, the attachments, earlier outputs)."""
+
+    code = "missing_input"
+
+    def __init__(self, message: str, *, media: str, hint: str) -> None:
+        self.media = media
+        super().__init__(message, hint=hint)
+
+
+def missing_input(task: str, media: str) -> MissingInputError:
+    """The error for ``task`` lacking a ``media`` input."""
+    article = "an" if media[0] in "aeiou" else "a"
+    if media == "text":
+        return MissingInputError(
+            f"The request asks for {task}, which needs a text to work on, but the request gives none.",
+            media=media,
+            hint="Put the text in quotes, e.g. summarize 'your text here', or after a colon.",
+        )
+    return MissingInputError(
+        f"The request asks for {task}, which needs {article} {media} input, but the request names no {media} "
+        f"file and none is attached.",
+        media=media,
+        hint=f"Attach {article} {media} file or put its path or URL in the request, e.g. '{_EXAMPLE[media]}'.",
+    )
