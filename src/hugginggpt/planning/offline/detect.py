@@ -167,9 +167,11 @@ class KeywordDetector:
         return found
 
     def has_pronoun(self, req: ParsedRequest, start: int, end: int) -> bool:
+        """Whether the span refers back to something ("it", "this", "the result")."""
         return bool(self._pronoun_rx.search(req.masked, start, end))
 
     def mentions_document(self, req: ParsedRequest) -> bool:
+        """Whether the request is about a document (invoice, receipt, form...) rather than a photo."""
         return bool(self._doc_rx.search(req.text))  # file names count: "receipt.png" is a document
 
     def _media_ok(self, t: _Trigger, start: int, req: ParsedRequest, avail: Available) -> bool:
@@ -307,6 +309,7 @@ class KeywordDetector:
         return out
 
     def _route_question(self, req: ParsedRequest, avail: Available, pos: int, found: list[Detection]) -> str | None:
+        """The QA task for a question at ``pos``: about an image or document if one is at hand, else a text."""
         sentence = req.sentence_at(pos)
         earlier = [self.tools[d.task] for d in found if d.start < pos and d.task in self.tools]
         image = (
