@@ -108,6 +108,7 @@ class _Trigger:
     rank: int  # lexicon order: earlier tasks win ties
     generic: bool = False  # incidental wording ("the objects in it"): yields to any other task on the same medium
     text_only: bool = False  # a text task's wording that means something else next to a file ("is this photo ...")
+    no_file: bool = False  # wording that means another task when the clause names a file ("turn x.jpg into")
 
 
 # Generation guided by a condition map extracted from an image ("a robot in the same pose as man.jpg").
@@ -155,6 +156,7 @@ class KeywordDetector:
                     rank,
                     bool(e.get("generic")),
                     bool(e.get("text_only")),
+                    bool(e.get("no_file")),
                 )
 
     # -- media evidence -------------------------------------------------------------------------------------
@@ -180,6 +182,8 @@ class KeywordDetector:
         clause = req.clause_at(start)
         if t.text_only:
             return not self.media_in(req, clause.start, clause.end) - {"text"}
+        if t.no_file and req.resources_in(clause.start, clause.end):
+            return False
         if not needed:
             return True
         in_clause = self.media_in(req, clause.start, clause.end) - {"text"}
