@@ -143,7 +143,6 @@ def create_app(hosted: HostedModels) -> Any:
         entry = hosted.entries.get(model_id)
         return {"loaded": entry is not None, **({"task": entry[0].task} if entry else {})}
 
-    @app.post("/models/{model_id:path}")
     async def infer(model_id: str, request: Request) -> Any:
         from starlette.concurrency import run_in_threadpool
 
@@ -176,6 +175,10 @@ def create_app(hosted: HostedModels) -> Any:
                 (hosted.public_dir / MEDIA_DIRS.get(out.kind, "images") / name).write_bytes(out.data)
                 paths[out.kind] = f"/{MEDIA_DIRS.get(out.kind, 'images')}/{name}"
         return jarvis_shape(hosted.entries[model_id][0].task, result, paths)
+
+    # This module uses postponed annotations and imports FastAPI lazily: give FastAPI the real Request class.
+    infer.__annotations__["request"] = Request
+    app.post("/models/{model_id:path}")(infer)
 
     def _serve_file(kind: str, name: str) -> FileResponse:
         path = (hosted.public_dir / kind / name).resolve()

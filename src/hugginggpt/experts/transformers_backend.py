@@ -57,6 +57,7 @@ class TransformersExpert(Expert):
             raise ExpertUnavailable(f"Cannot load {self.model_id} for {self.task} from {self.source}: "
                                     f"{type(exc).__name__}: {exc}",
                                     hint="Check that the directory holds a complete model for this task.") from exc
+        _touch_weights(self._model)
         log.info("transformers: %s ready on %s in %.2fs", self.model_id, self.options.device, time.perf_counter() - t0)
 
     def _unload(self) -> None:
@@ -78,6 +79,20 @@ class TransformersExpert(Expert):
         result.data.setdefault("backend", "transformers")
         result.data.setdefault("device", self.options.device)
         return result
+
+
+def _touch_weights(state: Any) -> None:
+    """Read every CPU weight once. transformers maps safetensors files lazily, so without this a model's memory
+    would appear at its first inference instead of during ``load()``, where the pool measures (and budgets) it."""
+    import torch
+
+    parts = list(state) if isinstance(state, tuple | list) else [state, getattr(state, "model", None)]
+    with torch.no_grad():
+        for part in parts:
+            if isinstance(part, torch.nn.Module):
+                for tensor in part.state_dict().values():
+                    if tensor.device.type == "cpu" and tensor.numel():
+                        tensor.float().sum() if tensor.is_floating_point() else tensor.sum()
 
 
 class TransformersBackend:

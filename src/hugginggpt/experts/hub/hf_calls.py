@@ -116,12 +116,18 @@ def _object_detection(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
 
 def _image_segmentation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.image_segmentation(_bytes(i, "image"), model=m))
-    masks = [(str(r.get("label")), r["mask"] if isinstance(r["mask"], bytes) else b64decode(str(r["mask"])))
-             for r in rows]
+    masks = [(str(r.get("label")), _mask_bytes(r["mask"])) for r in rows]
     picture, facts = overlay_masks(require_file(i, "image"), masks)
     text = ", ".join(f"{f['label']} ({f['area']:.0%} of the image)" for f in facts) or "no segments found"
     return ExpertResult([ExpertOutput("image", data=picture, ext=".png"), ExpertOutput("text", text=text)],
                         {"segments": facts})
+
+
+def _mask_bytes(mask: Any) -> bytes:
+    """A mask as the client hands it over: a PIL image (decoded by InferenceClient), PNG bytes, or base64 text."""
+    if hasattr(mask, "save"):
+        return png(mask)
+    return mask if isinstance(mask, bytes) else b64decode(str(mask))
 
 
 def _image_to_text(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:

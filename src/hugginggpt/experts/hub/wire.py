@@ -55,9 +55,12 @@ def jarvis_shape(task: str, result: ExpertResult, paths: dict[str, str]) -> Any:
     data, text = result.data, next((o.text for o in result.outputs if o.kind == "text"), None)
     if task == "object-detection" and "objects" in data:
         return data["objects"]
-    if task.endswith("classification") and task != "token-classification" and "scores" in data:
-        scores = data["scores"]
-        return scores if isinstance(scores, list) else [{"label": k, "score": v} for k, v in scores.items()]
+    if task.endswith("classification") and task != "token-classification":
+        scores = data.get("scores", data.get("labels"))  # embedded experts name the ranking either way
+        if isinstance(scores, dict):
+            return [{"label": k, "score": v} for k, v in scores.items()]
+        if isinstance(scores, list) and all(isinstance(s, dict) and "label" in s for s in scores):
+            return scores
     if task == "token-classification" and "entities" in data:
         return data["entities"]
     if task in ("visual-question-answering", "document-question-answering"):

@@ -1,0 +1,104 @@
+"""``hugginggpt models-server`` on loopback (a real subprocess) hosting embedded experts; the controller's ``http``
+backend runs plan tasks there; killing the server mid-run fails the next task with a named error and the run
+still completes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hugginggpt.results import Event
+
+pytestmark = pytest.mark.slow
+
+HOSTED = ["hugginggpt/vader-sentiment", "hugginggpt/efficientnet-lite0"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "hugginggpt.cli", "models-server", "--port", str(port)]
+    for mid in HOSTED:
+        cmd += ["--model", mid]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HUGGINGGPT_WORKSPACE": str(tmp_path)}
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"models-server exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{url}/running", timeout=1).json().get("running"):
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("models-server did not start in 120 s")
+    yield url, proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=30)
+
+
+def test_jarvis_api_shapes(server, media) -> None:
+    url, _ = server
+    assert httpx.get(f"{url}/running").json()["running"] is True
+    assert httpx.get(f"{url}/status/hugginggpt/vader-sentiment").json()["loaded"] is True
+    assert httpx.get(f"{url}/status/not/hosted").json()["loaded"] is False
+    assert {m["id"] for m in httpx.get(f"{url}/models").json()} == set(HOSTED)
+    # JARVIS client shape: text tasks post their args, answers are pipeline-like lists of labels.
+    scores = httpx.post(f"{url}/models/hugginggpt/vader-sentiment", json={"text": "I love this, it is great"},
+                        timeout=60).json()
+    assert isinstance(scores, list) and scores
+    # Images as img_url; ours also accept data: URIs (a JARVIS server would need a shared path).
+    uri = "data:image/png;base64," + base64.b64encode(media["image"].read_bytes()).decode()
+    labels = httpx.post(f"{url}/models/hugginggpt/efficientnet-lite0", json={"img_url": uri}, timeout=120).json()
+    assert isinstance(labels, list) and {"label", "score"} <= set(labels[0])
+    bad = httpx.post(f"{url}/models/hugginggpt/efficientnet-lite0", json={"img_url": "/etc/passwd"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "ExpertInputError"
+    missing = httpx.post(f"{url}/models/not/hosted", json={"text": "x"}, timeout=30)
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_plan_runs_on_the_server_and_survives_its_death(server, media, make_agent) -> None:
+    url, proc = server
+    plan = [{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "photo.png"}},
+            {"task": "text-classification", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+            {"task": "text-classification", "id": 2, "dep": [-1], "args": {"text": "what a lovely day"}}]
+    agent = make_agent(plan, model_servers=[{"url": url, "timeout": 120}], max_parallel=1)
+    assert [b.name for b in agent.backends()][:1] == ["http"]
+
+    def on_event(event: Event) -> None:
+        # The first task finished on the server: kill it before the next one is sent.
+        if event.kind == "task" and event.status == "ok" and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+    run = agent.run("classify photo.png and say how the label sounds", on_event=on_event)
+    assert run.error is None
+    by_id = {r.task.id: r for r in run.results}
+    first_ok = [r for r in run.results if r.status == "ok"]
+    assert len(first_ok) == 1 and first_ok[0].choice.backend == "http"
+    assert first_ok[0].data["server"] == url
+    failed = [r for r in run.results if r.status == "failed"]
+    assert failed and all(r.error.type == "ModelServerUnreachable" for r in failed), [r.error for r in failed]
+    assert all(r.error.hint for r in failed)
+    if by_id[0].status == "failed":  # the independent task won the race: task 1 is skipped, not run
+        assert by_id[1].status == "skipped"
+    assert run.answer  # the responder still answers from what ran

@@ -1,0 +1,68 @@
+"""The LRU pool with real models: loading past the memory budget unloads the least recently used one, and the
+process's resident memory (RSS, measured) goes down when it does."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from hugginggpt.catalog.cards import ModelCard
+from hugginggpt.experts.pool import ExpertPool, rss_mb
+from hugginggpt.experts.transformers_backend import TransformersBackend
+
+pytestmark = pytest.mark.slow
+
+
+def _sized_classifier(out: Path, seed: int) -> Path:
+    """A text classifier with ~28M random parameters (~110 MB in float32): big enough to see in the RSS."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from hugginggpt.experts.hub.tiny import _word_tokenizer
+
+    torch.manual_seed(seed)
+    tok, vocab = _word_tokenizer()
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=768, num_hidden_layers=4, num_attention_heads=12,
+                     intermediate_size=3072, max_position_embeddings=128, id2label={0: "NEG", 1: "POS"},
+                     label2id={"NEG": 0, "POS": 1})
+    BertForSequenceClassification(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_lru_unloads_least_recently_used(tmp_path: Path, tiny) -> None:
+    dirs = {name: _sized_classifier(tmp_path / name, i) for i, name in enumerate(("a", "b", "c"))}
+    cards = {n: ModelCard(id=f"sized/{n}", task="text-classification", path=str(d), source="user")
+             for n, d in dirs.items()}
+    # Warm up: the first load pays for importing torch/transformers, which no model should be charged for.
+    warm = TransformersBackend(ExpertPool(), device="cpu")
+    warm.expert(ModelCard(id="tiny/warm", task="text-classification", path=str(tiny("text-classification")),
+                          source="user")).run({"text": "good"})
+
+    pool = ExpertPool(budget_mb=1e9)
+    backend = TransformersBackend(pool, device="cpu")
+    backend.expert(cards["a"]).run({"text": "the movie is good"})
+    cost = pool.loads[-1].rss_delta_mb
+    assert cost > 50, f"a ~110 MB model should grow the RSS measurably, got {cost:.0f} MiB"
+    pool.budget_mb = 1.6 * cost  # room for one model and a half: the second load must evict the first
+
+    backend.expert(cards["b"]).run({"text": "a bad film"})
+    assert pool.loaded_ids() == ["sized/b"]  # a was the least recently used and went over the budget
+
+    backend.expert(cards["b"]).run({"text": "again"})  # a hit: no load
+    assert [r.model_id for r in pool.loads] == ["sized/a", "sized/b"]
+
+    gc.collect()
+    before_c = rss_mb()
+    backend.expert(cards["c"]).run({"text": "great"})
+    gc.collect()
+    after_c = rss_mb()
+    assert pool.loaded_ids() == ["sized/c"]
+    # Loading c and unloading b leaves the RSS about where it was: one model resident, not two.
+    assert after_c - before_c < 0.6 * cost, (before_c, after_c, cost)
+
+    pool.unload_all()
+    gc.collect()
+    assert rss_mb() < after_c - 0.5 * cost  # and unloading everything gives the memory back
