@@ -157,21 +157,20 @@ def _money_line(lines: list[str]) -> Answer | None:
     return Answer(money.group(), lines[i], 0.5, "MONEY")
 
 
-def _forms(key: str) -> set[str]:
-    return _SYNONYMS.get(key, {key})
+def _is_key(word: str, key: str) -> bool:
+    # Short forms ("No." for number) and longer words ("invoiceno" when OCR drops a space) count as the key.
+    return word in _SYNONYMS.get(key, {key}) or (len(key) >= 4 and word.startswith(key))
 
 
 def _matched_keys(keys: set[str], line: str) -> set[str]:
     words = set(_WORD.findall(line.lower()))
-    return {k for k in keys if _forms(k) & words or any(w.startswith(k) and len(k) >= 4 for w in words)}
+    return {k for k in keys if any(_is_key(w, k) for w in words)}
 
 
 def _value_after_keys(keys: set[str], line: str) -> str:
     """The text after the last key word of ``line`` ("Total due: $42.50" -> "$42.50")."""
     last_end = 0
-    lowered = line.lower()
-    for match in _WORD.finditer(lowered):
-        word = match.group()
-        if any(word in _forms(k) or (word.startswith(k) and len(k) >= 4) for k in keys):
+    for match in _WORD.finditer(line.lower()):
+        if any(_is_key(match.group(), k) for k in keys):
             last_end = match.end()
     return line[last_end:].strip(" \t:.#-=|")
