@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,23 +175,28 @@ def test_registry_argument_limits_the_tools() -> None:
     assert [t.task for t in outcome.plan.tasks] == ["image-to-text"]
 
 
-class _FixedDetector:
-    """A stand-in for a learned detector: always asks for depth estimation at the first word."""
+def test_zero_shot_without_labels_says_how_to_give_them() -> None:
+    planner = OfflinePlanner(detector=lambda tools: _Fixed("zero-shot-classification"))
+    with pytest.raises(PlanError, match="candidate labels"):
+        planner.plan("Sort 'the match ended in a draw' please", PlanContext(default_registry()))
 
-    def __init__(self, tools: list[ToolInfo]) -> None:
-        self.names = [t.name for t in tools]
+
+class _Fixed:
+    """Detects one given task at the start of every request."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
 
     def detect(self, request: ParsedRequest, available: Available) -> list[Detection]:
-        return [Detection("depth-estimation", 0, 1)]
+        return [Detection(self.task, 0, 1)]
 
 
 def test_detection_step_is_swappable() -> None:
     seen: list[list[str]] = []
 
-    def factory(tools):  # type: ignore[no-untyped-def]
-        det = _FixedDetector(list(tools))
-        seen.append(det.names)
-        return det
+    def factory(tools: Sequence[ToolInfo]) -> _Fixed:
+        seen.append([t.name for t in tools])  # a learned detector would train on names, descriptions and types
+        return _Fixed("depth-estimation")
 
     planner = OfflinePlanner(detector=factory)
     outcome = planner.plan("anything at all about garden.jpg", PlanContext(default_registry()))

@@ -18,7 +18,7 @@ from ...tasks import TaskRegistry, TaskType
 from ..base import KnownResource
 from ..schema import gen
 from .detect import CONTROLLED, Detection, KeywordDetector
-from .missing import MissingInputError, missing_input
+from .missing import MissingInputError, missing_input, missing_labels
 from .text import Clause, ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
@@ -242,8 +242,10 @@ class GraphBuilder:
             self._put(node, "text2", second)
             return
         if node.task == "zero-shot-classification":
+            if not det.labels:
+                raise missing_labels(node.task)
             self._put(node, "text", self._text_source(node, det, capture=False))
-            node.args["labels"] = det.labels or ""
+            node.args["labels"] = det.labels
             return
         if node.task == "image-to-image":
             own = self._clause_quote(node)

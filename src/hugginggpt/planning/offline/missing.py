@@ -32,3 +32,12 @@ def missing_input(task: str, media: str) -> MissingInputError:
         media=media,
         hint=f"Attach {article} {media} file or put its path or URL in the request, e.g. '{_EXAMPLE[media]}'.",
     )
+
+
+def missing_labels(task: str) -> MissingInputError:
+    """The error for a zero-shot classification without candidate labels."""
+    return MissingInputError(
+        f"The request asks for {task}, which needs candidate labels, but the request lists none.",
+        media="text",
+        hint="List the labels after the text, e.g. classify 'your text' as sports, politics or science.",
+    )
