@@ -83,7 +83,8 @@ def _card_from_info(info: Any, task: str) -> ModelCard:
     license_ = next((t.split(":", 1)[1] for t in (info.tags or []) if t.startswith("license:")), None)
     langs = [t for t in (info.tags or []) if len(t) == 2 and t.isalpha()][:10]
     return ModelCard(id=info.id, task=task, downloads=int(info.downloads or 0), likes=int(info.likes or 0),
-                     tags=tags, license=license_, languages=langs, library=getattr(info, "library_name", None))
+                     tags=tags, license=license_, languages=langs, library=getattr(info, "library_name", None),
+                     path=None)
 
 
 def sync(config: Any, tasks: list[str] | None = None, per_task: int = PER_TASK, token: str | None = None) -> Path:

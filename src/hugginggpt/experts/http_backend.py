@@ -160,12 +160,13 @@ class ModelServer:
             if rows and "answer" in rows[0]:
                 return ExpertResult.of_text(str(rows[0]["answer"]), answers=rows)
             if rows and "box" in rows[0]:
-                text = ", ".join(f"{r['label']} ({float(r['score']):.2f})" for r in rows)
+                text: Any = ", ".join(f"{r['label']} ({float(r['score']):.2f})" for r in rows)
                 return ExpertResult.of_text(text or "no objects found", objects=rows)
             if rows and "entity_group" in rows[0]:
                 return ExpertResult.of_text("; ".join(f"{r['word']}: {r['entity_group']}" for r in rows),
                                             entities=rows)
-            best = max(rows, key=lambda r: float(r.get("score", 0))) if rows else {"label": "none", "score": 0}
+            best: dict[str, Any] = max(rows, key=lambda r: float(r.get("score", 0))) if rows else \
+                {"label": "none", "score": 0}
             return ExpertResult.of_text(f"{best['label']} ({float(best['score']):.2f})", label=best["label"],
                                         scores=rows)
         if not isinstance(body, dict):
@@ -173,8 +174,8 @@ class ModelServer:
         outputs: list[ExpertOutput] = []
         path = body.get("path")
         if path:
-            kind = next((k for k, d in (("image", "/images/"), ("audio", "/audios/"), ("video", "/videos/"))
-                         if d in str(path)), "image")
+            kind: Any = next((k for k, d in (("image", "/images/"), ("audio", "/audios/"), ("video", "/videos/"))
+                              if d in str(path)), "image")
             outputs.append(ExpertOutput(kind, data=self._fetch(str(path), what), ext=Path(str(path)).suffix))
         text = body.get("generated text") or body.get("text") or body.get("answer")
         if text:

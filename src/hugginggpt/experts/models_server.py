@@ -56,7 +56,7 @@ def build_hosted(config: Any, model_ids: list[str] | None = None, tasks: list[st
     from .transformers_backend import TransformersBackend
 
     pool = ExpertPool(getattr(config, "memory_budget_mb", 6144))
-    backends = [EmbeddedBackend(pool), TransformersBackend.from_config(pool, config)]
+    backends: list[Any] = [EmbeddedBackend(pool), TransformersBackend.from_config(pool, config)]
     catalog = build_catalog(config)
     cards: list[ModelCard] = []
     if model_ids:

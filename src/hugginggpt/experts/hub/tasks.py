@@ -43,7 +43,9 @@ def pipeline_loader(tf_task: str, **call_defaults: Any) -> Callable[[Path, LoadO
     """A loader that builds ``transformers.pipeline(tf_task)`` over a local directory."""
 
     def load(path: Path, opts: LoadOptions) -> Any:
-        from transformers import pipeline
+        from transformers import pipeline as make_pipeline
+
+        pipeline: Any = make_pipeline  # typed overloads per task name; ours is a variable
 
         kwargs: dict[str, Any] = {"model": str(path), "device": opts.device}
         # transformers 5 calls it ``dtype``; 4.x ``torch_dtype``.

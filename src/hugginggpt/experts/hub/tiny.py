@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 WORDS = ("the", "a", "an", "is", "was", "on", "in", "of", "and", "to", "cat", "dog", "sat", "mat", "movie",
          "film", "good", "bad", "great", "terrible", "new", "york", "paris", "london", "john", "mary", "lives",
@@ -89,7 +90,7 @@ def summarization(out: Path) -> Path:
     return out
 
 
-def _vit_labels() -> dict[str, object]:
+def _vit_labels() -> dict[str, Any]:
     return {"id2label": {0: "cat", 1: "dog"}, "label2id": {"cat": 0, "dog": 1}}
 
 

@@ -82,7 +82,7 @@ def _depth_estimation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     out = pipe(_image(inputs))
     depth = out["depth"]
     pred = out.get("predicted_depth")
-    data = {"size": list(depth.size)}
+    data: dict[str, Any] = {"size": list(depth.size)}
     if pred is not None:
         data.update(min=round(float(pred.min()), 4), max=round(float(pred.max()), 4))
     return ExpertResult([ExpertOutput("image", data=_png(depth.convert("RGB")), ext=".png")], data)
