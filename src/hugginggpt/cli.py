@@ -256,6 +256,28 @@ def doctor(as_json: JsonOpt = False) -> None:
     console.print(tt)
 
 
+HostOpt = Annotated[str | None, typer.Option("--host", help="Interface (default: server.host, 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: server.port, 8004).")]
+
+
+@app.command()
+def serve(host: HostOpt = None, port: PortOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
+          llm_model: LLMModelOpt = None, gguf: GGUFOpt = None, workspace: WorkspaceOpt = None,
+          verbose: VerboseOpt = False) -> None:
+    """Serve the HTTP API (JARVIS- and OpenAI-compatible, runs, uploads) and the web UI at /ui (docs/server.md)."""
+    from .server.app import serve as run_server
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    llm: dict[str, Any] = {}
+    if llm_url:
+        llm.update(backend="openai", base_url=llm_url, model=llm_model)
+    if gguf:
+        llm.update(backend="embedded", gguf_path=gguf)
+    config = HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None)
+    run_server(config, host=host, port=port)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

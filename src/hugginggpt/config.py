@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from .server.settings import ServerSettings
+
 
 class LLMSettings(BaseModel):
     """The controller LLM."""
@@ -76,6 +78,7 @@ class HuggingGPTConfig(BaseSettings):
     hf_status_ttl: float = Field(600.0, description="Seconds a hosted model's availability answer is cached.")
     model_servers: list[ModelServerSettings] = Field(
         default_factory=list, description="Model servers for the http backend (hugginggpt models-server, JARVIS).")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="`hugginggpt serve` (docs/server.md).")
 
     @classmethod
     def settings_customise_sources(

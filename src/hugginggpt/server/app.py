@@ -1,0 +1,146 @@
+"""``create_app``: one FastAPI app with the JARVIS and OpenAI routes, runs, files, artifacts and the web UI."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from .. import __version__
+from ..config import HuggingGPTConfig
+from . import errors
+from .deps import ServerState
+from .inputs import InputGate
+from .runs import RunManager
+from .security import SESSION_COOKIE, AuthMiddleware, SecurityHeadersMiddleware, UploadLimitMiddleware, session_token
+from .store import ServerDB
+from .view import PublicView
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """HuggingGPT as a service: the controller plans a DAG of tasks, selects expert models, runs them and
+answers from the real outputs. JARVIS-compatible routes (`/hugginggpt`, `/tasks`, `/results`), OpenAI-compatible
+chat completions (model `hugginggpt`), background runs with live SSE events, uploads and artifacts. Web UI: `/ui`."""
+
+
+def build_agent(config: HuggingGPTConfig) -> Any:
+    """The server's agent: requests may read only the artifact store (uploads, earlier outputs) plus directories
+    the configuration lists explicitly; URLs only if ``allow_urls``."""
+    from ..agent import HuggingGPT
+
+    artifacts = config.workspace_path / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    allowed = [artifacts, *(Path(d).expanduser().resolve() for d in config.allowed_dirs)]
+    return HuggingGPT(config.with_overrides(allowed_dirs=allowed), base_dir=artifacts)
+
+
+def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None) -> FastAPI:
+    """The server app. ``agent`` defaults to a ``HuggingGPT`` built from ``config`` (see ``build_agent``)."""
+    config = config or HuggingGPTConfig()
+    settings = config.server
+    agent = agent if agent is not None else build_agent(config)
+    store = agent.store
+    db = ServerDB(settings.database or config.workspace_path / "server.sqlite3")
+    # A run left queued/running by an earlier process died with it (crash, SIGKILL): say so.
+    stale = db.interrupt_unfinished("The server stopped while this run was in progress.")
+    if stale:
+        log.warning("marked %d unfinished run(s) from an earlier server process as interrupted", len(stale))
+    view = PublicView(store.root)
+    gate = InputGate(store, db, view, max_upload_mb=settings.max_upload_mb, allow_urls=agent.config.allow_urls)
+    st = ServerState(config=config, settings=settings, agent=agent, db=db, view=view, gate=gate,
+                     runs=RunManager(agent, db, view, max_concurrent=settings.max_concurrent_runs))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await st.runs.shutdown()
+
+    app = FastAPI(title="HuggingGPT", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.hg = st
+    errors.install(app)
+    from .routes_chat import router as chat_router
+    from .routes_runs import router as runs_router
+
+    app.include_router(chat_router)
+    app.include_router(runs_router)
+    _login_routes(app, settings.api_key)
+
+    if settings.ui:
+        from .ui import mount_ui
+
+        app = mount_ui(app, st)
+
+    app.add_middleware(UploadLimitMiddleware, max_bytes=gate.max_bytes)
+    app.add_middleware(AuthMiddleware, api_key=settings.api_key)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+                           expose_headers=["X-HuggingGPT-Run"])
+    return app
+
+
+def _login_routes(app: FastAPI, api_key: str | None) -> None:
+    """A tiny login page for the web UI when an API key is set (browsers cannot send a bearer header)."""
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui/" if app.state.hg.settings.ui else "/docs", status_code=307)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(_FAVICON, media_type="image/svg+xml")
+
+    @app.get("/login", include_in_schema=False)
+    async def login_page(error: str | None = None) -> HTMLResponse:
+        msg = '<p class="err">Wrong key.</p>' if error else ""
+        return HTMLResponse(_LOGIN.replace("{msg}", msg))
+
+    @app.post("/login", include_in_schema=False)
+    async def login(key: Annotated[str, Form()]) -> Response:
+        import hmac
+
+        if not api_key or not hmac.compare_digest(key.encode(), api_key.encode()):
+            return RedirectResponse("/login?error=1", status_code=303)
+        resp = RedirectResponse("/ui/", status_code=303)
+        resp.set_cookie(SESSION_COOKIE, session_token(api_key), httponly=True, samesite="strict", path="/")
+        return resp
+
+    @app.get("/logout", include_in_schema=False)
+    async def logout() -> Response:
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+
+
+
+_FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><circle cx="12" cy="12" r="11" '
+            'fill="#fbbf24"/><circle cx="8.5" cy="10" r="1.6"/><circle cx="15.5" cy="10" r="1.6"/></svg>')
+_LOGIN = """<!doctype html><html><head><meta charset="utf-8"><title>HuggingGPT - sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;background:#f6f7fb;display:grid;place-items:center;height:100vh;margin:0}
+form{background:#fff;padding:2rem 2.5rem;border-radius:14px;box-shadow:0 6px 30px #0001;min-width:320px}
+h1{font-size:1.3rem;margin:0 0 1rem}input{width:100%;padding:.6rem;border:1px solid #ccd;border-radius:8px;
+box-sizing:border-box;margin:.4rem 0 1rem}button{width:100%;padding:.6rem;border:0;border-radius:8px;
+background:#4f46e5;color:#fff;font-weight:600;cursor:pointer}.err{color:#b91c1c}</style></head>
+<body><form method="post" action="/login"><h1>HuggingGPT</h1>{msg}<label>API key
+<input type="password" name="key" autofocus required></label><button type="submit">Sign in</button></form>
+</body></html>"""
+
+
+def serve(config: HuggingGPTConfig | None = None, host: str | None = None, port: int | None = None,
+          log_level: str = "info") -> None:
+    """Run the app with uvicorn (one process: runs are tracked in memory as well as in SQLite)."""
+    import uvicorn
+
+    config = config or HuggingGPTConfig()
+    app = create_app(config)
+    uvicorn.run(app, host=host or config.server.host, port=port or config.server.port, log_level=log_level,
+                timeout_graceful_shutdown=10)

@@ -1,0 +1,126 @@
+"""Errors as JSON ``{"error": {"type", "code", "message", "hint"}}`` with the right HTTP status, never 200."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import errors as hge
+from ..errors import HuggingGPTError
+from ..results import ErrorInfo
+
+log = logging.getLogger(__name__)
+
+# HuggingGPTError class -> HTTP status. Errors of the request are 4xx; of the server or an upstream, 5xx. A
+# subclass defined anywhere (e.g. a planner's own PlanError) gets the status of its nearest listed ancestor.
+_BY_CLASS: dict[type[HuggingGPTError], int] = {
+    hge.RequestError: 400, hge.ResourceError: 400, hge.PlanError: 422, hge.ModelSelectionError: 422,
+    hge.ConfigError: 500, hge.ExpertError: 502, hge.ExpertInputError: 400, hge.ExpertUnavailable: 503,
+    hge.TaskTimeout: 504, hge.LLMError: 502, hge.LLMUnavailable: 503, hge.LLMQuotaError: 429,
+}
+# Codes of the server's own errors (not HuggingGPTError classes).
+_BY_CODE: dict[str, int] = {
+    "bad_request": 400, "bad_json": 400, "not_found": 404, "unauthorized": 401, "forbidden": 403,
+    "payload_too_large": 413, "unsupported_media": 415, "interrupted": 503, "internal_error": 500,
+}
+# Words with which the resource resolver says "you may not read that" (as opposed to "it does not exist").
+_REFUSED = ("not allowed", "disabled", "refused", "only uploaded")
+
+
+class APIError(Exception):
+    """An HTTP error raised by a route; rendered like every other error."""
+
+    def __init__(self, status: int, code: str, message: str, hint: str | None = None,
+                 headers: dict[str, str] | None = None, type_: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.hint, self.headers = status, code, message, hint, headers
+        self.type = type_ or code
+
+    @classmethod
+    def from_info(cls, info: ErrorInfo) -> APIError:
+        return cls(status_of(info.code, info.message, info.type), info.code, info.message, info.hint,
+                   type_=info.type)
+
+
+def status_of(code: str, message: str = "", type_name: str | None = None) -> int:
+    """HTTP status for an error (by its code or class name); a refused resource (outside the allowed places, URLs
+    off) is 403."""
+    cls = _error_class(code, type_name)
+    if cls is not None and issubclass(cls, hge.ResourceError) and any(w in message.lower() for w in _REFUSED):
+        return 403
+    if cls is not None:
+        for klass in cls.__mro__:
+            if klass in _BY_CLASS:
+                return _BY_CLASS[klass]
+    return _BY_CODE.get(code, 500)
+
+
+def _error_class(code: str, type_name: str | None) -> type[HuggingGPTError] | None:
+    found: type[HuggingGPTError] | None = None
+    stack: list[type[HuggingGPTError]] = [HuggingGPTError]
+    while stack:
+        cls = stack.pop()
+        if type_name and cls.__name__ == type_name:
+            return cls
+        if found is None and cls.code == code:
+            found = cls
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def error_body(code: str, message: str, hint: str | None = None, type_: str | None = None,
+               **extra: Any) -> dict[str, Any]:
+    err: dict[str, Any] = {"type": type_ or code, "code": code, "message": message, "hint": hint}
+    err.update(extra)
+    return {"error": err}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the JSON error shape."""
+
+    @app.exception_handler(APIError)
+    async def _api(_: Request, exc: APIError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.hint, exc.type), status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(HuggingGPTError)
+    async def _hg(_: Request, exc: HuggingGPTError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.hint, type(exc).__name__),
+                            status_code=status_of(exc.code, exc.message, type(exc).__name__))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" or (tuple(e.get("loc", ())) == ("body",)
+                                                     and isinstance(e.get("input"), (bytes, str))) for e in errors):
+            return JSONResponse(error_body("bad_json", "The request body is not valid JSON.",
+                                           "Send a JSON object with Content-Type: application/json."), 400)
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+                           for e in errors[:5])
+        return JSONResponse(error_body("invalid_request", f"The request body does not match the schema: {detail}.",
+                                       "See /docs for the request schema.",
+                                       details=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")}
+                                                for e in errors]), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message, hint = "No such route.", "See /docs for the routes."
+        else:
+            hint = None
+        return JSONResponse(error_body(code, message, hint), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("internal_error", f"Internal error: {type(exc).__name__}.",
+                                       "See the server log."), 500)

@@ -1,0 +1,126 @@
+"""Runs (start, inspect, follow live), conversations, uploads and artifacts."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+
+from .. import __version__
+from .deps import ID_RE, ServerState, state
+from .errors import APIError
+from .schemas import ERRORS, ConversationMessage, ConversationOut, EventOut, FileOut, Health, RunCreate, RunList, RunOut
+from .view import ARTIFACT_PREFIX, NAME_RE
+
+router = APIRouter()
+_ARTIFACT = re.compile(r"^" + NAME_RE + r"$")
+
+
+@router.get("/healthz", response_model=Health, tags=["server"])
+async def healthz(st: ServerState = Depends(state)) -> Health:
+    return Health(version=__version__, runs_active=st.runs.active)
+
+
+# ----- runs -----------------------------------------------------------------------------------------------------
+@router.post("/v1/runs", response_model=RunOut, status_code=202, responses=ERRORS, tags=["runs"])
+async def create_run(body: RunCreate, st: ServerState = Depends(state)) -> RunOut:
+    """Start a run in the background; follow it at ``events_url`` or poll ``GET /v1/runs/{id}``."""
+    if (body.request is None) == (body.messages is None):
+        raise APIError(400, "bad_request", "Give either 'request' or 'messages' (exactly one).",
+                       "E.g. {\"request\": \"describe <upload name> and read it aloud\"}.")
+    conv = body.conversation_id
+    if conv is not None and not ID_RE.match(conv):
+        raise APIError(400, "bad_request", "conversation_id must be 1-64 letters, digits, '-' or '_'.")
+    if body.messages is not None:
+        inputs = st.gate.from_messages(body.messages, body.files)
+    else:
+        history = [{"role": m["role"], "content": m["content"], "files": m["files"]}
+                   for m in (st.db.messages(conv) if conv else [])]
+        inputs = st.gate.from_request(body.request or "", body.files, history)
+    run_id = await st.runs.start(inputs, source="api", conversation_id=conv)
+    return st.view.run(st.get_run(run_id))
+
+
+@router.get("/v1/runs", response_model=RunList, responses=ERRORS, tags=["runs"])
+async def list_runs(st: ServerState = Depends(state), limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                    status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|interrupted)$")]
+                    = None) -> RunList:
+    """Most recent first."""
+    return RunList(runs=[st.view.run(r) for r in st.db.list_runs(limit, status)])
+
+
+@router.get("/v1/runs/{run_id}", response_model=RunOut, responses=ERRORS, tags=["runs"])
+async def get_run(run_id: str, st: ServerState = Depends(state)) -> RunOut:
+    """Status, plan, chosen models, per-task results, artifacts and the answer."""
+    return st.view.run(st.get_run(run_id))
+
+
+@router.get("/v1/runs/{run_id}/events", tags=["runs"],
+            responses={**ERRORS, 200: {"content": {"text/event-stream": {"schema": EventOut.model_json_schema()}},
+                                       "description": "SSE: `id: <seq>`, `event: <kind>`, `data: <EventOut JSON>`; "
+                                                      "the last event has kind `answer` and stage `done`."}})
+async def run_events(run_id: str, st: ServerState = Depends(state),
+                     after: Annotated[int, Query(ge=0, description="Only events with seq > after.")] = 0,
+                     last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
+    """Stage and task events as they happen (stored ones are replayed first; reconnect with Last-Event-ID)."""
+    st.get_run(run_id)
+    if last_event_id and last_event_id.isdigit():
+        after = max(after, int(last_event_id))
+
+    async def gen() -> AsyncIterator[str]:
+        async for ev in st.runs.follow(run_id, after, keepalive=15.0):
+            if ev is None:
+                yield ": keep-alive\n\n"
+                continue
+            yield f"id: {ev['seq']}\nevent: {ev.get('kind', 'message')}\ndata: {json.dumps(ev)}\n\n"
+
+    return StreamingResponse(gen(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut, responses=ERRORS,
+            tags=["runs"])
+async def get_conversation(conversation_id: str, st: ServerState = Depends(state)) -> ConversationOut:
+    if not ID_RE.match(conversation_id) or not st.db.conversation_exists(conversation_id):
+        raise APIError(404, "not_found", f"No conversation {conversation_id!r}.",
+                       "Start one with POST /v1/runs and a conversation_id.")
+    return ConversationOut(id=conversation_id, messages=[
+        ConversationMessage(role=m["role"], content=st.view.text(m["content"]),
+                            files=[st.view.text(f) for f in m["files"]], run_id=m["run_id"], at=m["at"])
+        for m in st.db.messages(conversation_id)])
+
+
+# ----- files ----------------------------------------------------------------------------------------------------
+@router.post("/v1/files", response_model=FileOut, status_code=201, tags=["files"],
+             responses={**ERRORS, 413: {"model": ERRORS[400]["model"], "description": "Upload too large"},
+                        415: {"model": ERRORS[400]["model"], "description": "Not an image, audio or video file"}})
+async def upload(file: Annotated[UploadFile, File(description="An image, audio or video file.")],
+                 st: ServerState = Depends(state)) -> FileOut:
+    """Store an upload (type from its content, size capped); pass the returned ``name`` in ``files`` or mention it
+    in a request."""
+    data = await file.read(st.gate.max_bytes + 1)
+    art, media = st.gate.upload_bytes(data, file.filename)
+    return FileOut(sha256=art.sha256, name=art.name, url=ARTIFACT_PREFIX + art.name, kind=art.kind, mime=art.mime,
+                   size=art.size, media=media, filename=file.filename)
+
+
+@router.get("/v1/artifacts/{name}", tags=["files"], response_class=FileResponse,
+            responses={**ERRORS, 200: {"content": {"image/*": {}, "audio/*": {}, "video/*": {}, "text/plain": {}},
+                                       "description": "The file, with its content type"}})
+async def artifact(name: str, st: ServerState = Depends(state)) -> FileResponse:
+    """An input or output file by ``<sha256>`` or ``<sha256>.<ext>``."""
+    if not _ARTIFACT.match(name):
+        raise APIError(400, "bad_request", f"{name!r} is not an artifact name.",
+                       "Use the 64-hex-digit sha256, optionally with its extension.")
+    art = st.gate.store.get(name.split(".", 1)[0])
+    if art is None or not art.path.is_file():
+        raise APIError(404, "not_found", f"No artifact {name!r}.")
+    mime = art.mime + ("; charset=utf-8" if art.mime.startswith("text/") or art.kind == "json" else "")
+    return FileResponse(art.path, media_type=mime, content_disposition_type="inline", filename=art.name,
+                        headers={"Cache-Control": "private, max-age=31536000, immutable",
+                                 "Content-Security-Policy": "default-src 'none'; media-src 'self'; img-src 'self'; "
+                                                            "style-src 'unsafe-inline'; sandbox"})

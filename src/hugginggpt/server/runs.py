@@ -1,0 +1,194 @@
+"""Runs as background jobs: each is recorded in SQLite, its events are stored and fanned out to live listeners.
+
+Every entry point (JARVIS routes, OpenAI routes, /v1/runs, the web UI) starts runs here, so every run is durable
+and observable the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import RequestError
+from ..results import ErrorInfo, Event, RunResult
+from .inputs import Inputs
+from .store import RunRecord, ServerDB
+from .view import PublicView
+
+log = logging.getLogger(__name__)
+
+END = None  # queue sentinel: the run is over
+
+
+def failure_of(result: RunResult) -> ErrorInfo | None:
+    """Why a run failed as a whole, or None. A run whose every task failed on its inputs (a refused path, a file
+    that does not exist) failed because of the request; a run with some results is a success with failed tasks."""
+    if result.error is not None:
+        return result.error
+    if result.results and not any(r.status == "ok" for r in result.results):
+        for r in result.results:
+            if r.status == "failed" and r.error and r.error.code in ("resource_error", "bad_request"):
+                return r.error
+    return None
+
+
+class RunManager:
+    """Starts runs, records their events and results, and lets callers wait for or listen to them."""
+
+    def __init__(self, agent: Any, db: ServerDB, view: PublicView, *, max_concurrent: int = 4) -> None:
+        self.agent = agent
+        self.db = db
+        self.view = view
+        self._gate = asyncio.Semaphore(max(1, max_concurrent))
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+        self._seq: dict[str, int] = {}
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    def check(self, inputs: Inputs, agent: Any | None = None) -> None:
+        """Refuse at once what the agent would refuse first (so the client gets a 400, not a failed run)."""
+        limit = (agent or self.agent).config.max_request_chars
+        if not inputs.request.strip():
+            raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe this image'.")
+        if len(inputs.request) > limit:
+            raise RequestError(f"The request is {len(inputs.request)} characters long; the limit is {limit}.",
+                               hint="Shorten it or raise max_request_chars.")
+
+    async def start(self, inputs: Inputs, *, source: str, conversation_id: str | None = None,
+                    agent: Any | None = None) -> str:
+        """Record a queued run and start it in the background; returns its id."""
+        self.check(inputs, agent)
+        run_id = uuid.uuid4().hex[:16]
+        self.db.create_run(RunRecord(
+            id=run_id, status="queued", source=source, request=inputs.request, conversation_id=conversation_id,
+            input={"history": inputs.history, "files": [str(f) for f in inputs.files]}, created_at=time.time()))
+        if conversation_id:
+            self.db.add_message(conversation_id, "user", inputs.request, [str(f) for f in inputs.files], run_id)
+        self._seq[run_id] = 0
+        task = asyncio.create_task(self._execute(run_id, inputs, agent or self.agent, conversation_id))
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
+        return run_id
+
+    async def wait(self, run_id: str) -> RunRecord | None:
+        """The run's record once it has finished."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        return self.db.get_run(run_id)
+
+    def listen(self, run_id: str) -> asyncio.Queue[dict[str, Any] | None]:
+        """A queue of the run's events from now on; ``None`` marks the end. Call ``unlisten`` when done."""
+        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._listeners.setdefault(run_id, set()).add(q)
+        task = self._tasks.get(run_id)
+        if task is None or task.done():
+            q.put_nowait(END)
+        return q
+
+    async def follow(self, run_id: str, after: int = 0, keepalive: float | None = None
+                     ) -> AsyncIterator[dict[str, Any] | None]:
+        """Every event of a run after ``after`` (stored ones first, then live ones) until it ends. With
+        ``keepalive``, yields ``None`` after that many idle seconds (for SSE comments)."""
+        q = self.listen(run_id)
+        try:
+            last = after
+            for stored in self.db.events(run_id, after):
+                yield stored.event
+                last = stored.seq
+            while True:
+                try:
+                    item = await (asyncio.wait_for(q.get(), keepalive) if keepalive else q.get())
+                except TimeoutError:
+                    yield None
+                    continue
+                if item is END:
+                    return
+                if item["seq"] > last:
+                    last = item["seq"]
+                    yield item
+        finally:
+            self.unlisten(run_id, q)
+
+    def unlisten(self, run_id: str, q: asyncio.Queue[dict[str, Any] | None]) -> None:
+        qs = self._listeners.get(run_id)
+        if qs is not None:
+            qs.discard(q)
+            if not qs:
+                self._listeners.pop(run_id, None)
+
+    async def shutdown(self) -> None:
+        """Cancel what is running and record it as interrupted."""
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        self.db.interrupt_unfinished("The server stopped while this run was in progress.")
+
+    # ----- internals --------------------------------------------------------------------------------------------
+    async def _execute(self, run_id: str, inputs: Inputs, agent: Any, conversation_id: str | None) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_event(event: Event) -> None:
+            payload = event.model_dump(mode="json")
+            try:
+                same_loop = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                same_loop = False
+            if same_loop:
+                self._publish(run_id, payload)
+            else:  # emitted from a worker thread
+                loop.call_soon_threadsafe(self._publish, run_id, payload)
+
+        status, result, error = "failed", None, None
+        try:
+            async with self._gate:
+                self.db.mark_running(run_id)
+                self._publish(run_id, {"kind": "run", "status": "running", "at": time.time()})
+                res: RunResult = await agent.arun(inputs.request, files=inputs.files, history=inputs.history,
+                                                  on_event=on_event)
+            res.run_id = run_id
+            failure = failure_of(res)
+            status = "failed" if failure else "succeeded"
+            result, error = res.model_dump(mode="json"), (failure.model_dump() if failure else None)
+        except asyncio.CancelledError:
+            status = "interrupted"
+            error = {"type": "Interrupted", "code": "interrupted", "message": "The run was cancelled (server "
+                     "shutdown).", "hint": "Start the request again."}
+            raise
+        except Exception as exc:
+            log.exception("run %s crashed", run_id)
+            error = ErrorInfo.from_exc(exc).model_dump()
+        finally:
+            self.db.finish_run(run_id, status, result, error)
+            answer = (result or {}).get("answer", "")
+            if conversation_id and result is not None:
+                self.db.add_message(conversation_id, "assistant", answer, [], run_id)
+            self._publish(run_id, {"kind": "answer", "stage": "done", "status": status, "at": time.time(),
+                                   "message": answer, "data": {"run_id": run_id, "error": error}})
+            for q in self._listeners.get(run_id, ()):
+                q.put_nowait(END)
+            self._seq.pop(run_id, None)
+
+    def _publish(self, run_id: str, payload: dict[str, Any]) -> None:
+        seq = self._seq.get(run_id, 0) + 1
+        self._seq[run_id] = seq
+        event = self.view.deep(payload)
+        event["seq"] = seq
+        event.setdefault("at", time.time())
+        try:
+            self.db.add_event(run_id, seq, event)
+        except Exception:
+            log.exception("could not store event %s of run %s", seq, run_id)
+        for q in self._listeners.get(run_id, ()):
+            q.put_nowait(event)

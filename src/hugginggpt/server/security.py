@@ -1,0 +1,161 @@
+"""ASGI middleware: API-key check on every route, upload size cap before parsing, and a few safe headers.
+
+Pure ASGI (not BaseHTTPMiddleware) so streaming responses pass through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from http.cookies import SimpleCookie
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SESSION_COOKIE = "hugginggpt_session"
+PUBLIC_PATHS = ("/login", "/logout", "/favicon.ico")
+# Paths a browser session (cookie from /login) may use: the UI and the media it shows. The API itself wants the
+# bearer header, so a cookie can never be used cross-site to start runs.
+COOKIE_PREFIXES = ("/ui", "/v1/artifacts/")
+
+
+def session_token(api_key: str) -> str:
+    """The cookie value: derived from the key, so the key itself is never stored in the browser."""
+    return hmac.new(api_key.encode(), b"hugginggpt-ui-session", hashlib.sha256).hexdigest()
+
+
+def _json(status: int, code: str, message: str, hint: str | None, headers: list[tuple[bytes, bytes]] | None = None
+          ) -> tuple[dict[str, Any], bytes]:
+    body = json.dumps({"error": {"type": code, "code": code, "message": message, "hint": hint}}).encode()
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    return {"type": "http.response.start", "status": status, "headers": hdrs}, body
+
+
+async def _send_json(send: Send, status: int, code: str, message: str, hint: str | None = None,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    start, body = _json(status, code, message, hint, headers)
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+class AuthMiddleware:
+    """When an API key is configured, every request needs ``Authorization: Bearer <key>``; the web UI and the
+    artifacts it shows also accept the session cookie set by ``/login``."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self.key = api_key
+        self.token = session_token(api_key) if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.key is None or scope["type"] not in ("http", "websocket") or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = dict(scope.get("headers") or [])
+        wants_html = b"text/html" in headers.get(b"accept", b"")
+        if path.startswith("/ui") and scope.get("method") == "GET" and wants_html:
+            await send({"type": "http.response.start", "status": 303,
+                        "headers": [(b"location", b"/login?next=/ui/"), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_json(send, 401, "unauthorized", "Missing or wrong API key.",
+                         "Send 'Authorization: Bearer <key>' (the server's server.api_key).",
+                         [(b"www-authenticate", b'Bearer realm="hugginggpt"')])
+
+    def _allowed(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
+        if path in PUBLIC_PATHS:
+            return True
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if self.key and auth[:7].lower() == "bearer " and hmac.compare_digest(auth[7:].strip().encode(),
+                                                                              self.key.encode()):
+            return True
+        if path.startswith(COOKIE_PREFIXES) and self.token:
+            jar = SimpleCookie()
+            try:
+                jar.load(headers.get(b"cookie", b"").decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed cookie header is just no cookie
+                return False
+            morsel = jar.get(SESSION_COOKIE)
+            return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.token.encode())
+        return False
+
+
+class UploadLimitMiddleware:
+    """Caps the body of upload routes before anything parses it (multipart parsing would spool it to disk first).
+    The body is read up to the cap and replayed to the app; a larger one gets 413 at once."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...] = ("/v1/files",)) -> None:
+        self.app = app
+        self.max_bytes = max_bytes + 64 * 1024  # room for the multipart envelope
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(send, self.max_bytes)
+            return
+        chunks, total, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await _too_large(send, self.max_bytes)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    mb = (limit - 64 * 1024) / 1048576
+    await _send_json(send, 413, "payload_too_large", f"The upload is larger than {mb:.1f} MB.",
+                     "Send a smaller file or raise server.max_upload_mb.", [(b"connection", b"close")])
+
+
+class SecurityHeadersMiddleware:
+    """``nosniff`` everywhere and no framing by other sites."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                hdrs = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in hdrs}
+                for k, v in ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"SAMEORIGIN"),
+                             (b"referrer-policy", b"same-origin")):
+                    if k not in names:
+                        hdrs.append((k, v))
+                message = {**message, "headers": hdrs}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,30 @@
+"""Server settings: the ``server:`` section of the configuration (env ``HUGGINGGPT_SERVER__*``).
+
+Kept free of heavy imports: ``hugginggpt.config`` imports this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class ServerSettings(BaseModel):
+    """How ``hugginggpt serve`` listens, who may call it and what it may read."""
+
+    host: str = Field("127.0.0.1", description="Interface to listen on. Loopback by default; 0.0.0.0 exposes it.")
+    port: int = Field(8004, description="TCP port (JARVIS's server mode uses 8004).")
+    api_key: str | None = Field(
+        None, description="When set, every route needs `Authorization: Bearer <key>` (the web UI asks for it once "
+                          "and keeps a session cookie). Prefer the env var HUGGINGGPT_SERVER__API_KEY.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser (CORS). Empty: closed.")
+    max_upload_mb: float = Field(25.0, description="Size cap of one uploaded file (POST /v1/files, UI uploads).")
+    database: Path | None = Field(None, description="SQLite file for runs, events and conversations; default "
+                                                    "<workspace>/server.sqlite3.")
+    max_concurrent_runs: int = Field(4, description="Runs executing at once; later ones wait as `queued`.")
+    ui: bool = Field(True, description="Mount the web UI (Gradio) at /ui.")
+    ui_llm_settings: bool = Field(
+        True, description="Let UI users point their session at another OpenAI-compatible LLM endpoint. The server "
+                          "then calls that URL: turn it off on shared deployments you do not trust the users of.")
