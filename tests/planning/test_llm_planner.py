@@ -151,12 +151,26 @@ def test_prompt_has_tasks_demos_files_and_history() -> None:
 
 
 def test_schema_restricts_task_names_and_slots() -> None:
-    schema = plan_json_schema(REG)
-    item = schema["properties"]["tasks"]["items"]
+    branches = plan_json_schema(REG)["properties"]["tasks"]["items"]["anyOf"]
+    assert [b["properties"]["task"]["const"] for b in branches] == REG.names
+    qa = next(b for b in branches if b["properties"]["task"]["const"] == "question-answering")
+    assert set(qa["properties"]["args"]["properties"]) == {"text", "context"}
+    assert qa["properties"]["args"]["required"] == ["text", "context"]
+    i2i = next(b for b in branches if b["properties"]["task"]["const"] == "image-to-image")
+    assert i2i["properties"]["args"]["required"] == ["image"]  # its text slot is optional
+    assert all(b["properties"]["args"]["additionalProperties"] is False for b in branches)
+    # The flat variant, for servers with weaker schema support.
+    item = plan_json_schema(REG, per_task_slots=False)["properties"]["tasks"]["items"]
     assert item["properties"]["task"]["enum"] == REG.names
-    slots = set(item["properties"]["args"]["properties"])
-    assert {"image", "audio", "text", "text2", "context", "labels"} <= slots
-    assert item["properties"]["args"]["additionalProperties"] is False
+    assert {"image", "audio", "text", "text2", "context", "labels"} <= set(item["properties"]["args"]["properties"])
+
+
+def test_reask_that_drops_every_task_is_not_accepted() -> None:
+    llm = ScriptedLLM(BAD, '{"tasks": []}')
+    with pytest.raises(PlanError) as info:
+        LLMPlanner(llm, REG).plan("say hello and classify it", ctx())
+    assert any("type_mismatch" in i for i in info.value.issues)
+    assert "the re-asked answer dropped every task" in info.value.issues
 
 
 def test_demos_are_valid_plans() -> None:

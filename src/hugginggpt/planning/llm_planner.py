@@ -34,23 +34,35 @@ _STOP = frozenset(
      "does", "how"])
 
 
-def plan_json_schema(registry: TaskRegistry, max_tasks: int = 10) -> dict[str, Any]:
-    """The JSON schema of a plan: ``{"tasks": [{"task", "id", "dep", "args"}]}`` with the registry's names."""
-    slots = sorted({s.name for t in registry for s in t.inputs})
-    task = {
-        "type": "object",
-        "properties": {
-            "task": {"type": "string", "enum": registry.names},
-            "id": {"type": "integer", "minimum": 0},
-            "dep": {"type": "array", "items": {"type": "integer", "minimum": -1}, "maxItems": 5},
-            "args": {"type": "object", "properties": {s: {"type": "string", "maxLength": 1500} for s in slots},
-                     "additionalProperties": False},
-        },
-        "required": ["task", "id", "dep", "args"],
-        "additionalProperties": False,
-    }
-    return {"type": "object", "properties": {"tasks": {"type": "array", "items": task, "maxItems": max_tasks}},
+_ID = {"type": "integer", "minimum": 0}
+_DEP = {"type": "array", "items": {"type": "integer", "minimum": -1}, "maxItems": 5}
+_VALUE = {"type": "string", "maxLength": 1500}  # bounded: tiny models otherwise loop inside a string
+
+
+def plan_json_schema(registry: TaskRegistry, max_tasks: int = 10, per_task_slots: bool = True) -> dict[str, Any]:
+    """The JSON schema of a plan: ``{"tasks": [{"task", "id", "dep", "args"}]}``.
+
+    With ``per_task_slots`` each task is one ``anyOf`` branch whose ``args`` allow exactly that task's slots (and
+    require its required ones), so constrained decoding cannot produce unknown or missing slots. Without it, the
+    task name is an enum and ``args`` may use any slot name of the registry (for servers with weaker schema
+    support).
+    """
+    if per_task_slots:
+        item: dict[str, Any] = {"anyOf": [_task_branch(t.name, {s.name: s.required for s in t.inputs})
+                                          for t in registry]}
+    else:
+        slots = sorted({s.name for t in registry for s in t.inputs})
+        item = _task_branch(registry.names, dict.fromkeys(slots, False))
+    return {"type": "object", "properties": {"tasks": {"type": "array", "items": item, "maxItems": max_tasks}},
             "required": ["tasks"], "additionalProperties": False}
+
+
+def _task_branch(name: str | list[str], slots: dict[str, bool]) -> dict[str, Any]:
+    task = {"type": "string", "enum": name} if isinstance(name, list) else {"type": "string", "const": name}
+    args = {"type": "object", "properties": {s: _VALUE for s in slots},
+            "required": [s for s, required in slots.items() if required], "additionalProperties": False}
+    return {"type": "object", "properties": {"task": task, "id": _ID, "dep": _DEP, "args": args},
+            "required": ["task", "id", "dep", "args"], "additionalProperties": False}
 
 
 def parse_plan_output(text: str) -> Any:
@@ -144,7 +156,8 @@ class LLMPlanner:
     name = "llm"
 
     def __init__(self, llm: LLM, registry: TaskRegistry | None = None, *, demos_k: int = 4, max_tasks: int = 10,
-                 max_tokens: int = 1024, history_turns: int = 6, max_turn_chars: int = 600) -> None:
+                 max_tokens: int = 1024, history_turns: int = 6, max_turn_chars: int = 600,
+                 per_task_slots: bool = True) -> None:
         self.llm = llm
         self.registry = registry or default_registry()
         self.prompts = load_prompts("plan")
@@ -153,7 +166,7 @@ class LLMPlanner:
         self.max_tokens = max_tokens
         self.history_turns = history_turns
         self.max_turn_chars = max_turn_chars
-        self.schema = plan_json_schema(self.registry, max_tasks=max_tasks)
+        self.schema = plan_json_schema(self.registry, max_tasks=max_tasks, per_task_slots=per_task_slots)
 
     def build_messages(self, request: str, context: PlanContext | None = None) -> list[dict[str, str]]:
         """The chat messages of the planning prompt (system, demos, request with files and history)."""
@@ -181,9 +194,14 @@ class LLMPlanner:
         messages = self.build_messages(request, context)
         raws: list[str] = []
         notes: list[str] = []
+        first_issues: list[str] = []
         for attempt in (1, 2):
             text, problem, issues, plan, repairs = self._attempt(messages)
             raws.append(text)
+            if attempt == 2 and plan is not None and not plan.tasks and first_issues:
+                # Dropping every task is how weak models dodge a correction; it is not an answer to the request.
+                problem, issues = None, [*first_issues, "the re-asked answer dropped every task"]
+                plan = None
             if plan is not None and not issues:
                 if attempt == 2:
                     notes.append("the re-asked plan is valid")
@@ -201,6 +219,7 @@ class LLMPlanner:
                 notes.append(f"re-asked: the first answer was not a usable plan ({problem})")
                 reask = render(self.prompts["reask_unparseable"], error=problem)
             else:
+                first_issues = issues
                 notes.append(f"re-asked with {len(issues)} validation problem(s): " + "; ".join(issues))
                 reask = render(self.prompts["reask_issues"], issues=issues)
             messages = [*messages, {"role": "user", "content": reask}]
