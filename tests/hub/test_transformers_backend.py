@@ -22,6 +22,15 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
     ("object-detection", {"image": "photo.png"}, ["text", "image"]),
     ("image-segmentation", {"image": "photo.png"}, ["image", "text"]),
     ("automatic-speech-recognition", {"audio": "speech.wav"}, ["text"]),
+    ("text-generation", {"text": "the cat sat on"}, ["text"]),
+    ("conversational", {"text": "how is the weather today"}, ["text"]),
+    ("zero-shot-classification", {"text": "the movie is good", "labels": "film, weather"}, ["text"]),
+    ("feature-extraction", {"text": "the movie is good"}, ["text"]),
+    ("sentence-similarity", {"text": "the movie is good", "text2": "a great film"}, ["text"]),
+    ("image-to-text", {"image": "photo.png"}, ["text"]),
+    ("depth-estimation", {"image": "photo.png"}, ["image"]),
+    ("audio-classification", {"audio": "speech.wav"}, ["text"]),
+    ("visual-question-answering", {"image": "photo.png", "text": "is the cat good"}, ["text"]),
 ]
 
 
@@ -49,8 +58,18 @@ def test_task_runs_in_a_plan(task: str, args: dict[str, str], kinds: list[str], 
         assert result.text in "john lives in paris"
     if task in ("text-classification", "image-classification"):
         assert result.data["label"] in ("NEGATIVE", "POSITIVE", "cat", "dog")
-    if task == "summarization":
+    if task in ("summarization", "text-generation", "conversational", "image-to-text"):
         assert result.text.strip()  # min_new_tokens makes even random weights say something
+    if task == "zero-shot-classification":
+        assert result.data["label"] in ("film", "weather")
+    if task == "feature-extraction":
+        import json
+
+        assert len(json.loads(result.text)) == result.data["dim"] == 32
+    if task == "sentence-similarity":
+        assert -1.0 <= result.data["score"] <= 1.0
+    if task == "visual-question-answering":
+        assert result.text in ("yes", "no")
 
 
 def test_chained_plan_feeds_a_transcript_to_a_classifier(tiny, media, make_agent) -> None:

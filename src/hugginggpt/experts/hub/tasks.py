@@ -86,6 +86,14 @@ def from_pretrained(auto_cls: Any, path: Path, opts: LoadOptions) -> Any:
     return to_device(model, opts)
 
 
+def generation_kwargs(model: Any, cap: int) -> dict[str, Any]:
+    """``max_new_tokens`` for ``generate`` unless the checkpoint sets its own lengths (e.g. bart-large-cnn: 56-142
+    tokens), which then win over our generic cap."""
+    gen = getattr(model, "generation_config", None)
+    own = gen is not None and (gen.max_new_tokens is not None or (gen.max_length or 20) != 20)
+    return {} if own else {"max_new_tokens": cap}
+
+
 def plain(value: Any) -> Any:
     """numpy/torch scalars and nested containers → JSON-friendly Python values."""
     if isinstance(value, dict):

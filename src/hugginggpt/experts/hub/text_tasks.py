@@ -8,7 +8,7 @@ from typing import Any
 
 from ...errors import ExpertInputError
 from ..base import ExpertResult, require_text
-from .tasks import HubTask, LoadOptions, cap_tokenizer, from_pretrained, pipeline_loader, plain
+from .tasks import HubTask, LoadOptions, cap_tokenizer, from_pretrained, generation_kwargs, pipeline_loader, plain
 
 
 def _text_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
@@ -120,11 +120,8 @@ def _seq2seq(task: str) -> Any:
         tokenizer, model, opts = state
         text = _prefix(model, task) + require_text(inputs)
         enc = tokenizer(text, truncation=True, return_tensors="pt").to(model.device)
-        gen = model.generation_config
-        # A checkpoint's own length settings (e.g. bart-large-cnn: 56-142 tokens) win over our generic cap.
-        own = gen.max_new_tokens is not None or (gen.max_length or 20) != 20
         with torch.no_grad():
-            ids = model.generate(**enc, **({} if own else {"max_new_tokens": opts.max_new_tokens}))
+            ids = model.generate(**enc, **generation_kwargs(model, opts.max_new_tokens))
         out = tokenizer.batch_decode(ids, skip_special_tokens=True)[0].strip()
         return ExpertResult.of_text(out, tokens=int(ids.shape[-1]))
 

@@ -152,6 +152,111 @@ def automatic_speech_recognition(out: Path) -> Path:
     return out
 
 
+def text_generation(out: Path) -> Path:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok, vocab = _word_tokenizer("seq2seq")
+    cfg = GPT2Config(vocab_size=len(vocab), n_embd=32, n_layer=2, n_head=2, n_positions=128,
+                     bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"], pad_token_id=vocab["[PAD]"])
+    model = GPT2LMHeadModel(cfg)
+    model.generation_config.max_new_tokens = 8
+    model.generation_config.min_new_tokens = 2
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def zero_shot_classification(out: Path) -> Path:
+    from transformers import BertForSequenceClassification
+
+    tok, vocab = _word_tokenizer()  # an NLI head: the pipeline looks for the "entailment" label
+    BertForSequenceClassification(_bert_config(["contradiction", "neutral", "entailment"], len(vocab))) \
+        .save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def feature_extraction(out: Path) -> Path:
+    from transformers import BertModel
+
+    tok, vocab = _word_tokenizer()
+    BertModel(_bert_config(["x"], len(vocab))).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def image_to_text(out: Path) -> Path:
+    """A vit-gpt2-style captioner: ViT encoder, GPT-2 decoder with cross-attention, no joint processor."""
+    from transformers import (
+        GPT2Config,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+    )
+
+    tok, vocab = _word_tokenizer("seq2seq")
+    enc = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                    intermediate_size=64)
+    dec = GPT2Config(vocab_size=len(vocab), n_embd=32, n_layer=1, n_head=2, n_positions=64, add_cross_attention=True,
+                     bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"], pad_token_id=vocab["[PAD]"])
+    dec.is_decoder = True
+    cfg = VisionEncoderDecoderConfig.from_encoder_decoder_configs(enc, dec)
+    cfg.decoder_start_token_id, cfg.pad_token_id, cfg.eos_token_id = vocab["<s>"], vocab["[PAD]"], vocab["</s>"]
+    model = VisionEncoderDecoderModel(cfg)
+    gen = model.generation_config
+    gen.decoder_start_token_id, gen.pad_token_id, gen.eos_token_id = vocab["<s>"], vocab["[PAD]"], vocab["</s>"]
+    gen.max_new_tokens, gen.min_new_tokens = 6, 2
+    gen.suppress_tokens = [vocab["<s>"], vocab["[PAD]"]]  # random weights would repeat the start token
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
+def depth_estimation(out: Path) -> Path:
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    cfg = DPTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                    intermediate_size=64, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 32, 32],
+                    fusion_hidden_size=16)
+    DPTForDepthEstimation(cfg).save_pretrained(out)
+    DPTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
+def audio_classification(out: Path) -> Path:
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=16,
+                         num_conv_pos_embedding_groups=2, classifier_proj_size=16,
+                         id2label={0: "speech", 1: "music"}, label2id={"speech": 0, "music": 1})
+    Wav2Vec2ForSequenceClassification(cfg).save_pretrained(out)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=False).save_pretrained(out)
+    return out
+
+
+def visual_question_answering(out: Path) -> Path:
+    import transformers
+    from transformers import ViltConfig, ViltForQuestionAnswering, ViltImageProcessor, ViltProcessor
+
+    # ViltProcessor insists on a BERT tokenizer class (transformers 5 folds the fast one into BertTokenizer).
+    bert_cls: Any = getattr(transformers, "BertTokenizerFast", None) or transformers.BertTokenizer
+
+    tok, vocab = _word_tokenizer()
+    cfg = ViltConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, image_size=32, patch_size=8, max_position_embeddings=40,
+                     id2label={0: "yes", 1: "no"}, label2id={"yes": 0, "no": 1})
+    ViltForQuestionAnswering(cfg).save_pretrained(out)
+    bert = bert_cls(tokenizer_object=tok.backend_tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+                             cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    ViltProcessor(image_processor=ViltImageProcessor(size={"shortest_edge": 32}),
+                  tokenizer=bert).save_pretrained(out)
+    return out
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "text-classification": text_classification,
     "token-classification": token_classification,
@@ -161,6 +266,15 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "object-detection": object_detection,
     "image-segmentation": image_segmentation,
     "automatic-speech-recognition": automatic_speech_recognition,
+    "text-generation": text_generation,
+    "conversational": text_generation,
+    "zero-shot-classification": zero_shot_classification,
+    "feature-extraction": feature_extraction,
+    "sentence-similarity": feature_extraction,
+    "image-to-text": image_to_text,
+    "depth-estimation": depth_estimation,
+    "audio-classification": audio_classification,
+    "visual-question-answering": visual_question_answering,
 }
 
 

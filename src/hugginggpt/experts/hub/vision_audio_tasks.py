@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import ExpertInputError
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
-from .tasks import HubTask, LoadOptions, from_pretrained, pipeline_loader, plain
+from .tasks import HubTask, LoadOptions, from_pretrained, generation_kwargs, pipeline_loader, plain
 
 
 def _image(inputs: dict[str, Any]) -> Any:
@@ -107,7 +107,9 @@ def _load_captioner(path: Path, opts: LoadOptions) -> Any:
     except (OSError, ValueError, TypeError):
         processor = None
     tokenizer = getattr(processor, "tokenizer", None) or tf.AutoTokenizer.from_pretrained(str(path))
-    if processor is None:
+    # Encoder-decoder captioners (vit-gpt2) have no joint processor: AutoProcessor falls back to the tokenizer,
+    # which cannot read images. Use the image processor then.
+    if processor is None or isinstance(processor, tf.PreTrainedTokenizerBase):
         processor = tf.AutoImageProcessor.from_pretrained(str(path))
     return model, processor, tokenizer, opts
 
@@ -118,7 +120,7 @@ def _image_to_text(state: Any, inputs: dict[str, Any]) -> ExpertResult:
     model, processor, tokenizer, opts = state
     enc = processor(images=_image(inputs), return_tensors="pt").to(model.device)
     with torch.no_grad():
-        ids = model.generate(**enc, max_new_tokens=min(opts.max_new_tokens, 64))
+        ids = model.generate(**enc, **generation_kwargs(model, min(opts.max_new_tokens, 64)))
     return ExpertResult.of_text(tokenizer.batch_decode(ids, skip_special_tokens=True)[0].strip())
 
 
