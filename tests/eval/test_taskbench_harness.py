@@ -127,3 +127,49 @@ def test_cli_on_ten_dev_samples_with_the_offline_planner(tmp_path):
             assert t[k] is None or 0.0 <= t[k] <= 1.0
     assert out["original"]["n_samples"] == 10 - out["failed"]
     assert len(preds.read_text().splitlines()) == 10
+
+
+class JarvisLLM:
+    """A scripted controller LLM that always answers the same JARVIS plan."""
+
+    name = "scripted"
+    capable = True
+
+    def __init__(self, plan: list[dict]) -> None:
+        self.text = json.dumps({"tasks": plan})
+
+    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.0, stage="other"):
+        from hugginggpt.llm.base import ChatResult
+
+        return ChatResult(text=self.text)
+
+    def describe(self):
+        return {"backend": "scripted", "model": "none", "capable": True}
+
+
+def test_llm_planner_plans_over_the_bound_tool_list(tools):
+    from hugginggpt.eval.taskbench import make_planner
+    from hugginggpt.eval.tools import ToolList, ToolSpec
+
+    toolset = ToolList([*tools, ToolSpec("Video Stabilizer", "Steady a video.", ("video",), ("video",))])
+    binding = bind_tools(toolset)
+    llm = JarvisLLM([{"task": "automatic-speech-recognition", "id": 0, "dep": [-1], "args": {"audio": "a.wav"}},
+                     {"task": "Video Stabilizer", "id": 1, "dep": [-1], "args": {"video": "b.mp4"}}])
+    planner = make_planner("llm", binding, lambda: llm)
+    assert planner.registry is binding.registry
+    result = evaluate([gold("s", "dag", [Node("Automatic Speech Recognition", ["a.wav"]),
+                                         Node("Video Stabilizer", ["b.mp4"])])], planner, binding)
+    assert [n.to_json() for n in result.predictions[0].nodes] == [
+        {"task": "Automatic Speech Recognition", "arguments": ["a.wav"]},
+        {"task": "Video Stabilizer", "arguments": ["b.mp4"]}]
+    assert result.summary()["n_f1"] == 1.0
+
+
+def test_make_planner_errors(tools):
+    from hugginggpt.errors import ConfigError
+    from hugginggpt.eval.taskbench import make_planner
+
+    with pytest.raises(ConfigError):
+        make_planner("magic", bind_tools(tools))
+    with pytest.raises(ConfigError):
+        make_planner("taskbench-baseline", bind_tools(tools), None)

@@ -169,3 +169,10 @@ def test_missing_type_has_no_numbers(tools):
     by_type = scorer.result()["by_type"]
     assert set(by_type) == {"single"}
     assert by_type["single"]["n_samples"] == 1
+
+
+def test_unknown_type_counts_overall_only(tools):
+    scorer = TaskBenchScorer(tools)
+    scorer.add(sample("1", [Node(TR, ["a"])], kind="unknown"), [Node(TR, ["a"])])
+    m = scorer.result()
+    assert m["n_samples"] == 1 and m["by_type"] == {}

@@ -30,7 +30,7 @@ from typing import Any
 
 from rapidfuzz.distance import Indel
 
-from .data import NODE_REF, Node, Sample
+from .data import NODE_REF, SAMPLE_TYPES, Node, Sample
 from .tools import ToolList
 
 RULES = ("strict", "original")
@@ -186,7 +186,8 @@ class TaskBenchScorer:
         self.failed += prediction is None
         self.predicted_off_list += sum(n not in self.tools for n in pred.names)
         strict_gold = self.view(sample.nodes)
-        for kind in ("all", sample.type):
+        kinds = ("all", sample.type) if sample.type in SAMPLE_TYPES else ("all",)
+        for kind in kinds:
             self._add(self._score("strict", kind), strict_gold, pred, set(strict_gold.names), set(pred.names),
                       strict_gold.names, pred.names)
         if prediction is None:
@@ -197,7 +198,7 @@ class TaskBenchScorer:
         p_set = {n for n in pred.names if n in self.tools}
         g_seq = [self.tools.index(n) if n in known else 0 for n in gold.names]
         p_seq = [self.tools.index(n) if n in known else 0 for n in pred.names]
-        for kind in ("all", sample.type):
+        for kind in kinds:
             self._add(self._score("original", kind), gold, pred, g_set, p_set, g_seq, p_seq)
 
     @staticmethod
