@@ -25,7 +25,8 @@ class LLMSettings(BaseModel):
         None, description="Whether the LLM may plan and choose models. Default: true for `openai`, false for the "
                           "packaged SmolLM2 and for user GGUFs unless set.")
     n_ctx: int = Field(4096, description="Context length of the embedded model.")
-    n_threads: int | None = Field(None, description="CPU threads of the embedded model (default: all cores).")
+    n_threads: int | None = Field(
+        None, description="CPU threads of the embedded model (default: all cores but one, at most 8).")
     temperature: float = 0.0
     max_tokens: int = 512
     timeout: float = Field(120.0, description="Seconds per LLM call.")

@@ -38,6 +38,16 @@ def default_gguf_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def default_threads() -> int:
+    """llama.cpp threads when ``llm.n_threads`` is unset: all cores but one, at most 8.
+
+    llama.cpp's threads busy-wait on each other; when every core is taken (experts running beside the LLM, other
+    programs) they thrash: on 2 busy cores, 2 threads decoded SmolLM2 at 1-12 tok/s where 1 thread kept 24-44.
+    Leaving a core free avoids that; beyond ~8 threads a small model gains nothing.
+    """
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
 def json_schema_response_format(schema: dict[str, Any], name: str = "output") -> dict[str, Any]:
     """The OpenAI ``response_format`` that constrains the output to ``schema``."""
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
@@ -115,7 +125,7 @@ class EmbeddedLLM:
         params.model.path = str(path)
         params.n_ctx = self.n_ctx
         params.n_parallel = 1
-        threads = self.n_threads or os.cpu_count() or 2
+        threads = self.n_threads or default_threads()
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
