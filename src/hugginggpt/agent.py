@@ -61,7 +61,8 @@ class HuggingGPT:
         if self._catalog is None:
             from .catalog.sync import build_catalog
 
-            self._catalog = build_catalog(self.config, extra=LLMBackend(self.llm).cards())
+            self._catalog = build_catalog(self.config, extra=LLMBackend(self.llm).cards(),
+                                          remote=self.hub_backends()["http"].cards())
         return self._catalog
 
     def hub_backends(self) -> dict[str, Any]:

@@ -108,3 +108,18 @@ def test_models_server_hosts_a_local_transformers_model(tiny, media, tmp_path: P
                                          headers={LOSSLESS_HEADER: "1"}).json())
     assert [o.kind for o in lossless.outputs] == ["text", "image"]
     assert lossless.outputs[1].data[:4] == b"\x89PNG" and lossless.data["backend"] == "transformers"
+
+
+def test_device_and_dtype_choice() -> None:
+    import torch
+
+    from hugginggpt.errors import ConfigError
+    from hugginggpt.experts.hub.local import pick_device, pick_dtype
+
+    assert pick_device("cpu") == "cpu" and pick_device("cuda:1") == "cuda:1"
+    assert pick_device("auto") == "cuda" if torch.cuda.is_available() else pick_device("auto") in ("cpu", "mps")
+    assert pick_dtype("auto", "cpu") is torch.float32
+    assert pick_dtype("auto", "cuda") in (torch.bfloat16, torch.float16)
+    assert pick_dtype("float16", "cpu") is torch.float16
+    with pytest.raises(ConfigError):
+        pick_dtype("float17", "cpu")

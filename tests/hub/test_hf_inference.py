@@ -124,3 +124,15 @@ def test_plan_in_huggingface_mode(hosted, media, make_agent) -> None:
     assert run.results[0].text == "a cat sitting on a couch"
     assert json.loads(server.last("distilbert-base-uncased-finetuned-sst-2-english")["body"])["inputs"] == \
         "a cat sitting on a couch"
+
+
+def test_only_the_top_models_of_a_task_are_probed(hosted) -> None:
+    from hugginggpt.experts.hf_inference import MAX_PROBES_PER_TASK
+
+    server, backend = hosted
+    answers = [backend.can_serve(ModelCard(id=f"org/model-{i}", task="summarization"))
+               for i in range(MAX_PROBES_PER_TASK + 3)]
+    assert sum(1 for r in server.requests if r["method"] == "GET") == MAX_PROBES_PER_TASK
+    assert all("not probed" in why for _, why in answers[MAX_PROBES_PER_TASK:])
+    # another task has its own allowance
+    assert backend.can_serve(ModelCard(id="facebook/bart-large-cnn", task="text-classification"))[0]

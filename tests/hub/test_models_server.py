@@ -29,11 +29,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _start(tmp_path: Path, models: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     cmd = [sys.executable, "-m", "hugginggpt.cli", "models-server", "--port", str(port)]
-    for mid in HOSTED:
+    for mid in models:
         cmd += ["--model", mid]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HUGGINGGPT_WORKSPACE": str(tmp_path)}
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -50,6 +49,12 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     else:
         proc.kill()
         pytest.fail("models-server did not start in 120 s")
+    return url, proc
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    url, proc = _start(tmp_path, HOSTED)
     yield url, proc
     if proc.poll() is None:
         proc.kill()
@@ -102,3 +107,23 @@ def test_plan_runs_on_the_server_and_survives_its_death(server, media, make_agen
     if by_id[0].status == "failed":  # the independent task won the race: task 1 is skipped, not run
         assert by_id[1].status == "skipped"
     assert run.answer  # the responder still answers from what ran
+
+
+def test_controller_uses_a_model_only_the_server_has(tmp_path: Path, tiny, media, make_agent) -> None:
+    """The "GPU box" hosts a local transformers model that is in no catalog of the controller: the server's
+    ``GET /models`` listing adds it to the controller's catalog and the plan runs it remotely."""
+    model_dir = tiny("image-classification")
+    url, proc = _start(tmp_path, [f"image-classification={model_dir}"])
+    try:
+        plan = [{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "photo.png"}}]
+        agent = make_agent(plan, model_servers=[{"url": url}], overrides={"image-classification": model_dir.name})
+        assert agent.catalog.get(model_dir.name).task == "image-classification"
+        run = agent.run("classify photo.png")
+        [result] = run.results
+        assert result.status == "ok", result.error
+        assert (result.choice.model_id, result.choice.backend) == (model_dir.name, "http")
+        assert result.data["backend"] == "transformers" and result.data["server"] == url
+        assert result.data["label"] in ("cat", "dog")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

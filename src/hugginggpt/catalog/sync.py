@@ -33,8 +33,10 @@ def synced_path(config: Any) -> Path:
     return Path(getattr(config, "workspace_path", Path(".hugginggpt"))) / "catalog" / "hub_models.json"
 
 
-def build_catalog(config: Any, extra: list[ModelCard] | None = None) -> Catalog:
-    """Bundled + embedded + ``extra`` (e.g. the LLM's cards) + synced overlay + ``catalog_file`` entries."""
+def build_catalog(config: Any, extra: list[ModelCard] | None = None,
+                  remote: list[ModelCard] | None = None) -> Catalog:
+    """Bundled + embedded + ``extra`` (e.g. the LLM's cards) + synced overlay + ``catalog_file`` entries + ``remote``
+    cards (what model servers host) whose ids are not known yet."""
     catalog = Catalog.default(extra=extra)
     synced = synced_path(config)
     if synced.is_file():
@@ -44,6 +46,9 @@ def build_catalog(config: Any, extra: list[ModelCard] | None = None) -> Catalog:
             log.warning("ignoring the synced catalog %s: %s", synced, exc)
     if getattr(config, "catalog_file", None):
         for card in user_cards(Path(config.catalog_file).expanduser()):
+            catalog.add(card)
+    for card in remote or []:
+        if catalog.get(card.id) is None:
             catalog.add(card)
     return catalog
 

@@ -28,6 +28,9 @@ from .hub.errors import ModelServerUnreachable, RemoteTimeout, error_for_status
 log = logging.getLogger(__name__)
 
 _DOWN_S = 30.0  # after a connection failure, skip probing the service for this long
+# The selector asks about a task's cards most-liked first; like JARVIS (its first 10 candidates per task), only the
+# top ones are probed over the network, so a selection costs a few requests, not thirty.
+MAX_PROBES_PER_TASK = 10
 
 
 def _tasks() -> dict[str, Any]:
@@ -95,6 +98,7 @@ class HFInferenceBackend:
         self.timeout = timeout
         self.status_ttl = status_ttl
         self._status: dict[str, tuple[float, bool, str]] = {}
+        self._probed: dict[str, dict[str, float]] = {}  # task -> model id -> when probed
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -141,6 +145,13 @@ class HFInferenceBackend:
         ok, reason = self.status()
         if not ok:
             return False, reason
+        now = time.monotonic()
+        with self._lock:
+            probed = {m: t for m, t in self._probed.get(card.task, {}).items() if now - t < self.status_ttl}
+            if card.id not in probed and len(probed) >= MAX_PROBES_PER_TASK:
+                return False, f"not probed: the {MAX_PROBES_PER_TASK} most liked {card.task} models were checked"
+            probed.setdefault(card.id, now)
+            self._probed[card.task] = probed
         return self.available(card.id)
 
     def available(self, model_id: str) -> tuple[bool, str]:

@@ -236,6 +236,17 @@ class HTTPBackend:
             servers.append(ModelServer(s["url"], shared_dir=s.get("shared_dir"), timeout=s.get("timeout", 300.0)))
         return cls(servers)
 
+    def cards(self) -> list[ModelCard]:
+        """Cards for what the servers host (from ``GET /models``), so models that only a server has (e.g. a
+        fine-tuned local directory on the GPU box) can be selected too. Callers skip ids they already know."""
+        out: dict[str, ModelCard] = {}
+        for server in self.servers:
+            for mid, task in (server.listing() or {}).items():
+                if task and mid not in out:
+                    out[mid] = ModelCard(id=mid, task=task, source="user", tags=["model-server"],
+                                         description=f"hosted on {server.url}", path=None)
+        return list(out.values())
+
     def status(self) -> tuple[bool, str]:
         if not self.servers:
             return False, "no model_servers configured"
