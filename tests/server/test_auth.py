@@ -42,7 +42,8 @@ def test_every_route_needs_the_key(secured, method, path):
 def test_right_key_is_accepted(secured):
     auth = {"Authorization": f"Bearer {KEY}"}
     assert secured.get("/v1/models", headers=auth).status_code == 200
-    assert secured.get("/openapi.json", headers=auth).status_code == 200
+    spec = secured.get("/openapi.json", headers=auth).json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     r = secured.post("/hugginggpt", json={"messages": [{"role": "user", "content": SENTIMENT}]}, headers=auth)
     assert r.status_code == 200 and "positive" in r.json()["message"]
     r = secured.post("/v1/files", files={"file": ("a.png", png_bytes(), "image/png")}, headers=auth)
@@ -63,7 +64,9 @@ def test_ui_login_sets_a_session_cookie(secured):
     cookie = r.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower() and KEY not in cookie
     assert secured.get("/ui/", headers={"Accept": "text/html"}).status_code == 200
-    # The cookie opens the UI and the media it shows, not the API.
+    # The cookie opens the UI, the media it shows and the docs, not the API.
+    assert secured.get("/openapi.json").status_code == 200
     assert secured.get("/v1/models").status_code == 401
+    assert secured.post("/v1/runs", json={"request": "hi"}).status_code == 401
     secured.get("/logout")
     assert secured.get("/ui/", headers={"Accept": "text/html"}).status_code == 303

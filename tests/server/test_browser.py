@@ -63,3 +63,25 @@ def test_ui_chat_with_image_upload_shows_plan_image_and_audio(tmp_path, shared_a
     # The UI's run is stored like any API run.
     runs = app.state.hg.db.list_runs()
     assert [(r.source, r.status) for r in runs] == [("ui", "succeeded")]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: `apt-get install -y chromium` (as root)")
+def test_ui_behind_api_key_logs_in_and_runs(tmp_path, shared_agent):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    app = create_app(HuggingGPTConfig(workspace=tmp_path / "ws", server={"api_key": "ui-key"}), agent=shared_agent)
+    with LiveServer(app) as server, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(server.url + "/ui/")
+            assert "/login" in page.url
+            page.fill("input[name=key]", "ui-key")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#hg-input textarea", timeout=60_000)
+            page.fill("#hg-input textarea", "what is the sentiment of: what a wonderful day")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#hg-progress .hg-step.done >> text=Answer", timeout=300_000)
+            assert "positive" in page.locator("#hg-chat").inner_text()
+            assert "vader" in page.locator("#hg-models").inner_text()
+        finally:
+            browser.close()

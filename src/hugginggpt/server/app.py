@@ -69,6 +69,8 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
     app.include_router(chat_router)
     app.include_router(runs_router)
     _login_routes(app, settings.api_key)
+    if settings.api_key:
+        _declare_bearer(app)
 
     if settings.ui:
         from .ui import mount_ui
@@ -85,6 +87,22 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
                            expose_headers=["X-HuggingGPT-Run"])
     return app
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """Put the bearer scheme in the OpenAPI schema (the "Authorize" button of /docs)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "server.api_key"}}
+            spec["security"] = [{"bearer": []}]
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
 
 
 def _login_routes(app: FastAPI, api_key: str | None) -> None:

@@ -73,6 +73,7 @@ def plan_svg(tasks: list[dict[str, Any]], status: dict[int, str] | None = None,
         fill, stroke, ink = _COLOURS.get(st, _COLOURS["pending"])
         dash = ' stroke-dasharray="4 3"' if st == "skipped" else ""
         model = models.get(t["id"], "")
+        short = model.removeprefix("hugginggpt/")  # the embedded namespace; the tooltip keeps the full id
         parts.append(
             f'<g><title>{escape(t["task"])} ({escape(st)}){escape(" - " + model) if model else ""}</title>'
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="10" fill="{fill}" '
@@ -80,7 +81,7 @@ def plan_svg(tasks: list[dict[str, Any]], status: dict[int, str] | None = None,
             f'<text x="{x + 10:.0f}" y="{y + 21:.0f}" font-size="13" font-weight="600" fill="{ink}" '
             f'font-family="system-ui, sans-serif">#{t["id"]} {escape(_clip(t["task"], 20))}</text>'
             f'<text x="{x + 10:.0f}" y="{y + 40:.0f}" font-size="11" fill="{ink}" opacity="0.8" '
-            f'font-family="ui-monospace, monospace">{escape(_clip(model or st, 25))}</text></g>')
+            f'font-family="ui-monospace, monospace">{escape(_clip(short or st, 25))}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -7,6 +7,7 @@ import base64
 import binascii
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ class InputGate:
         return art.path
 
     # ----- bodies -----------------------------------------------------------------------------------------------
-    def from_messages(self, messages: list[ChatMessage], files: list[str] = ()) -> Inputs:  # type: ignore[assignment]
+    def from_messages(self, messages: list[ChatMessage], files: Sequence[str] = ()) -> Inputs:
         """The last message is the request (it must be the user's); earlier user/assistant turns are history."""
         if not messages or messages[-1].role != "user":
             raise APIError(400, "bad_request", "The last message must be a user message.",
@@ -114,7 +115,7 @@ class InputGate:
         attached += [self.attachment(f) for f in files]
         return Inputs(request=self.view.to_names(text).strip(), history=history, files=_unique(attached))
 
-    def from_request(self, request: str, files: list[str], history: list[dict[str, Any]]) -> Inputs:
+    def from_request(self, request: str, files: Sequence[str], history: list[dict[str, Any]]) -> Inputs:
         return Inputs(request=self.view.to_names(request).strip(), history=history,
                       files=_unique([self.attachment(f) for f in files]))
 

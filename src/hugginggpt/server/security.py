@@ -15,9 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_COOKIE = "hugginggpt_session"
 PUBLIC_PATHS = ("/login", "/logout", "/favicon.ico")
-# Paths a browser session (cookie from /login) may use: the UI and the media it shows. The API itself wants the
-# bearer header, so a cookie can never be used cross-site to start runs.
-COOKIE_PREFIXES = ("/ui", "/v1/artifacts/")
+# Paths a browser session (cookie from /login) may read besides /ui: the media the UI shows and the API docs. The
+# API itself wants the bearer header, so a cookie can never be used cross-site to start runs.
+COOKIE_PREFIXES = ("/v1/artifacts/", "/docs", "/openapi.json")
 
 
 def session_token(api_key: str) -> str:
@@ -76,7 +76,10 @@ class AuthMiddleware:
         if self.key and auth[:7].lower() == "bearer " and hmac.compare_digest(auth[7:].strip().encode(),
                                                                               self.key.encode()):
             return True
-        if path.startswith(COOKIE_PREFIXES) and self.token:
+        # The UI posts to its own routes; the other cookie paths are read-only.
+        cookie_ok = path.startswith("/ui") or (path.startswith(COOKIE_PREFIXES) and scope.get("method") in
+                                               ("GET", "HEAD"))
+        if cookie_ok and self.token:
             jar = SimpleCookie()
             try:
                 jar.load(headers.get(b"cookie", b"").decode("latin-1"))

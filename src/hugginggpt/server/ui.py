@@ -61,12 +61,15 @@ def build_blocks(st: ServerState) -> Any:
                 with gr.Accordion("LLM settings", open=False, elem_id="hg-settings"):
                     backend = gr.Radio(["server default", "OpenAI-compatible"], value="server default",
                                        label="Controller LLM", interactive=can_configure)
-                    base_url = gr.Textbox(label="Base URL", placeholder="http://127.0.0.1:11434/v1",
-                                          interactive=can_configure)
-                    model = gr.Textbox(label="Model", placeholder="qwen2.5:14b-instruct", interactive=can_configure)
-                    key = gr.Textbox(label="API key", type="password", interactive=can_configure)
-                    planner = gr.Dropdown(["auto", "offline", "llm"], value="auto", label="Planner",
-                                          interactive=can_configure)
+                    with gr.Row():
+                        base_url = gr.Textbox(label="Base URL", placeholder="http://127.0.0.1:11434/v1",
+                                              interactive=can_configure, scale=3)
+                        model = gr.Textbox(label="Model", placeholder="qwen2.5:14b-instruct",
+                                           interactive=can_configure, scale=2)
+                    with gr.Row():
+                        key = gr.Textbox(label="API key", type="password", interactive=can_configure, scale=3)
+                        planner = gr.Dropdown(["auto", "offline", "llm"], value="auto", label="Planner",
+                                              interactive=can_configure, scale=2)
                     apply = gr.Button("Apply to this session", variant="secondary", interactive=can_configure)
                     settings_note = gr.Markdown("" if can_configure else
                                                 "*Changing the LLM is disabled on this server.*")
