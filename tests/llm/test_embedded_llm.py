@@ -24,7 +24,7 @@ CITY_SCHEMA = {
 
 @pytest.fixture(scope="module")
 def llm() -> EmbeddedLLM:
-    client = EmbeddedLLM(n_ctx=2048, n_threads=2, max_tokens=64)
+    client = EmbeddedLLM(n_ctx=2048, max_tokens=64)
     yield client
     client.close()
 

@@ -15,7 +15,7 @@ import pytest
 from hugginggpt.config import LLMSettings
 from hugginggpt.errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMUnavailable, PlanError
 from hugginggpt.llm.choose import choose_models
-from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path
+from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path, default_threads
 from hugginggpt.llm.factory import build_llm
 from hugginggpt.llm.openai_compat import OpenAICompatible
 from hugginggpt.planning.base import KnownResource, PlanContext
@@ -43,8 +43,8 @@ def server_url() -> Iterator[str]:
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_ctx = 4096
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
+    params.cpuparams.n_threads = default_threads()
+    params.cpuparams_batch.n_threads = default_threads()
     params.verbosity = -1
     srv = xllamacpp.Server(params)
     yield srv.listening_address + "/v1"
