@@ -31,6 +31,13 @@ INPUTS = {
     "object-detection": {"image": "photo.png"},
     "image-segmentation": {"image": "photo.png"},
     "automatic-speech-recognition": {"audio": "speech.wav"},
+    "audio-classification": {"audio": "speech.wav"},
+    "text-generation": {"text": "the cat sat on"},
+    "zero-shot-classification": {"text": "the movie is good", "labels": "film, weather"},
+    "feature-extraction": {"text": "the movie is good"},
+    "image-to-text": {"image": "photo.png"},
+    "depth-estimation": {"image": "photo.png"},
+    "visual-question-answering": {"image": "photo.png", "text": "is the cat good"},
 }
 
 
