@@ -251,3 +251,12 @@ def test_describe_probes_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_describe_against_real_server(client: OpenAICompatible) -> None:
     info = client.describe()
     assert info["available"] is True and info["server_models"]
+
+
+def test_a_400_for_another_reason_does_not_downgrade_structured_output(stub: Any) -> None:
+    server = stub([(400, _error("prompt is too long"))])
+    client = OpenAICompatible(server.url, model="m", max_retries=0)
+    with pytest.raises(LLMResponseError, match="too long"):
+        client.chat([{"role": "user", "content": "hi"}], json_schema={"type": "object"})
+    assert [r.get("response_format", {}).get("type") for r in server.requests] == ["json_schema", "json_object", None]
+    assert client.describe(probe=False)["structured_output"] == "json_schema"

@@ -140,8 +140,8 @@ class OpenAICompatible:
         }
         if json_schema is None:
             return self._complete(kwargs, stage)
-        while True:
-            mode = self._schema_mode
+        first_error: LLMResponseError | None = None
+        for mode in _SCHEMA_MODES[_SCHEMA_MODES.index(self._schema_mode):]:
             if mode == "json_schema":
                 kwargs["response_format"] = json_schema_response_format(json_schema)
             elif mode == "json_object":
@@ -149,15 +149,21 @@ class OpenAICompatible:
             else:
                 kwargs.pop("response_format", None)
             try:
-                return self._complete(kwargs, stage)
+                result = self._complete(kwargs, stage)
             except LLMResponseError as exc:
-                cause = exc.__cause__
-                rejected = isinstance(cause, (openai.BadRequestError, openai.UnprocessableEntityError))
-                if not rejected or mode == "plain":
+                rejected = isinstance(exc.__cause__, (openai.BadRequestError, openai.UnprocessableEntityError))
+                if not rejected:
                     raise
-                self._schema_mode = _SCHEMA_MODES[_SCHEMA_MODES.index(mode) + 1]
-                log.warning("LLM server rejected response_format; falling back",
-                            extra={"from": mode, "to": self._schema_mode, "base_url": self.base_url})
+                first_error = first_error or exc
+                log.warning("LLM server rejected the request with response_format; trying a weaker form",
+                            extra={"mode": mode, "base_url": self.base_url})
+                continue
+            # Remembered only once a weaker mode has worked: a 400 for another reason (e.g. a prompt too long)
+            # must not downgrade structured output for later calls.
+            self._schema_mode = mode
+            return result
+        assert first_error is not None
+        raise first_error
 
     def _complete(self, kwargs: dict[str, Any], stage: str) -> ChatResult:
         response = self._call(lambda: self.client.chat.completions.create(**kwargs))
