@@ -123,3 +123,38 @@ def test_device_and_dtype_choice() -> None:
     assert pick_dtype("float16", "cpu") is torch.float16
     with pytest.raises(ConfigError):
         pick_dtype("float17", "cpu")
+
+
+def test_backend_modules_import_without_the_heavy_stack() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, hugginggpt.experts.transformers_backend, hugginggpt.experts.hf_inference, "
+            "hugginggpt.experts.http_backend, hugginggpt.experts.models_server; "
+            "print(sorted(m for m in ('torch', 'transformers', 'diffusers', 'fastapi') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_missing_transformers_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch, make_agent) -> None:
+    import importlib.util
+
+    from hugginggpt.experts.hub import local
+
+    real = importlib.util.find_spec
+    def find_spec(name: str, *args: object) -> object:
+        return None if name == "transformers" else real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    local.torch_stack.cache_clear()
+    try:
+        rows = diagnose(make_agent([]))["backends"]
+        assert rows["transformers"]["available"] is False
+        assert "transformers" in rows["transformers"]["reason"] and "hugginggpt[hub]" in rows["transformers"]["reason"]
+        from hugginggpt.experts.pool import ExpertPool
+        from hugginggpt.experts.transformers_backend import TransformersBackend
+
+        ok, why = TransformersBackend(ExpertPool()).can_serve(ModelCard(id="x", task="text-classification"))
+        assert not ok and "transformers" in why
+    finally:
+        local.torch_stack.cache_clear()
