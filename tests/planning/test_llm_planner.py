@@ -193,6 +193,8 @@ def test_demo_selection_by_similarity() -> None:
     assert picked[-1]["request"].startswith("Transcribe meeting.wav")  # the most similar is shown last
     assert any(not d["tasks"] for d in picked)  # an empty-plan demo is always among them
     assert selector.select("anything", k=0) == []
+    only = selector.select("Please transcribe interview.wav and summarize what was said", k=1)
+    assert len(only) == 1 and only[0]["tasks"]  # with room for one demo, the best match wins
 
 
 def test_parse_plan_output_tolerates_fences_and_prose() -> None:

@@ -128,18 +128,18 @@ class DemoSelector:
         return {t: v / norm for t, v in vec.items()}
 
     def select(self, request: str, k: int, files: list[KnownResource] | None = None) -> list[dict[str, Any]]:
-        """The ``k`` most similar demos, most similar last (nearest the request), always with one empty plan."""
+        """The ``k`` most similar demos, most similar last (nearest the request); from ``k=2`` on, one of them is
+        always an empty plan, so the model sees that answering without tasks is allowed."""
         if k <= 0 or not self.demos:
             return []
         query = self._vector(Counter(_terms(request + " " + " ".join(f.media for f in files or []))))
         scores = [sum(w * vec.get(t, 0.0) for t, w in query.items()) for vec in self._vectors]
         order = sorted(range(len(self.demos)), key=lambda i: (-scores[i], i))
         chosen = order[:k]
-        if not any(not self.demos[i]["tasks"] for i in chosen):
-            # Show the "no task" answer too, so the model knows an empty plan is allowed.
+        if k > 1 and not any(not self.demos[i]["tasks"] for i in chosen):
             empty = next((i for i in order if not self.demos[i]["tasks"]), None)
             if empty is not None:
-                chosen = [*chosen[: k - 1], empty] if k > 1 else [empty]
+                chosen = [*chosen[: k - 1], empty]
         return [self.demos[i] for i in sorted(chosen, key=lambda i: scores[i])]
 
 
