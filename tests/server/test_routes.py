@@ -261,3 +261,18 @@ def test_cors_closed_by_default_and_configurable(make_app):
         r = c.options("/v1/chat/completions", headers=pre)
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == "https://example.org"
+
+
+def test_follow_up_turn_uses_the_previous_output(client):
+    """The answer cites an artifact URL; sent back as history, the next turn can work on that file."""
+    first = [{"role": "user", "content": "read this aloud: 'The weather is lovely today'"}]
+    r = client.post("/v1/chat/completions", json={"model": "hugginggpt", "messages": first})
+    assert r.status_code == 200, r.text
+    answer = r.json()["choices"][0]["message"]["content"]
+    assert "/v1/artifacts/" in answer and "/tmp" not in answer
+    follow = [*first, {"role": "assistant", "content": answer}, {"role": "user", "content": "now transcribe it"}]
+    r = client.post("/v1/chat/completions", json={"model": "hugginggpt", "messages": follow})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["hugginggpt"]["plan"][0]["task"] == "automatic-speech-recognition"
+    assert "weather" in body["choices"][0]["message"]["content"].lower()

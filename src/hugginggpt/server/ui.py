@@ -102,7 +102,7 @@ def build_blocks(st: ServerState) -> Any:
                 yield history, None, board.progress_html(), board.plan_html(), board.models_html(), sess
                 return
             board.run_id = run_id
-            async for ev in st.runs.follow(run_id, keepalive=1.0):
+            async for ev in st.runs.follow(run_id):
                 if ev is not None:
                     board.update(ev)
                 yield history, None, board.progress_html(), board.plan_html(), board.models_html(), sess

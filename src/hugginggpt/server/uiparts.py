@@ -66,6 +66,12 @@ CSS = """
 .hg-model-head code {font-size:.76rem; font-weight:500; word-break:break-all; text-align:right;}
 .hg-why {color:var(--body-text-color-subdued);}
 #hg-side {gap:10px;}
+#hg-chat .placeholder-content {padding:0 24px;}
+#hg-chat .examples {gap:10px;}
+#hg-chat button.example {border:1px solid var(--border-color-primary) !important; border-radius:12px !important;
+  background:var(--background-fill-secondary) !important; padding:10px 14px !important; text-align:left;
+  transition:border-color .15s, box-shadow .15s;}
+#hg-chat button.example:hover {border-color:var(--color-accent) !important; box-shadow:0 2px 8px #4f46e51f;}
 #hg-chat {flex-grow:1;}
 footer {display:none !important;}
 """
