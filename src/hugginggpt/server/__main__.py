@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="Interface (default: server.host, 127.0.0.1).")
     parser.add_argument("--port", type=int, help="Port (default: server.port, 8004).")
     parser.add_argument("--workspace", type=Path, help="Workspace (artifacts and the SQLite file).")
-    parser.add_argument("--planner", choices=["auto", "offline", "llm", "hybrid"])
+    parser.add_argument("--planner", choices=["auto", "offline", "llm"])
     parser.add_argument("--no-ui", action="store_true", help="Do not mount the web UI.")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
