@@ -41,6 +41,7 @@ class HuggingGPT:
         self.base_dir = Path(base_dir or Path.cwd()).resolve()
         self._llm = llm
         self._planner = planner
+        self._offline_planner: Planner | None = None
         self.pool = ExpertPool(self.config.memory_budget_mb)
         self.store = ArtifactStore(self.config.workspace_path)
         self._catalog: Catalog | None = None
@@ -87,15 +88,17 @@ class HuggingGPT:
         mode = self.config.planner
         if mode == "auto":
             mode = "llm" if llm.capable else "offline"
-        if mode in ("llm", "hybrid") and not llm.capable:
+        if mode == "llm" and not llm.capable:
             raise ConfigError(
                 f"planner: {mode} needs a capable LLM, but {llm.name} is marked as not capable of planning.",
                 hint="Use planner: offline (the default), configure an OpenAI-compatible endpoint, or set "
                      "llm.capable: true for a large enough GGUF.")
         if mode == "offline":
-            from .planning.offline_planner import OfflinePlanner
+            if self._offline_planner is None:
+                from .planning.offline_planner import OfflinePlanner
 
-            return OfflinePlanner(self.registry)
+                self._offline_planner = OfflinePlanner(self.registry)
+            return self._offline_planner
         from .planning.llm_planner import LLMPlanner
 
         return LLMPlanner(llm, self.registry)

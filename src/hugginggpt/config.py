@@ -49,7 +49,7 @@ class HuggingGPTConfig(BaseSettings):
 
     workspace: Path = Field(Path(".hugginggpt"), description="Where artifacts and run records are written.")
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    planner: Literal["auto", "offline", "llm", "hybrid"] = Field(
+    planner: Literal["auto", "offline", "llm"] = Field(
         "auto", description="`auto`: the LLM planner when the LLM is capable, else the offline planner.")
     inference_mode: Literal["local", "huggingface", "hybrid"] = Field(
         "local", description="Where experts run: local (embedded + local hub models), hosted, or both.")
