@@ -51,6 +51,12 @@ class ResourceError(HuggingGPTError):
     code = "resource_error"
 
 
+class ResourceAccessDenied(ResourceError):
+    """The input exists (or may exist) but may not be read: outside the allowed places, URLs off, private host."""
+
+    code = "resource_forbidden"
+
+
 class ModelSelectionError(HuggingGPTError):
     """No model can serve a task with the configured backends."""
 

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from .artifacts import Artifact, ArtifactStore
-from .errors import ResourceError
+from .errors import ResourceAccessDenied, ResourceError
 from .media import is_url, media_of_name
 
 log = logging.getLogger(__name__)
@@ -100,11 +100,11 @@ class ResourceResolver:
             if real.is_file():
                 return real
         if refused is not None:
-            raise ResourceError(
+            raise ResourceAccessDenied(
                 f"Access to {value!r} is not allowed: it is outside the allowed directories.",
                 hint="Attach the file with --file (or upload it), or add its directory to allowed_dirs.")
         if ".." in Path(value).parts:
-            raise ResourceError(f"Access to {value!r} is not allowed: path escapes the allowed directories.",
+            raise ResourceAccessDenied(f"Access to {value!r} is not allowed: path escapes the allowed directories.",
                                 hint="Use a path inside the working directory or attach the file with --file.")
         raise ResourceError(f"File not found: {value!r}.",
                             hint="Check the name, or attach the file with --file.")
@@ -116,7 +116,7 @@ class ResourceResolver:
 
     def _download(self, url: str, media: str, task_id: int | None) -> Artifact:
         if not self.allow_urls:
-            raise ResourceError(f"URL inputs are disabled: {url!r}.",
+            raise ResourceAccessDenied(f"URL inputs are disabled: {url!r}.",
                                 hint="Download the file and attach it, or set allow_urls: true.")
         import httpx
 
@@ -163,6 +163,6 @@ def _refuse_private_host(url: str) -> None:
     for info in infos:
         ip = ipaddress.ip_address(info[4][0])
         if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            raise ResourceError(f"URL {url!r} points at a non-public address ({ip}); refused.",
+            raise ResourceAccessDenied(f"URL {url!r} points at a non-public address ({ip}); refused.",
                                 hint="Only public http(s) URLs are fetched; set allow_private_urls: true to allow "
                                      "local servers.")

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 # HuggingGPTError class -> HTTP status. Errors of the request are 4xx; of the server or an upstream, 5xx. A
 # subclass defined anywhere (e.g. a planner's own PlanError) gets the status of its nearest listed ancestor.
 _BY_CLASS: dict[type[HuggingGPTError], int] = {
-    hge.RequestError: 400, hge.ResourceError: 400, hge.PlanError: 422, hge.ModelSelectionError: 422,
+    hge.RequestError: 400, hge.ResourceError: 400, hge.ResourceAccessDenied: 403, hge.PlanError: 422, hge.ModelSelectionError: 422,
     hge.ConfigError: 500, hge.ExpertError: 502, hge.ExpertInputError: 400, hge.ExpertUnavailable: 503,
     hge.TaskTimeout: 504, hge.LLMError: 502, hge.LLMUnavailable: 503, hge.LLMQuotaError: 429,
 }
@@ -28,8 +28,6 @@ _BY_CODE: dict[str, int] = {
     "bad_request": 400, "bad_json": 400, "not_found": 404, "unauthorized": 401, "forbidden": 403,
     "payload_too_large": 413, "unsupported_media": 415, "interrupted": 503, "internal_error": 500,
 }
-# Words with which the resource resolver says "you may not read that" (as opposed to "it does not exist").
-_REFUSED = ("not allowed", "disabled", "refused", "only uploaded")
 
 
 class APIError(Exception):
@@ -48,11 +46,9 @@ class APIError(Exception):
 
 
 def status_of(code: str, message: str = "", type_name: str | None = None) -> int:
-    """HTTP status for an error (by its code or class name); a refused resource (outside the allowed places, URLs
-    off) is 403."""
+    """HTTP status for an error (by its code or class name); a refused resource (``ResourceAccessDenied``: outside
+    the allowed places, URLs off, private host) is 403."""
     cls = _error_class(code, type_name)
-    if cls is not None and issubclass(cls, hge.ResourceError) and any(w in message.lower() for w in _REFUSED):
-        return 403
     if cls is not None:
         for klass in cls.__mro__:
             if klass in _BY_CLASS:

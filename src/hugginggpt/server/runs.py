@@ -32,7 +32,7 @@ def failure_of(result: RunResult) -> ErrorInfo | None:
         return result.error
     if result.results and not any(r.status == "ok" for r in result.results):
         for r in result.results:
-            if r.status == "failed" and r.error and r.error.code in ("resource_error", "bad_request"):
+            if r.status == "failed" and r.error and r.error.code in ("resource_error", "resource_forbidden", "bad_request"):
                 return r.error
     return None
 
