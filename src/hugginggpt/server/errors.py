@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 # HuggingGPTError class -> HTTP status. Errors of the request are 4xx; of the server or an upstream, 5xx. A
 # subclass defined anywhere (e.g. a planner's own PlanError) gets the status of its nearest listed ancestor.
 _BY_CLASS: dict[type[HuggingGPTError], int] = {
-    hge.RequestError: 400, hge.ResourceError: 400, hge.ResourceAccessDenied: 403, hge.PlanError: 422, hge.ModelSelectionError: 422,
+    hge.RequestError: 400, hge.ResourceError: 400, hge.ResourceAccessDenied: 403, hge.PlanError: 422,
+    hge.ModelSelectionError: 422,
     hge.ConfigError: 500, hge.ExpertError: 502, hge.ExpertInputError: 400, hge.ExpertUnavailable: 503,
     hge.TaskTimeout: 504, hge.LLMError: 502, hge.LLMUnavailable: 503, hge.LLMQuotaError: 429,
 }

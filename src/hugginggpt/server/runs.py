@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 END = None  # queue sentinel: the run is over
 
 
+_INPUT_ERRORS = ("resource_error", "resource_forbidden", "bad_request")
+
+
 def failure_of(result: RunResult) -> ErrorInfo | None:
     """Why a run failed as a whole, or None. A run whose every task failed on its inputs (a refused path, a file
     that does not exist) failed because of the request; a run with some results is a success with failed tasks."""
@@ -32,7 +35,7 @@ def failure_of(result: RunResult) -> ErrorInfo | None:
         return result.error
     if result.results and not any(r.status == "ok" for r in result.results):
         for r in result.results:
-            if r.status == "failed" and r.error and r.error.code in ("resource_error", "resource_forbidden", "bad_request"):
+            if r.status == "failed" and r.error and r.error.code in _INPUT_ERRORS:
                 return r.error
     return None
 
