@@ -26,6 +26,7 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks examples scripts
+	$(PY) -m mypy src/hugginggpt
 
 test: setup lint
 	$(PY) -m pytest -q
@@ -36,10 +37,10 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
-# Optional system tools (need root + apt): espeak-ng (TTS fallback), tesseract (OCR fallback).
+# Optional system tools (need root + apt): espeak-ng (TTS fallback), tesseract (OCR fallback), chromium (UI tests).
 sysdeps:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr tesseract-ocr-eng chromium >/dev/null; \
 	else echo "sysdeps: needs root and apt-get; skipping"; fi
 
 clean:

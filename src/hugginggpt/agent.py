@@ -248,7 +248,7 @@ class HuggingGPT:
         result = await asyncio.to_thread(expert.run, inputs)
         outputs: list[Artifact] = []
         for out in result.outputs:
-            prov = {"task_id": spec.id, "model_id": choice.model_id, "inputs": shown}
+            prov: dict[str, Any] = {"task_id": spec.id, "model_id": choice.model_id, "inputs": shown}
             if out.kind == "text":
                 outputs.append(self.store.put_text(out.text or "", **prov))
             else:

@@ -106,7 +106,9 @@ class Responder:
             try:
                 from .llm.respond_prompt import build_response_messages
 
-                messages = build_response_messages(run.request, run.plan, results_digest(run))
+                from .planning.schema import Plan
+
+                messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
                 text = self.llm.chat(messages, max_tokens=600, stage="respond").text  # type: ignore[attr-defined]
                 if text.strip():
                     return verify_paths(text.strip(), run) + _missing_files_note(text, run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ModelSelectionError
 from ..planning.schema import Plan, TaskSpec
@@ -32,7 +33,7 @@ class Selector:
     that call fails) the top-ranked candidate wins.
     """
 
-    def __init__(self, catalog: Catalog, backends: Sequence[object], *, llm: object | None = None, top_k: int = 5,
+    def __init__(self, catalog: Catalog, backends: Sequence[Any], *, llm: Any | None = None, top_k: int = 5,
                  overrides: dict[str, str] | None = None) -> None:
         self.catalog = catalog
         self.backends = list(backends)
@@ -88,9 +89,9 @@ class Selector:
         return out
 
     def _ask_llm(self, plan: Plan, choose: dict[int, list[Candidate]], request: str) -> dict[int, tuple[str, str]]:
-        try:
-            from ..llm.choose import choose_models
-        except ImportError:  # pragma: no cover - module always present in the package
+        from ..llm.choose import choose_models
+
+        if self.llm is None:
             return {}
         by_id = plan.by_id()
         try:

@@ -54,9 +54,9 @@ def validate_plan(plan: Plan, registry: TaskRegistry) -> list[PlanIssue]:
             issues.append(PlanIssue("unknown_task", t.id, f"unknown task {t.task!r}{hint}"))
             continue
         tt = registry.get(t.task)
-        for slot in tt.required_slots:
-            if not t.args.get(slot.name, "").strip():
-                issues.append(PlanIssue("missing_slot", t.id, f"{t.task} needs a {slot.type} in slot {slot.name!r}"))
+        for req in tt.required_slots:
+            if not t.args.get(req.name, "").strip():
+                issues.append(PlanIssue("missing_slot", t.id, f"{t.task} needs a {req.type} in slot {req.name!r}"))
         for name, value in t.args.items():
             slot = tt.slot(name)
             if slot is None:
