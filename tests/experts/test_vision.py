@@ -383,3 +383,17 @@ def test_experts_can_run_concurrently(grace_hopper: Path) -> None:
         futures = [pool.submit(e.run, {"image": grace_hopper}) for e in experts for _ in range(2)]
         results = [f.result(timeout=300).data for f in futures]
     assert results == [d for d in expected for _ in range(2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1, 1), (128, 64), (2000, 12), (12, 2000)])
+def test_experts_survive_tiny_and_thin_images(tmp_path: Path, size: tuple[int, int]) -> None:
+    # OpenCV's HOG corrupted the heap (and killed the process) on a 128×64 input before the size guard.
+    path = tmp_path / "odd.png"
+    Image.new("RGB", size, (200, 120, 40)).save(path)
+    for cls in ALL_EXPERTS:
+        result = cls().run({"image": path})
+        for out in result.outputs:
+            if out.kind == "image":
+                assert _png(out.data).size == size
+    assert _detect.detect_objects(load_image(path)) == []

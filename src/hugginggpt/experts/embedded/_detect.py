@@ -29,6 +29,7 @@ _COLORS = {"face": (255, 64, 64), "person": (30, 144, 255), "cat face": (40, 200
 _WORK_SIDE = 640  # OpenCV detectors run on a copy whose longer side is about this (speed; HOG needs >= 64x128)
 _MIN_FACE_SCORE = 0.5
 _MIN_HOG_MARGIN = 0.5
+_HOG_WINDOW = (64, 128)  # width, height
 _VISIBLE = 0.5
 
 
@@ -158,8 +159,13 @@ def detect_people(image: Image.Image) -> list[Detection]:
     import cv2
 
     gray, scale = _work_gray(image)
-    with HOG.use() as hog:
-        rects, weights = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
+    rects: Any = ()
+    weights: Any = ()
+    # HOG's window is 64×128: nothing smaller can hold a person, and OpenCV 4.14 corrupts its heap on some smaller
+    # inputs (128×64 crashed the process with "malloc(): invalid size").
+    if gray.shape[0] >= _HOG_WINDOW[1] and gray.shape[1] >= _HOG_WINDOW[0]:
+        with HOG.use() as hog:
+            rects, weights = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
     found = []
     for (x, y, bw, bh), margin in zip(rects, np.ravel(weights), strict=False):
         if float(margin) >= _MIN_HOG_MARGIN:

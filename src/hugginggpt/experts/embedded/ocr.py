@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Fraction of a line crop's height added as background on every side before recognition (see module docstring).
 _CROP_PAD = 0.35
+_MAX_ASPECT = 4
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,12 @@ class _RapidOcrEngine:
         )
 
     def read(self, image: Image.Image) -> list[OcrLine]:
-        bgr = to_bgr_array(image)
+        bgr = _pad_aspect(to_bgr_array(image))
+        lines = self._read(bgr)
+        w, h = image.size
+        return [_clip(ln, w, h) for ln in lines if ln.box[0] < w and ln.box[1] < h]
+
+    def _read(self, bgr: np.ndarray[Any, Any]) -> list[OcrLine]:
         with self._lock:
             if self._padded:
                 try:
@@ -200,6 +206,32 @@ def _pad_crop(crop: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
     background = [int(v) for v in np.median(border, axis=0)]
     return cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=background)
+
+
+def _pad_aspect(bgr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Pad very thin images (bottom or right) to at most 4:1 with their border colour.
+
+    RapidOCR scales the detector input so that its *shorter* side is 736 pixels: a 12×2000 strip became 736×122,000
+    and took minutes. Padding keeps coordinates unchanged.
+    """
+    import cv2
+
+    h, w = bgr.shape[:2]
+    if max(h, w) <= _MAX_ASPECT * min(h, w):
+        return bgr
+    border = np.concatenate([bgr[0], bgr[-1], bgr[:, 0], bgr[:, -1]])
+    background = [int(v) for v in np.median(border, axis=0)]
+    bottom = max(0, -(-w // _MAX_ASPECT) - h)
+    right = max(0, -(-h // _MAX_ASPECT) - w)
+    return cv2.copyMakeBorder(bgr, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=background)
+
+
+def _clip(line: OcrLine, w: int, h: int) -> OcrLine:
+    x0, y0, x1, y1 = line.box
+    if x1 <= w and y1 <= h:
+        return line
+    poly = tuple((min(x, w), min(y, h)) for x, y in line.polygon)
+    return OcrLine(line.text, line.score, (x0, y0, min(x1, w), min(y1, h)), poly)
 
 
 def _line(text: str, score: float, poly: np.ndarray[Any, Any]) -> OcrLine:
