@@ -243,9 +243,13 @@ def test_classifier_top5_on_grace_hopper(grace_hopper: Path) -> None:
 
 @pytest.mark.slow
 def test_classify_is_deterministic_and_shared(grace_hopper: Path) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
     image = load_image(grace_hopper)
     assert vision.classify(image, top_k=3) == vision.classify(image, top_k=3)
     assert vision.CLASSIFIER.loaded
+    assert torch.get_num_threads() == threads  # the single-thread forward pass leaves torch's setting alone
 
 
 @pytest.mark.slow
