@@ -7,6 +7,8 @@ those tests; the input-checking tests at the top need no model.
 from __future__ import annotations
 
 import io
+import sys
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -401,3 +403,28 @@ def test_experts_survive_tiny_and_thin_images(tmp_path: Path, size: tuple[int, i
             if out.kind == "image":
                 assert _png(out.data).size == size
     assert _detect.detect_objects(load_image(path)) == []
+
+
+def test_tesseract_fallback_groups_words_into_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback engine's parsing of ``image_to_data`` (tesseract itself is not installed here)."""
+    words = [  # (text, conf, block, par, line, left, top, width, height)
+        ("", -1, 1, 1, 1, 0, 0, 640, 220),
+        ("Invoice", 96, 1, 1, 1, 24, 40, 110, 30),
+        ("No.", 95, 1, 1, 1, 140, 40, 40, 30),
+        ("12345", 91, 1, 1, 1, 186, 40, 90, 30),
+        ("Total", 97, 1, 1, 2, 24, 130, 70, 30),
+        ("due:", 93, 1, 1, 2, 100, 130, 60, 30),
+        ("$42.50", 90, 1, 1, 2, 166, 130, 100, 30),
+    ]
+    keys = ("text", "conf", "block_num", "par_num", "line_num", "left", "top", "width", "height")
+    data = {k: [w[i] for w in words] for i, k in enumerate(keys)}
+    fake = types.SimpleNamespace(
+        Output=types.SimpleNamespace(DICT="dict"),
+        get_tesseract_version=lambda: "5.3.0",
+        image_to_data=lambda image, output_type: data,
+    )
+    monkeypatch.setitem(sys.modules, "pytesseract", fake)
+    lines = ocr._TesseractEngine().read(Image.new("RGB", (640, 220), "white"))
+    assert [ln.text for ln in lines] == list(INVOICE_LINES)
+    assert lines[0].box == (24, 40, 276, 70) and lines[1].box == (24, 130, 266, 160)
+    assert lines[0].score == pytest.approx((96 + 95 + 91) / 300)

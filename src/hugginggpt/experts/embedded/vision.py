@@ -8,6 +8,7 @@ threads at once, and the scheduler runs experts in worker threads.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from typing import Any, ClassVar
 
@@ -170,7 +171,7 @@ class FacePersonDetector(Expert):
     @classmethod
     def availability(cls) -> tuple[bool, str]:
         ok, why = super().availability()
-        if not ok and not mediapipe_ready() and why.endswith("mediapipe"):
+        if not ok and not mediapipe_ready() and importlib.util.find_spec("cv2") is not None:
             return True, "installed (OpenCV only: Haar faces and HOG people; mediapipe missing)"
         return ok, why
 
