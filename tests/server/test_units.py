@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hugginggpt.artifacts import ArtifactStore
-from hugginggpt.errors import ConfigError, LLMQuotaError, PlanError, RequestError, ResourceError
+from hugginggpt.errors import ConfigError, LLMQuotaError, PlanError, RequestError, ResourceAccessDenied, ResourceError
 from hugginggpt.planning.schema import TaskSpec
 from hugginggpt.results import ErrorInfo, RunResult, TaskResult
 from hugginggpt.server.errors import APIError, status_of
@@ -29,8 +29,8 @@ def test_error_statuses_follow_the_class_hierarchy():
     assert status_of(ConfigError.code) == 500
     assert status_of(LLMQuotaError.code) == 429
     assert status_of(ResourceError.code, "File not found: 'x.png'.") == 400
-    assert status_of(ResourceError.code, "Access to '/etc/passwd' is not allowed: outside.") == 403
-    assert status_of(ResourceError.code, "URL inputs are disabled: 'http://x'.") == 403
+    assert status_of(ResourceAccessDenied.code, "Access to '/etc/passwd' is not allowed: outside.") == 403
+    assert status_of("resource_forbidden", "", "ResourceAccessDenied") == 403
     assert status_of("payload_too_large") == 413
     assert status_of("something_new") == 500
 
