@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ class SharedModel(Generic[T]):
         self._factory = factory
         self._lock = threading.Lock()
         self._obj: T | None = None
+        self._calls = 0
 
     @property
     def loaded(self) -> bool:
@@ -33,9 +36,12 @@ class SharedModel(Generic[T]):
 
     @contextmanager
     def use(self) -> Iterator[T]:
-        with self._lock:
+        # mediapipe/TFLite print start-up chatter from C++ during graph creation and the first call; keep it out
+        # of the user's terminal (HUGGINGGPT_NATIVE_LOGS=1 shows it). The second manager is entered under the lock.
+        with self._lock, quiet_native_stderr(self._calls < 2):
             if self._obj is None:
                 self._obj = self._create()
+            self._calls += 1
             yield self._obj
 
     def load(self) -> None:
@@ -45,6 +51,7 @@ class SharedModel(Generic[T]):
     def release(self) -> None:
         with self._lock:
             self._obj = None
+            self._calls = 0
 
     def _create(self) -> T:
         try:
@@ -67,3 +74,24 @@ def guard(what: str, path: Path) -> Iterator[None]:
         raise
     except Exception as exc:
         raise ExpertError(f"{what} failed on {path.name}: {type(exc).__name__}: {exc}") from exc
+
+
+@contextmanager
+def quiet_native_stderr(active: bool = True) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block (native libraries bypass Python's sys.stderr)."""
+    if not active or os.environ.get("HUGGINGGPT_NATIVE_LOGS") == "1":
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
