@@ -81,6 +81,9 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
         print(result.model_dump_json(indent=2))
     else:
         render_result(console, result)
+        if result.error is not None:
+            e = result.error
+            err.print(f"[bold red]{e.type}[/]: {escape(e.message)}" + (f"\n[dim]{escape(e.hint)}[/]" if e.hint else ""))
     raise typer.Exit(0 if result.error is None else 1)
 
 

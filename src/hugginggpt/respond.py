@@ -105,7 +105,6 @@ class Responder:
         if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
             try:
                 from .llm.respond_prompt import build_response_messages
-
                 from .planning.schema import Plan
 
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
