@@ -23,7 +23,9 @@ from typing import Any
 from ..errors import PlanError
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
+from .schema import Plan
 from .offline.build import GraphBuilder
+from .offline.learned_path import LearnedPath
 from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
 from .offline.text import Resource, parse_request
 from .validate import repair_plan, validate_plan
@@ -43,11 +45,28 @@ class OfflinePlanner:
 
     name = "offline"
 
-    def __init__(self, registry: TaskRegistry | None = None, detector: DetectorFactory | None = None) -> None:
+    def __init__(self, registry: TaskRegistry | None = None, detector: DetectorFactory | None = None,
+                 learned: bool = True) -> None:
         self.registry = registry
+        self.learned = learned
         self._factory: DetectorFactory = detector or KeywordDetector
         # Built once per registry; the registry is kept with them so a recycled id() can never match.
         self._detectors: dict[int, tuple[TaskRegistry, TaskDetector, KeywordDetector]] = {}
+        self._learned: dict[int, tuple[TaskRegistry, LearnedPath | None]] = {}
+
+    def learned_for(self, registry: TaskRegistry) -> LearnedPath | None:
+        """The learned path for a registry whose tools a shipped model knows (None: rules only)."""
+        if not self.learned:
+            return None
+        cached = self._learned.get(id(registry))
+        if cached is None or cached[0] is not registry:
+            try:
+                path = LearnedPath.for_registry(registry)
+            except Exception as exc:  # noqa: BLE001 - a broken model file must never stop rule-based planning
+                log.warning("learned planner unavailable, planning with rules: %s", exc)
+                path = None
+            cached = self._learned[id(registry)] = (registry, path)
+        return cached[1]
 
     def detector_for(self, registry: TaskRegistry) -> TaskDetector:
         """The detector for a registry's tool list (built once per registry)."""
@@ -77,9 +96,17 @@ class OfflinePlanner:
         detections = [d for d in detector.detect(parsed, available) if d.task in registry]
         log.debug("offline planner detected %s", [d.task for d in detections], extra={"planner": self.name})
         builder = GraphBuilder(parsed, detections, files, registry, keyword)
-        raw = builder.build()
+        learned = self.learned_for(registry)
+        try:
+            raw = builder.build()
+        except PlanError:
+            if learned is None:
+                raise
+            raw = []  # the learned path may still find the inputs the rules missed
         plan, notes = repair_plan(raw, registry)
         notes = builder.notes + notes
+        if learned is not None:
+            plan, notes = self._learned_plan(learned, request, parsed, plan, notes, registry)
         issues = validate_plan(plan, registry)
         if issues:
             raise PlanError(
@@ -90,6 +117,16 @@ class OfflinePlanner:
         if not plan.tasks:
             notes.append("no task detected: the request is left to the LLM to answer")
         return PlanOutcome(plan=plan, planner=self.name, notes=notes, raw=raw)
+
+    @staticmethod
+    def _learned_plan(learned: LearnedPath, request: str, parsed, rule_plan: Plan, notes: list[str],
+                      registry: TaskRegistry) -> tuple[Plan, list[str]]:
+        """The learned planner's plan (it weighs the rules' choice of tasks); the rules' plan if it is invalid."""
+        raw = learned.plan(request, parsed, [t.task for t in rule_plan.tasks])
+        plan, learned_notes = repair_plan(raw, registry)
+        if validate_plan(plan, registry):
+            return rule_plan, notes + ["the learned planner's plan was invalid: kept the rule-based plan"]
+        return plan, ["planned by the learned tool detector", *learned_notes]
 
 
 def current_and_earlier(context: PlanContext) -> list[KnownResource]:

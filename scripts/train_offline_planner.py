@@ -1,0 +1,209 @@
+"""Train the offline planner's learned tool detector on TaskBench dev data, and measure it with cross-validation.
+
+    .venv/bin/python scripts/train_offline_planner.py                 # train on all dev, write data/<domain>.npz
+    .venv/bin/python scripts/train_offline_planner.py --cv 5 --no-save  # 5-fold CV numbers only
+
+For each domain (huggingface, multimedia) it reads ``<data>/<domain>_dev.jsonl`` and the domain's
+``tool_desc.json``, fits a one-vs-rest logistic model (hashed words + MiniLM embedding + similarity to the tool
+descriptions; numpy, Adam, L2) and counts tool-to-tool edges for ordering. ``--cv K`` scores K folds (train on
+K-1, plan the held-out fold) with the TaskBench metrics, next to the rule-based planner on the same folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hugginggpt.eval.data import Node, load_samples
+from hugginggpt.eval.metrics import TaskBenchScorer
+from hugginggpt.eval.tools import bind_tools, load_tools
+from hugginggpt.planning.offline.features import EMBED_DIM, HASH_DIM, load_embedder, request_features
+from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_tools, sigmoid
+from hugginggpt.planning.offline.tool_planner import RuleTools, LearnedToolPlanner, as_arguments
+
+OUT = Path(__file__).resolve().parents[1] / "src/hugginggpt/planning/offline/data"
+DOMAINS = ("huggingface", "multimedia")
+
+
+def tool_sigs(tools) -> list[ToolSig]:
+    return [ToolSig(t.name, t.description, tuple(x.lower() for x in t.input_types),
+                    tuple(x.lower() for x in t.output_types)) for t in tools]
+
+
+def read_all(samples, embed, cache: Path | None):
+    """Every request's features, cached on disk between runs (embedding is the slow part)."""
+    import pickle
+
+    key = [s.instruction for s in samples]
+    if cache and cache.exists():
+        saved = pickle.loads(cache.read_bytes())
+        if saved[0] == key:
+            return saved[1]
+    out = [request_features(t, embed) for t in key]
+    if cache:
+        cache.write_bytes(pickle.dumps((key, out)))
+    return out
+
+
+def featurize(read, tool_emb):
+    """Clause rows (hashed, embedded, similarity to every tool) stacked, and each row's request index."""
+    h = np.concatenate([f.hashed[1:] for f in read])
+    e = np.concatenate([f.embedded[1:] for f in read])
+    z = e @ tool_emb.T
+    seg = np.concatenate([np.full(len(f.spans), i) for i, f in enumerate(read)])
+    return h, e, z, seg
+
+
+def keyword_tools(samples, tools) -> np.ndarray:
+    """Which tools the rule-based planner puts in each request's plan (a feature of the learned model)."""
+    sigs = tool_sigs(tools)
+    rules = RuleTools(bind_tools(tools), sigs)
+    return np.stack([rules.vector(s.instruction) for s in samples])
+
+
+def subset(feats, rows):
+    """The clause rows of the requests ``rows`` (renumbered 0..len(rows)-1)."""
+    h, e, z, seg, kw = feats
+    pos = {r: i for i, r in enumerate(rows)}
+    keep = np.array([s in pos for s in seg])
+    return h[keep], e[keep], z[keep], np.array([pos[s] for s in seg[keep]]), kw[rows]
+
+
+def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold=0.4) -> LearnedModel:
+    """Fit the detector and the order statistics on ``samples`` (indices into ``feats`` rows)."""
+    names = [t.name for t in sigs]
+    index = {n: i for i, n in enumerate(names)}
+    h, e, z, seg, kw = feats
+    y = np.zeros((len(samples), len(names)), dtype=np.float32)
+    edges = np.zeros((len(names), len(names)), dtype=np.float32)
+    roots = np.zeros(len(names), dtype=np.float32)
+    for r, s in enumerate(samples):
+        for n in s.nodes:
+            if n.task in index:
+                y[r, index[n.task]] = 1.0
+        has_parent = set()
+        for i, n in enumerate(s.nodes):
+            for a in n.arguments:
+                if a.startswith("<node-") and a.endswith(">") and a[6:-1].isdigit():
+                    j = int(a[6:-1])
+                    if j < len(s.nodes) and j != i and s.nodes[j].task in index and n.task in index:
+                        edges[index[s.nodes[j].task], index[n.task]] += 1
+                        has_parent.add(i)
+        for i, n in enumerate(s.nodes):
+            if i not in has_parent and n.task in index:
+                roots[index[n.task]] += 1
+    params = {"wh": np.zeros((HASH_DIM, len(names))), "we": np.zeros((EMBED_DIM, len(names))),
+              "b": np.full(len(names), -2.0), "alpha": np.array(5.0),
+              "beta": np.full(len(names), 1.0)}
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(v) for k, v in params.items()}
+    for step in range(1, epochs + 1):
+        clause = h @ params["wh"] + e @ params["we"] + params["b"] + params["alpha"] * z
+        # A request asks for a tool when one of its clauses does: log-sum-exp pooling over its clauses.
+        top = np.full((len(samples), len(names)), -np.inf)
+        np.maximum.at(top, seg, clause)
+        w = np.exp(clause - top[seg])
+        total = np.zeros_like(top)
+        np.add.at(total, seg, w)
+        logit = top + np.log(total) + params["beta"] * kw
+        g_req = (sigmoid(logit) - y) / len(samples)
+        g = g_req[seg] * (w / total[seg])
+        grads = {"beta": (g_req * kw).sum(0),"wh": h.T @ g + l2 * params["wh"], "we": e.T @ g + l2 * params["we"], "b": g.sum(0),
+                 "alpha": np.array((g * z).sum())}
+        for k in params:
+            m[k] = 0.9 * m[k] + 0.1 * grads[k]
+            v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
+            params[k] = params[k] - lr * (m[k] / (1 - 0.9**step)) / (np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8)
+    return LearnedModel(names, params["wh"].astype(np.float32), params["we"].astype(np.float32),
+                        params["b"].astype(np.float32), float(params["alpha"]), threshold, edges, roots, domain,
+                        params["beta"].astype(np.float32), tuple(sigs))
+
+
+def score(samples, planned, tools) -> dict:
+    scorer = TaskBenchScorer(tools)
+    for s, nodes in zip(samples, planned, strict=True):
+        scorer.add(s, nodes)
+    return scorer.result("strict")
+
+
+def plan_all(model, sigs, embed, read, kw):
+    planner = LearnedToolPlanner(model, sigs, embed)
+    out, secs = [], []
+    for f, k in zip(read, kw, strict=True):
+        t0 = time.perf_counter()
+        nodes = as_arguments(planner.plan_features(f, k))
+        secs.append(time.perf_counter() - t0)
+        out.append([Node(t, a) for t, a in nodes])
+    return out, secs
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/taskbench"))
+    ap.add_argument("--domains", nargs="*", default=list(DOMAINS))
+    ap.add_argument("--cv", type=int, default=0)
+    ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--threshold", type=float, default=0.4)
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--epochs", type=int, default=400)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--cache", type=Path, help="folder for cached request features (speeds up repeated runs)")
+    args = ap.parse_args(argv)
+    embed = load_embedder()
+    if embed is None:
+        print("the MiniLM embedder is needed for training", file=sys.stderr)
+        return 1
+    report = {}
+    for domain in args.domains:
+        tools = load_tools(args.data / f"data_{domain}" / "tool_desc.json")
+        samples, _ = load_samples(args.data / f"{domain}_dev.jsonl", tools)
+        sigs = tool_sigs(tools)
+        read = read_all(samples, embed, args.cache and args.cache / f"{domain}_features.pkl")
+        feats = (*featurize(read, embed_tools(sigs, embed)), keyword_tools(samples, tools))
+        report[domain] = {}
+        if args.cv:
+            folds = [i % args.cv for i in range(len(samples))]
+            planned: list = [None] * len(samples)
+            secs = []
+            for k in range(args.cv):
+                train = [i for i in range(len(samples)) if folds[i] != k]
+                test = [i for i in range(len(samples)) if folds[i] == k]
+                sub = subset(feats, train)
+                model = fit([samples[i] for i in train], sub, sigs, domain, threshold=args.threshold, l2=args.l2, epochs=args.epochs)
+                out, sc = plan_all(model, sigs, embed, [read[i] for i in test], feats[4][test])
+                secs += sc
+                for i, nodes in zip(test, out, strict=True):
+                    planned[i] = nodes
+            res = score(samples, planned, tools)
+            res["seconds_median"] = statistics.median(secs)
+            report[domain]["cv"] = res
+            print_row(domain, f"cv{args.cv}", res)
+        model = fit(samples, feats, sigs, domain, threshold=args.threshold, l2=args.l2, epochs=args.epochs)
+        out, secs = plan_all(model, sigs, embed, read, feats[4])
+        res = score(samples, out, tools)
+        res["seconds_median"] = statistics.median(secs)
+        report[domain]["train"] = res
+        print_row(domain, "train-on-all", res)
+        if not args.no_save:
+            OUT.mkdir(parents=True, exist_ok=True)
+            model.save(OUT / f"{domain}.npz")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def print_row(domain, kind, r) -> None:
+    print(f"{domain:12s} {kind:13s} n-F1 {100*r['n_f1']:5.1f} e-F1 {100*r['e_f1']:5.1f} t-F1 {100*r['t_f1']:5.1f} "
+          f"v-F1 {100*r['v_f1']:5.1f} NED {r['ned']:.3f} median {r['seconds_median']*1000:.1f} ms")
+    for t, s in r["by_type"].items():
+        print(f"    {t:8s} n-F1 {100*s['n_f1']:5.1f} e-F1 {100*s['e_f1']:5.1f} v-F1 {100*s['v_f1']:5.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""From detected tools to a tool graph: order the tools, connect them through their types, fill literal arguments.
+
+Order: every permutation of the detected tools (up to ``MAX_PERMUTED``) is scored by how often the training plans
+start with its first tool and link each tool to the next (``edges``, smoothed toward the edges the tools' types
+allow) plus agreement with the order in which the request mentions them. Connections: a tool's input takes the
+output of the latest earlier tool whose output type fits it and that nothing else reads yet (else the latest one
+that fits); remaining inputs take literals from the request: files and URLs of the input's type, quoted text, a
+text file, or the words of the clause that asked for the tool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .learned import ToolSig
+from .text import ParsedRequest
+
+MAX_PERMUTED = 6
+SMOOTH = 0.5  # pseudo-count of an edge the types allow
+ORDER_WEIGHT = 1.5  # weight of one pair of tools kept in the order of mention
+_URL = ("http://", "https://", "www.")
+
+
+@dataclass
+class PlannedNode:
+    """One node of a TaskBench-style plan: a tool and its arguments; ``("ref", j)`` is node j's output."""
+
+    tool: str
+    args: list[str | tuple[str, int]] = field(default_factory=list)
+
+
+def fits(a: ToolSig, b: ToolSig) -> bool:
+    """Whether an output of ``a`` can be an input of ``b``."""
+    return any(o in b.inputs for o in a.outputs)
+
+
+def order(chosen: Sequence[int], places: Sequence[float], tools: Sequence[ToolSig], edges: np.ndarray,
+          roots: np.ndarray) -> list[int]:
+    """The best order of ``chosen`` tools (indices into ``tools``); ``places`` are their places in the request."""
+    chosen = list(chosen)
+    place = dict(zip(chosen, places, strict=True))
+    if len(chosen) <= 1:
+        return chosen
+    by_place = sorted(chosen, key=lambda i: place[i])
+    if len(chosen) > MAX_PERMUTED:
+        return by_place
+    root_total = float(roots[chosen].sum()) + len(chosen)
+
+    def step(a: int, b: int) -> float:
+        allowed = [c for c in chosen if c != a and fits(tools[a], tools[c])]
+        total = float(sum(edges[a, c] for c in chosen if c != a)) + SMOOTH * len(allowed)
+        own = float(edges[a, b]) + (SMOOTH if b in allowed else 0.0)
+        return math.log((own + 1e-3) / (total + 1e-3 * len(chosen)))
+
+    best, best_score = by_place, -math.inf
+    for perm in itertools.permutations(chosen):
+        score = math.log((float(roots[perm[0]]) + 1.0) / root_total)
+        score += sum(step(a, b) for a, b in itertools.pairwise(perm))
+        score += ORDER_WEIGHT * sum(place[a] <= place[b] for a, b in itertools.combinations(perm, 2))
+        if score > best_score + 1e-9:
+            best, best_score = list(perm), score
+    return best
+
+
+class _Literals:
+    """The request's literal values by kind, handed out first unused first."""
+
+    def __init__(self, parsed: ParsedRequest) -> None:
+        self.parsed = parsed
+        res = [r for r in parsed.resources if not r.output]
+        self.urls = [r.name for r in res if r.name.lower().startswith(_URL)]
+        self.files = {m: [r.name for r in res if r.media == m and not r.name.lower().startswith(_URL)]
+                      for m in ("image", "audio", "video", "text")}
+        self.media_urls = {m: [r.name for r in res if r.media == m and r.name.lower().startswith(_URL)]
+                           for m in ("image", "audio", "video", "text")}
+        self.quotes = [q.text for q in parsed.quotes]
+        self.used: set[str] = set()
+
+    def _take(self, pool: Sequence[str], reuse: bool = True) -> str | None:
+        for v in pool:
+            if v not in self.used:
+                self.used.add(v)
+                return v
+        return pool[0] if pool and reuse else None
+
+    def get(self, kind: str, span: tuple[int, int]) -> str:
+        if kind == "url":
+            return self._take(self.urls) or self._take(self.quotes) or _clause_text(self.parsed, span)
+        if kind in ("image", "audio", "video"):
+            return self._take(self.files[kind]) or self._take(self.media_urls[kind]) or f"example.{_EXT[kind]}"
+        found = self._take(self.quotes, reuse=False) or self._take(self.files["text"], reuse=False)
+        return found or _clause_text(self.parsed, span)
+
+
+_EXT = {"image": "jpg", "audio": "wav", "video": "mp4"}
+_LEAD = re.compile(r"^\W*(?:and|then|also|please|could you|can you|would you|help me|i want to|i'd like to|"
+                   r"to|me|you)\b\s*", re.I)
+
+
+def _clause_text(parsed: ParsedRequest, span: tuple[int, int]) -> str:
+    text = parsed.text[span[0]: span[1]].strip(" ,.;:?!")
+    prev = None
+    while prev != text:
+        prev, text = text, _LEAD.sub("", text).strip()
+    return text or parsed.text.strip()
+
+
+def connect(sequence: Sequence[int], spans: Sequence[tuple[int, int]], tools: Sequence[ToolSig],
+            parsed: ParsedRequest) -> list[PlannedNode]:
+    """Nodes for ``sequence`` (tool indices in plan order), each input a reference or a literal."""
+    literals = _Literals(parsed)
+    nodes: list[PlannedNode] = []
+    read: set[int] = set()
+    for pos, (ti, span) in enumerate(zip(sequence, spans, strict=True)):
+        tool = tools[ti]
+        node = PlannedNode(tool.name)
+        taken: set[int] = set()
+        for kind in tool.inputs:
+            source = None
+            fitting = [j for j in range(pos - 1, -1, -1) if kind in tools[sequence[j]].outputs and j not in taken]
+            if fitting:
+                fresh = [j for j in fitting if j not in read]
+                source = fresh[0] if fresh else (fitting[0] if not taken else None)
+            if source is not None:
+                taken.add(source)
+                read.add(source)
+                node.args.append(("ref", source))
+            else:
+                node.args.append(literals.get(kind, span))
+        nodes.append(node)
+    return nodes

@@ -1,0 +1,162 @@
+"""The learned tool detector: a multi-label linear model over request features, trained on labelled requests.
+
+For each tool t the score of a clause is ``hashed·Wh[:, t] + embedded·We[:, t] + b[t] + alpha·cos(text, tool t)``:
+hashed words, the MiniLM sentence embedding, and the similarity to the tool's own name and description (the last
+term lets a tool with few or no labelled examples still be found). The request's score is the log-sum-exp of its clauses'
+scores (a request asks for a tool when one of its clauses does). A tool is asked for when its request probability
+passes the learned threshold (at least one tool when any text asks for something). Each tool's place in
+the request is the clause that scores it highest; ``assemble`` turns tools and places into a graph.
+
+The weights are data (``data/<domain>.npz``), written by ``scripts/train_offline_planner.py``; ``load_models``
+finds the shipped ones. A model applies to a tool list when it knows most of its tools.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .features import EMBED_DIM, HASH_DIM, RequestFeatures, tool_text
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+MIN_COVERAGE = 0.8  # share of a tool list's tools a model must know to be used for it
+
+
+@dataclass(frozen=True)
+class ToolSig:
+    """A tool as the learned planner sees it: name, description, typed inputs and outputs (lower case)."""
+
+    name: str
+    description: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass
+class LearnedModel:
+    """Weights of the detector plus the tool-order statistics (see the module docstring)."""
+
+    labels: list[str]
+    wh: np.ndarray  # (HASH_DIM, T)
+    we: np.ndarray  # (EMBED_DIM, T)
+    b: np.ndarray  # (T,)
+    alpha: float
+    threshold: float
+    edges: np.ndarray  # (T, T) edge counts source -> target in the training plans
+    roots: np.ndarray  # (T,) how often a tool starts a plan
+    domain: str = ""
+    beta: np.ndarray | None = None  # (T,) weight of "the rule-based planner picked this tool"
+    tools: tuple[ToolSig, ...] = ()  # the tool list it was trained on (types used to connect the tools)
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as a compressed ``.npz`` (float16 weights keep it small)."""
+        np.savez_compressed(
+            path, labels=np.array(self.labels), wh=self.wh.astype(np.float16), we=self.we.astype(np.float16),
+            b=self.b.astype(np.float32), alpha=np.float32(self.alpha), threshold=np.float32(self.threshold),
+            edges=self.edges.astype(np.float32), roots=self.roots.astype(np.float32), domain=np.array(self.domain),
+            beta=np.zeros(len(self.labels), np.float32) if self.beta is None else self.beta.astype(np.float32),
+            tools=np.array(json.dumps([[t.name, t.description, list(t.inputs), list(t.outputs)] for t in self.tools])))
+
+    @classmethod
+    def load(cls, path) -> LearnedModel:
+        """Read a model written by ``save``; raises ``ValueError`` on a file of the wrong shape."""
+        with np.load(path, allow_pickle=False) as z:
+            model = cls(labels=[str(x) for x in z["labels"]], wh=z["wh"].astype(np.float32),
+                        we=z["we"].astype(np.float32), b=z["b"], alpha=float(z["alpha"]),
+                        threshold=float(z["threshold"]), edges=z["edges"], roots=z["roots"],
+                        domain=str(z["domain"]), beta=z["beta"].astype(np.float32),
+                        tools=tuple(ToolSig(n, d, tuple(i), tuple(o)) for n, d, i, o in json.loads(str(z["tools"]))))
+        t = len(model.labels)
+        if model.wh.shape != (HASH_DIM, t) or model.we.shape != (EMBED_DIM, t) or model.edges.shape != (t, t):
+            raise ValueError(f"{path}: weights do not match {t} labels")
+        return model
+
+    def coverage(self, names: Sequence[str]) -> float:
+        """Share of ``names`` this model has weights for."""
+        known = set(self.labels)
+        return sum(n in known for n in names) / max(1, len(names))
+
+    # -- scoring --------------------------------------------------------------------------------------------
+    def columns(self, names: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """Weights, bias, order statistics and rule weights re-indexed to ``names`` (unknown tools: zero weights,
+        mean bias)."""
+        index = {n: i for i, n in enumerate(self.labels)}
+        cols = [index.get(n, -1) for n in names]
+        known = np.array([c >= 0 for c in cols])
+        pick = np.array([max(c, 0) for c in cols])
+        wh = np.where(known, self.wh[:, pick], 0.0)
+        we = np.where(known, self.we[:, pick], 0.0)
+        b = np.where(known, self.b[pick], float(np.mean(self.b)))
+        edges = np.where(known[:, None] & known[None, :], self.edges[np.ix_(pick, pick)], 0.0)
+        roots = np.where(known, self.roots[pick], 0.0)
+        beta = np.where(known, (self.beta if self.beta is not None else np.zeros(len(self.labels)))[pick], 0.0)
+        return wh, we, b, edges, roots, beta
+
+    def logits(self, feats: RequestFeatures, tool_emb: np.ndarray | None, wh: np.ndarray, we: np.ndarray,
+               b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Request-level logits (T,) and clause-level logits (clauses, T)."""
+        z = feats.hashed @ wh + b
+        if feats.embedded is not None:
+            z = z + feats.embedded @ we
+            if tool_emb is not None:
+                z = z + self.alpha * (feats.embedded @ tool_emb.T)
+        # A request asks for a tool when one of its clauses does: log-sum-exp pooling over the clauses.
+        clauses = z[1:]
+        top = clauses.max(axis=0)
+        request = top + np.log(np.exp(clauses - top).sum(axis=0))
+        return request, clauses
+
+
+def select(probs: np.ndarray, threshold: float) -> list[int]:
+    """Indices of the tools whose probability passes ``threshold``; the best one when none does."""
+    chosen = [int(i) for i in np.flatnonzero(probs >= threshold)]
+    return chosen or [int(np.argmax(probs))]
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@lru_cache(maxsize=1)
+def load_models() -> tuple[LearnedModel, ...]:
+    """The models shipped in ``data/`` (none when the folder or numpy data is missing)."""
+    out = []
+    try:
+        folder = resources.files(__package__).joinpath("data")
+        entries = sorted(folder.iterdir(), key=lambda p: p.name) if folder.is_dir() else []
+    except (FileNotFoundError, ModuleNotFoundError):
+        entries = []
+    for entry in entries:
+        if not entry.name.endswith(".npz"):
+            continue
+        try:
+            with resources.as_file(entry) as path:
+                out.append(LearnedModel.load(path))
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("skipping the planner model %s: %s", entry.name, exc)
+    return tuple(out)
+
+
+def best_model(names: Sequence[str], models: Sequence[LearnedModel] | None = None) -> LearnedModel | None:
+    """The model that knows most of ``names``, if it knows at least ``MIN_COVERAGE`` of them."""
+    models = load_models() if models is None else models
+    scored = sorted(((m.coverage(names), i) for i, m in enumerate(models)), reverse=True)
+    if not scored or scored[0][0] < MIN_COVERAGE:
+        return None
+    return models[scored[0][1]]
+
+
+def embed_tools(tools: Sequence[ToolSig], embed: Embed | None) -> np.ndarray | None:
+    """Unit embeddings of the tools' names and descriptions (None without an embedder)."""
+    if embed is None:
+        return None
+    return np.asarray(embed([tool_text(t.name, t.description) for t in tools]), dtype=np.float32)

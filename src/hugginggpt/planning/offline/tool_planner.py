@@ -1,0 +1,86 @@
+"""The learned planning path: detect tools with a ``LearnedModel``, order and connect them with ``assemble``.
+
+``LearnedToolPlanner`` works on a tool list (``ToolSig``: names, descriptions, input and output types) and returns
+TaskBench-style nodes; the offline planner maps them onto its registry. Everything per tool list (re-indexed
+weights, tool embeddings) is computed once in the constructor, so one request costs one batch of sentence
+embeddings (the request and its clauses) and a few small matrix products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .assemble import PlannedNode, connect, order
+from .features import RequestFeatures, request_features
+from .learned import Embed, LearnedModel, ToolSig, embed_tools, select, sigmoid
+from .text import ParsedRequest
+
+
+class LearnedToolPlanner:
+    """Plans a request over ``tools`` with ``model``; ``embed`` is the sentence embedder (required)."""
+
+    def __init__(self, model: LearnedModel, tools: Sequence[ToolSig], embed: Embed) -> None:
+        self.model = model
+        self.tools = list(tools)
+        self.embed = embed
+        self.wh, self.we, self.b, self.edges, self.roots, self.beta = model.columns([t.name for t in self.tools])
+        self.tool_emb = embed_tools(self.tools, embed)
+
+    def probabilities(self, feats: RequestFeatures, rules: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-tool probabilities for the request and clause-level logits; ``rules`` marks the tools the
+        rule-based planner picked (one 0/1 entry per tool)."""
+        request, clauses = self.model.logits(feats, self.tool_emb, self.wh, self.we, self.b)
+        if rules is not None:
+            request = request + self.beta * rules
+        return sigmoid(request), clauses
+
+    def plan(self, text: str, parsed: ParsedRequest | None = None, rules: np.ndarray | None = None
+             ) -> list[PlannedNode]:
+        """TaskBench-style nodes for ``text`` (at least one node)."""
+        return self.plan_features(request_features(text, self.embed, parsed), rules)
+
+    def plan_features(self, feats: RequestFeatures, rules: np.ndarray | None = None) -> list[PlannedNode]:
+        """``plan`` for a request already read by ``features.request_features``."""
+        probs, clauses = self.probabilities(feats, rules)
+        chosen = select(probs, self.model.threshold)
+        where = {i: int(np.argmax(clauses[:, i])) for i in chosen}
+        places = [where[i] + 1e-3 * (1.0 - float(probs[i])) for i in chosen]
+        sequence = order(chosen, places, self.tools, self.edges, self.roots)
+        spans = [feats.spans[where[i]] for i in sequence]
+        return connect(sequence, spans, self.tools, feats.parsed)
+
+
+def as_arguments(nodes: Sequence[PlannedNode]) -> list[tuple[str, list[str]]]:
+    """Nodes with references written the TaskBench way (``<node-j>``)."""
+    return [(n.tool, [f"<node-{a[1]}>" if isinstance(a, tuple) else a for a in n.args]) for n in nodes]
+
+
+class RuleTools:
+    """The tools the rule-based offline planner puts in a request's plan, as a 0/1 vector over ``tools``.
+
+    ``binding`` is an ``eval.tools.ToolBinding``-like object: ``registry`` to plan over and ``tool_name`` to map
+    planned task names back to tool names.
+    """
+
+    def __init__(self, binding, tools: Sequence[ToolSig]) -> None:
+        from ..offline_planner import OfflinePlanner
+
+        self.binding = binding
+        self.index = {t.name: i for i, t in enumerate(tools)}
+        self.planner = OfflinePlanner(registry=binding.registry, learned=False)
+
+    def vector(self, text: str) -> np.ndarray:
+        from ..base import PlanContext
+
+        v = np.zeros(len(self.index), dtype=np.float32)
+        try:
+            plan = self.planner.plan(text, PlanContext(registry=self.binding.registry)).plan
+        except Exception:  # noqa: BLE001 - a request the rules cannot plan gives no rule evidence
+            return v
+        for t in plan.tasks:
+            i = self.index.get(self.binding.tool_name(t.task))
+            if i is not None:
+                v[i] = 1.0
+        return v
