@@ -182,9 +182,15 @@ def models(ctx: typer.Context, task: Annotated[str | None, typer.Option("--task"
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("model", "task", "source", "likes", "license", "available", title=f"{len(rows)} models")
+    table = Table(title=f"{len(rows)} models")
+    table.add_column("model", no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    table.add_column("source")
+    table.add_column("likes", justify="right")
+    table.add_column("license", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("available", no_wrap=True)
     for r in rows:
-        table.add_row(r["id"], r["task"], r["source"], str(r["likes"]), r["license"] or "",
+        table.add_row(r["id"], r["task"], r["source"], str(r["likes"]), (r["license"] or "").split(" (")[0],
                       f"[green]{r['backend']}[/]" if r["available"] else "[dim]no[/]")
     console.print(table)
 
