@@ -34,10 +34,9 @@ WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Where ar
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")]
 
 
-def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: str | None = None,
-           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False):
-    from .agent import HuggingGPT
-
+def _config(planner: str | None, llm_url: str | None, llm_model: str | None, gguf: Path | None,
+            workspace: Path | None, verbose: bool) -> HuggingGPTConfig:
+    """Settings from hugginggpt.yaml / the environment, overridden by the command-line flags; logging set up."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     llm: dict[str, Any] = {}
@@ -45,7 +44,14 @@ def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: st
         llm.update(backend="openai", base_url=llm_url, model=llm_model)
     if gguf:
         llm.update(backend="embedded", gguf_path=gguf)
-    config = HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None)
+    return HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None)
+
+
+def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: str | None = None,
+           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False):
+    from .agent import HuggingGPT
+
+    config = _config(planner, llm_url, llm_model, gguf, workspace, verbose)
     if not config.allowed_dirs:
         config = config.with_overrides(allowed_dirs=[Path.cwd()])
     return HuggingGPT(config, base_dir=Path.cwd())
@@ -276,15 +282,7 @@ def serve(host: HostOpt = None, port: PortOpt = None, planner: PlannerOpt = None
     """Serve the HTTP API (JARVIS- and OpenAI-compatible, runs, uploads) and the web UI at /ui (docs/server.md)."""
     from .server.app import serve as run_server
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    llm: dict[str, Any] = {}
-    if llm_url:
-        llm.update(backend="openai", base_url=llm_url, model=llm_model)
-    if gguf:
-        llm.update(backend="embedded", gguf_path=gguf)
-    config = HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None)
-    run_server(config, host=host, port=port)
+    run_server(_config(planner, llm_url, llm_model, gguf, workspace, verbose), host=host, port=port)
 
 
 def main() -> None:  # pragma: no cover
