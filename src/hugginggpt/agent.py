@@ -88,17 +88,21 @@ class HuggingGPT:
         mode = self.config.planner
         if mode == "auto":
             mode = "llm" if llm.capable else "offline"
-        if mode == "llm" and not llm.capable:
+        if mode in ("llm", "hybrid") and not llm.capable:
             raise ConfigError(
                 f"planner: {mode} needs a capable LLM, but {llm.name} is marked as not capable of planning.",
                 hint="Use planner: offline (the default), configure an OpenAI-compatible endpoint, or set "
                      "llm.capable: true for a large enough GGUF.")
-        if mode == "offline":
+        if mode in ("offline", "hybrid"):
             if self._offline_planner is None:
                 from .planning.offline_planner import OfflinePlanner
 
                 self._offline_planner = OfflinePlanner(self.registry)
-            return self._offline_planner
+            if mode == "offline":
+                return self._offline_planner
+            from .planning.hybrid_planner import HybridPlanner
+
+            return HybridPlanner(llm, self.registry, offline=self._offline_planner)
         from .planning.llm_planner import LLMPlanner
 
         return LLMPlanner(llm, self.registry)

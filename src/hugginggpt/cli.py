@@ -26,7 +26,7 @@ err = Console(stderr=True)
 
 FileOpt = Annotated[list[Path] | None, typer.Option("--file", "-f", help="An input file (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
-PlannerOpt = Annotated[str | None, typer.Option("--planner", help="auto | offline | llm")]
+PlannerOpt = Annotated[str | None, typer.Option("--planner", help="auto | offline | llm | hybrid")]
 LLMUrlOpt = Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL (switches to it).")]
 LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name at the endpoint.")]
 GGUFOpt = Annotated[Path | None, typer.Option("--gguf", help="A GGUF file for the embedded LLM.")]

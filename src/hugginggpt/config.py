@@ -49,8 +49,9 @@ class HuggingGPTConfig(BaseSettings):
 
     workspace: Path = Field(Path(".hugginggpt"), description="Where artifacts and run records are written.")
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    planner: Literal["auto", "offline", "llm"] = Field(
-        "auto", description="`auto`: the LLM planner when the LLM is capable, else the offline planner.")
+    planner: Literal["auto", "offline", "llm", "hybrid"] = Field(
+        "auto", description="`auto`: the LLM planner when the LLM is capable, else the offline planner; `hybrid`: "
+                            "the offline plan, reviewed by a capable LLM (keep/drop tasks, rewrite text only).")
     inference_mode: Literal["local", "huggingface", "hybrid"] = Field(
         "local", description="Where experts run: local (embedded + local hub models), hosted, or both.")
     allowed_dirs: list[Path] = Field(
