@@ -73,6 +73,8 @@ class HuggingGPTConfig(BaseSettings):
     hf_cache_dir: Path | None = Field(None, description="HF cache to read local models from (default: HF_HUB_CACHE).")
     max_new_tokens: int = Field(128, description="Generation cap of local hub models (summaries, captions...).")
     controlnet_base: str = Field("runwayml/stable-diffusion-v1-5", description="Base model of ControlNet cards.")
+    diffusion_steps: int | None = Field(
+        None, ge=1, description="Denoising steps of local diffusion models (default: 25; 20 for ControlNet).")
     hf_token: str | None = Field(None, description="Hugging Face token for hf-inference (default: env HF_TOKEN).")
     hf_inference_url: str | None = Field(
         None, description="Base URL of the hosted inference API; models are posted to <url>/models/<id>.")

@@ -101,13 +101,15 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, pool: ExpertPool, *, device: str = "auto", dtype: str = "auto", cache_dir: Path | None = None,
-                 max_new_tokens: int = 128, controlnet_base: str | None = None) -> None:
+                 max_new_tokens: int = 128, controlnet_base: str | None = None,
+                 diffusion_steps: int | None = None) -> None:
         self.pool = pool
         self.device_setting = device
         self.dtype_setting = dtype
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.max_new_tokens = max_new_tokens
         self.controlnet_base = controlnet_base
+        self.diffusion_steps = diffusion_steps
         self._tasks: dict[str, HubTask] | None = None
         self._lookups: dict[tuple[str, str | None], tuple[float, Path | None, str]] = {}
         self._classes: dict[str, type[TransformersExpert]] = {}
@@ -118,7 +120,8 @@ class TransformersBackend:
         return cls(pool, device=getattr(config, "device", "auto"), dtype=getattr(config, "dtype", "auto"),
                    cache_dir=getattr(config, "hf_cache_dir", None),
                    max_new_tokens=getattr(config, "max_new_tokens", 128),
-                   controlnet_base=getattr(config, "controlnet_base", None))
+                   controlnet_base=getattr(config, "controlnet_base", None),
+                   diffusion_steps=getattr(config, "diffusion_steps", None))
 
     @property
     def tasks(self) -> dict[str, HubTask]:
@@ -162,9 +165,10 @@ class TransformersBackend:
     def load_options(self) -> LoadOptions:
         if self._options is None:
             device = local.pick_device(self.device_setting)
+            extra = {"controlnet_base": self.controlnet_base, "diffusion_steps": self.diffusion_steps}
             self._options = LoadOptions(device=device, dtype=local.pick_dtype(self.dtype_setting, device),
                                         max_new_tokens=self.max_new_tokens,
-                                        extra={"controlnet_base": self.controlnet_base} if self.controlnet_base else {})
+                                        extra={k: v for k, v in extra.items() if v is not None})
         return self._options
 
     def expert_class(self, card: ModelCard) -> type[TransformersExpert]:

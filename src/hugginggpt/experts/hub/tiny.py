@@ -257,6 +257,82 @@ def visual_question_answering(out: Path) -> Path:
     return out
 
 
+def _clip_text(out: Path):  # type: ignore[no-untyped-def]
+    """A CLIP tokenizer (letters as BPE symbols, no merges) and a 2-layer CLIP text encoder of width 32."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        vocab[c], vocab[c + "</w>"] = len(vocab), len(vocab) + 1
+    files = out / "_clip"
+    files.mkdir(parents=True, exist_ok=True)
+    (files / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (files / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    tok = CLIPTokenizer(str(files / "vocab.json"), str(files / "merges.txt"), model_max_length=16)
+    cfg = CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=16, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1)
+    return tok, CLIPTextModel(cfg)
+
+
+def _sd_parts(out: Path) -> dict[str, Any]:
+    """Stable Diffusion components a few thousand parameters big (as diffusers' own pipeline tests build them):
+    VAE scale factor 2, UNet sample size 32, so images are 64 px."""
+    from diffusers import AutoencoderKL, DDIMScheduler
+
+    tok, text_encoder = _clip_text(out)
+    vae = AutoencoderKL(block_out_channels=(4, 8), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=2,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                              set_alpha_to_one=False, steps_offset=1)
+    return {"vae": vae, "text_encoder": text_encoder, "tokenizer": tok, "scheduler": scheduler}
+
+
+_UNET = {"block_out_channels": (4, 8), "layers_per_block": 1, "in_channels": 4, "cross_attention_dim": 32,
+         "norm_num_groups": 2, "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D")}
+
+
+def stable_diffusion(out: Path) -> Path:
+    """A StableDiffusionPipeline directory (model_index.json + components); also an image-to-image model."""
+    import shutil
+
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+    unet = UNet2DConditionModel(sample_size=32, out_channels=4, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                **_UNET)
+    # Any: diffusers adds save_pretrained through mixins that mypy does not see.
+    pipe: Any = StableDiffusionPipeline(unet=unet, safety_checker=None, feature_extractor=None,
+                                        requires_safety_checker=False, **_sd_parts(out))
+    pipe.save_pretrained(out)
+    shutil.rmtree(out / "_clip")
+    return out
+
+
+def controlnet(out: Path) -> Path:
+    """A ControlNetModel matching ``stable_diffusion`` (its base: same UNet widths, text width 32)."""
+    from diffusers import ControlNetModel
+
+    model: Any = ControlNetModel(conditioning_embedding_out_channels=(16, 32), **_UNET)
+    model.save_pretrained(out)
+    return out
+
+
+def text_to_video(out: Path) -> Path:
+    """A TextToVideoSDPipeline (damo-vilab/text-to-video-ms layout): a 3D UNet over the SD parts, 32 px frames."""
+    import shutil
+
+    from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
+
+    unet = UNet3DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, cross_attention_dim=32, attention_head_dim=4, norm_num_groups=2,
+                                down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+                                up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"))
+    pipe: Any = TextToVideoSDPipeline(unet=unet, **_sd_parts(out))
+    pipe.save_pretrained(out)
+    shutil.rmtree(out / "_clip")
+    return out
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "text-classification": text_classification,
     "token-classification": token_classification,
@@ -275,12 +351,16 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "depth-estimation": depth_estimation,
     "audio-classification": audio_classification,
     "visual-question-answering": visual_question_answering,
+    "text-to-image": stable_diffusion,  # diffusers (optional extra) from here on
+    "image-to-image": stable_diffusion,
+    "canny-text-to-image": controlnet,
+    "text-to-video": text_to_video,
 }
 
 
 def build(task: str, root: Path) -> Path:
     """Build the tiny model for ``task`` under ``root/<task>`` (once) and return its directory."""
     out = root / task
-    if not (out / "config.json").is_file():
+    if not ((out / "config.json").is_file() or (out / "model_index.json").is_file()):
         BUILDERS[task](out)
     return out
