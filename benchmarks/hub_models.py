@@ -3,12 +3,15 @@
 Usage: python benchmarks/hub_models.py [--device cpu|cuda|auto]
 The models are the random-weight fixtures of tests/hub (built offline into a temporary directory, a few layers
 each), so the numbers measure the backend's own overhead (pipeline construction, processors, the pool's RSS
-accounting), not the cost of real checkpoints. Prints a table and writes benchmarks/results/hub_models.json.
+accounting), not the cost of real checkpoints. With diffusers installed, tiny Stable Diffusion (text-to-image,
+image-to-image), ControlNet and text-to-video pipelines run too, at 2 denoising steps and 32-64 px.
+Prints a table and writes benchmarks/results/hub_models.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -39,6 +42,13 @@ INPUTS = {
     "depth-estimation": {"image": "photo.png"},
     "visual-question-answering": {"image": "photo.png", "text": "is the cat good"},
 }
+DIFFUSION_INPUTS = {  # the ControlNet's base is the tiny text-to-image pipeline (controlnet_base)
+    "text-to-image": {"text": "a cat on a mat"},
+    "image-to-image": {"image": "photo.png", "text": "a sunny day"},
+    "canny-text-to-image": {"image": "photo.png", "text": "a golden ball"},
+    "text-to-video": {"text": "a dog runs"},
+}
+DIFFUSION_STEPS = 2
 
 
 def _media(root: Path) -> None:
@@ -69,8 +79,13 @@ def main() -> int:
         root = Path(tmp)
         _media(root)
         pool = ExpertPool(budget_mb=1e9)
-        backend = TransformersBackend(pool, device=args.device)
-        for task, raw in INPUTS.items():
+        tasks = dict(INPUTS)
+        base = None
+        if importlib.util.find_spec("diffusers") is not None:
+            tasks.update(DIFFUSION_INPUTS)
+            base = str(build("text-to-image", root / "models"))
+        backend = TransformersBackend(pool, device=args.device, controlnet_base=base, diffusion_steps=DIFFUSION_STEPS)
+        for task, raw in tasks.items():
             model_dir = build(task, root / "models")
             size_mb = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file()) / 2**20
             card = ModelCard(id=f"tiny/{task}", task=task, path=str(model_dir), source="user")
