@@ -225,7 +225,7 @@ def jarvis_tokens(tok: Tokenizer, request: str, plan: list[dict[str, Any]]) -> d
 
 
 def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, counts: dict[str, int],
-                    local: bool) -> None:
+                    local: bool, top_k: int) -> None:
     """Our stages 2 and 4 with a capable LLM: one choose_models call (tasks with >1 candidate), one answer call;
     for an empty plan, the one chit-chat call instead."""
     if not plan.tasks:
@@ -235,7 +235,7 @@ def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, 
         counts["empty_plan"] = 1
         return
     rec = Recorder()
-    choices = [(t, our_candidates(catalog, t.task, local)) for t in plan.tasks]
+    choices = [(t, our_candidates(catalog, t.task, local, top_k)) for t in plan.tasks]
     picked = choose_models(rec, choices, request=request)
     for messages, text in rec.calls:
         counts["select"] += tok.messages(messages) + tok.text(text)
@@ -247,7 +247,7 @@ def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, 
 
 
 def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold: list[dict[str, Any]],
-                offline: OfflinePlanner) -> dict[str, int]:
+                offline: OfflinePlanner, top_k: int) -> dict[str, int]:
     counts = {"plan": 0, "select": 0, "respond": 0, "calls": 0, "plan_error": 0, "empty_plan": 0}
     context = PlanContext(registry=REG)
     local = mode.endswith("-local")
@@ -270,7 +270,7 @@ def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold:
         messages = LLMPlanner(Recorder(), REG).build_messages(request, context)
         counts["plan"] = tok.messages(messages) + tok.text(json.dumps({"tasks": plan.to_jarvis()}))
         counts["calls"] += 1
-    ours_after_plan(tok, catalog, request, plan, counts, local)
+    ours_after_plan(tok, catalog, request, plan, counts, local, top_k)
     return counts
 
 
@@ -290,6 +290,7 @@ def main() -> int:
     default_dir = os.environ.get("HUGGINGGPT_TASKBENCH_DIR", str(ROOT.parent / "shared" / "taskbench"))
     ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
     ap.add_argument("--limit", type=int, default=50)
+    ap.add_argument("--top-k", type=int, default=5, help="our selector_top_k (JARVIS always shows 5)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "controller_tokens.json")
     args = ap.parse_args()
     data = args.data_dir / "huggingface_dev.jsonl"
@@ -307,11 +308,11 @@ def main() -> int:
         gold = gold_jarvis(sample, tools)
         per["jarvis"].append(jarvis_tokens(tok, sample.instruction, gold))
         for mode in modes:
-            per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline))
+            per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline, args.top_k))
     jarvis_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis"])
     summary = {name: summarize(rows, jarvis_mean) for name, rows in per.items()}
     print(f"Controller LLM tokens per request, first {len(samples)} requests of huggingface_dev.jsonl "
-          "(SmolLM2 GGUF tokenizer)")
+          f"(SmolLM2 GGUF tokenizer; our selector_top_k={args.top_k})")
     print(f"{'design':<12} {'calls':>5} {'mean':>8} {'median':>8} {'plan':>7} {'select':>7} {'respond':>8} "
           f"{'ours/JARVIS':>11}")
     for name, s in summary.items():
@@ -322,11 +323,11 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "data": "huggingface_dev.jsonl", "requests": len(samples),
         "tokenizer": "SmolLM2-135M-Instruct GGUF (llama.cpp via xllamacpp: chat template + tokenizer)",
-        "answer_tokens": ANSWER_TOKENS, "summary": summary,
+        "answer_tokens": ANSWER_TOKENS, "selector_top_k": args.top_k, "summary": summary,
         "per_request": [{"id": s.id, "type": s.type, "tasks_gold": len(s.nodes),
                          **{name: rows[i] for name, rows in per.items()}} for i, s in enumerate(samples)],
     }, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out.relative_to(ROOT)}")
+    print(f"wrote {args.out}")
     return 0
 
 
