@@ -113,6 +113,13 @@ def test_garbage_falls_back_to_the_offline_plan_with_a_note(garbage: str) -> Non
     assert any(n.startswith("hybrid: kept the offline plan") for n in outcome.notes)
 
 
+def test_a_fenced_review_is_read() -> None:
+    planner, _ = hybrid(CHAIN, "```json\n" + review(t0={"keep": "yes"}, t1={"keep": "yes"}, t2={"keep": "no"})
+                        + "\n```")
+    outcome = planner.plan("x", PlanContext(registry=REG))
+    assert sorted(outcome.plan.by_id()) == [0, 1]
+
+
 def test_dropping_every_task_or_an_llm_error_keeps_the_offline_plan() -> None:
     planner, _ = hybrid(CHAIN, review(t0={"keep": "no"}, t1={"keep": "no"}, t2={"keep": "no"}))
     outcome = planner.plan("x", PlanContext(registry=REG))

@@ -25,6 +25,7 @@ from ..errors import LLMError
 from ..llm.base import LLM
 from ..tasks import TaskRegistry, default_registry
 from .base import PlanContext, PlanOutcome
+from .llm_planner import parse_plan_output
 from .offline_planner import OfflinePlanner
 from .prompts import load_prompts, render
 from .schema import GENERATED, Plan, TaskSpec, ref_id, refs_in
@@ -135,9 +136,9 @@ class HybridPlanner:
         Raises ``ValueError`` when the answer is not a review of this plan, or drops every task.
         """
         try:
-            answer = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc.msg} at character {exc.pos}") from exc
+            answer = parse_plan_output(text)  # bare, fenced or after prose (backends without schema support)
+        except ValueError as exc:
+            raise ValueError(f"not JSON: {exc}") from exc
         if not isinstance(answer, dict):
             raise ValueError("expected a JSON object with one key per task")
         unknown = sorted(set(answer) - {f"t{t.id}" for t in plan.tasks})
