@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 _PATH = re.compile(r"(?:(?<=\s)|^|(?<=[(\['\"`]))((?:/|\./|\.\./|[\w.-]+/)[\w./-]*\.[A-Za-z0-9]{2,5})")
 
 
-def results_digest(run: RunResult, max_text: int = 600) -> list[dict[str, object]]:
+def results_digest(run: RunResult, max_text: int = 300) -> list[dict[str, object]]:
     """A compact, structured summary of the results (what the LLM responder sees)."""
     rows: list[dict[str, object]] = []
     for r in run.results:

@@ -26,19 +26,20 @@ def _candidate_id(candidate: dict[str, Any]) -> str:
 
 def _facts(candidate: dict[str, Any]) -> str:
     """A compact line of the facts that help choosing (numbers, backend, tags)."""
+    # Kept short on purpose: this line is repeated for every candidate of every task, and JARVIS-style prompts
+    # spend most of their selection tokens here. Likes rank popularity as well as downloads do.
     parts = []
-    for key in ("downloads", "likes"):
-        if candidate.get(key) is not None:
-            parts.append(f"{key}={candidate[key]}")
-    for key in ("backend", "language", "languages", "license"):
+    if candidate.get("likes") is not None:
+        parts.append(f"likes={candidate['likes']}")
+    for key in ("backend", "language", "languages"):
         if candidate.get(key):
             value = candidate[key]
-            parts.append(f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}")
+            parts.append(f"{key}={','.join(map(str, value[:3])) if isinstance(value, list) else value}")
     if candidate.get("local") is not None:
         parts.append("local" if candidate["local"] else "remote")
     tags = candidate.get("tags")
     if tags:
-        parts.append("tags=" + ",".join(map(str, list(tags)[:6])))
+        parts.append("tags=" + ",".join(map(str, list(tags)[:3])))
     return ", ".join(parts)
 
 
@@ -48,7 +49,7 @@ def choice_schema(items: list[tuple[str, list[str]]]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             key: {"type": "object",
-                  "properties": {"id": {"type": "string", "enum": ids}, "reason": {"type": "string", "maxLength": 200}},
+                  "properties": {"id": {"type": "string", "enum": ids}, "reason": {"type": "string", "maxLength": 80}},
                   "required": ["id", "reason"], "additionalProperties": False}
             for key, ids in items
         },
@@ -109,7 +110,7 @@ def _ask(llm: LLM, asked: list[tuple[str, TaskSpec, list[dict[str, Any]]]], requ
     prompts = load_prompts("choose")
     items = [{"key": key, "task": task.task, "args": json.dumps(task.args, ensure_ascii=False),
               "candidates": [{"id": _candidate_id(c), "facts": _facts(c),
-                              "description": str(c.get("description") or "")[:160]} for c in candidates]}
+                              "description": str(c.get("description") or "")[:80]} for c in candidates]}
              for key, task, candidates in asked]
     messages = [{"role": "system", "content": render(prompts["system"])},
                 {"role": "user", "content": render(prompts["user"], request=request, items=items)}]
