@@ -168,6 +168,8 @@ def test_diffusers_directory_is_served_and_bad_inputs_are_named(diffusers_tiny, 
     assert ok and "local directory" in why
     with pytest.raises(ExpertInputError, match="not found"):
         backend.expert(card).run({"image": tmp_path / "missing.png"})
+    with pytest.raises(ExpertInputError, match="slot 'image'"):
+        backend.expert(card).run({"text": "no image given"})
     t2i = ModelCard(id="tiny/sd-t2i", task="text-to-image", path=str(diffusers_tiny("text-to-image")), source="user")
     with pytest.raises(ExpertInputError, match="text"):
         backend.expert(t2i).run({"text": "  "})

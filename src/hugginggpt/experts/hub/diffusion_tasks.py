@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import ExpertUnavailable
+from ...errors import ExpertInputError, ExpertUnavailable
 from ..base import ExpertOutput, ExpertResult, require_text
 from .tasks import HubTask, LoadOptions
 
@@ -138,6 +138,15 @@ def _text_to_image(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     return _image_result(out, {"steps": state.steps})
 
 
+def _input_image(inputs: dict[str, Any]) -> Any:
+    from ..embedded._image import load_image
+
+    if not inputs.get("image"):
+        raise ExpertInputError("This task needs an image in slot 'image', got none.",
+                               hint="Give an image file or feed one from an earlier task.")
+    return load_image(inputs["image"])
+
+
 def _takes(pipe: Any, name: str) -> bool:
     return name in inspect.signature(pipe.__call__).parameters
 
@@ -158,10 +167,8 @@ def _load_image_to_image(path: Path, opts: LoadOptions) -> Diffuser:
 
 
 def _image_to_image(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
-    from ..embedded._image import load_image
-
     pipe = state.pipe
-    image = _sized(pipe, load_image(inputs["image"]))
+    image = _sized(pipe, _input_image(inputs))
     kwargs: dict[str, Any] = {"image": image, "num_inference_steps": state.steps}
     if _takes(pipe, "prompt"):  # image-variation pipelines take no text
         kwargs["prompt"] = inputs.get("text") or "a high quality version of this image"
@@ -225,10 +232,8 @@ def _load_controlnet(path: Path, opts: LoadOptions) -> Diffuser:
 
 def _controlnet(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     """Generates at the control map's aspect ratio (JARVIS's square default would stretch it)."""
-    from ..embedded._image import load_image
-
     pipe = state.pipe
-    control = _sized(pipe, load_image(inputs["image"]))
+    control = _sized(pipe, _input_image(inputs))
     width, height = control.size
     out = pipe(require_text(inputs), image=control, num_inference_steps=state.steps, width=width, height=height)
     return _image_result(out, {"steps": state.steps})
