@@ -39,6 +39,8 @@ def _png_size(path: Path) -> tuple[int, int]:
     with Image.open(path) as im:
         im.load()  # decodes every row: a truncated or corrupt file fails here
         assert im.mode == "RGB"
+        # NaN latents (e.g. a wrong dtype) decode to a uniformly black image; random weights give varied pixels.
+        assert any(lo < hi for lo, hi in im.getextrema())
         return im.size
 
 
