@@ -1,0 +1,150 @@
+"""The offline planner's learned path: shipped models, ordering and connecting, mapping onto a registry, fallbacks."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hugginggpt.eval.tools import ToolList, ToolSpec, bind_tools
+from hugginggpt.planning.base import PlanContext
+from hugginggpt.planning.offline import learned_path
+from hugginggpt.planning.offline.assemble import PlannedNode, connect, order
+from hugginggpt.planning.offline.features import parse, request_features
+from hugginggpt.planning.offline.learned import ToolSig, best_model, load_models
+from hugginggpt.planning.offline_planner import OfflinePlanner
+from hugginggpt.tasks import default_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = ROOT.parent / "shared" / "taskbench"
+
+ASR = ToolSig("Automatic Speech Recognition", "speech to text", ("audio",), ("text",))
+TRANSLATE = ToolSig("Translation", "translate text", ("text",), ("text",))
+TTS = ToolSig("Text-to-Speech", "text to speech", ("text",), ("audio",))
+VQA = ToolSig("Visual Question Answering", "answer about an image", ("image", "text"), ("text",))
+
+
+def _model(domain: str):
+    found = [m for m in load_models() if m.domain == domain]
+    assert found, f"the {domain} model is shipped in planning/offline/data"
+    return found[0]
+
+
+def _bound(domain: str):
+    model = _model(domain)
+    tools = ToolList([ToolSpec(t.name, t.description, t.inputs, t.outputs) for t in model.tools], domain=domain)
+    return bind_tools(tools)
+
+
+def test_shipped_models_load_with_consistent_shapes():
+    models = {m.domain: m for m in load_models()}
+    assert set(models) == {"huggingface", "multimedia"}
+    assert len(models["huggingface"].labels) == 23 and len(models["multimedia"].labels) == 40
+    for m in models.values():
+        assert [t.name for t in m.tools] == m.labels
+        assert 0 < m.threshold < 1 and m.alpha != 0
+        assert m.edges.sum() > 0 and m.roots.sum() > 0  # order statistics were counted from the training plans
+
+
+def test_product_registry_stays_with_the_rules():
+    # Our registry has tasks no TaskBench tool list has (ControlNet conditions ...): no model covers it.
+    assert OfflinePlanner().learned_for(default_registry()) is None
+    assert best_model([t.name for t in default_registry()]) is None
+
+
+def test_order_follows_types_and_mention():
+    tools = [TTS, ASR, TRANSLATE]
+    edges, roots = np.zeros((3, 3)), np.zeros(3)
+    # ASR mentioned first, then translation, then speech: the typed chain ASR -> Translation -> TTS.
+    assert order([0, 1, 2], [2.0, 0.0, 1.0], tools, edges, roots) == [1, 2, 0]
+
+
+def test_connect_feeds_outputs_forward_and_fills_literals():
+    parsed = parse("Transcribe 'talk.wav', translate it to French, then read it aloud.")
+    spans = [(c.start, c.end) for c in parsed.clauses][:3]
+    nodes = connect([0, 1, 2], spans, [ASR, TRANSLATE, TTS], parsed)
+    assert [n.args for n in nodes] == [["talk.wav"], [("ref", 0)], [("ref", 1)]]
+    vqa = connect([0], [(0, 40)], [VQA], parse("In photo.jpg, 'how many dogs are there?'"))
+    assert vqa[0].args == ["photo.jpg", "how many dogs are there?"]
+
+
+def test_to_tasks_maps_arguments_onto_registry_slots():
+    binding = _bound("huggingface")
+    task_of = {label: task for task, label in learned_path.label_map(binding.registry, _model("huggingface").labels)
+               .items()}
+    sigs = list(_model("huggingface").tools)
+    nodes = [PlannedNode("Automatic Speech Recognition", ["a.wav"]), PlannedNode("Translation", [("ref", 0)])]
+    tasks = learned_path.to_tasks(nodes, sigs, binding.registry, task_of)
+    assert [binding.tool_name(t["task"]) for t in tasks] == ["Automatic Speech Recognition", "Translation"]
+    assert list(tasks[0]["args"].values()) == ["a.wav"]
+    assert list(tasks[1]["args"].values()) == ["<GENERATED>-0"] and tasks[1]["dep"] == [0]
+
+
+def test_learned_plans_are_valid_and_deterministic():
+    binding = _bound("huggingface")
+    planner = OfflinePlanner()
+    assert planner.learned_for(binding.registry) is not None
+    request = ("I have a recording 'meeting.wav'. Please transcribe it, then translate the transcript into "
+               "German and turn the translation into speech.")
+    first = planner.plan(request, PlanContext(registry=binding.registry))
+    again = OfflinePlanner().plan(request, PlanContext(registry=binding.registry))
+    assert first.plan.model_dump() == again.plan.model_dump()
+    assert "planned by the learned tool detector" in first.notes
+    names = {binding.tool_name(t.task) for t in first.plan.tasks}
+    assert {"Automatic Speech Recognition", "Translation", "Text-to-Speech"} <= names
+    drawn = planner.plan("Please generate an image from the text 'a red fox in the snow' and then tell me what "
+                         "objects are in the image.", PlanContext(registry=binding.registry)).plan
+    assert [binding.tool_name(t.task) for t in drawn.tasks] == ["Text-to-Image", "Object Detection"]
+    assert list(drawn.tasks[0].args.values()) == ["a red fox in the snow"]
+    assert list(drawn.tasks[1].args.values()) == ["<GENERATED>-0"] and drawn.tasks[1].dep == [0]
+
+
+def test_features_are_deterministic_without_embedder():
+    a = request_features("Caption photo.jpg and translate it.")
+    b = request_features("Caption photo.jpg and translate it.")
+    assert a.embedded is None and np.array_equal(a.hashed, b.hashed)
+    assert a.hashed.shape[0] == 1 + len(a.spans) and np.allclose(np.linalg.norm(a.hashed, axis=1), 1.0)
+
+
+@pytest.mark.parametrize("broken", ["models", "embedder"])
+def test_rules_plan_when_the_model_or_embedder_is_missing(monkeypatch, broken):
+    binding = _bound("huggingface")
+    if broken == "models":
+        monkeypatch.setattr("hugginggpt.planning.offline.learned.load_models", lambda: ())
+    else:
+        monkeypatch.setattr(learned_path, "_embedder", lambda: None)
+    planner = OfflinePlanner()
+    assert planner.learned_for(binding.registry) is None
+    outcome = planner.plan("Transcribe 'meeting.wav' please.", PlanContext(registry=binding.registry))
+    assert [binding.tool_name(t.task) for t in outcome.plan.tasks] == ["Automatic Speech Recognition"]
+    assert "planned by the learned tool detector" not in outcome.notes
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DEV / "multimedia_dev.jsonl").exists(), reason="TaskBench dev data not present")
+def test_learned_detector_beats_rules_on_a_held_out_fold():
+    spec = importlib.util.spec_from_file_location("train", ROOT / "scripts" / "train_offline_planner.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)  # type: ignore[union-attr]
+    from hugginggpt.eval.data import Node, load_samples
+    from hugginggpt.eval.tools import load_tools
+    from hugginggpt.planning.offline.features import load_embedder
+    from hugginggpt.planning.offline.learned import embed_tools
+
+    embed = load_embedder()
+    if embed is None:
+        pytest.skip("the MiniLM embedder is not installed")
+    tools = load_tools(DEV / "data_multimedia" / "tool_desc.json")
+    samples, _ = load_samples(DEV / "multimedia_dev.jsonl", tools)
+    sigs = train.tool_sigs(tools)
+    read = train.read_all(samples, embed, None)
+    feats = (*train.featurize(read, embed_tools(sigs, embed)), train.keyword_tools(samples, tools))
+    held = [i for i in range(len(samples)) if i % 5 == 0]
+    rest = [i for i in range(len(samples)) if i % 5]
+    model = train.fit([samples[i] for i in rest], train.subset(feats, rest), sigs, "multimedia")
+    learned, _ = train.plan_all(model, sigs, embed, [read[i] for i in held], feats[4][held])
+    rules = [[Node(sigs[j].name, []) for j in np.flatnonzero(feats[4][i])] for i in held]
+    gold = [samples[i] for i in held]
+    assert train.score(gold, learned, tools)["n_f1"] > train.score(gold, rules, tools)["n_f1"] + 0.05
