@@ -25,7 +25,7 @@ from hugginggpt.eval.metrics import TaskBenchScorer
 from hugginggpt.eval.tools import bind_tools, load_tools
 from hugginggpt.planning.offline.features import EMBED_DIM, HASH_DIM, load_embedder, request_features
 from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_tools, sigmoid
-from hugginggpt.planning.offline.tool_planner import RuleTools, LearnedToolPlanner, as_arguments
+from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner, RuleTools, as_arguments
 
 OUT = Path(__file__).resolve().parents[1] / "src/hugginggpt/planning/offline/data"
 DOMAINS = ("huggingface", "multimedia")
@@ -117,8 +117,8 @@ def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold
         logit = top + np.log(total) + params["beta"] * kw
         g_req = (sigmoid(logit) - y) / len(samples)
         g = g_req[seg] * (w / total[seg])
-        grads = {"beta": (g_req * kw).sum(0),"wh": h.T @ g + l2 * params["wh"], "we": e.T @ g + l2 * params["we"], "b": g.sum(0),
-                 "alpha": np.array((g * z).sum())}
+        grads = {"beta": (g_req * kw).sum(0), "wh": h.T @ g + l2 * params["wh"], "we": e.T @ g + l2 * params["we"],
+                 "b": g.sum(0), "alpha": np.array((g * z).sum())}
         for k in params:
             m[k] = 0.9 * m[k] + 0.1 * grads[k]
             v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
@@ -196,7 +196,8 @@ def main(argv=None) -> int:
                 train = [i for i in range(len(samples)) if folds[i] != k]
                 test = [i for i in range(len(samples)) if folds[i] == k]
                 sub = subset(feats, train)
-                model = fit([samples[i] for i in train], sub, sigs, domain, threshold=threshold, l2=args.l2, epochs=args.epochs)
+                model = fit([samples[i] for i in train], sub, sigs, domain, threshold=threshold, l2=args.l2,
+                            epochs=args.epochs)
                 out, sc = plan_all(model, sigs, embed, [read[i] for i in test], feats[4][test])
                 secs += sc
                 for i, nodes in zip(test, out, strict=True):

@@ -8,6 +8,11 @@ Three steps, each its own component:
 3. build the typed graph (``offline.build``): fill each task's slots from files, quotes, the user's attachments
    and earlier tasks' outputs, in order of mention, so an output feeds the next input of a fitting type.
 
+When a shipped learned model knows the registry's tools (a registry bound to a TaskBench tool list, see
+``offline.learned_path``), a learned detector that also weighs the rules' choice of tasks replaces steps 2-3:
+``offline.learned`` scores the tools, ``offline.assemble`` orders, connects and fills them. Without the model files or
+the sentence embedder, and for our own registry, the rules plan alone.
+
 The result goes through ``repair_plan`` and ``validate_plan`` like any other planner's. It is deterministic and
 takes milliseconds. A request that asks for no task (chit-chat, general questions) gets an empty plan: the LLM
 answers it. A task whose input is missing raises ``PlanError`` that says which input to give.
@@ -23,11 +28,11 @@ from typing import Any
 from ..errors import PlanError
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
-from .schema import Plan
 from .offline.build import GraphBuilder
-from .offline.learned_path import LearnedPath
 from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
+from .offline.learned_path import LearnedPath
 from .offline.text import Resource, parse_request
+from .schema import Plan
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)
@@ -125,7 +130,7 @@ class OfflinePlanner:
         raw = learned.plan(request, parsed, [t.task for t in rule_plan.tasks])
         plan, learned_notes = repair_plan(raw, registry)
         if validate_plan(plan, registry):
-            return rule_plan, notes + ["the learned planner's plan was invalid: kept the rule-based plan"]
+            return rule_plan, [*notes, "the learned planner's plan was invalid: kept the rule-based plan"]
         return plan, ["planned by the learned tool detector", *learned_notes]
 
 

@@ -8,6 +8,7 @@ needed. Embeddings come from the shared MiniLM embedder when it is installed.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import zlib
@@ -39,7 +40,8 @@ class RequestFeatures:
 def tokens(parsed: ParsedRequest, start: int = 0, end: int | None = None) -> list[str]:
     """Lower-case words of ``parsed.masked[start:end]`` plus one token per file, URL and quote there."""
     end = len(parsed.text) if end is None else end
-    out: list[tuple[int, str]] = [(m.start() + start, m.group()) for m in _WORD.finditer(parsed.masked[start:end].lower())]
+    window = parsed.masked[start:end].lower()
+    out: list[tuple[int, str]] = [(m.start() + start, m.group()) for m in _WORD.finditer(window)]
     for r in parsed.resources_in(start, end):
         kind = "url" if r.name.lower().startswith(("http://", "https://", "www.")) else "file"
         out.append((r.start, f"__{r.media}_{kind}__"))
@@ -55,7 +57,7 @@ def _bucket(token: str) -> int:
 def hash_tokens(words: Sequence[str]) -> np.ndarray:
     """Binary hashed unigrams and bigrams, scaled to unit length (a zero vector for no words)."""
     v = np.zeros(HASH_DIM, dtype=np.float32)
-    grams = list(words) + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    grams = list(words) + [f"{a} {b}" for a, b in itertools.pairwise(words)]
     for g in grams:
         v[_bucket(g)] = 1.0
     n = float(np.linalg.norm(v))

@@ -1,11 +1,12 @@
 """The learned tool detector: a multi-label linear model over request features, trained on labelled requests.
 
-For each tool t the score of a clause is ``hashed·Wh[:, t] + embedded·We[:, t] + b[t] + alpha·cos(text, tool t)``:
+Each tool t scores a clause as ``hashed·Wh[:, t] + embedded·We[:, t] + b[t] + alpha·cos(text, tool t)``:
 hashed words, the MiniLM sentence embedding, and the similarity to the tool's own name and description (the last
-term lets a tool with few or no labelled examples still be found). The request's score is the log-sum-exp of its clauses'
-scores (a request asks for a tool when one of its clauses does). A tool is asked for when its request probability
-passes the learned threshold (at least one tool when any text asks for something). Each tool's place in
-the request is the clause that scores it highest; ``assemble`` turns tools and places into a graph.
+term lets a tool with few or no labelled examples still be found). The request's score is the log-sum-exp of its
+clauses' scores (a request asks for a tool when one of its clauses does) plus ``beta[t]`` when the rule-based
+planner picked the tool. A tool is asked for when its request probability passes the threshold chosen by
+cross-validation (the best tool when none does). Each tool's place in the request is the clause that scores it
+highest; ``assemble`` turns tools and places into a graph.
 
 The weights are data (``data/<domain>.npz``), written by ``scripts/train_offline_planner.py``; ``load_models``
 finds the shipped ones. A model applies to a tool list when it knows most of its tools.
