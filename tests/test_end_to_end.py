@@ -160,3 +160,17 @@ def test_small_llm_is_never_silently_used_for_planning(inputs, tmp_path):
     assert result.error is not None and result.error.type == "ConfigError"
     auto = HuggingGPT(HuggingGPTConfig(workspace=tmp_path), llm=SmallLLM(), base_dir=inputs)
     assert auto.planner().name == "offline"
+
+
+@pytest.mark.slow
+def test_chat_reads_the_previous_text_output_aloud(agent):
+    first = agent.run("Describe poster.png")
+    _ok(first)
+    caption = first.results[0].text
+    second = agent.chat([{"role": "user", "content": "Describe poster.png"},
+                         {"role": "assistant", "content": first.answer},
+                         {"role": "user", "content": "now read it aloud"}])
+    _ok(second)
+    assert [(t.task, t.args) for t in second.plan] == [("text-to-speech", {"text": caption})]
+    assert second.results[0].output_of("audio").path.exists()
+    assert "previous answer" in " ".join(second.plan_notes)

@@ -15,10 +15,10 @@ from .backends import EmbeddedBackend, LLMBackend
 from .catalog.cards import Catalog
 from .catalog.selector import Selector
 from .config import HuggingGPTConfig
-from .errors import ConfigError, ExpertInputError, HuggingGPTError, RequestError, ResourceError
+from .errors import ConfigError, ExpertInputError, HuggingGPTError, PlanError, RequestError, ResourceError
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
-from .history import known_resources
+from .history import known_resources, last_text_output
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner
@@ -29,6 +29,8 @@ from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
 from .tasks import default_registry
 
 log = logging.getLogger(__name__)
+
+_EARLIER = "EARLIER_OUTPUT"
 
 
 class HuggingGPT:
@@ -174,7 +176,19 @@ class HuggingGPT:
         t0 = time.perf_counter()
         planner = self.planner(llm)
         context = PlanContext(registry=self.registry, files=known, history=history)
-        outcome = await asyncio.to_thread(planner.plan, request, context)
+        try:
+            outcome = await asyncio.to_thread(planner.plan, request, context)
+        except PlanError as exc:
+            # "Now read it aloud": the text to work on is the previous answer's output, not in this request.
+            earlier = last_text_output(history) if getattr(exc, "media", None) == "text" else None
+            if earlier is None:
+                raise
+            # Plan with a neutral quoted stand-in (the earlier text's own words must not steer task detection), then
+            # put the earlier text where the stand-in landed.
+            outcome = await asyncio.to_thread(planner.plan, f'{request}: "{_EARLIER}"', context)
+            for task in outcome.plan.tasks:
+                task.args = {k: earlier if _EARLIER in v else v for k, v in task.args.items()}
+            outcome.notes.append("the text to work on is the previous answer's output")
         run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
         run.timings["plan"] = round(time.perf_counter() - t0, 4)
         emit(Event(kind="stage", stage="plan", status="done", data={"plan": outcome.plan.to_jarvis(),

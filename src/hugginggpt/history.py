@@ -38,3 +38,25 @@ def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list
                 seen.add(str(path))
                 found.append(KnownResource(name=str(path), media=media, origin="user"))
     return found
+
+
+# A task line of the deterministic answer: `0. image-to-text with some/model: "the text output"`.
+_TEXT_RESULT = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: "(.*)"', re.M)
+
+
+def last_text_output(history: list[dict[str, Any]], max_chars: int = 2000) -> str | None:
+    """The text the previous answer produced, for "read it aloud"-style follow-ups.
+
+    From the deterministic answer format: the last task's quoted text output; from any other (LLM-written) answer:
+    its whole content. None when there is no earlier answer.
+    """
+    for msg in reversed(history):
+        if msg.get("role") != "assistant":
+            continue
+        content = str(msg.get("content") or "").strip()
+        if not content:
+            return None
+        quoted = _TEXT_RESULT.findall(content)
+        text = quoted[-1] if quoted else content
+        return text.removesuffix("...")[:max_chars] or None
+    return None

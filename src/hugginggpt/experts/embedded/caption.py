@@ -111,6 +111,9 @@ def _counted(objects: list[Detection]) -> str:
 
 
 def _a(label: str) -> str:
+    # Some ImageNet "clean" names are already phrases with an article ("a cat having a striped coat").
+    if label.lower().startswith(("a ", "an ", "the ")):
+        return label
     return ("an " if label[:1].lower() in "aeiou" else "a ") + label
 
 
