@@ -28,7 +28,7 @@ CLASSES_SUPPORTED = ("face", "person", "cat face")
 _COLORS = {"face": (255, 64, 64), "person": (30, 144, 255), "cat face": (40, 200, 40)}
 _WORK_SIDE = 640  # OpenCV detectors run on a copy whose longer side is about this (speed; HOG needs >= 64x128)
 _MIN_FACE_SCORE = 0.5
-_MIN_HOG_MARGIN = 0.5
+_MIN_HOG_MARGIN = 1.0  # below this, HOG fires on round objects and textures (a helmet, a flag)
 _HOG_WINDOW = (64, 128)  # width, height
 _VISIBLE = 0.5
 
