@@ -45,6 +45,12 @@ def main() -> None:
     for cls in sorted(embedded_expert_classes(), key=lambda c: (c.task, c.model_id)):
         lines.append(f"- **`{cls.model_id}`** ({cls.task}): {cls.description} *Limits:* {cls.limitations}")
     covered = {c.task for c in embedded_expert_classes()}
+    lines.append("\n## Abstractive polish of summaries (opt-in)\n")
+    lines.append("`overrides: {summarization: hugginggpt/extractive-summary-llm-polish}` runs the extractive "
+                 "summarizer, then has the controller LLM (the embedded SmolLM2 by default) rewrite the extract "
+                 "into one sentence. "
+                 "A small model may change facts (e.g. a tense), so the extract is kept in the result's "
+                 "`data['extractive']` and the extractive summarizer stays the default.")
     missing = [t.name for t in default_registry() if t.name not in covered]
     lines.append("\n## Tasks with no offline model\n")
     lines.append("No fake outputs: these tasks fail with a `ModelSelectionError` naming the hub models and backends "

@@ -174,3 +174,23 @@ def test_chat_reads_the_previous_text_output_aloud(agent):
     assert [(t.task, t.args) for t in second.plan] == [("text-to-speech", {"text": caption})]
     assert second.results[0].output_of("audio").path.exists()
     assert "previous answer" in " ".join(second.plan_notes)
+
+
+@pytest.mark.slow
+def test_summary_polished_by_the_embedded_llm_when_chosen(inputs, tmp_path):
+    config = HuggingGPTConfig(workspace=tmp_path, allowed_dirs=[inputs],
+                              overrides={"summarization": "hugginggpt/extractive-summary-llm-polish"})
+    agent = HuggingGPT(config, base_dir=inputs)
+    text = ("The city council met on Tuesday to discuss the new park. The plan adds a playground and a small lake. "
+            "Construction will start next spring. Local businesses welcomed the decision.")
+    result = agent.run(f"Summarize this: '{text}'")
+    _ok(result)
+    r = result.results[0]
+    assert r.choice.model_id == "hugginggpt/extractive-summary-llm-polish" and r.choice.backend == "llm"
+    assert r.data["extractive"] and r.data["extractive"] in text  # the extraction is a real span of the input
+    assert r.text.strip()
+    assert result.usage["by_stage"]["execute"]["calls"] == 1  # one rewrite call, counted in the run's usage
+    # without the override the extractive summarizer stays the default
+    plain = HuggingGPT(HuggingGPTConfig(workspace=tmp_path, allowed_dirs=[inputs]), base_dir=inputs)
+    chosen = plain.run(f"Summarize this: '{text}'").results[0].choice
+    assert chosen.model_id == "hugginggpt/minilm-extractive-summarizer"

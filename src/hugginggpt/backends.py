@@ -66,10 +66,15 @@ class LLMBackend:
 
         if self.llm is None:
             return []
+        from .experts.llm_expert import POLISH_ID, PolishedSummarizer
+
         mid = llm_model_id(self.llm)  # type: ignore[arg-type]
-        return [ModelCard(id=mid, task=t, source="llm", tags=["llm"],
-                          description=f"The controller LLM ({self.llm.name}) doing {t} itself.")  # type: ignore[attr-defined]
-                for t in llm_tasks()]
+        cards = [ModelCard(id=mid, task=t, source="llm", tags=["llm"],
+                           description=f"The controller LLM ({self.llm.name}) doing {t} itself.")  # type: ignore[attr-defined]
+                 for t in llm_tasks()]
+        cards.append(ModelCard(id=POLISH_ID, task="summarization", source="llm", tags=["llm", "extractive"],
+                               description=PolishedSummarizer.description, limitations=PolishedSummarizer.limitations))
+        return cards
 
     def status(self) -> tuple[bool, str]:
         if self.llm is None:
@@ -77,15 +82,19 @@ class LLMBackend:
         return True, f"{self.llm.name} ({'capable' if self.llm.capable else 'small: chat and writing only'})"  # type: ignore[attr-defined]
 
     def can_serve(self, card: ModelCard) -> tuple[bool, str]:
-        from .experts.llm_expert import ANY_LLM_TASKS
+        from .experts.llm_expert import ANY_LLM_TASKS, POLISH_ID
 
         if self.llm is None or card.source != "llm":
             return False, "not served by the LLM"
+        if card.id == POLISH_ID:  # rewriting a few given sentences is within a small model's reach
+            return True, "MiniLM extraction + controller LLM rewrite"
         if card.task not in ANY_LLM_TASKS and not self.llm.capable:  # type: ignore[attr-defined]
             return False, f"the controller LLM is too small for {card.task}; configure a capable LLM endpoint"
         return True, "controller LLM"
 
     def expert(self, card: ModelCard, request: str = "") -> Expert:
-        from .experts.llm_expert import LLMTaskExpert
+        from .experts.llm_expert import POLISH_ID, LLMTaskExpert, PolishedSummarizer
 
+        if card.id == POLISH_ID:
+            return PolishedSummarizer(self.llm)  # type: ignore[arg-type]
         return LLMTaskExpert(self.llm, card.task, request)  # type: ignore[arg-type]

@@ -49,4 +49,38 @@ class LLMTaskExpert(Expert):
 
 
 def llm_tasks() -> list[str]:
-    return list(_prompts())
+    return [k for k in _prompts() if not k.startswith("_")]
+
+
+POLISH_ID = "hugginggpt/extractive-summary-llm-polish"
+
+
+class PolishedSummarizer(Expert):
+    """Extractive summary (MiniLM) rewritten by the controller LLM into one fluent sentence.
+
+    Opt-in (``overrides: {summarization: hugginggpt/extractive-summary-llm-polish}``): even the packaged 135M model
+    writes acceptable one-sentence rewrites of a few given sentences, but it may drop or distort facts, so the
+    extractive summary stays the default and is kept in the result's data for comparison.
+    """
+
+    backend = "llm"
+    task = "summarization"
+    model_id = POLISH_ID
+    description = "MiniLM extractive summary, rewritten into one sentence by the controller LLM."
+    limitations = "A small LLM may distort facts; the extractive summary is returned in data['extractive']."
+
+    def __init__(self, llm: LLM) -> None:
+        super().__init__()
+        self.llm = llm
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        from .embedded.text import ExtractiveSummarizer
+
+        extractor = ExtractiveSummarizer()
+        extract = extractor.run({"text": require_text(inputs)}).outputs[0].text or ""
+        prompt = _prompts()["_summary_polish"]
+        out = self.llm.chat([{"role": "system", "content": prompt["system"]},
+                             {"role": "user", "content": prompt["user"].format(text=extract)}],
+                            max_tokens=120, stage="execute")
+        polished = out.text.strip()
+        return ExpertResult.of_text(polished or extract, extractive=extract, polished=bool(polished))
