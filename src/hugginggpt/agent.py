@@ -21,7 +21,7 @@ from .experts.pool import ExpertPool
 from .history import known_resources, last_text_output
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
-from .planning.base import KnownResource, PlanContext, Planner
+from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.schema import Plan, TaskSpec, ref_id
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder
@@ -176,19 +176,7 @@ class HuggingGPT:
         t0 = time.perf_counter()
         planner = self.planner(llm)
         context = PlanContext(registry=self.registry, files=known, history=history)
-        try:
-            outcome = await asyncio.to_thread(planner.plan, request, context)
-        except PlanError as exc:
-            # "Now read it aloud": the text to work on is the previous answer's output, not in this request.
-            earlier = last_text_output(history) if getattr(exc, "media", None) == "text" else None
-            if earlier is None:
-                raise
-            # Plan with a neutral quoted stand-in (the earlier text's own words must not steer task detection), then
-            # put the earlier text where the stand-in landed.
-            outcome = await asyncio.to_thread(planner.plan, f'{request}: "{_EARLIER}"', context)
-            for task in outcome.plan.tasks:
-                task.args = {k: earlier if _EARLIER in v else v for k, v in task.args.items()}
-            outcome.notes.append("the text to work on is the previous answer's output")
+        outcome = await asyncio.to_thread(_plan_with_memory, planner, request, context)
         run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
         run.timings["plan"] = round(time.perf_counter() - t0, 4)
         emit(Event(kind="stage", stage="plan", status="done", data={"plan": outcome.plan.to_jarvis(),
@@ -294,6 +282,23 @@ class HuggingGPT:
                      if m.get("role") in ("user", "assistant")]
         messages.append({"role": "user", "content": request})
         return llm.chat(messages, max_tokens=256, stage="respond").text.strip()
+
+
+def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> PlanOutcome:
+    """Plan; when the request lacks a text to work on ("now read it aloud"), use the previous answer's output."""
+    try:
+        return planner.plan(request, context)
+    except PlanError as exc:
+        earlier = last_text_output(context.history) if getattr(exc, "media", None) == "text" else None
+        if earlier is None:
+            raise
+    # Plan with a neutral quoted stand-in (the earlier text's own words must not steer task detection), then put the
+    # earlier text where the stand-in landed.
+    outcome = planner.plan(f'{request}: "{_EARLIER}"', context)
+    for task in outcome.plan.tasks:
+        task.args = {k: earlier if _EARLIER in v else v for k, v in task.args.items()}
+    outcome.notes.append("the text to work on is the previous answer's output")
+    return outcome
 
 
 def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = ()) -> Plan:
