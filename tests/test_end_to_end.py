@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig
-from hugginggpt.llm.base import ChatResult
+from llm_doubles import ScriptedLLM
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -109,18 +109,7 @@ def test_chat_remembers_earlier_outputs(agent):
     assert "exhibition" in second.results[0].text.lower()
 
 
-class GarbageLLM:
-    """Test double standing in for a controller LLM that answers with garbage (a real small model's failure mode
-    cannot be triggered on demand)."""
-
-    name = "garbage"
-    capable = True
-
-    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.0, stage="other"):
-        return ChatResult(text="}}} not json at all [[", prompt_tokens=10, completion_tokens=5)
-
-    def describe(self):
-        return {"backend": "test-double"}
+GARBAGE = "}}} not json at all [["
 
 
 @pytest.mark.parametrize(("request_text", "files", "error"), [
@@ -142,7 +131,7 @@ def test_bad_inputs_give_named_errors(agent, inputs, request_text, files, error)
 
 def test_llm_returning_garbage_is_a_plan_error(inputs, tmp_path):
     agent = HuggingGPT(HuggingGPTConfig(workspace=tmp_path, allowed_dirs=[inputs], planner="llm"),
-                       llm=GarbageLLM(), base_dir=inputs)
+                       llm=ScriptedLLM(GARBAGE, GARBAGE), base_dir=inputs)
     result = agent.run("Describe poster.png")
     assert result.error is not None and result.error.code == "plan_error"
     assert result.usage["calls"] == 2  # the first answer and one re-ask
@@ -150,15 +139,11 @@ def test_llm_returning_garbage_is_a_plan_error(inputs, tmp_path):
 
 
 def test_small_llm_is_never_silently_used_for_planning(inputs, tmp_path):
-    class SmallLLM(GarbageLLM):
-        """Test double: a non-capable LLM (like the packaged 135M model)."""
-
-        capable = False
-
-    agent = HuggingGPT(HuggingGPTConfig(workspace=tmp_path, planner="llm"), llm=SmallLLM(), base_dir=inputs)
+    small = ScriptedLLM(capable=False)  # like the packaged 135M model
+    agent = HuggingGPT(HuggingGPTConfig(workspace=tmp_path, planner="llm"), llm=small, base_dir=inputs)
     result = agent.run("Describe poster.png")
     assert result.error is not None and result.error.type == "ConfigError"
-    auto = HuggingGPT(HuggingGPTConfig(workspace=tmp_path), llm=SmallLLM(), base_dir=inputs)
+    auto = HuggingGPT(HuggingGPTConfig(workspace=tmp_path), llm=small, base_dir=inputs)
     assert auto.planner().name == "offline"
 
 

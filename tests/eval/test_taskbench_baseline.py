@@ -9,27 +9,7 @@ import pytest
 from hugginggpt.errors import PlanError
 from hugginggpt.eval.baseline import TaskBenchBaselinePlanner, parse_result, result_to_plan
 from hugginggpt.eval.taskbench import plan_to_nodes
-from hugginggpt.llm.base import ChatResult
-
-
-class ScriptedLLM:
-    """Answers each chat with the next scripted text and records what it was asked."""
-
-    name = "scripted"
-    capable = True
-
-    def __init__(self, answers: list[str]) -> None:
-        self.answers = list(answers)
-        self.calls: list[dict] = []
-
-    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.0, stage="other"):
-        self.calls.append({"messages": messages, "json_schema": json_schema, "max_tokens": max_tokens,
-                           "temperature": temperature, "stage": stage})
-        return ChatResult(text=self.answers.pop(0))
-
-    def describe(self):
-        return {"backend": "scripted", "model": "none", "capable": True}
-
+from llm_doubles import ScriptedLLM
 
 GOOD = {"task_steps": ["Step 1: caption", "Step 2: speak"],
         "task_nodes": [{"task": "Image-to-Text", "arguments": ["example.jpg"]},
@@ -37,7 +17,7 @@ GOOD = {"task_steps": ["Step 1: caption", "Step 2: speak"],
 
 
 def test_prompt_follows_the_paper_layout(tools):
-    llm = ScriptedLLM([json.dumps(GOOD)])
+    llm = ScriptedLLM(json.dumps(GOOD))
     planner = TaskBenchBaselinePlanner(llm, tools, demos=[{"request": "demo request", "result": GOOD}])
     out = planner.plan("Describe example.jpg and read it aloud.", None)
     call = llm.calls[0]
@@ -58,7 +38,7 @@ def test_prompt_follows_the_paper_layout(tools):
 
 
 def test_constrained_decoding_offers_the_tool_names(tools):
-    llm = ScriptedLLM([json.dumps(GOOD)])
+    llm = ScriptedLLM(json.dumps(GOOD))
     TaskBenchBaselinePlanner(llm, tools, constrain=True).plan("x", None)
     schema = llm.calls[0]["json_schema"]
     assert schema["properties"]["task_nodes"]["items"]["properties"]["task"]["enum"] == tools.names
@@ -100,7 +80,7 @@ def test_result_to_plan_keeps_what_the_model_said():
 
 
 def test_unreadable_answer_raises_plan_error(tools):
-    planner = TaskBenchBaselinePlanner(ScriptedLLM(["no JSON here"]), tools)
+    planner = TaskBenchBaselinePlanner(ScriptedLLM("no JSON here"), tools)
     with pytest.raises(PlanError):
         planner.plan("x", None)
 
@@ -109,7 +89,7 @@ def test_parameter_tools_get_the_parameter_goal():
     from hugginggpt.eval.tools import ToolList, ToolParameter, ToolSpec
 
     tools = ToolList([ToolSpec("take_note", "Take a note", parameters=(ToolParameter("content"),))])
-    llm = ScriptedLLM(['{"task_nodes": [{"task": "take_note", "arguments": [{"name": "content", "value": "milk"}]}]}'])
+    llm = ScriptedLLM('{"task_nodes": [{"task": "take_note", "arguments": [{"name": "content", "value": "milk"}]}]}')
     out = TaskBenchBaselinePlanner(llm, tools).plan("note: milk", None)
     assert '"parameters"' in llm.calls[0]["messages"][0]["content"]
     assert "task_links" in llm.calls[0]["messages"][0]["content"]

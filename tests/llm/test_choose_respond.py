@@ -4,36 +4,12 @@ choose_models against a real model is tested in test_openai_compat.py."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from hugginggpt.errors import LLMUnavailable
-from hugginggpt.llm.base import ChatResult
 from hugginggpt.llm.choose import ONLY_CANDIDATE, choice_schema, choose_models
 from hugginggpt.llm.respond_prompt import build_response_messages, files_in
 from hugginggpt.planning.schema import Plan, TaskSpec
-
-
-class ScriptedLLM:
-    """Test double: returns the scripted answers in order (raises exceptions), records calls. Not a model."""
-
-    name = "scripted"
-    capable = True
-
-    def __init__(self, *answers: str | Exception) -> None:
-        self.answers = list(answers)
-        self.calls: list[dict[str, Any]] = []
-
-    def chat(self, messages: list[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
-             max_tokens: int = 512, temperature: float = 0.0, stage: str = "other") -> ChatResult:
-        self.calls.append({"messages": messages, "schema": json_schema, "stage": stage})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return ChatResult(text=answer)
-
-    def describe(self) -> dict[str, Any]:
-        return {}
-
+from llm_doubles import ScriptedLLM
 
 T0 = TaskSpec(task="image-classification", id=0, args={"image": "cat.jpg"})
 T1 = TaskSpec(task="text-to-speech", id=1, dep=[0], args={"text": "<GENERATED>-0"})
@@ -51,7 +27,7 @@ def test_one_call_for_all_real_choices_with_enums() -> None:
     picks = choose_models(llm, CHOICES, request="classify cat.jpg")
     assert picks == {0: ("b/resnet", "more downloads"), 1: ("embedded/tts", ONLY_CANDIDATE), 2: ("d/t5", "fits")}
     assert len(llm.calls) == 1 and llm.calls[0]["stage"] == "select"
-    props = llm.calls[0]["schema"]["properties"]
+    props = llm.calls[0]["json_schema"]["properties"]
     assert set(props) == {"task_0", "task_2"}  # the single-candidate task is not asked
     assert props["task_0"]["properties"]["id"]["enum"] == ["a/vit", "b/resnet"]
     prompt = llm.calls[0]["messages"][-1]["content"]

@@ -15,13 +15,13 @@ import pytest
 from hugginggpt.agent import HuggingGPT
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError, LLMUnavailable, PlanError
-from hugginggpt.llm.base import ChatResult
 from hugginggpt.planning.base import PlanContext, PlanOutcome
 from hugginggpt.planning.hybrid_planner import HybridPlanner
 from hugginggpt.planning.offline_planner import OfflinePlanner
 from hugginggpt.planning.schema import Plan, ref_id
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
+from llm_doubles import ScriptedLLM
 
 REG = default_registry()
 
@@ -38,27 +38,6 @@ CAPTION_TRANSLATE = Plan.from_jarvis([
 ])
 
 
-class ScriptedLLM:
-    """Test double: answers each chat call with the next scripted text (or raises it), records the calls. Not a
-    model."""
-
-    name = "scripted"
-    capable = True
-
-    def __init__(self, *answers: str | Exception) -> None:
-        self.answers = list(answers)
-        self.calls: list[dict[str, Any]] = []
-
-    def chat(self, messages: list[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
-             max_tokens: int = 512, temperature: float = 0.0, stage: str = "other") -> ChatResult:
-        self.calls.append({"messages": messages, "schema": json_schema, "stage": stage, "max_tokens": max_tokens})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return ChatResult(text=answer, prompt_tokens=100, completion_tokens=20, finish_reason="stop")
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": "scripted"}
 
 
 class FixedPlanner:
@@ -102,7 +81,7 @@ def test_the_prompt_shows_the_proposal_and_the_call_is_constrained() -> None:
     (call,) = llm.calls
     user = call["messages"][-1]["content"]
     assert 't1: translation(text="<GENERATED>-0") -> text' in user and "may rewrite: text" in user
-    assert call["schema"] == planner.edit_schema(CAPTION_TRANSLATE) and call["stage"] == "plan"
+    assert call["json_schema"] == planner.edit_schema(CAPTION_TRANSLATE) and call["stage"] == "plan"
 
 
 @pytest.mark.parametrize("garbage", ["not json at all", "[1, 2]", '{"t7": {"keep": "yes"}}', "{}"])
@@ -176,8 +155,7 @@ def test_the_agent_builds_the_hybrid_planner_only_for_a_capable_llm(tmp_path: An
     config = HuggingGPTConfig(planner="hybrid", workspace=tmp_path / "ws")
     agent = HuggingGPT(config, llm=ScriptedLLM(), base_dir=tmp_path)
     assert isinstance(agent.planner(), HybridPlanner)
-    weak = ScriptedLLM()
-    weak.capable = False
+    weak = ScriptedLLM(capable=False)
     with pytest.raises(ConfigError, match="capable"):
         HuggingGPT(config, llm=weak, base_dir=tmp_path).planner()
 

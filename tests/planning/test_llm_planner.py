@@ -6,12 +6,10 @@ tests/llm/test_openai_compat.py."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from hugginggpt.errors import LLMResponseError, LLMUnavailable, PlanError
-from hugginggpt.llm.base import ChatResult, Usage
 from hugginggpt.media import looks_like_resource
 from hugginggpt.planning.base import KnownResource, PlanContext
 from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema
@@ -19,6 +17,7 @@ from hugginggpt.planning.prompts import load_prompts
 from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import repair_plan, validate_plan
 from hugginggpt.tasks import default_registry
+from llm_doubles import ScriptedLLM
 
 REG = default_registry()
 GOOD = json.dumps({"tasks": [
@@ -32,29 +31,6 @@ BAD = json.dumps({"tasks": [
 ]})
 
 
-class ScriptedLLM:
-    """Test double: answers each chat call with the next scripted text (or raises it if it is an exception), and
-    records the messages and schemas it was given. Not a model."""
-
-    name = "scripted"
-    capable = True
-
-    def __init__(self, *answers: str | Exception) -> None:
-        self.answers = list(answers)
-        self.calls: list[dict[str, Any]] = []
-        self.usage = Usage()
-
-    def chat(self, messages: list[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
-             max_tokens: int = 512, temperature: float = 0.0, stage: str = "other") -> ChatResult:
-        self.calls.append({"messages": messages, "schema": json_schema, "stage": stage})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        self.usage.add(100, 20, stage)
-        return ChatResult(text=answer, prompt_tokens=100, completion_tokens=20, finish_reason="stop")
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": "scripted"}
 
 
 def ctx(*files: tuple[str, str], history: list[dict[str, str]] | None = None) -> PlanContext:
