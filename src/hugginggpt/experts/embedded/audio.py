@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...errors import ExpertError, ExpertInputError, ExpertUnavailable
+from ...packages import package_file
 from ..base import Expert, ExpertOutput, ExpertResult, require_file, require_text
 from ._audio import dbfs, load_audio, wav_bytes
-from ._packages import package_file
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""Locate data files that ship inside installed packages, without importing the packages."""
+"""Locate data files that ship inside installed packages (model weights, voices, GGUFs) without importing them."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-from ...errors import ExpertUnavailable
+from .errors import ExpertUnavailable
 
 
 def package_file(package: str, *parts: str) -> Path:
