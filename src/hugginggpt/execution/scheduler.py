@@ -69,9 +69,6 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - every failure is isolated to its task and reported
             log.info("task %s (%s) failed: %s", spec.id, spec.task, exc)
             result = TaskResult(task=spec, status="failed", error=ErrorInfo.from_exc(exc))
-            choice = getattr(exc, "choice", None)
-            if choice is not None:
-                result.choice = choice
         result.started_at = started
         result.seconds = round(time.perf_counter() - t0, 4)
         return result
