@@ -1,10 +1,11 @@
 """TaskBench planning quality of the offline planner on the dev files (huggingface, multimedia).
 
-Usage: python benchmarks/taskbench_eval.py [--data-dir DIR] [--planner offline] [--limit N]
+Usage: python benchmarks/taskbench_eval.py [--data-dir DIR] [--planner offline] [--limit N] [--split dev|test]
 DIR holds TaskBench's files (default: $HUGGINGGPT_TASKBENCH_DIR, else ../shared/taskbench next to the repository).
 Prints n-F1, e-F1, t-F1, v-F1 (percent), NED and seconds per request, overall and per sample type, under our strict
 rule and TaskBench's original rule (see docs/evaluation.md), and writes benchmarks/results/taskbench_eval.json.
-Only the *_dev.jsonl files are used: the test files are for reporting, not for tuning.
+By default the *_dev.jsonl files are used; `--split test` scores the test files, for reporting a finished planner
+only (never tune on it). Results go to benchmarks/results/taskbench_eval[_test].json.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
     ap.add_argument("--planner", default="offline")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--split", choices=("dev", "test"), default="dev")
     args = ap.parse_args()
     if not (args.data_dir / "huggingface_dev.jsonl").exists():
         print(f"TaskBench data not found in {args.data_dir}; set HUGGINGGPT_TASKBENCH_DIR. Skipped.")
@@ -49,10 +51,11 @@ def main() -> int:
 
     results = {}
     for domain in DOMAINS:
-        results[domain] = run(args.data_dir / f"{domain}_dev.jsonl",
+        results[domain] = run(args.data_dir / f"{domain}_{args.split}.jsonl",
                               args.data_dir / f"data_{domain}" / "tool_desc.json", args.planner, limit=args.limit)
 
-    print(f"TaskBench dev, planner {args.planner}. F1 in percent; NED lower is better; s/request mean and median.")
+    print(f"TaskBench {args.split}, planner {args.planner}. F1 in percent; NED lower is better; "
+          "s/request mean and median.")
     print("strict: failed plans are empty, tools outside the list are false positives (every sample counts).")
     print("original: TaskBench's script (failed plans dropped; names outside the list ignored in n-F1).\n")
     head = (f"{'domain':<12} {'rule':<8} {'type':<6} {'n':>4} {'n-F1':>6} {'e-F1':>6} {'t-F1':>6} {'v-F1':>6} "
@@ -71,7 +74,8 @@ def main() -> int:
         fails = ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"
         print(f"{'':<12} failures: {fails}; gold samples normalized: {s['normalization']['samples_touched']}"
               f" of {s['normalization']['samples']}")
-    out = ROOT / "benchmarks" / "results" / "taskbench_eval.json"
+    suffix = "" if args.split == "dev" else f"_{args.split}"
+    out = ROOT / "benchmarks" / "results" / f"taskbench_eval{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     print(f"\nwritten: {out.relative_to(ROOT)}")

@@ -24,14 +24,16 @@ from hugginggpt.eval.data import Node, load_samples
 from hugginggpt.eval.metrics import TaskBenchScorer
 from hugginggpt.eval.tools import bind_tools, load_tools
 from hugginggpt.planning.offline.features import EMBED_DIM, HASH_DIM, load_embedder, request_features
-from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_tools, sigmoid
+from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_prototypes, embed_tools, sigmoid
 from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner, RuleTools, as_arguments
 
 OUT = Path(__file__).resolve().parents[1] / "src/hugginggpt/planning/offline/data"
 DOMAINS = ("huggingface", "multimedia")
 # Chosen by 5-fold CV on dev (0.15 / 0.25 / 0.4 tried); the held-out folds reward recall more in multimedia,
 # whose 40 tools have two or three examples each.
-THRESHOLDS = {"huggingface": 0.25, "multimedia": 0.15}
+THRESHOLDS = {"huggingface": 0.25, "multimedia": 0.25}
+# L2 weight decay, chosen by 5-fold CV on dev (1e-3 / 1e-2 tried): multimedia's few examples per tool need more.
+L2 = {"huggingface": 1e-3, "multimedia": 1e-2}
 
 
 def tool_sigs(tools) -> list[ToolSig]:
@@ -54,13 +56,20 @@ def read_all(samples, embed, cache: Path | None):
     return out
 
 
-def featurize(read, tool_emb):
-    """Clause rows (hashed, embedded, similarity to every tool) stacked, and each row's request index."""
+def featurize(read, tool_emb, protos):
+    """Clause rows (hashed, embedded, similarity to every tool, best similarity to its phrasings) stacked, and
+    each row's request index."""
     h = np.concatenate([f.hashed[1:] for f in read])
     e = np.concatenate([f.embedded[1:] for f in read])
     z = e @ tool_emb.T
+    zp = protos.scores(e)
     seg = np.concatenate([np.full(len(f.spans), i) for i, f in enumerate(read)])
-    return h, e, z, seg
+    return h, e, z, zp, seg
+
+
+def build_features(samples, tools, sigs, read, embed):
+    """Everything ``fit`` and ``subset`` take: clause rows (``featurize``) plus the rules' tools per request (last)."""
+    return (*featurize(read, embed_tools(sigs, embed), embed_prototypes(sigs, embed)), keyword_tools(samples, tools))
 
 
 def keyword_tools(samples, tools) -> np.ndarray:
@@ -72,17 +81,18 @@ def keyword_tools(samples, tools) -> np.ndarray:
 
 def subset(feats, rows):
     """The clause rows of the requests ``rows`` (renumbered 0..len(rows)-1)."""
-    h, e, z, seg, kw = feats
+    h, e, z, zp, seg, kw = feats
     pos = {r: i for i, r in enumerate(rows)}
     keep = np.array([s in pos for s in seg])
-    return h[keep], e[keep], z[keep], np.array([pos[s] for s in seg[keep]]), kw[rows]
+    return h[keep], e[keep], z[keep], zp[keep], np.array([pos[s] for s in seg[keep]]), kw[rows]
 
 
-def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold=0.4) -> LearnedModel:
+def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold=0.4,
+        use_phrases=True) -> LearnedModel:
     """Fit the detector and the order statistics on ``samples`` (indices into ``feats`` rows)."""
     names = [t.name for t in sigs]
     index = {n: i for i, n in enumerate(names)}
-    h, e, z, seg, kw = feats
+    h, e, z, zp, seg, kw = feats
     y = np.zeros((len(samples), len(names)), dtype=np.float32)
     edges = np.zeros((len(names), len(names)), dtype=np.float32)
     roots = np.zeros(len(names), dtype=np.float32)
@@ -103,11 +113,11 @@ def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold
                 roots[index[n.task]] += 1
     params = {"wh": np.zeros((HASH_DIM, len(names))), "we": np.zeros((EMBED_DIM, len(names))),
               "b": np.full(len(names), -2.0), "alpha": np.array(5.0),
-              "beta": np.full(len(names), 1.0)}
+              "beta": np.full(len(names), 1.0), "gamma": np.array(5.0 if use_phrases else 0.0)}
     m = {k: np.zeros_like(v) for k, v in params.items()}
     v = {k: np.zeros_like(v) for k, v in params.items()}
     for step in range(1, epochs + 1):
-        clause = h @ params["wh"] + e @ params["we"] + params["b"] + params["alpha"] * z
+        clause = h @ params["wh"] + e @ params["we"] + params["b"] + params["alpha"] * z + params["gamma"] * zp
         # A request asks for a tool when one of its clauses does: log-sum-exp pooling over its clauses.
         top = np.full((len(samples), len(names)), -np.inf)
         np.maximum.at(top, seg, clause)
@@ -118,14 +128,15 @@ def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold
         g_req = (sigmoid(logit) - y) / len(samples)
         g = g_req[seg] * (w / total[seg])
         grads = {"beta": (g_req * kw).sum(0), "wh": h.T @ g + l2 * params["wh"], "we": e.T @ g + l2 * params["we"],
-                 "b": g.sum(0), "alpha": np.array((g * z).sum())}
+                 "b": g.sum(0), "alpha": np.array((g * z).sum()),
+                 "gamma": np.array((g * zp).sum() if use_phrases else 0.0)}
         for k in params:
             m[k] = 0.9 * m[k] + 0.1 * grads[k]
             v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
             params[k] = params[k] - lr * (m[k] / (1 - 0.9**step)) / (np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8)
     return LearnedModel(names, params["wh"].astype(np.float32), params["we"].astype(np.float32),
                         params["b"].astype(np.float32), float(params["alpha"]), threshold, edges, roots, domain,
-                        params["beta"].astype(np.float32), tuple(sigs))
+                        params["beta"].astype(np.float32), tuple(sigs), float(params["gamma"]))
 
 
 def score(samples, planned, tools) -> dict:
@@ -170,8 +181,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cv", type=int, default=0)
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--threshold", type=float, help="probability a tool must reach (default: per domain, by CV)")
-    ap.add_argument("--l2", type=float, default=1e-3)
+    ap.add_argument("--l2", type=float, help="L2 weight decay (default: per domain, by CV)")
     ap.add_argument("--epochs", type=int, default=400)
+    ap.add_argument("--no-phrases", action="store_true", help="without the example-phrasing feature (to compare)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--cache", type=Path, help="folder for cached request features (speeds up repeated runs)")
     args = ap.parse_args(argv)
@@ -185,9 +197,10 @@ def main(argv=None) -> int:
         samples, _ = load_samples(args.data / f"{domain}_dev.jsonl", tools)
         sigs = tool_sigs(tools)
         read = read_all(samples, embed, args.cache and args.cache / f"{domain}_features.pkl")
-        feats = (*featurize(read, embed_tools(sigs, embed)), keyword_tools(samples, tools))
+        feats = build_features(samples, tools, sigs, read, embed)
         report[domain] = {}
         threshold = args.threshold or THRESHOLDS.get(domain, 0.3)
+        l2 = args.l2 or L2.get(domain, 1e-3)
         if args.cv:
             folds = [i % args.cv for i in range(len(samples))]
             planned: list = [None] * len(samples)
@@ -196,9 +209,9 @@ def main(argv=None) -> int:
                 train = [i for i in range(len(samples)) if folds[i] != k]
                 test = [i for i in range(len(samples)) if folds[i] == k]
                 sub = subset(feats, train)
-                model = fit([samples[i] for i in train], sub, sigs, domain, threshold=threshold, l2=args.l2,
-                            epochs=args.epochs)
-                out, sc = plan_all(model, sigs, embed, [read[i] for i in test], feats[4][test])
+                model = fit([samples[i] for i in train], sub, sigs, domain, threshold=threshold, l2=l2,
+                            epochs=args.epochs, use_phrases=not args.no_phrases)
+                out, sc = plan_all(model, sigs, embed, [read[i] for i in test], feats[-1][test])
                 secs += sc
                 for i, nodes in zip(test, out, strict=True):
                     planned[i] = nodes
@@ -206,8 +219,9 @@ def main(argv=None) -> int:
             res["seconds_median"] = statistics.median(secs)
             report[domain]["cv"] = res
             print_row(domain, f"cv{args.cv}", res)
-        model = fit(samples, feats, sigs, domain, threshold=threshold, l2=args.l2, epochs=args.epochs)
-        out, secs = plan_all(model, sigs, embed, read, feats[4])
+        model = fit(samples, feats, sigs, domain, threshold=threshold, l2=l2, epochs=args.epochs,
+                    use_phrases=not args.no_phrases)
+        out, secs = plan_all(model, sigs, embed, read, feats[-1])
         res = score(samples, out, tools)
         res["seconds_median"] = statistics.median(secs)
         report[domain]["train"] = res

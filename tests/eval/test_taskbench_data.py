@@ -185,3 +185,25 @@ def test_normalize_records_without_tool_list():
     samples, report = normalize_records([rec([{"task": "Web_Search", "arguments": ["a"]}])], None)
     assert [n.task for n in samples[0].nodes] == ["Web Search"]
     assert report.samples == 1
+
+
+def test_one_based_references_shifted_for_strict_gold_when_links_confirm(tools):
+    nodes = [{"task": "Image-to-Text", "arguments": ["example.jpg"]},
+             {"task": "Translation", "arguments": ["<node-1>"]},
+             {"task": "Summarization", "arguments": ["Text: <node-2>"]}]
+    links = [{"source": "Image-to-Text", "target": "Translation"},
+             {"source": "Translation", "target": "Summarization"}]
+    s, r = norm(rec(nodes, links), tools)
+    assert args(s) == [["example.jpg"], ["<node-0>"], ["Text: <node-1>"]]
+    assert [n.arguments for n in s.raw_nodes] == [["example.jpg"], ["<node-1>"], ["Text: <node-2>"]]
+    assert r.counts["one_based_refs_shifted"] == 1
+
+
+def test_self_reference_without_link_evidence_is_left_alone(tools):
+    nodes = [{"task": "Image-to-Text", "arguments": ["example.jpg"]},
+             {"task": "Translation", "arguments": ["<node-1>"]}]
+    s, r = norm(rec(nodes, [{"source": "Summarization", "target": "Translation"}]), tools)
+    assert args(s) == [["example.jpg"], ["<node-1>"]]
+    s, r = norm(rec(nodes), tools)  # no links at all
+    assert args(s) == [["example.jpg"], ["<node-1>"]]
+    assert "one_based_refs_shifted" not in r.counts

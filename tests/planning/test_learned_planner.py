@@ -70,6 +70,45 @@ def test_connect_feeds_outputs_forward_and_fills_literals():
     assert vqa[0].args == ["photo.jpg", "how many dogs are there?"]
 
 
+def test_connect_gives_a_node_one_reference_media_first():
+    t2i = ToolSig("Text-to-Image", "text to image", ("text",), ("image",))
+    parsed = parse("Draw 'a red barn', translate 'hello', then answer 'what colour is the barn?' about the picture.")
+    spans = [(c.start, c.end) for c in parsed.clauses]
+    spans = (spans * 3)[:3]
+    nodes = connect([0, 1, 2], spans, [t2i, TRANSLATE, VQA], parsed)
+    # VQA could read the image and the translation; it reads the image and keeps a literal question.
+    assert nodes[2].args[0] == ("ref", 0)
+    assert isinstance(nodes[2].args[1], str)
+
+
+def test_prototypes_score_each_tool_by_its_best_phrase():
+    from hugginggpt.planning.offline.learned import embed_prototypes, load_phrases
+
+    phrases = load_phrases()
+    assert "read the text aloud" in phrases["Text-to-Speech"] and len(phrases) >= 60
+
+    def embed(texts):  # bag of letters: deterministic unit vectors, enough to test the pooling
+        out = np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    protos = embed_prototypes([ASR, TTS], embed, {"Text-to-Speech": ("read it aloud", "zzz")})
+    assert protos is not None and list(protos.owner) == [0, 1, 1, 1]
+    rows = embed(["read it aloud", "zzz zzz"])
+    scores = protos.scores(rows)
+    assert scores.shape == (2, 2)
+    assert scores[0, 1] == pytest.approx(1.0, abs=1e-5) and scores[1, 1] == pytest.approx(1.0, abs=1e-5)
+    assert scores[0, 0] < 1.0
+
+
+def test_model_round_trip_keeps_the_phrase_weight(tmp_path):
+    from hugginggpt.planning.offline.learned import LearnedModel
+
+    m = _model("huggingface")
+    m.save(tmp_path / "m.npz")
+    again = LearnedModel.load(tmp_path / "m.npz")
+    assert again.gamma == pytest.approx(m.gamma, rel=1e-3) and again.labels == m.labels
+
+
 def test_to_tasks_maps_arguments_onto_registry_slots():
     binding = _bound("huggingface")
     task_of = {label: task for task, label in learned_path.label_map(binding.registry, _model("huggingface").labels)
@@ -131,7 +170,6 @@ def test_learned_detector_beats_rules_on_a_held_out_fold():
     from hugginggpt.eval.data import Node, load_samples
     from hugginggpt.eval.tools import load_tools
     from hugginggpt.planning.offline.features import load_embedder
-    from hugginggpt.planning.offline.learned import embed_tools
 
     embed = load_embedder()
     if embed is None:
@@ -140,11 +178,12 @@ def test_learned_detector_beats_rules_on_a_held_out_fold():
     samples, _ = load_samples(DEV / "multimedia_dev.jsonl", tools)
     sigs = train.tool_sigs(tools)
     read = train.read_all(samples, embed, None)
-    feats = (*train.featurize(read, embed_tools(sigs, embed)), train.keyword_tools(samples, tools))
+    feats = train.build_features(samples, tools, sigs, read, embed)
     held = [i for i in range(len(samples)) if i % 5 == 0]
     rest = [i for i in range(len(samples)) if i % 5]
-    model = train.fit([samples[i] for i in rest], train.subset(feats, rest), sigs, "multimedia")
-    learned, _ = train.plan_all(model, sigs, embed, [read[i] for i in held], feats[4][held])
-    rules = [[Node(sigs[j].name, []) for j in np.flatnonzero(feats[4][i])] for i in held]
+    model = train.fit([samples[i] for i in rest], train.subset(feats, rest), sigs, "multimedia",
+                      l2=train.L2["multimedia"], threshold=train.THRESHOLDS["multimedia"])
+    learned, _ = train.plan_all(model, sigs, embed, [read[i] for i in held], feats[-1][held])
+    rules = [[Node(sigs[j].name, []) for j in np.flatnonzero(feats[-1][i])] for i in held]
     gold = [samples[i] for i in held]
     assert train.score(gold, learned, tools)["n_f1"] > train.score(gold, rules, tools)["n_f1"] + 0.05

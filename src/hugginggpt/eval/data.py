@@ -308,6 +308,27 @@ def _map_names(nodes: list[Node], tools: ToolList | None, registry: TaskRegistry
     return out
 
 
+def _one_based_refs(nodes: list[Node], raw: list[Node], links: list[tuple[str, str]], sid: str,
+                    report: NormalizationReport) -> list[Node]:
+    """Strict gold only: references written 1-based (``<node-1>`` for the first node) shifted to 0-based.
+
+    Applied only with the sample's own evidence: at least one node references itself, every reference shifted by
+    one lands on another existing node, and the sample's ``task_links`` contain every edge the shifted references
+    give (checked on ``raw``, the nodes under the file's own names, as the links use them). Otherwise the nodes
+    are returned unchanged.
+    """
+    refs = [(i, int(m.group(1))) for i, n in enumerate(nodes) for a in n.arguments for m in NODE_REF.finditer(a)]
+    if not refs or not any(i == j for i, j in refs):
+        return nodes
+    if not all(0 <= j - 1 < len(nodes) and j - 1 != i for i, j in refs):
+        return nodes
+    if not links or not all((raw[j - 1].task, raw[i].task) in set(links) for i, j in refs):
+        return nodes
+    report.add("one_based_refs_shifted", sid)
+    shift = lambda a: NODE_REF.sub(lambda m: f"<node-{int(m.group(1)) - 1}>", a)  # noqa: E731
+    return [Node(n.task, [shift(a) for a in n.arguments]) for n in nodes]
+
+
 # -- samples -----------------------------------------------------------------------------------------------------
 
 
@@ -345,6 +366,7 @@ def normalize_sample(raw: Any, tools: ToolList | None, report: NormalizationRepo
     elif n_tools != len(nodes):
         report.add("n_tools_mismatch", sid)
     mapped = _map_names(nodes, tools, registry or default_registry(), sid, report)
+    mapped = _one_based_refs(mapped, nodes, links, sid, report)
     report.samples += 1
     return Sample(id=sid, type=kind, instruction=instruction, nodes=mapped,
                   raw_nodes=[Node(n.task, list(n.arguments)) for n in nodes], links=links, n_tools=n_tools)

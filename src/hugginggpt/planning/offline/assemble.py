@@ -2,10 +2,10 @@
 
 Order: every permutation of the detected tools (up to ``MAX_PERMUTED``) is scored by how often the training plans
 start with its first tool and link each tool to the next (``edges``, smoothed toward the edges the tools' types
-allow) plus agreement with the order in which the request mentions them. Connections: a tool's input takes the
-output of the latest earlier tool whose output type fits it and that nothing else reads yet (else the latest one
-that fits); remaining inputs take literals from the request: files and URLs of the input's type, quoted text, a
-text file, or the words of the clause that asked for the tool.
+allow) plus agreement with the order in which the request mentions them. Connections: a node reads at most one
+earlier output, chosen by type (media inputs before text, outputs nothing reads yet first, the nearest first);
+its other inputs take literals from the request: files and URLs of the input's type, quoted text, a text file, or
+the words of the clause that asked for the tool.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .text import ParsedRequest
 
 MAX_PERMUTED = 6
 SMOOTH = 0.5  # pseudo-count of an edge the types allow
-ORDER_WEIGHT = 3.0  # weight of one pair of tools kept in the order of mention (chosen by 5-fold CV on dev)
+ORDER_WEIGHT = 6.0  # weight of one pair of tools kept in the order of mention (5-fold CV on dev: 1, 3, 6, 15 tried)
 _URL = ("http://", "https://", "www.")
 
 
@@ -113,25 +113,53 @@ def _clause_text(parsed: ParsedRequest, span: tuple[int, int]) -> str:
 
 def connect(sequence: Sequence[int], spans: Sequence[tuple[int, int]], tools: Sequence[ToolSig],
             parsed: ParsedRequest) -> list[PlannedNode]:
-    """Nodes for ``sequence`` (tool indices in plan order), each input a reference or a literal."""
+    """Nodes for ``sequence`` (tool indices in plan order), each input a reference or a literal.
+
+    A node reads at most one earlier output (what the training plans do in nine cases out of ten: a question
+    answered about a generated image keeps the question as text); a media input (image, audio, video) gets it
+    before a text input, and an output nothing reads yet before one already read.
+    """
     literals = _Literals(parsed)
     nodes: list[PlannedNode] = []
     read: set[int] = set()
     for pos, (ti, span) in enumerate(zip(sequence, spans, strict=True)):
         tool = tools[ti]
+        ref_slot, source = _pick_reference(pos, sequence, tool, tools, read)
         node = PlannedNode(tool.name)
-        taken: set[int] = set()
-        for kind in tool.inputs:
-            source = None
-            fitting = [j for j in range(pos - 1, -1, -1) if kind in tools[sequence[j]].outputs and j not in taken]
-            if fitting:
-                fresh = [j for j in fitting if j not in read]
-                source = fresh[0] if fresh else (fitting[0] if not taken else None)
-            if source is not None:
-                taken.add(source)
+        for k, kind in enumerate(tool.inputs):
+            if k == ref_slot and source is not None:
                 read.add(source)
                 node.args.append(("ref", source))
             else:
                 node.args.append(literals.get(kind, span))
         nodes.append(node)
     return nodes
+
+
+def unfed(nodes: Sequence[PlannedNode], sequence: Sequence[int], tools: Sequence[ToolSig],
+          parsed: ParsedRequest) -> list[int]:
+    """Tools (indices into ``tools``) of nodes with a media input that neither an earlier node nor the request
+    provides (it would read an invented file): in the training plans every media file a node reads is named in the
+    request, so such a tool was detected by mistake."""
+    given = {r.media for r in parsed.resources if not r.output}
+    out = []
+    for node, ti in zip(nodes, sequence, strict=True):
+        kinds = tools[ti].inputs
+        if any(kind in _EXT and isinstance(arg, str) and kind not in given for kind, arg in zip(kinds, node.args,
+                                                                                                strict=False)):
+            out.append(ti)
+    return out
+
+
+def _pick_reference(pos: int, sequence: Sequence[int], tool: ToolSig, tools: Sequence[ToolSig],
+                    read: set[int]) -> tuple[int | None, int | None]:
+    """(input slot, earlier node) of the one reference a node gets, or (None, None)."""
+    best: tuple[tuple[int, int, int], int, int] | None = None
+    for k, kind in enumerate(tool.inputs):
+        for j in range(pos - 1, -1, -1):
+            if kind in tools[sequence[j]].outputs:
+                rank = (j not in read, kind != "text", j)  # fresh first, then media, then the nearest
+                if best is None or rank > best[0]:
+                    best = (rank, k, j)
+                break  # the nearest fitting output for this slot
+    return (best[1], best[2]) if best else (None, None)

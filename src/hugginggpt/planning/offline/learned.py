@@ -1,8 +1,9 @@
 """The learned tool detector: a multi-label linear model over request features, trained on labelled requests.
 
-Each tool t scores a clause as ``hashed·Wh[:, t] + embedded·We[:, t] + b[t] + alpha·cos(text, tool t)``:
-hashed words, the MiniLM sentence embedding, and the similarity to the tool's own name and description (the last
-term lets a tool with few or no labelled examples still be found). The request's score is the log-sum-exp of its
+Each tool t scores a clause as ``hashed·Wh[:, t] + embedded·We[:, t] + b[t] + alpha·cos(text, tool t) +
+gamma·max_p cos(text, phrasing p of t)``: hashed words, the MiniLM sentence embedding, the similarity to the tool's
+own name and description, and the best similarity to its example phrasings (``data/phrases.yaml``); the last two
+let a tool with few or no labelled examples still be found. The request's score is the log-sum-exp of its
 clauses' scores (a request asks for a tool when one of its clauses does) plus ``beta[t]`` when the rule-based
 planner picked the tool. A tool is asked for when its request probability passes the threshold chosen by
 cross-validation (the best tool when none does). Each tool's place in the request is the clause that scores it
@@ -57,6 +58,7 @@ class LearnedModel:
     domain: str = ""
     beta: np.ndarray | None = None  # (T,) weight of "the rule-based planner picked this tool"
     tools: tuple[ToolSig, ...] = ()  # the tool list it was trained on (types used to connect the tools)
+    gamma: float = 0.0  # weight of the best similarity to the tool's example phrasings (``data/phrases.yaml``)
 
     def save(self, path: str | Path) -> None:
         """Write the model as a compressed ``.npz`` (float16 weights keep it small)."""
@@ -65,6 +67,7 @@ class LearnedModel:
             b=self.b.astype(np.float32), alpha=np.float32(self.alpha), threshold=np.float32(self.threshold),
             edges=self.edges.astype(np.float32), roots=self.roots.astype(np.float32), domain=np.array(self.domain),
             beta=np.zeros(len(self.labels), np.float32) if self.beta is None else self.beta.astype(np.float32),
+            gamma=np.float32(self.gamma),
             tools=np.array(json.dumps([[t.name, t.description, list(t.inputs), list(t.outputs)] for t in self.tools])))
 
     @classmethod
@@ -75,7 +78,8 @@ class LearnedModel:
                         we=z["we"].astype(np.float32), b=z["b"], alpha=float(z["alpha"]),
                         threshold=float(z["threshold"]), edges=z["edges"], roots=z["roots"],
                         domain=str(z["domain"]), beta=z["beta"].astype(np.float32),
-                        tools=tuple(ToolSig(n, d, tuple(i), tuple(o)) for n, d, i, o in json.loads(str(z["tools"]))))
+                        tools=tuple(ToolSig(n, d, tuple(i), tuple(o)) for n, d, i, o in json.loads(str(z["tools"]))),
+                        gamma=float(z["gamma"]) if "gamma" in z.files else 0.0)
         t = len(model.labels)
         if model.wh.shape != (HASH_DIM, t) or model.we.shape != (EMBED_DIM, t) or model.edges.shape != (t, t):
             raise ValueError(f"{path}: weights do not match {t} labels")
@@ -103,13 +107,15 @@ class LearnedModel:
         return wh, we, b, edges, roots, beta
 
     def logits(self, feats: RequestFeatures, tool_emb: np.ndarray | None, wh: np.ndarray, we: np.ndarray,
-               b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               b: np.ndarray, protos: Prototypes | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Request-level logits (T,) and clause-level logits (clauses, T)."""
         z = feats.hashed @ wh + b
         if feats.embedded is not None:
             z = z + feats.embedded @ we
             if tool_emb is not None:
                 z = z + self.alpha * (feats.embedded @ tool_emb.T)
+            if protos is not None and self.gamma:
+                z = z + self.gamma * protos.scores(feats.embedded)
         # A request asks for a tool when one of its clauses does: log-sum-exp pooling over the clauses.
         clauses = z[1:]
         top = clauses.max(axis=0)
@@ -154,6 +160,49 @@ def best_model(names: Sequence[str], models: Sequence[LearnedModel] | None = Non
     if not scored or scored[0][0] < MIN_COVERAGE:
         return None
     return models[scored[0][1]]
+
+
+@dataclass(frozen=True)
+class Prototypes:
+    """Embedded example phrasings of each tool: ``emb`` (P, D) unit rows, ``owner`` (P,) the tool of each row,
+    sorted by tool, every tool owning at least one row (its name and description)."""
+
+    emb: np.ndarray
+    owner: np.ndarray
+    n_tools: int
+
+    def scores(self, embedded: np.ndarray) -> np.ndarray:
+        """(rows, T): each row's best cosine to any phrasing of each tool."""
+        sims = embedded @ self.emb.T
+        starts = np.flatnonzero(np.r_[True, self.owner[1:] != self.owner[:-1]])
+        return np.maximum.reduceat(sims, starts, axis=1)
+
+
+@lru_cache(maxsize=1)
+def load_phrases() -> dict[str, tuple[str, ...]]:
+    """Tool name -> example phrasings, from ``data/phrases.yaml`` (empty when the file is missing)."""
+    import yaml
+
+    try:
+        text = resources.files(__package__).joinpath("data", "phrases.yaml").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    data = yaml.safe_load(text) or {}
+    return {str(k): tuple(str(p) for p in v or ()) for k, v in data.items()}
+
+
+def embed_prototypes(tools: Sequence[ToolSig], embed: Embed | None,
+                     phrases: dict[str, tuple[str, ...]] | None = None) -> Prototypes | None:
+    """Every tool's name and description plus its example phrasings, embedded (None without an embedder)."""
+    if embed is None:
+        return None
+    phrases = load_phrases() if phrases is None else phrases
+    texts, owner = [], []
+    for i, t in enumerate(tools):
+        for text in (tool_text(t.name, t.description), *phrases.get(t.name, ())):
+            texts.append(text)
+            owner.append(i)
+    return Prototypes(np.asarray(embed(texts), dtype=np.float32), np.array(owner), len(tools))
 
 
 def embed_tools(tools: Sequence[ToolSig], embed: Embed | None) -> np.ndarray | None:

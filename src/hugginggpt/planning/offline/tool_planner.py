@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .assemble import PlannedNode, connect, order
+from .assemble import PlannedNode, connect, order, unfed
 from .features import RequestFeatures, request_features
-from .learned import Embed, LearnedModel, ToolSig, embed_tools, select, sigmoid
+from .learned import Embed, LearnedModel, ToolSig, embed_prototypes, embed_tools, select, sigmoid
 from .text import ParsedRequest
 
 
@@ -27,11 +27,12 @@ class LearnedToolPlanner:
         self.embed = embed
         self.wh, self.we, self.b, self.edges, self.roots, self.beta = model.columns([t.name for t in self.tools])
         self.tool_emb = embed_tools(self.tools, embed)
+        self.protos = embed_prototypes(self.tools, embed) if model.gamma else None
 
     def probabilities(self, feats: RequestFeatures, rules: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per-tool probabilities for the request and clause-level logits; ``rules`` marks the tools the
         rule-based planner picked (one 0/1 entry per tool)."""
-        request, clauses = self.model.logits(feats, self.tool_emb, self.wh, self.we, self.b)
+        request, clauses = self.model.logits(feats, self.tool_emb, self.wh, self.we, self.b, self.protos)
         if rules is not None:
             request = request + self.beta * rules
         return sigmoid(request), clauses
@@ -46,10 +47,16 @@ class LearnedToolPlanner:
         probs, clauses = self.probabilities(feats, rules)
         chosen = select(probs, self.model.threshold)
         where = {i: int(np.argmax(clauses[:, i])) for i in chosen}
-        places = [where[i] + 1e-3 * (1.0 - float(probs[i])) for i in chosen]
-        sequence = order(chosen, places, self.tools, self.edges, self.roots)
-        spans = [feats.spans[where[i]] for i in sequence]
-        return connect(sequence, spans, self.tools, feats.parsed)
+        while True:
+            places = [where[i] + 1e-3 * (1.0 - float(probs[i])) for i in chosen]
+            sequence = order(chosen, places, self.tools, self.edges, self.roots)
+            spans = [feats.spans[where[i]] for i in sequence]
+            nodes = connect(sequence, spans, self.tools, feats.parsed)
+            # A tool that would read a media file nobody gave or made was detected by mistake: drop it, replan.
+            drop = set(unfed(nodes, sequence, self.tools, feats.parsed))
+            if not drop or len(drop) == len(chosen):
+                return nodes
+            chosen = [i for i in chosen if i not in drop]
 
 
 def as_arguments(nodes: Sequence[PlannedNode]) -> list[tuple[str, list[str]]]:
