@@ -26,7 +26,7 @@ _QUOTES = (
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
 )
 # "Summarize this: <text>" - a literal after a colon, up to the end of the line.
-_COLON_LITERAL = re.compile(r"(?<=\w):[ \t]+(?=\S)([^\n]{12,})")
+_COLON_LITERAL = re.compile(r"(?<=\w):[ \t]+(?=\S)([^\n]{8,})")
 # Words that mark a new clause: sentence ends, "then", "after that", or "and"/"," followed by an action verb.
 _CHAIN_WORDS = (
     r"(?:and\s+then|then|after\s+that|afterwards?|next|finally|and\s+finally|later|subsequently|once\s+done|"
@@ -193,7 +193,9 @@ def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
             mask(a, b)
     for m in _COLON_LITERAL.finditer(text):
         a, b = m.start(1), m.end(1)
-        if free(a, b) and len(m.group(1).split()) >= 3:
+        words = len(m.group(1).split())
+        # Three words or more anywhere; two when they end the request ("the sentiment of: great product").
+        if free(a, b) and (words >= 3 or (words == 2 and not text[b:].strip())):
             quotes.append(Span(a, b, m.group(1).strip()))
             mask(a, b)
     quotes.sort(key=lambda q: q.start)
