@@ -37,22 +37,10 @@ def free_port() -> int:
 
 
 def start_server(workspace: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HUGGINGGPT_CONFIG": str(workspace / "none.yaml")}
-    proc = subprocess.Popen([sys.executable, "-m", "hugginggpt.server", "--no-ui", "--port", str(port),
-                             "--workspace", str(workspace), "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=(workspace / "server.log").open("wb"))
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("server exited:\n" + (workspace / "server.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
+    from hugginggpt.server.launch import spawn_server
+
+    env = {"HF_HUB_OFFLINE": "1", "HUGGINGGPT_CONFIG": str(workspace / "none.yaml")}
+    return spawn_server(port, workspace, log=workspace / "server.log", env=env)
 
 
 async def one(client: openai.AsyncOpenAI, stream: bool) -> tuple[float, str | None]:

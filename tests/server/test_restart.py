@@ -4,15 +4,14 @@ workspace; finished runs, their events and their artifacts survive."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from hugginggpt.server.launch import spawn_server
 
 from .conftest import SENTIMENT, free_port, wait_run
 
@@ -22,23 +21,9 @@ SLOW = "read this aloud: '" + " ".join(["The quick brown fox jumps over the lazy
 
 
 def start_server(workspace: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HUGGINGGPT_TASK_TIMEOUT": "900", "HUGGINGGPT_CONFIG": str(workspace / "none.yaml"),
+    env = {"HUGGINGGPT_TASK_TIMEOUT": "900", "HUGGINGGPT_CONFIG": str(workspace / "none.yaml"),
            "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "hugginggpt.server", "--port", str(port), "--workspace",
-                             str(workspace), "--no-ui", "--log-level", "warning"], env=env, cwd=workspace.parent,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"server did not start: {log.read_text()[-3000:]}")
+    return spawn_server(port, workspace, log=log, env=env, cwd=workspace.parent)
 
 
 def wait_for_task_running(base: str, run_id: str) -> list[dict]:
