@@ -24,7 +24,7 @@ from hugginggpt.eval.data import Node, load_samples
 from hugginggpt.eval.metrics import TaskBenchScorer
 from hugginggpt.eval.tools import bind_tools, load_tools
 from hugginggpt.planning.offline.features import EMBED_DIM, HASH_DIM, load_embedder, request_features
-from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_prototypes, embed_tools, sigmoid
+from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_prototypes, sigmoid
 from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner, RuleTools, as_arguments
 
 OUT = Path(__file__).resolve().parents[1] / "src/hugginggpt/planning/offline/data"
@@ -69,7 +69,8 @@ def featurize(read, tool_emb, protos):
 
 def build_features(samples, tools, sigs, read, embed):
     """Everything ``fit`` and ``subset`` take: clause rows (``featurize``) plus the rules' tools per request (last)."""
-    return (*featurize(read, embed_tools(sigs, embed), embed_prototypes(sigs, embed)), keyword_tools(samples, tools))
+    protos = embed_prototypes(sigs, embed)
+    return (*featurize(read, protos.tool_rows(), protos), keyword_tools(samples, tools))
 
 
 def keyword_tools(samples, tools) -> np.ndarray:

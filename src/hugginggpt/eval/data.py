@@ -322,7 +322,8 @@ def _one_based_refs(nodes: list[Node], raw: list[Node], links: list[tuple[str, s
         return nodes
     if not all(0 <= j - 1 < len(nodes) and j - 1 != i for i, j in refs):
         return nodes
-    if not links or not all((raw[j - 1].task, raw[i].task) in set(links) for i, j in refs):
+    linked = set(links)
+    if not linked or not all((raw[j - 1].task, raw[i].task) in linked for i, j in refs):
         return nodes
     report.add("one_based_refs_shifted", sid)
     shift = lambda a: NODE_REF.sub(lambda m: f"<node-{int(m.group(1)) - 1}>", a)  # noqa: E731

@@ -169,13 +169,15 @@ class Prototypes:
 
     emb: np.ndarray
     owner: np.ndarray
-    n_tools: int
+    starts: np.ndarray  # (T,) each tool's first row: its name and description
+
+    def tool_rows(self) -> np.ndarray:
+        """(T, D): the name-and-description embedding of each tool (what ``embed_tools`` gives)."""
+        return self.emb[self.starts]
 
     def scores(self, embedded: np.ndarray) -> np.ndarray:
         """(rows, T): each row's best cosine to any phrasing of each tool."""
-        sims = embedded @ self.emb.T
-        starts = np.flatnonzero(np.r_[True, self.owner[1:] != self.owner[:-1]])
-        return np.maximum.reduceat(sims, starts, axis=1)
+        return np.maximum.reduceat(embedded @ self.emb.T, self.starts, axis=1)
 
 
 @lru_cache(maxsize=1)
@@ -202,7 +204,9 @@ def embed_prototypes(tools: Sequence[ToolSig], embed: Embed | None,
         for text in (tool_text(t.name, t.description), *phrases.get(t.name, ())):
             texts.append(text)
             owner.append(i)
-    return Prototypes(np.asarray(embed(texts), dtype=np.float32), np.array(owner), len(tools))
+    owners = np.array(owner)
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    return Prototypes(np.asarray(embed(texts), dtype=np.float32), owners, starts)
 
 
 def embed_tools(tools: Sequence[ToolSig], embed: Embed | None) -> np.ndarray | None:

@@ -26,8 +26,8 @@ class LearnedToolPlanner:
         self.tools = list(tools)
         self.embed = embed
         self.wh, self.we, self.b, self.edges, self.roots, self.beta = model.columns([t.name for t in self.tools])
-        self.tool_emb = embed_tools(self.tools, embed)
         self.protos = embed_prototypes(self.tools, embed) if model.gamma else None
+        self.tool_emb = self.protos.tool_rows() if self.protos is not None else embed_tools(self.tools, embed)
 
     def probabilities(self, feats: RequestFeatures, rules: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per-tool probabilities for the request and clause-level logits; ``rules`` marks the tools the
