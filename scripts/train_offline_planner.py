@@ -6,7 +6,8 @@
 For each domain (huggingface, multimedia) it reads ``<data>/<domain>_dev.jsonl`` and the domain's
 ``tool_desc.json``, fits a one-vs-rest logistic model (hashed words + MiniLM embedding + similarity to the tool
 descriptions; numpy, Adam, L2) and counts tool-to-tool edges for ordering. ``--cv K`` scores K folds (train on
-K-1, plan the held-out fold) with the TaskBench metrics, next to the rule-based planner on the same folds.
+K-1, plan the held-out fold) with the TaskBench metrics. ``--encoder DIR`` measures the same recipe over another
+sentence-transformers encoder (nothing is saved then: the planner embeds with MiniLM).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from hugginggpt.eval.data import Node, load_samples
 from hugginggpt.eval.metrics import TaskBenchScorer
 from hugginggpt.eval.tools import bind_tools, load_tools
-from hugginggpt.planning.offline.features import EMBED_DIM, HASH_DIM, load_embedder, request_features
+from hugginggpt.planning.offline.features import HASH_DIM, load_embedder, request_features
 from hugginggpt.planning.offline.learned import LearnedModel, ToolSig, embed_prototypes, sigmoid
 from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner, RuleTools, as_arguments
 
@@ -39,6 +40,18 @@ L2 = {"huggingface": 1e-3, "multimedia": 1e-2}
 def tool_sigs(tools) -> list[ToolSig]:
     return [ToolSig(t.name, t.description, tuple(x.lower() for x in t.input_types),
                     tuple(x.lower() for x in t.output_types)) for t in tools]
+
+
+def sentence_encoder(folder: Path):
+    """An ``embed`` function over any sentence-transformers model folder (unit vectors), for encoder comparisons."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device="cpu")
+
+    def embed(texts):
+        return model.encode(list(texts), batch_size=32, normalize_embeddings=True)
+
+    return embed
 
 
 def read_all(samples, embed, cache: Path | None):
@@ -112,7 +125,7 @@ def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold
         for i, n in enumerate(s.nodes):
             if i not in has_parent and n.task in index:
                 roots[index[n.task]] += 1
-    params = {"wh": np.zeros((HASH_DIM, len(names))), "we": np.zeros((EMBED_DIM, len(names))),
+    params = {"wh": np.zeros((HASH_DIM, len(names))), "we": np.zeros((e.shape[1], len(names))),
               "b": np.full(len(names), -2.0), "alpha": np.array(5.0),
               "beta": np.full(len(names), 1.0), "gamma": np.array(5.0 if use_phrases else 0.0)}
     m = {k: np.zeros_like(v) for k, v in params.items()}
@@ -187,17 +200,22 @@ def main(argv=None) -> int:
     ap.add_argument("--no-phrases", action="store_true", help="without the example-phrasing feature (to compare)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--cache", type=Path, help="folder for cached request features (speeds up repeated runs)")
+    ap.add_argument("--encoder", type=Path, help="a sentence-transformers model folder to use instead of MiniLM "
+                    "(to compare encoders; implies --no-save, since the planner embeds with MiniLM)")
     args = ap.parse_args(argv)
-    embed = load_embedder()
+    embed = sentence_encoder(args.encoder) if args.encoder else load_embedder()
     if embed is None:
         print("the MiniLM embedder is needed for training", file=sys.stderr)
         return 1
+    if args.encoder:
+        args.no_save = True
     report = {}
     for domain in args.domains:
         tools = load_tools(args.data / f"data_{domain}" / "tool_desc.json")
         samples, _ = load_samples(args.data / f"{domain}_dev.jsonl", tools)
         sigs = tool_sigs(tools)
-        read = read_all(samples, embed, args.cache and args.cache / f"{domain}_features.pkl")
+        tag = f"_{args.encoder.name}" if args.encoder else ""
+        read = read_all(samples, embed, args.cache and args.cache / f"{domain}{tag}_features.pkl")
         feats = build_features(samples, tools, sigs, read, embed)
         report[domain] = {}
         threshold = args.threshold or THRESHOLDS.get(domain, 0.3)

@@ -173,3 +173,41 @@ def test_make_planner_errors(tools):
         make_planner("magic", bind_tools(tools))
     with pytest.raises(ConfigError):
         make_planner("taskbench-baseline", bind_tools(tools), None)
+
+
+class DropLastLLM:
+    """A scripted reviewer (a fake LLM, the hybrid planner's review call only): keeps every proposed task but the
+    last, whatever the schema offers."""
+
+    name = "scripted"
+    capable = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.0, stage="other"):
+        from hugginggpt.llm.base import ChatResult
+
+        self.calls += 1
+        keys = list(json_schema["properties"])
+        return ChatResult(text=json.dumps({k: {"keep": "no" if k == keys[-1] else "yes"} for k in keys}))
+
+    def describe(self):
+        return {"backend": "scripted", "model": "none", "capable": True}
+
+
+def test_hybrid_planner_reviews_the_offline_plan_over_the_bound_tool_list(tools):
+    from hugginggpt.eval.taskbench import make_planner
+    from hugginggpt.planning.hybrid_planner import HybridPlanner
+
+    binding = bind_tools(tools)
+    llm = DropLastLLM()
+    planner = make_planner("hybrid", binding, lambda: llm)
+    assert isinstance(planner, HybridPlanner) and planner.registry is binding.registry
+    request = "Transcribe example.wav, then translate the transcript into French."
+    result = evaluate([gold(request, "chain", [Node("Automatic Speech Recognition", ["example.wav"])])],
+                      planner, binding)
+    assert llm.calls == 1
+    assert [n.to_json() for n in result.predictions[0].nodes] == [
+        {"task": "Automatic Speech Recognition", "arguments": ["example.wav"]}]
+    assert result.summary()["n_f1"] == 1.0

@@ -20,7 +20,7 @@ _PCT = ("n_f1", "e_f1", "t_f1", "v_f1")
 def taskbench(
     data: Annotated[Path, typer.Option("--data", help="TaskBench samples (JSONL), e.g. huggingface_dev.jsonl.")],
     tools: Annotated[Path, typer.Option("--tools", help="The domain's tool_desc.json.")],
-    planner: Annotated[str, typer.Option("--planner", help="offline | llm | taskbench-baseline")] = "offline",
+    planner: Annotated[str, typer.Option("--planner", help="offline | llm | hybrid | taskbench-baseline")] = "offline",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N samples.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON line (last).")] = False,
     tool_names: Annotated[str, typer.Option("--tool-names", help="registry: tools with a registry equivalent are "

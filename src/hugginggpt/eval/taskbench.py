@@ -30,7 +30,7 @@ from .tools import ToolBinding, ToolList, bind_tools, load_tools
 
 log = logging.getLogger(__name__)
 
-PLANNERS = ("offline", "llm", "taskbench-baseline")
+PLANNERS = ("offline", "llm", "hybrid", "taskbench-baseline")
 _GENERATED = re.compile(r"<GENERATED>-(\d+)")
 
 
@@ -139,7 +139,8 @@ def load_demos(path: Path, n: int, tools: ToolList) -> list[dict[str, Any]]:
 
 def make_planner(kind: str, binding: ToolBinding, llm_factory: Callable[[], Any] | None = None,
                  demos: Sequence[dict[str, Any]] = ()) -> Planner:
-    """``offline``, ``llm`` (over ``llm_factory()``) or ``taskbench-baseline`` (over ``llm_factory()``)."""
+    """``offline``; ``llm``, ``hybrid`` (the offline plan reviewed by the LLM) or ``taskbench-baseline``, each over
+    ``llm_factory()``."""
     if kind == "offline":
         try:
             from ..planning.offline_planner import OfflinePlanner
@@ -155,6 +156,10 @@ def make_planner(kind: str, binding: ToolBinding, llm_factory: Callable[[], Any]
         from ..planning.llm_planner import LLMPlanner
 
         return LLMPlanner(llm, registry=binding.registry)
+    if kind == "hybrid":
+        from ..planning.hybrid_planner import HybridPlanner
+
+        return HybridPlanner(llm, registry=binding.registry)
     from .baseline import TaskBenchBaselinePlanner
 
     return TaskBenchBaselinePlanner(llm, binding.tools, demos=demos)
