@@ -1,11 +1,14 @@
-"""TaskBench planning quality of the offline planner on the dev files (huggingface, multimedia).
+"""TaskBench planning quality of a planner (the offline one by default) on the dev files (huggingface, multimedia).
 
-Usage: python benchmarks/taskbench_eval.py [--data-dir DIR] [--planner offline] [--limit N] [--split dev|test]
+Usage: python benchmarks/taskbench_eval.py [--data-dir DIR] [--planner offline|llm|hybrid|taskbench-baseline]
+       [--skip N] [--limit N] [--split dev|test]
 DIR holds TaskBench's files (default: $HUGGINGGPT_TASKBENCH_DIR, else ../shared/taskbench next to the repository).
 Prints n-F1, e-F1, t-F1, v-F1 (percent), NED and seconds per request, overall and per sample type, under our strict
 rule and TaskBench's original rule (see docs/evaluation.md), and writes benchmarks/results/taskbench_eval.json.
 By default the *_dev.jsonl files are used; `--split test` scores the test files, for reporting a finished planner
-only (never tune on it). Results go to benchmarks/results/taskbench_eval[_test].json.
+only (never tune on it). Results go to benchmarks/results/taskbench_eval[_test][_<planner>].json. The LLM planners
+use the configured controller LLM (the embedded SmolLM2 by default; see docs/configuration.md); they take seconds a
+request here, so measure them on a slice: `--skip 100 --limit 30` plans samples 101-130 of each file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +43,10 @@ def main() -> int:
     default_dir = os.environ.get("HUGGINGGPT_TASKBENCH_DIR", str(ROOT.parent / "shared" / "taskbench"))
     ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
     ap.add_argument("--planner", default="offline")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N samples of each file")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS))
     args = ap.parse_args()
     if not (args.data_dir / "huggingface_dev.jsonl").exists():
         print(f"TaskBench data not found in {args.data_dir}; set HUGGINGGPT_TASKBENCH_DIR. Skipped.")
@@ -49,12 +55,29 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from hugginggpt.eval.taskbench import run
 
-    results = {}
-    for domain in DOMAINS:
-        results[domain] = run(args.data_dir / f"{domain}_{args.split}.jsonl",
-                              args.data_dir / f"data_{domain}" / "tool_desc.json", args.planner, limit=args.limit)
+    def llm_factory():
+        from hugginggpt.config import HuggingGPTConfig
+        from hugginggpt.llm.factory import build_llm
 
-    print(f"TaskBench {args.split}, planner {args.planner}. F1 in percent; NED lower is better; "
+        return build_llm(HuggingGPTConfig().llm)
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for domain in args.domains:
+            data = args.data_dir / f"{domain}_{args.split}.jsonl"
+            if args.skip:
+                lines = data.read_text(encoding="utf-8").splitlines(keepends=True)[args.skip:]
+                if not lines:
+                    print(f"{domain}: no samples after the first {args.skip}; skipped.")
+                    continue
+                data = Path(tmp) / data.name
+                data.write_text("".join(lines), encoding="utf-8")
+            results[domain] = run(data, args.data_dir / f"data_{domain}" / "tool_desc.json", args.planner,
+                                  limit=args.limit, llm_factory=llm_factory)
+
+    window = f", samples {args.skip + 1}-" + (str(args.skip + args.limit) if args.limit else "end") \
+        if args.skip or args.limit else ""
+    print(f"TaskBench {args.split}{window}, planner {args.planner}. F1 in percent; NED lower is better; "
           "s/request mean and median.")
     print("strict: failed plans are empty, tools outside the list are false positives (every sample counts).")
     print("original: TaskBench's script (failed plans dropped; names outside the list ignored in n-F1).\n")
@@ -75,6 +98,7 @@ def main() -> int:
         print(f"{'':<12} failures: {fails}; gold samples normalized: {s['normalization']['samples_touched']}"
               f" of {s['normalization']['samples']}")
     suffix = "" if args.split == "dev" else f"_{args.split}"
+    suffix += "" if args.planner == "offline" else f"_{args.planner}"
     out = ROOT / "benchmarks" / "results" / f"taskbench_eval{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
