@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,27 +52,19 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "src"))
-    from hugginggpt.eval.taskbench import run
-
-    def llm_factory():
-        from hugginggpt.config import HuggingGPTConfig
-        from hugginggpt.llm.factory import build_llm
-
-        return build_llm(HuggingGPTConfig().llm)
+    from hugginggpt.errors import ConfigError
+    from hugginggpt.eval.taskbench import configured_llm, run
 
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for domain in args.domains:
-            data = args.data_dir / f"{domain}_{args.split}.jsonl"
-            if args.skip:
-                lines = data.read_text(encoding="utf-8").splitlines(keepends=True)[args.skip:]
-                if not lines:
-                    print(f"{domain}: no samples after the first {args.skip}; skipped.")
-                    continue
-                data = Path(tmp) / data.name
-                data.write_text("".join(lines), encoding="utf-8")
-            results[domain] = run(data, args.data_dir / f"data_{domain}" / "tool_desc.json", args.planner,
-                                  limit=args.limit, llm_factory=llm_factory)
+    for domain in args.domains:
+        try:
+            results[domain] = run(args.data_dir / f"{domain}_{args.split}.jsonl",
+                                  args.data_dir / f"data_{domain}" / "tool_desc.json", args.planner,
+                                  limit=args.limit, skip=args.skip, llm_factory=configured_llm)
+        except ConfigError as exc:
+            if not args.skip:
+                raise
+            print(f"{domain}: {exc.message.rstrip('.')} after its first {args.skip} lines; skipped.")
 
     window = f", samples {args.skip + 1}-" + (str(args.skip + args.limit) if args.limit else "end") \
         if args.skip or args.limit else ""

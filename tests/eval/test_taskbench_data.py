@@ -171,6 +171,13 @@ def test_load_samples_skips_bad_lines(tmp_path, tools):
     assert len(load_samples(path, tools, limit=1)[0]) == 1
     d = report.to_dict()
     assert d["samples"] == 2 and d["samples_touched"] >= 1
+    # skip counts file lines: after the first two, one bad line (no instruction) and the second good sample remain
+    skipped_samples, skipped_report = load_samples(path, tools, skip=2)
+    assert len(skipped_samples) == 1 and skipped_report.skipped == 1
+    assert "line_not_json" not in skipped_report.counts  # line 2, left out
+    assert skipped_report.examples["skipped_no_instruction"] == ["2"]
+    with pytest.raises(ConfigError):
+        load_samples(path, tools, skip=5)
 
 
 def test_load_samples_errors_are_actionable(tmp_path, tools):

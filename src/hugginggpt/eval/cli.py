@@ -37,21 +37,13 @@ def taskbench(
 ) -> None:
     """Plan each sample's request and score the plans with TaskBench's metrics (n/e/t/v-F1, NED)."""
     from ..errors import HuggingGPTError
-    from .taskbench import run
+    from .taskbench import configured_llm, run
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
     def llm_factory() -> Any:
-        from ..config import HuggingGPTConfig
-        from ..llm.factory import build_llm
-
-        llm: dict[str, Any] = {}
-        if llm_url:
-            llm.update(backend="openai", base_url=llm_url, model=llm_model)
-        if gguf:
-            llm.update(backend="embedded", gguf_path=gguf)
-        return build_llm(HuggingGPTConfig().with_overrides(llm=llm or None).llm)
+        return configured_llm(llm_url, llm_model, gguf)
 
     progress = None if as_json or not sys.stderr.isatty() else _Progress()
     try:

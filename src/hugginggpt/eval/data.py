@@ -385,9 +385,10 @@ def normalize_records(records: Iterable[Any], tools: ToolList | None,
     return samples, report
 
 
-def load_samples(path: str | Path, tools: ToolList | None, limit: int | None = None
+def load_samples(path: str | Path, tools: ToolList | None, limit: int | None = None, skip: int = 0
                  ) -> tuple[list[Sample], NormalizationReport]:
-    """Read a TaskBench JSONL file (the first ``limit`` usable samples). Unreadable lines are counted, skipped."""
+    """Read a TaskBench JSONL file (the first ``limit`` usable samples after its first ``skip`` lines). Unreadable
+    lines are counted, skipped."""
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
@@ -396,7 +397,7 @@ def load_samples(path: str | Path, tools: ToolList | None, limit: int | None = N
                           hint="Pass --data <domain>_dev.jsonl from the TaskBench data.") from None
     report = NormalizationReport()
     samples: list[Sample] = []
-    for i, line in enumerate(lines, 1):
+    for i, line in enumerate(lines[skip:], skip + 1):
         if limit is not None and len(samples) >= limit:
             break
         if not line.strip():

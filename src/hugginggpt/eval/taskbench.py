@@ -137,6 +137,20 @@ def load_demos(path: Path, n: int, tools: ToolList) -> list[dict[str, Any]]:
             for s in samples]
 
 
+def configured_llm(url: str | None = None, model: str | None = None, gguf: Path | None = None) -> Any:
+    """The controller LLM of the configuration, or of an OpenAI-compatible ``url`` (``model`` there) or a ``gguf``
+    file for the embedded backend."""
+    from ..config import HuggingGPTConfig
+    from ..llm.factory import build_llm
+
+    llm: dict[str, Any] = {}
+    if url:
+        llm.update(backend="openai", base_url=url, model=model)
+    if gguf:
+        llm.update(backend="embedded", gguf_path=gguf)
+    return build_llm(HuggingGPTConfig().with_overrides(llm=llm or None).llm)
+
+
 def make_planner(kind: str, binding: ToolBinding, llm_factory: Callable[[], Any] | None = None,
                  demos: Sequence[dict[str, Any]] = ()) -> Planner:
     """``offline``; ``llm``, ``hybrid`` (the offline plan reviewed by the LLM) or ``taskbench-baseline``, each over
@@ -168,7 +182,7 @@ def make_planner(kind: str, binding: ToolBinding, llm_factory: Callable[[], Any]
 # -- the command --------------------------------------------------------------------------------------------------
 
 
-def run(data: Path, tools_path: Path, planner_kind: str = "offline", *, limit: int | None = None,
+def run(data: Path, tools_path: Path, planner_kind: str = "offline", *, limit: int | None = None, skip: int = 0,
         tool_names: str = "registry", llm_factory: Callable[[], Any] | None = None,
         demos_from: Path | None = None, demos: int = 0, predictions_out: Path | None = None,
         on_prediction: Callable[[Prediction], None] | None = None) -> dict[str, Any]:
@@ -176,7 +190,7 @@ def run(data: Path, tools_path: Path, planner_kind: str = "offline", *, limit: i
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1.")
     tools = load_tools(tools_path)
-    samples, report = load_samples(data, tools, limit=limit)
+    samples, report = load_samples(data, tools, limit=limit, skip=skip)
     binding = bind_tools(tools, names=tool_names)  # type: ignore[arg-type]
     demo_list = load_demos(demos_from, demos, tools) if demos_from and demos > 0 else []
     planner = make_planner(planner_kind, binding, llm_factory, demo_list)
