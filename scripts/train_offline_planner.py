@@ -101,19 +101,27 @@ def subset(feats, rows):
     return h[keep], e[keep], z[keep], zp[keep], np.array([pos[s] for s in seg[keep]]), kw[rows]
 
 
+def labels(samples, names) -> np.ndarray:
+    """(samples, tools) 0/1: which of ``names`` each sample's gold plan uses."""
+    index = {n: i for i, n in enumerate(names)}
+    y = np.zeros((len(samples), len(names)), dtype=np.float32)
+    for r, s in enumerate(samples):
+        for n in s.nodes:
+            if n.task in index:
+                y[r, index[n.task]] = 1.0
+    return y
+
+
 def fit(samples, feats, sigs, domain, *, epochs=400, lr=0.05, l2=1e-4, threshold=0.4,
         use_phrases=True) -> LearnedModel:
     """Fit the detector and the order statistics on ``samples`` (indices into ``feats`` rows)."""
     names = [t.name for t in sigs]
     index = {n: i for i, n in enumerate(names)}
     h, e, z, zp, seg, kw = feats
-    y = np.zeros((len(samples), len(names)), dtype=np.float32)
+    y = labels(samples, names)
     edges = np.zeros((len(names), len(names)), dtype=np.float32)
     roots = np.zeros(len(names), dtype=np.float32)
-    for r, s in enumerate(samples):
-        for n in s.nodes:
-            if n.task in index:
-                y[r, index[n.task]] = 1.0
+    for s in samples:
         has_parent = set()
         for i, n in enumerate(s.nodes):
             for a in n.arguments:
