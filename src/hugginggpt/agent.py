@@ -15,7 +15,15 @@ from .backends import EmbeddedBackend, LLMBackend
 from .catalog.cards import Catalog
 from .catalog.selector import Selector
 from .config import HuggingGPTConfig
-from .errors import ConfigError, ExpertInputError, HuggingGPTError, PlanError, RequestError, ResourceError
+from .errors import (
+    ConfigError,
+    ExpertInputError,
+    HuggingGPTError,
+    InternalError,
+    PlanError,
+    RequestError,
+    ResourceError,
+)
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .history import known_resources, last_text_output
@@ -149,12 +157,24 @@ class HuggingGPT:
         try:
             await self._arun(run, request, list(files), history or [], emit, usage)
         except HuggingGPTError as exc:
-            run.error = ErrorInfo.from_exc(exc)
-            run.answer = f"I could not do that: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
-            emit(Event(kind="error", status="failed", message=run.answer, data=run.error.model_dump()))
+            self._fail(run, exc, emit)
+        except Exception as exc:  # noqa: BLE001 - no exception leaves arun unnamed; the run is kept and reported
+            log.exception("run %s: unexpected %s", run.run_id, type(exc).__name__)
+            self._fail(run, InternalError(
+                f"Internal error ({type(exc).__name__}: {str(exc)[:300] or 'no message'}).",
+                hint="This is a bug in hugginggpt or one of its models; the run was recorded with this error."), emit)
         run.timings["total"] = round(time.perf_counter() - t_all, 4)
         run.usage = usage.to_dict()
         return run
+
+    @staticmethod
+    def _fail(run: RunResult, exc: HuggingGPTError, emit: Callable[[Event], None]) -> None:
+        run.error = ErrorInfo.from_exc(exc)
+        run.answer = f"I could not do that: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+        try:
+            emit(Event(kind="error", status="failed", message=run.answer, data=run.error.model_dump()))
+        except Exception:  # noqa: BLE001 - a failing listener must not lose the run
+            log.exception("run %s: event listener failed", run.run_id)
 
     # ----- the four stages --------------------------------------------------------------------------------------
     async def _arun(self, run: RunResult, request: str, files: list[str | Path], history: list[dict[str, Any]],

@@ -30,6 +30,24 @@ class RequestError(HuggingGPTError):
     code = "bad_request"
 
 
+class RequestTooLarge(RequestError):
+    """The request, its history, a body or an input file is over a configured size limit."""
+
+    code = "request_too_large"
+
+
+class InternalError(HuggingGPTError):
+    """An unexpected exception inside hugginggpt, caught and named so that no run is lost to it."""
+
+    code = "internal_error"
+
+
+class StorageError(HuggingGPTError):
+    """The workspace cannot be written (disk full, read-only, permissions)."""
+
+    code = "storage_error"
+
+
 class PlanError(HuggingGPTError):
     """The plan is invalid and could not be repaired."""
 
@@ -49,6 +67,13 @@ class ResourceError(HuggingGPTError):
     """A file, path or URL that may not or cannot be used as an input."""
 
     code = "resource_error"
+
+
+class MediaTooLarge(ResourceError):
+    """A media input over a size limit: an image with more pixels than ``max_image_pixels``, a file over
+    ``max_input_mb``, audio or video too long."""
+
+    code = "media_too_large"
 
 
 class ResourceAccessDenied(ResourceError):
@@ -79,6 +104,18 @@ class ExpertUnavailable(ExpertError):
     """An expert cannot be loaded here (missing package, missing weights...)."""
 
     code = "expert_unavailable"
+
+
+class ExpertOutputError(ExpertError):
+    """An expert returned something that is not a valid output (None, wrong type, unknown kind, broken media)."""
+
+    code = "expert_bad_output"
+
+
+class ExpertCrashed(ExpertError):
+    """An expert died while running (a native crash, ``sys.exit``, killed for memory)."""
+
+    code = "expert_crashed"
 
 
 class TaskTimeout(ExpertError):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from .artifacts import Artifact
 from .planning.schema import TaskSpec
 
 TaskStatus = Literal["pending", "running", "ok", "failed", "skipped"]
+RunStatus = Literal["succeeded", "partial", "failed"]
 
 
 class ModelChoice(BaseModel):
@@ -82,6 +83,18 @@ class RunResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.error is None and all(r.status == "ok" for r in self.results)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> RunStatus:
+        """``succeeded``: no run error and every task ok (a chit-chat answer with no tasks included); ``partial``:
+        some tasks ok, some failed or skipped; ``failed``: a run error, or tasks were planned and none succeeded."""
+        if self.error is not None:
+            return "failed"
+        ok = sum(r.status == "ok" for r in self.results)
+        if ok == len(self.results):
+            return "succeeded"
+        return "partial" if ok else "failed"
 
     def result_for(self, task_id: int) -> TaskResult | None:
         return next((r for r in self.results if r.task.id == task_id), None)
