@@ -59,6 +59,13 @@ class HuggingGPTConfig(BaseSettings):
     allow_urls: bool = Field(False, description="Allow http(s) URLs as inputs (downloaded into the workspace).")
     allow_private_urls: bool = Field(False, description="Also allow URLs on loopback/private networks.")
     max_download_mb: float = Field(50.0, description="Size cap of a downloaded URL input.")
+    download_deadline: float = Field(
+        60.0, gt=0, description="Seconds a URL download may take in total (a slow drip is cut off at this point).")
+    max_input_mb: float = Field(
+        200.0, gt=0, description="Size cap of a local input file (attached, or read from an allowed directory).")
+    max_image_pixels: int = Field(
+        40_000_000, gt=0, description="Images declaring more pixels (width x height) are refused before decoding "
+                                      "(decompression bombs): inputs, uploads and expert outputs.")
     task_timeout: float = Field(300.0, description="Seconds before a task is abandoned with TaskTimeout.")
     max_parallel: int = Field(2, description="Tasks running at once.")
     memory_budget_mb: int = Field(6144, description="Loaded expert models above this are unloaded LRU-first.")

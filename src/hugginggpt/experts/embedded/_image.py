@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ...errors import ExpertInputError
+from ...imaging import check_image_pixels
 
 _HINT = "Give a PNG, JPEG, GIF, BMP, WebP or TIFF image, or feed one from an earlier task."
 
@@ -31,6 +32,7 @@ def load_image(path: str | Path) -> Image.Image:
         raise ExpertInputError(f"Expected an image file but {p} is not a regular file.", hint=_HINT)
     if p.stat().st_size == 0:
         raise ExpertInputError(f"Image file {p.name} is empty (0 bytes).", hint=_HINT)
+    check_image_pixels(p)  # a decompression bomb is refused from its header (MediaTooLarge), before decoding
     try:
         with Image.open(p) as im:
             im.load()  # decode now: a truncated file fails here, not later inside a model
