@@ -71,6 +71,11 @@ class HuggingGPTConfig(BaseSettings):
     memory_budget_mb: int = Field(6144, description="Loaded expert models above this are unloaded LRU-first.")
     selector_top_k: int = Field(5, description="Candidates shown to the LLM when it chooses a model.")
     max_request_chars: int = Field(20000, description="Longer requests are rejected.")
+    max_history_turns: int = Field(
+        200, ge=0, description="Earlier chat messages a request may bring; more is refused (RequestTooLarge).")
+    max_history_chars: int = Field(
+        200_000, ge=0, description="Characters of chat history a request may bring; more is refused "
+                                   "(RequestTooLarge).")
     overrides: dict[str, str] = Field(
         default_factory=dict, description="task -> model id to force (e.g. {image-classification: my/model}).")
     # hub model backends (docs/backends.md)
