@@ -63,6 +63,13 @@ class UnknownTaskError(PlanError):
     code = "unknown_task"
 
 
+class PlanTooLarge(PlanError):
+    """A plan over a size limit: too many tasks (``max_plan_tasks``, also after unfolding), nested too deep, or too
+    long to read."""
+
+    code = "plan_too_large"
+
+
 class ResourceError(HuggingGPTError):
     """A file, path or URL that may not or cannot be used as an input."""
 
