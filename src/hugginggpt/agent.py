@@ -26,7 +26,7 @@ from .errors import (
 )
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
-from .history import known_resources, last_text_output
+from .history import check_history, known_resources, last_text_output
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
@@ -188,7 +188,9 @@ class HuggingGPT:
         resolver = self._resolver(files)
         user_files = [resolver.check_user_file(Path(f)) for f in files]
         known = [self._known_user_file(f, orig) for f, orig in zip(user_files, files, strict=True)]
-        known += known_resources(history, self.store)
+        check_history(history, max_turns=self.config.max_history_turns, max_chars=self.config.max_history_chars)
+        # Parsing the history is linear but proportional to it: off the event loop, which serves other runs.
+        known += await asyncio.to_thread(known_resources, history, self.store)
         llm = TrackedLLM(self.llm, usage)
 
         # 1. plan
@@ -321,11 +323,16 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
     return outcome
 
 
-def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = ()) -> Plan:
-    """Stage 1 alone (``hugginggpt plan``)."""
+def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
+              history: list[dict[str, Any]] | None = None) -> Plan:
+    """Stage 1 alone (``hugginggpt plan``, the server's ``/tasks``): planned as ``run`` plans it, with the files
+    and earlier outputs of ``history`` known ("now read it aloud" plans on the previous answer's text)."""
+    history = history or []
     resolver = agent._resolver(files)
     known = [agent._known_user_file(resolver.check_user_file(Path(f)), f) for f in files]
     if not request.strip():
         raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
-    outcome = agent.planner().plan(request.strip(), PlanContext(registry=agent.registry, files=known))
-    return outcome.plan
+    check_history(history, max_turns=agent.config.max_history_turns, max_chars=agent.config.max_history_chars)
+    known += known_resources(history, agent.store)
+    context = PlanContext(registry=agent.registry, files=known, history=history)
+    return _plan_with_memory(agent.planner(), request.strip(), context).plan

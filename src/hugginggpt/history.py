@@ -1,4 +1,8 @@
-"""Resource memory across chat turns: files named in earlier user messages and artifacts cited in answers."""
+"""Resource memory across chat turns: files named in earlier user messages and artifacts cited in answers.
+
+Everything here runs on client-supplied text, so it is linear in the length of that text: no regex that can
+backtrack over a long run of word characters (``"y" * 80000`` once took 18 s in a pattern that could).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,60 @@ from .artifacts import ArtifactStore
 from .media import media_of_name
 from .planning.base import KnownResource
 
-_TOKEN = re.compile(r"[\w./~-]+\.[A-Za-z0-9]{2,5}")
+# A maximal run of the characters a file name or path is made of. Matching maximal runs is linear (the run can
+# only end where the next character is outside the class); the file-name test then looks at each run once.
+_RUN = re.compile(r"[\w./~-]+")
+_EXT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _file_token(run: str) -> str | None:
+    """The file-like token of a run of path characters: up to the last ``.`` that follows at least one character
+    and is followed by 2-5 ASCII letters or digits (the extension), or None.
+
+    Same result as ``re.findall(r"[\\w./~-]+\\.[A-Za-z0-9]{2,5}", run)`` (which backtracks quadratically), found
+    by scanning the dots from the right: each character is looked at a bounded number of times.
+    """
+    dot = run.rfind(".")
+    while dot >= 1:
+        ext = 0
+        while ext < 5 and dot + 1 + ext < len(run) and run[dot + 1 + ext] in _EXT_CHARS:
+            ext += 1
+        if ext >= 2:
+            return run[:dot + 1 + ext]
+        dot = run.rfind(".", 0, dot)
+    return None
+
+
+def file_tokens(text: str) -> list[str]:
+    """Every file-like token of ``text`` (``examples/cat.png``, ``/ws/artifacts/<sha>.wav``), in order."""
+    out = []
+    for m in _RUN.finditer(text):
+        token = _file_token(m.group())
+        if token is not None:
+            out.append(token)
+    return out
+
+
+def history_chars(history: list[dict[str, Any]]) -> int:
+    """Characters of text in a history: message contents and attached file names."""
+    return sum(len(str(m.get("content") or "")) + sum(len(str(f)) for f in m.get("files") or []) for m in history)
+
+
+def check_history(history: list[dict[str, Any]], *, max_turns: int, max_chars: int) -> None:
+    """Refuse a history over the configured limits with ``RequestTooLarge`` naming the limit.
+
+    Checked before anything reads the history (path finding, planning, storage), so that one request cannot make
+    the agent or the server work in proportion to an unbounded body.
+    """
+    from .errors import RequestTooLarge
+
+    if len(history) > max_turns:
+        raise RequestTooLarge(f"The chat history has {len(history)} earlier messages; the limit is {max_turns} "
+                              "(max_history_turns).", hint="Send only the recent turns, or raise max_history_turns.")
+    chars = history_chars(history)
+    if chars > max_chars:
+        raise RequestTooLarge(f"The chat history holds {chars} characters; the limit is {max_chars} "
+                              "(max_history_chars).", hint="Send only the recent turns, or raise max_history_chars.")
 
 
 def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list[KnownResource]:
@@ -23,7 +80,7 @@ def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list
     seen: set[str] = set()
     for msg in history:
         content = str(msg.get("content") or "")
-        for token in _TOKEN.findall(content):
+        for token in file_tokens(content):
             media = media_of_name(token)
             if media is None or token in seen:
                 continue
@@ -41,22 +98,32 @@ def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list
 
 
 # A task line of the deterministic answer: `0. image-to-text with some/model: "the text output"`.
+_TASK_LINE = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: ', re.M)
 _TEXT_RESULT = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: "(.*)"', re.M)
+# The list of produced files the responder appends to an LLM-written answer (paths, not prose to read).
+_FILES_NOTE = "\n\nFiles produced:"
 
 
 def last_text_output(history: list[dict[str, Any]], max_chars: int = 2000) -> str | None:
-    """The text the previous answer produced, for "read it aloud"-style follow-ups.
+    """The text the previous answers produced, for "read it aloud"-style follow-ups.
 
-    From the deterministic answer format: the last task's quoted text output; from any other (LLM-written) answer:
-    its whole content. None when there is no earlier answer.
+    From the deterministic answer format: the last task's quoted text output. An answer in that format with no
+    text output (a speech or image answer) is skipped for the one before it: its template, artifact paths and
+    hashes are not text to work on. From any other (LLM-written) answer: its content without the list of produced
+    files. None when no earlier answer has a text.
     """
     for msg in reversed(history):
         if msg.get("role") != "assistant":
             continue
         content = str(msg.get("content") or "").strip()
         if not content:
-            return None
+            continue
         quoted = _TEXT_RESULT.findall(content)
-        text = quoted[-1] if quoted else content
+        if quoted:
+            text = quoted[-1]
+        elif _TASK_LINE.search(content):
+            continue  # a templated answer whose outputs are files only
+        else:
+            text = content.split(_FILES_NOTE, 1)[0].strip()
         return text.removesuffix("...")[:max_chars] or None
     return None
