@@ -71,6 +71,9 @@ class HuggingGPTConfig(BaseSettings):
     memory_budget_mb: int = Field(6144, description="Loaded expert models above this are unloaded LRU-first.")
     selector_top_k: int = Field(5, description="Candidates shown to the LLM when it chooses a model.")
     max_request_chars: int = Field(20000, description="Longer requests are rejected.")
+    max_plan_tasks: int = Field(
+        64, ge=1, description="Tasks one plan may have, counted as listed and again after multi-output arguments "
+                              "are unfolded; more is a PlanTooLarge error.")
     max_history_turns: int = Field(
         200, ge=0, description="Earlier chat messages a request may bring; more is refused (RequestTooLarge).")
     max_history_chars: int = Field(
