@@ -70,6 +70,19 @@ def check_history(history: list[dict[str, Any]], *, max_turns: int, max_chars: i
                               "(max_history_chars).", hint="Send only the recent turns, or raise max_history_chars.")
 
 
+def recent_history(history: list[dict[str, Any]], *, max_turns: int, max_chars: int) -> list[dict[str, Any]]:
+    """The most recent messages of ``history`` that fit both limits (for a stored conversation that has grown past
+    them: its latest turns go on working instead of the whole conversation being refused)."""
+    kept: list[dict[str, Any]] = []
+    chars = 0
+    for msg in reversed(history[-max_turns:] if max_turns else []):
+        chars += history_chars([msg])
+        if chars > max_chars:
+            break
+        kept.append(msg)
+    return kept[::-1]
+
+
 def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list[KnownResource]:
     """Resources mentioned in earlier turns, oldest first, so that the most recent of a type is the last one.
 

@@ -68,7 +68,11 @@ def test_store_marks_unfinished_runs_interrupted(tmp_path):
     assert sorted(db.interrupt_unfinished("stopped")) == ["a", "b"]
     assert db.get_run("b").status == "interrupted" and db.get_run("b").error["code"] == "interrupted"
     assert db.get_run("c").status == "succeeded" and db.get_run("c").result == {"answer": "ok"}
-    assert [e.event["kind"] for e in db.events("b")] == ["stage"]
+    # The stream of a run killed by a crash ends with a final event, as every run's stream does.
+    events = db.events("b")
+    assert [(e.seq, e.event["kind"]) for e in events] == [(1, "stage"), (2, "answer")]
+    assert events[-1].event["status"] == "interrupted" and events[-1].event["stage"] == "done"
+    assert [e.event["kind"] for e in db.events("a")] == ["answer"]
     assert db.interrupt_unfinished("again") == []
 
 
@@ -86,9 +90,20 @@ def test_failure_of_a_run():
     refused = ErrorInfo(type="ResourceError", code="resource_error", message="Access to 'x' is not allowed")
     run = RunResult(run_id="r", request="q", results=[TaskResult(task=spec, status="failed", error=refused)])
     assert failure_of(run) == refused
-    broken = ErrorInfo(type="ExpertError", code="expert_error", message="model crashed")
-    run.results = [TaskResult(task=spec, status="failed", error=broken)]
-    assert failure_of(run) is None  # the run worked; a model failed: reported in the results, not as HTTP error
+    # Every task failed: the run failed with its root cause (the first failed task), whatever kind of error it was.
+    broken = ErrorInfo(type="ExpertInputError", code="expert_input_error", message="truncated PNG")
+    skipped = ErrorInfo(type="ExpertError", code="skipped", message="task 0 failed")
+    spec1 = TaskSpec(task="text-to-speech", id=1, dep=[0], args={"text": "<GENERATED>-0"})
+    run.results = [TaskResult(task=spec, status="failed", error=broken),
+                   TaskResult(task=spec1, status="skipped", error=skipped)]
+    assert run.status == "failed" and failure_of(run) == broken
+    assert status_of(broken.code, broken.message, broken.type) == 400
+    # Some task succeeded: partial, answered (the failures are in the results and the answer).
+    run.results[1] = TaskResult(task=spec1, status="ok")
+    assert run.status == "partial" and failure_of(run) is None
+    run.results = run.results[1:]
+    assert run.status == "succeeded" and failure_of(run) is None
+    assert failure_of(RunResult(run_id="c", request="hi")) is None  # chit-chat: no tasks
     run.error = ErrorInfo(type="PlanError", code="plan_error", message="no plan")
     assert failure_of(run) == run.error
 

@@ -8,16 +8,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import __version__
 from ..config import HuggingGPTConfig
 from . import errors
 from .deps import ServerState
+from .docs import install_docs
 from .inputs import InputGate
+from .login import LoginLimiter
 from .runs import RunManager
-from .security import SESSION_COOKIE, AuthMiddleware, SecurityHeadersMiddleware, UploadLimitMiddleware, session_token
+from .security import (
+    SESSION_COOKIE,
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    UploadLimitMiddleware,
+    session_token,
+)
 from .store import ServerDB
 from .view import PublicView
 
@@ -51,7 +60,9 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
     if stale:
         log.warning("marked %d unfinished run(s) from an earlier server process as interrupted", len(stale))
     view = PublicView(store.root)
-    gate = InputGate(store, db, view, max_upload_mb=settings.max_upload_mb, allow_urls=agent.config.allow_urls)
+    gate = InputGate(store, db, view, max_upload_mb=settings.max_upload_mb, allow_urls=agent.config.allow_urls,
+                     max_history_turns=agent.config.max_history_turns,
+                     max_history_chars=agent.config.max_history_chars)
     st = ServerState(config=config, settings=settings, agent=agent, db=db, view=view, gate=gate,
                      runs=RunManager(agent, db, view, max_concurrent=settings.max_concurrent_runs))
 
@@ -60,7 +71,10 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
         yield
         await st.runs.shutdown()
 
-    app = FastAPI(title="HuggingGPT", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs is served by install_docs from packaged Swagger UI files (FastAPI's default loads them from a CDN,
+    # which leaves the page blank offline); ReDoc has no packaged copy, so it is off.
+    app = FastAPI(title="HuggingGPT", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.hg = st
     errors.install(app)
     from .routes_chat import router as chat_router
@@ -68,7 +82,8 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
 
     app.include_router(chat_router)
     app.include_router(runs_router)
-    _login_routes(app, settings.api_key)
+    install_docs(app)
+    _login_routes(app, settings.api_key, LoginLimiter(settings.login_max_failures))
     if settings.api_key:
         _declare_bearer(app)
 
@@ -78,6 +93,7 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
         app = mount_ui(app, st)
 
     app.add_middleware(UploadLimitMiddleware, max_bytes=gate.max_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 1024 * 1024))
     app.add_middleware(AuthMiddleware, api_key=settings.api_key)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_origins:
@@ -105,8 +121,10 @@ def _declare_bearer(app: FastAPI) -> None:
     app.openapi = schema  # type: ignore[method-assign]
 
 
-def _login_routes(app: FastAPI, api_key: str | None) -> None:
-    """A tiny login page for the web UI when an API key is set (browsers cannot send a bearer header)."""
+def _login_routes(app: FastAPI, api_key: str | None, limiter: LoginLimiter) -> None:
+    """A tiny login page for the web UI when an API key is set (browsers cannot send a bearer header). Wrong keys
+    are rate-limited per client address (``server.login_max_failures`` a minute), so the key cannot be guessed
+    at network speed."""
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -122,11 +140,19 @@ def _login_routes(app: FastAPI, api_key: str | None) -> None:
         return HTMLResponse(_LOGIN.replace("{msg}", msg))
 
     @app.post("/login", include_in_schema=False)
-    async def login(key: Annotated[str, Form()]) -> Response:
+    async def login(request: Request, key: Annotated[str, Form()]) -> Response:
         import hmac
 
+        client = request.client.host if request.client else "?"
+        wait = limiter.retry_after(client)
+        if wait:
+            return HTMLResponse(_LOGIN.replace("{msg}", f'<p class="err">Too many wrong keys: try again in {wait} s.'
+                                                        "</p>"), status_code=429,
+                                headers={"Retry-After": str(wait)})
         if not api_key or not hmac.compare_digest(key.encode(), api_key.encode()):
+            limiter.failed(client)
             return RedirectResponse("/login?error=1", status_code=303)
+        limiter.succeeded(client)
         resp = RedirectResponse("/ui/", status_code=303)
         resp.set_cookie(SESSION_COOKIE, session_token(api_key), httponly=True, samesite="strict", path="/")
         return resp

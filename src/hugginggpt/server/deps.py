@@ -12,7 +12,7 @@ from ..config import HuggingGPTConfig
 from ..results import RunResult
 from .errors import APIError, status_of
 from .inputs import InputGate, Inputs
-from .runs import RunManager
+from .runs import ANSWERED, RunManager
 from .settings import ServerSettings
 from .store import RunRecord, ServerDB
 from .view import PublicView
@@ -34,15 +34,18 @@ class ServerState:
 
     async def run_and_wait(self, inputs: Inputs, source: str, conversation_id: str | None = None
                            ) -> tuple[RunRecord, RunResult]:
-        """Run to the end; a failed run becomes an HTTP error with its own status (never a 200)."""
+        """Run to the end. A run that succeeded, or partly succeeded (some tasks have results; the answer states
+        the failures), is returned; a failed or interrupted one becomes an HTTP error with the status of its error
+        (never a 200)."""
         run_id = await self.runs.start(inputs, source=source, conversation_id=conversation_id)
         rec = await self.runs.wait(run_id)
         if rec is None:  # pragma: no cover - the row was written by start()
             raise APIError(500, "internal_error", f"Run {run_id} vanished.")
-        if rec.status != "succeeded" or rec.result is None:
+        if rec.status not in ANSWERED or rec.result is None:
             err = rec.error or {"code": "internal_error", "message": f"Run {run_id} {rec.status}."}
             raise APIError(status_of(err["code"], err["message"], err.get("type")), err["code"],
-                           self.view.text(err["message"]), err.get("hint"), headers={"X-HuggingGPT-Run": run_id},
+                           self.view.text(err["message"]), self.view.text(err.get("hint") or "") or None,
+                           headers={"X-HuggingGPT-Run": run_id},
                            type_=err.get("type"))
         return rec, RunResult.model_validate(rec.result)
 

@@ -19,15 +19,17 @@ log = logging.getLogger(__name__)
 # HuggingGPTError class -> HTTP status. Errors of the request are 4xx; of the server or an upstream, 5xx. A
 # subclass defined anywhere (e.g. a planner's own PlanError) gets the status of its nearest listed ancestor.
 _BY_CLASS: dict[type[HuggingGPTError], int] = {
-    hge.RequestError: 400, hge.ResourceError: 400, hge.ResourceAccessDenied: 403, hge.PlanError: 422,
-    hge.ModelSelectionError: 422,
+    hge.RequestError: 400, hge.RequestTooLarge: 413, hge.ResourceError: 400, hge.MediaTooLarge: 413,
+    hge.ResourceAccessDenied: 403, hge.PlanError: 422, hge.ModelSelectionError: 422, hge.InternalError: 500,
+    hge.StorageError: 507,
     hge.ConfigError: 500, hge.ExpertError: 502, hge.ExpertInputError: 400, hge.ExpertUnavailable: 503,
     hge.TaskTimeout: 504, hge.LLMError: 502, hge.LLMUnavailable: 503, hge.LLMQuotaError: 429,
 }
 # Codes of the server's own errors (not HuggingGPTError classes).
 _BY_CODE: dict[str, int] = {
     "bad_request": 400, "bad_json": 400, "not_found": 404, "unauthorized": 401, "forbidden": 403,
-    "payload_too_large": 413, "unsupported_media": 415, "interrupted": 503, "internal_error": 500,
+    "payload_too_large": 413, "unsupported_media": 415, "rate_limited": 429, "interrupted": 503,
+    "internal_error": 500,
 }
 
 
@@ -86,8 +88,11 @@ def install(app: FastAPI) -> None:
                             headers=exc.headers)
 
     @app.exception_handler(HuggingGPTError)
-    async def _hg(_: Request, exc: HuggingGPTError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.hint, type(exc).__name__),
+    async def _hg(request: Request, exc: HuggingGPTError) -> JSONResponse:
+        view = getattr(getattr(request.app.state, "hg", None), "view", None)
+        message, hint = (view.text(exc.message), view.text(exc.hint or "") or None) if view else (exc.message,
+                                                                                                   exc.hint)
+        return JSONResponse(error_body(exc.code, message, hint, type(exc).__name__),
                             status_code=status_of(exc.code, exc.message, type(exc).__name__))
 
     @app.exception_handler(RequestValidationError)
@@ -106,8 +111,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+                413: "payload_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message, hint = "No such route.", "See /docs for the routes."

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import Artifact, ArtifactStore
+from ..history import check_history, recent_history
 from ..media import is_url
 from ..resources import sniff_media
 from .errors import APIError
@@ -44,10 +45,11 @@ class InputGate:
     """Turns bodies into ``Inputs``; stores uploads; refuses anything that is not an upload."""
 
     def __init__(self, store: ArtifactStore, db: ServerDB, view: PublicView, *, max_upload_mb: float,
-                 allow_urls: bool) -> None:
+                 allow_urls: bool, max_history_turns: int = 200, max_history_chars: int = 200_000) -> None:
         self.store, self.db, self.view = store, db, view
         self.max_bytes = int(max_upload_mb * 1024 * 1024)
         self.allow_urls = allow_urls
+        self.max_history_turns, self.max_history_chars = max_history_turns, max_history_chars
         self.tmp = store.root.parent / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
 
@@ -100,14 +102,19 @@ class InputGate:
 
     # ----- bodies -----------------------------------------------------------------------------------------------
     def from_messages(self, messages: list[ChatMessage], files: Sequence[str] = ()) -> Inputs:
-        """The last message is the request (it must be the user's); earlier user/assistant turns are history."""
+        """The last message is the request (it must be the user's); earlier user/assistant turns are history.
+
+        The history's size is checked first (``RequestTooLarge``, 413, naming the limit), before any inline file is
+        decoded or anything is stored. CPU-bound on big bodies: call it from a worker thread.
+        """
         if not messages or messages[-1].role != "user":
             raise APIError(400, "bad_request", "The last message must be a user message.",
                            "Send messages ending with {'role': 'user', 'content': '...'}.")
+        earlier = [m for m in messages[:-1] if m.role in ("user", "assistant")]
+        check_history([{"content": _text_of(m), "files": m.files} for m in earlier],
+                      max_turns=self.max_history_turns, max_chars=self.max_history_chars)
         history: list[dict[str, Any]] = []
-        for msg in messages[:-1]:
-            if msg.role not in ("user", "assistant"):
-                continue
+        for msg in earlier:
             text, attached = self._content(msg)
             history.append({"role": msg.role, "content": self.view.to_paths(text),
                             "files": [str(p) for p in attached]})
@@ -116,7 +123,10 @@ class InputGate:
         return Inputs(request=self.view.to_names(text).strip(), history=history, files=_unique(attached))
 
     def from_request(self, request: str, files: Sequence[str], history: list[dict[str, Any]]) -> Inputs:
-        return Inputs(request=self.view.to_names(request).strip(), history=history,
+        """A request continuing a stored conversation: its most recent turns within the history limits."""
+        return Inputs(request=self.view.to_names(request).strip(),
+                      history=recent_history(history, max_turns=self.max_history_turns,
+                                             max_chars=self.max_history_chars),
                       files=_unique([self.attachment(f) for f in files]))
 
     def _content(self, msg: ChatMessage) -> tuple[str, list[Path]]:
@@ -143,6 +153,13 @@ class InputGate:
             elif part.type == "file" and part.file:
                 attached.append(self.attachment(str(part.file.get("file_id") or part.file.get("filename") or "")))
         return "\n".join(t for t in texts if t), attached
+
+
+def _text_of(msg: ChatMessage) -> str:
+    """The text of a message (string content or its text parts), for the history size check."""
+    if msg.content is None or isinstance(msg.content, str):
+        return msg.content or ""
+    return "\n".join(p.text or "" for p in msg.content if p.type == "text")
 
 
 def _decode_data_url(url: str) -> bytes:

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from .deps import ServerState, state
 from .errors import APIError, error_body, status_of
+from .runs import ANSWERED
 from .schemas import (
     ERRORS,
     AssistantMessage,
@@ -40,18 +41,20 @@ router = APIRouter()
 @router.post("/hugginggpt", response_model=JarvisMessage, responses=ERRORS, tags=["JARVIS-compatible"])
 async def hugginggpt(body: JarvisRequest, st: ServerState = Depends(state)) -> JarvisMessage:
     """Plan, run the models and answer (JARVIS's server mode)."""
-    _, result = await st.run_and_wait(st.gate.from_messages(body.messages), "jarvis")
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages)
+    _, result = await st.run_and_wait(inputs, "jarvis")
     return JarvisMessage(message=st.view.text(result.answer))
 
 
 @router.post("/tasks", response_model=list[JarvisTask], responses=ERRORS, tags=["JARVIS-compatible"])
 async def tasks(body: JarvisRequest, st: ServerState = Depends(state)) -> list[JarvisTask]:
-    """Stage 1 only: the plan as JARVIS task dicts (an empty list for chit-chat)."""
+    """Stage 1 only: the plan as JARVIS task dicts (an empty list for chit-chat), planned with the chat history as
+    ``/hugginggpt`` plans it ("now read it aloud" plans on the previous answer's text)."""
     from ..agent import plan_only
 
-    inputs = st.gate.from_messages(body.messages)
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages)
     st.runs.check(inputs)
-    plan = await asyncio.to_thread(plan_only, st.agent, inputs.request, inputs.files)
+    plan = await asyncio.to_thread(plan_only, st.agent, inputs.request, inputs.files, inputs.history)
     return [JarvisTask(**st.view.deep(t)) for t in plan.to_jarvis()]
 
 
@@ -59,7 +62,8 @@ async def tasks(body: JarvisRequest, st: ServerState = Depends(state)) -> list[J
              response_model_by_alias=True)
 async def results(body: JarvisRequest, st: ServerState = Depends(state)) -> dict[str, JarvisResult]:
     """Plan and run; per-task results keyed by task id (``task``, ``inference result``, ``choose model result``)."""
-    _, result = await st.run_and_wait(st.gate.from_messages(body.messages), "jarvis")
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages)
+    _, result = await st.run_and_wait(inputs, "jarvis")
     return st.view.jarvis_results(result)
 
 
@@ -79,14 +83,15 @@ async def chat_completions(body: ChatCompletionRequest, st: ServerState = Depend
     if body.model != MODEL_ID:
         raise APIError(404, "model_not_found", f"The model {body.model!r} does not exist.",
                        f"Use model={MODEL_ID!r} (GET /v1/models).")
-    inputs = st.gate.from_messages(body.messages, body.files)
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages, body.files)
     if not body.stream:
         rec, result = await st.run_and_wait(inputs, "openai")
         return ChatCompletion(
             id=f"chatcmpl-{rec.id}", created=int(rec.created_at), model=MODEL_ID,
             choices=[Choice(message=AssistantMessage(content=st.view.text(result.answer)))],
             usage=_usage(result.usage),
-            hugginggpt={"run_id": rec.id, "plan": st.view.deep([t.model_dump() for t in result.plan]),
+            hugginggpt={"run_id": rec.id, "status": rec.status,
+                        "plan": st.view.deep([t.model_dump() for t in result.plan]),
                         "artifacts": [a.model_dump() for a in st.view.run(rec).artifacts]})
     run_id = await st.runs.start(inputs, source="openai")
     include_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -112,9 +117,9 @@ async def _stream(st: ServerState, run_id: str, include_usage: bool) -> AsyncIte
         if line:
             yield chunk({"reasoning_content": line + "\n"}, hugginggpt_event=ev)
     rec = st.db.get_run(run_id)
-    if rec is None or rec.status != "succeeded" or rec.result is None:
+    if rec is None or rec.status not in ANSWERED or rec.result is None:
         err = (rec.error if rec else None) or {"code": "internal_error", "message": "The run did not finish."}
-        body = error_body(err["code"], st.view.text(err["message"]), err.get("hint"),
+        body = error_body(err["code"], st.view.text(err["message"]), st.view.text(err.get("hint") or "") or None,
                           status=status_of(err["code"], err["message"], err.get("type")), run_id=run_id)
         yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -13,11 +14,16 @@ from fastapi.responses import FileResponse, StreamingResponse
 from .. import __version__
 from .deps import ID_RE, ServerState, state
 from .errors import APIError
+from .files import NoFollowFileResponse, regular_file_stat
 from .schemas import ERRORS, ConversationMessage, ConversationOut, EventOut, FileOut, Health, RunCreate, RunList, RunOut
+from .store import RUN_STATES
 from .view import ARTIFACT_PREFIX, NAME_RE
 
 router = APIRouter()
 _ARTIFACT = re.compile(r"^" + NAME_RE + r"$")
+_DIGITS = re.compile(r"[0-9]+")
+MAX_SEQ = 2**62
+_STATUSES = "^(" + "|".join(RUN_STATES) + ")$"
 
 
 @router.get("/healthz", response_model=Health, tags=["server"])
@@ -36,19 +42,18 @@ async def create_run(body: RunCreate, st: ServerState = Depends(state)) -> RunOu
     if conv is not None and not ID_RE.match(conv):
         raise APIError(400, "bad_request", "conversation_id must be 1-64 letters, digits, '-' or '_'.")
     if body.messages is not None:
-        inputs = st.gate.from_messages(body.messages, body.files)
+        inputs = await asyncio.to_thread(st.gate.from_messages, body.messages, body.files)
     else:
         history = [{"role": m["role"], "content": m["content"], "files": m["files"]}
                    for m in (st.db.messages(conv) if conv else [])]
-        inputs = st.gate.from_request(body.request or "", body.files, history)
+        inputs = await asyncio.to_thread(st.gate.from_request, body.request or "", body.files, history)
     run_id = await st.runs.start(inputs, source="api", conversation_id=conv)
     return st.view.run(st.get_run(run_id))
 
 
 @router.get("/v1/runs", response_model=RunList, responses=ERRORS, tags=["runs"])
 async def list_runs(st: ServerState = Depends(state), limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                    status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|interrupted)$")]
-                    = None) -> RunList:
+                    status: Annotated[str | None, Query(pattern=_STATUSES)] = None) -> RunList:
     """Most recent first."""
     return RunList(runs=[st.view.run(r) for r in st.db.list_runs(limit, status)])
 
@@ -68,8 +73,12 @@ async def run_events(run_id: str, st: ServerState = Depends(state),
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Stage and task events as they happen (stored ones are replayed first; reconnect with Last-Event-ID)."""
     st.get_run(run_id)
-    if last_event_id and last_event_id.isdigit():
-        after = max(after, int(last_event_id))
+    # Sequence numbers are SQLite integers: a larger ?after= or Last-Event-ID (or one of 5,000 digits, past
+    # Python's int parsing limit) means "after everything" instead of breaking the stream.
+    after = min(after, MAX_SEQ)
+    if last_event_id and _DIGITS.fullmatch(last_event_id.strip()):
+        digits = last_event_id.strip()
+        after = max(after, MAX_SEQ if len(digits) > 18 else min(int(digits), MAX_SEQ))
 
     async def gen() -> AsyncIterator[str]:
         async for ev in st.runs.follow(run_id, after, keepalive=15.0):
@@ -113,14 +122,18 @@ async def upload(file: Annotated[UploadFile, File(description="An image, audio o
                                        "description": "The file, with its content type"}})
 async def artifact(name: str, st: ServerState = Depends(state)) -> FileResponse:
     """An input or output file by ``<sha256>`` or ``<sha256>.<ext>``."""
-    if not _ARTIFACT.match(name):
+    if not _ARTIFACT.fullmatch(name):
         raise APIError(400, "bad_request", f"{name!r} is not an artifact name.",
                        "Use the 64-hex-digit sha256, optionally with its extension.")
-    art = st.gate.store.get(name.split(".", 1)[0])
-    if art is None or not art.path.is_file():
+    store = st.gate.store
+    art = store.get(name.split(".", 1)[0])
+    # Only a regular file directly in the store, never through a symlink planted there.
+    found = (await asyncio.to_thread(regular_file_stat, art.path)
+             if art is not None and art.path.parent == store.root else None)
+    if art is None or found is None:
         raise APIError(404, "not_found", f"No artifact {name!r}.")
     mime = art.mime + ("; charset=utf-8" if art.mime.startswith("text/") or art.kind == "json" else "")
-    return FileResponse(art.path, media_type=mime, content_disposition_type="inline", filename=art.name,
-                        headers={"Cache-Control": "private, max-age=31536000, immutable",
+    return NoFollowFileResponse(art.path, found, media_type=mime, content_disposition_type="inline",
+                                filename=art.name, headers={"Cache-Control": "private, max-age=31536000, immutable",
                                  "Content-Security-Policy": "default-src 'none'; media-src 'self'; img-src 'self'; "
                                                             "style-src 'unsafe-inline'; sandbox"})

@@ -25,19 +25,23 @@ log = logging.getLogger(__name__)
 END = None  # queue sentinel: the run is over
 
 
-_INPUT_ERRORS = ("resource_error", "resource_forbidden", "bad_request")
+# Run statuses whose answer is returned to synchronous callers (200); the others are answered with their error.
+ANSWERED = ("succeeded", "partial")
 
 
 def failure_of(result: RunResult) -> ErrorInfo | None:
-    """Why a run failed as a whole, or None. A run whose every task failed on its inputs (a refused path, a file
-    that does not exist) failed because of the request; a run with some results is a success with failed tasks."""
+    """Why a run failed as a whole (``result.status == "failed"``), or None for a run that succeeded or partly
+    succeeded. A run whose every task failed (translation with no model here, a truncated image, a fake WAV)
+    failed with the error of its first failed task, the root cause (the others were skipped after it or failed
+    the same way); its HTTP status follows that error's class."""
+    if result.status != "failed":
+        return None
     if result.error is not None:
         return result.error
-    if result.results and not any(r.status == "ok" for r in result.results):
-        for r in result.results:
-            if r.status == "failed" and r.error and r.error.code in _INPUT_ERRORS:
-                return r.error
-    return None
+    failed = [r.error for r in result.results if r.status == "failed" and r.error is not None]
+    skipped = [r.error for r in result.results if r.error is not None]
+    return (failed or skipped or [ErrorInfo(type="InternalError", code="internal_error",
+                                            message="No task of the run succeeded.")])[0]
 
 
 class RunManager:
@@ -104,10 +108,10 @@ class RunManager:
         ``keepalive``, yields ``None`` after that many idle seconds (for SSE comments)."""
         q = self.listen(run_id)
         try:
-            last = after
+            last, ended = after, False
             for stored in self.db.events(run_id, after):
                 yield stored.event
-                last = stored.seq
+                last, ended = stored.seq, stored.event.get("kind") == "answer"
             while True:
                 try:
                     item = await (asyncio.wait_for(q.get(), keepalive) if keepalive else q.get())
@@ -115,12 +119,28 @@ class RunManager:
                     yield None
                     continue
                 if item is END:
-                    return
+                    break
                 if item["seq"] > last:
-                    last = item["seq"]
+                    last, ended = item["seq"], item.get("kind") == "answer"
                     yield item
+            if not ended:
+                # The run's process died before it could send its last event (a crash, SIGKILL): say how it ended.
+                final = self._final_event(run_id)
+                if final is not None and final["seq"] > after:
+                    yield final
         finally:
             self.unlisten(run_id, q)
+
+    def _final_event(self, run_id: str) -> dict[str, Any] | None:
+        """The closing ``answer`` event of a finished run whose stored stream has none, from its record."""
+        rec = self.db.get_run(run_id)
+        last = self.db.last_event(run_id)
+        if rec is None or not rec.finished or (last is not None and last.event.get("kind") == "answer"):
+            return None
+        seq = (last.seq if last else 0) + 1
+        return self.view.deep({"kind": "answer", "stage": "done", "status": rec.status, "seq": seq,
+                               "at": rec.finished_at or time.time(), "message": (rec.result or {}).get("answer", ""),
+                               "data": {"run_id": run_id, "error": rec.error}})
 
     def unlisten(self, run_id: str, q: asyncio.Queue[dict[str, Any] | None]) -> None:
         qs = self._listeners.get(run_id)
@@ -162,7 +182,7 @@ class RunManager:
                                                   on_event=on_event)
             res.run_id = run_id
             failure = failure_of(res)
-            status = "failed" if failure else "succeeded"
+            status = res.status
             result, error = res.model_dump(mode="json"), (failure.model_dump() if failure else None)
         except asyncio.CancelledError:
             status = "interrupted"
@@ -173,10 +193,14 @@ class RunManager:
             log.exception("run %s crashed", run_id)
             error = ErrorInfo.from_exc(exc).model_dump()
         finally:
-            self.db.finish_run(run_id, status, result, error)
             answer = (result or {}).get("answer", "")
-            if conversation_id and result is not None:
-                self.db.add_message(conversation_id, "assistant", answer, [], run_id)
+            try:
+                self.db.finish_run(run_id, status, result, error)
+                if conversation_id and result is not None:
+                    self.db.add_message(conversation_id, "assistant", answer, [], run_id)
+            except Exception:  # a full disk must not keep listeners waiting for the end forever
+                log.exception("could not record the end of run %s", run_id)
+            # Every stream ends with this event, whatever happened above.
             self._publish(run_id, {"kind": "answer", "stage": "done", "status": status, "at": time.time(),
                                    "message": answer, "data": {"run_id": run_id, "error": error}})
             for q in self._listeners.get(run_id, ()):

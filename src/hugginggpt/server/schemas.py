@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "interrupted"]
+# succeeded: every task ok (or a chit-chat answer); partial: some tasks ok, some failed or skipped; failed: the
+# run failed before its tasks, or no task succeeded; interrupted: the server stopped while it ran.
+RunStatus = Literal["queued", "running", "succeeded", "partial", "failed", "interrupted"]
 
 
 # ----- shared ---------------------------------------------------------------------------------------------------

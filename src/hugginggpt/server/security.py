@@ -133,6 +133,61 @@ class UploadLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class BodyLimitMiddleware:
+    """Caps every request body (JSON bodies, the UI's requests) at ``max_bytes`` before anything parses it.
+
+    A declared ``Content-Length`` over the cap is refused at once; a chunked body is counted as it arrives and
+    refused as soon as it passes the cap, so memory stays within the cap whatever the client sends (a 300 MB JSON
+    body used to be parsed whole). The body read so far is replayed to the app. Paths in ``exempt`` have their own
+    limit (the upload route: ``UploadLimitMiddleware``).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ("/v1/files",)) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH", "DELETE")
+                or scope.get("path") in self.exempt):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        chunks, total, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        del chunks
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        await _send_json(send, 413, "payload_too_large",
+                         f"The request body is larger than {self.max_bytes / 1048576:.1f} MB (server.max_body_mb).",
+                         "Send a smaller body: upload files with POST /v1/files and name them, or raise "
+                         "server.max_body_mb.", [(b"connection", b"close")])
+
+
 async def _too_large(send: Send, limit: int) -> None:
     mb = (limit - 64 * 1024) / 1048576
     await _send_json(send, 413, "payload_too_large", f"The upload is larger than {mb:.1f} MB.",

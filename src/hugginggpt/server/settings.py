@@ -21,6 +21,12 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser (CORS). Empty: closed.")
     max_upload_mb: float = Field(25.0, description="Size cap of one uploaded file (POST /v1/files, UI uploads).")
+    max_body_mb: float = Field(
+        40.0, gt=0, description="Size cap of any other request body (JSON, the UI's own requests), counted as "
+                                "it arrives and refused with 413 before parsing. Keep it above max_upload_mb: "
+                                "inline (base64) files and UI uploads come through it.")
+    login_max_failures: int = Field(
+        10, ge=1, description="Wrong keys one client address may send to /login per minute; more get 429.")
     database: Path | None = Field(None, description="SQLite file for runs, events and conversations; default "
                                                     "<workspace>/server.sqlite3.")
     max_concurrent_runs: int = Field(4, description="Runs executing at once; later ones wait as `queued`.")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUN_STATES = ("queued", "running", "succeeded", "failed", "interrupted")
-FINISHED = ("succeeded", "failed", "interrupted")
+RUN_STATES = ("queued", "running", "succeeded", "partial", "failed", "interrupted")
+FINISHED = ("succeeded", "partial", "failed", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -110,13 +110,21 @@ class ServerDB:
                        json.dumps(error) if error is not None else None, run_id))
 
     def interrupt_unfinished(self, reason: str) -> list[str]:
-        """Mark queued/running runs as ``interrupted`` (after a crash or on shutdown); returns their ids."""
+        """Mark queued/running runs as ``interrupted`` (after a crash or on shutdown) and close each one's event
+        stream with a final ``answer`` event, as a finished run's stream ends; returns their ids."""
         err = {"type": "Interrupted", "code": "interrupted", "message": reason,
                "hint": "Start the request again."}
+        now = time.time()
         with self._tx() as c:
             ids = [r["id"] for r in c.execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")]
             c.executemany("UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=?",
-                          [(time.time(), json.dumps(err), i) for i in ids])
+                          [(now, json.dumps(err), i) for i in ids])
+            for i in ids:
+                seq = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id=?", (i,)).fetchone()[0]
+                event = {"kind": "answer", "stage": "done", "status": "interrupted", "message": "", "seq": seq,
+                         "at": now, "data": {"run_id": i, "error": err}}
+                c.execute("INSERT INTO events (run_id, seq, at, event) VALUES (?, ?, ?, ?)",
+                          (i, seq, now, json.dumps(event)))
         return ids
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -142,6 +150,11 @@ class ServerDB:
         with self._tx() as c:
             rows = c.execute("SELECT * FROM events WHERE run_id=? AND seq>? ORDER BY seq", (run_id, after)).fetchall()
         return [StoredEvent(r["run_id"], r["seq"], r["at"], json.loads(r["event"])) for r in rows]
+
+    def last_event(self, run_id: str) -> StoredEvent | None:
+        with self._tx() as c:
+            r = c.execute("SELECT * FROM events WHERE run_id=? ORDER BY seq DESC LIMIT 1", (run_id,)).fetchone()
+        return StoredEvent(r["run_id"], r["seq"], r["at"], json.loads(r["event"])) if r else None
 
     def last_seq(self, run_id: str) -> int:
         with self._tx() as c:

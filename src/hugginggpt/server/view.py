@@ -17,6 +17,15 @@ from .store import RunRecord
 ARTIFACT_PREFIX = "/v1/artifacts/"
 NAME_RE = r"[0-9a-f]{64}(?:\.[a-z0-9]{1,5})?"
 _URL_RE = re.compile(r"(?:https?://[^\s/'\"()<>]+)?" + re.escape(ARTIFACT_PREFIX) + r"(" + NAME_RE + r")")
+# Hints written for the command line ("attach the file with --file") say what to do over HTTP instead.
+_CLI_HINTS = [
+    (re.compile(r"\b(attach|give)( the file| an existing file| it)? with --file(?: \(or upload it\))?", re.I),
+     lambda m: ("Upload" if m.group(1)[0].isupper() else "upload") + (m.group(2) or " the file")
+     + " with POST /v1/files"),
+    (re.compile(r"\bgiven with --file\b"), lambda m: "you uploaded (POST /v1/files)"),
+    (re.compile(r"--file\b"), lambda m: "an upload (POST /v1/files)"),
+    (re.compile(r"\binside the working directory\b"), lambda m: "inside the uploads or the allowed directories"),
+]
 
 
 class PublicView:
@@ -28,8 +37,14 @@ class PublicView:
 
     # ----- text -------------------------------------------------------------------------------------------------
     def text(self, s: str) -> str:
-        """Workspace paths -> artifact URLs."""
-        return s.replace(self._prefix, ARTIFACT_PREFIX) if s else s
+        """Workspace paths -> artifact URLs; command-line advice (``--file``) -> its HTTP equivalent."""
+        if not s:
+            return s
+        s = s.replace(self._prefix, ARTIFACT_PREFIX)
+        if "--file" in s or "working directory" in s:
+            for pattern, repl in _CLI_HINTS:
+                s = pattern.sub(repl, s)
+        return s
 
     def to_paths(self, s: str) -> str:
         """Artifact URLs -> absolute workspace paths (for chat history: answers cite real paths)."""
@@ -61,7 +76,8 @@ class PublicView:
             id=spec["id"], task=spec["task"], dep=spec["dep"], args=self.deep(spec["args"]), status=r["status"],
             model=ModelChoiceOut(**choice) if choice else None,
             outputs=[self.artifact(a) for a in r.get("outputs", [])], data=self.deep(r.get("data") or {}),
-            error=ErrorDetail(**{**error, "message": self.text(error["message"])}) if error else None,
+            error=ErrorDetail(**{**error, "message": self.text(error["message"]),
+                                 "hint": self.text(error.get("hint") or "") or None}) if error else None,
             inputs=self.deep(r.get("inputs") or {}), seconds=r.get("seconds"))
 
     def run(self, rec: RunRecord) -> RunOut:
@@ -74,7 +90,9 @@ class PublicView:
             finished_at=rec.finished_at, answer=self.text(res["answer"]) if "answer" in res else None,
             planner=res.get("planner"), plan=[JarvisTask(**self.deep(t)) for t in res.get("plan", [])],
             results=results, artifacts=[a for r in results for a in r.outputs],
-            error=ErrorDetail(**error) if error else None, timings=res.get("timings") or {},
+            error=ErrorDetail(**{**error, "message": self.text(error["message"]),
+                                 "hint": self.text(error.get("hint") or "") or None}) if error else None,
+            timings=res.get("timings") or {},
             usage=res.get("usage") or {}, events_url=f"/v1/runs/{rec.id}/events")
 
     def jarvis_results(self, result: RunResult) -> dict[str, JarvisResult]:
