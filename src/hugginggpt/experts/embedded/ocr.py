@@ -28,6 +28,7 @@ from PIL import Image
 
 from ...errors import ExpertError, ExpertUnavailable
 from ..base import Expert, ExpertOutput, ExpertResult
+from ..pool import register_resident
 from ._image import as_image, image_slot, to_bgr_array
 
 log = logging.getLogger(__name__)
@@ -253,8 +254,20 @@ _ENGINE: _RapidOcrEngine | _TesseractEngine | None = None
 _ENGINE_LOCK = threading.Lock()
 
 
+def _release_engine() -> bool:
+    """The pool's eviction: drop the engine (a caller running it keeps its reference until done)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        was_loaded, _ENGINE = _ENGINE is not None, None
+    return was_loaded
+
+
+_RESIDENT = register_resident("OCR engine", lambda: _ENGINE is not None, _release_engine)
+
+
 def _shared_engine() -> _RapidOcrEngine | _TesseractEngine:
     global _ENGINE
+    _RESIDENT.touch()
     with _ENGINE_LOCK:
         if _ENGINE is None:
             _ENGINE = _create_engine()

@@ -1,0 +1,165 @@
+"""The boundary between an expert and the rest of the system: check what it returned before anything uses it.
+
+An expert may return anything: ``None``, a bare string, an output of a kind nobody knows, a media output with no
+bytes, bytes that are not the image or sound they claim to be. Each of these ends here as a named
+``ExpertOutputError`` for its task alone, so that nothing downstream (the artifact store, dependants, the answer)
+ever stores, feeds on or cites a broken output. Images are checked by their header against the pixel limit
+(``imaging.check_image_pixels``: a decompression bomb from an expert is refused like one from a user) and then fully
+decoded; audio and video are checked by their container signature.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import ExpertOutputError, HuggingGPTError
+from ..experts.base import ExpertOutput, ExpertResult
+
+Kind = Literal["text", "image", "audio", "video", "json"]
+KINDS: tuple[str, ...] = ("text", "image", "audio", "video", "json")
+_HINT = "The model returned a broken result; try another model for this task or report it to its maintainers."
+
+# Default file extensions when an expert gives none (the store needs one to name the file).
+_DEFAULT_EXT = {"image": ".png", "audio": ".wav", "video": ".mp4", "json": ".json"}
+
+
+@dataclass(frozen=True)
+class CheckedOutput:
+    """One output that passed the checks: text for ``text``; bytes and an extension for the others."""
+
+    kind: Kind
+    text: str | None = None
+    data: bytes | None = None
+    ext: str | None = None
+
+
+def check_result(result: Any, what: str) -> tuple[list[CheckedOutput], dict[str, Any]]:
+    """Return the checked outputs and facts of an expert's result, or raise ``ExpertOutputError``.
+
+    ``what`` names the model in the messages (e.g. ``"hugginggpt/piper-joe-medium"``).
+    """
+    if not isinstance(result, ExpertResult):
+        raise _bad(what, f"returned {_type(result)} instead of an ExpertResult")
+    outputs = result.outputs
+    if not isinstance(outputs, (list, tuple)):
+        raise _bad(what, f"returned outputs as {_type(outputs)} instead of a list")
+    if not outputs:
+        raise _bad(what, "returned no outputs")
+    facts = result.data if result.data is not None else {}
+    if not isinstance(facts, dict) or not all(isinstance(k, str) for k in facts):
+        raise _bad(what, f"returned facts as {_type(facts)} instead of a dict with text keys")
+    _check_jsonable(facts, what)
+    return [_check_output(out, i, what) for i, out in enumerate(outputs)], facts
+
+
+def _check_output(out: Any, i: int, what: str) -> CheckedOutput:
+    if not isinstance(out, ExpertOutput):
+        raise _bad(what, f"output {i} is {_type(out)}, not an ExpertOutput")
+    kind = out.kind
+    if kind not in KINDS:
+        raise _bad(what, f"output {i} has the unknown kind {str(kind)[:40]!r} (known: {', '.join(KINDS)})")
+    if kind == "text":
+        if not isinstance(out.text, str):
+            raise _bad(what, f"text output {i} holds {_type(out.text)} instead of text")
+        return CheckedOutput("text", text=out.text)
+    data = out.data
+    if kind == "json" and data is None and isinstance(out.text, str):
+        data = out.text.encode("utf-8")
+    if not isinstance(data, (bytes, bytearray, memoryview)) or not len(data):
+        raise _bad(what, f"{kind} output {i} has no data ({_type(data)})")
+    data = bytes(data)
+    ext = out.ext if isinstance(out.ext, str) and out.ext else _DEFAULT_EXT[kind]
+    if kind == "image":
+        _check_image(data, i, what)
+    elif kind == "audio":
+        _check_signature(data, _AUDIO, "audio", i, what)
+    elif kind == "video":
+        _check_signature(data, _VIDEO, "video", i, what)
+    else:
+        try:
+            json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _bad(what, f"json output {i} is not JSON ({exc})") from None
+    return CheckedOutput(kind, data=data, ext=ext)
+
+
+def _check_image(data: bytes, i: int, what: str) -> None:
+    """The declared size within the pixel limit (before any decoding), then a full decode (truncation, bad CRCs)."""
+    from PIL import Image
+
+    from ..imaging import check_image_pixels
+
+    try:
+        size = check_image_pixels(data, name=f"Image output {i} of {what}")
+    except HuggingGPTError:
+        raise  # MediaTooLarge: named, with its hint
+    if size is None:
+        raise _bad(what, f"image output {i} is not an image PIL can read ({len(data)} bytes, starting "
+                         f"{data[:8]!r})")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means the bytes are broken
+        raise _bad(what, f"image output {i} is broken: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _is_wav(data: bytes) -> bool:
+    """RIFF/WAVE with a ``fmt `` chunk and a ``data`` chunk (walks the chunk list; no decoding)."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    pos, seen = 12, set[bytes]()
+    while pos + 8 <= len(data) and len(seen) < 64:
+        cid, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        seen.add(cid)
+        if cid == b"data":
+            return b"fmt " in seen and size > 0 and pos + 8 < len(data)
+        pos += 8 + size + (size & 1)
+    return False
+
+
+def _is_mp3(data: bytes) -> bool:
+    return data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0)
+
+
+_AUDIO = {
+    "WAV": _is_wav,
+    "FLAC": lambda d: d[:4] == b"fLaC",
+    "Ogg": lambda d: d[:4] == b"OggS",
+    "MP3": _is_mp3,
+    "MP4/M4A": lambda d: d[4:8] == b"ftyp",
+    "WebM": lambda d: d[:4] == b"\x1a\x45\xdf\xa3",
+}
+_VIDEO = {
+    "MP4": lambda d: d[4:8] == b"ftyp",
+    "WebM/Matroska": lambda d: d[:4] == b"\x1a\x45\xdf\xa3",
+    "AVI": lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ",
+    "GIF": lambda d: d[:6] in (b"GIF87a", b"GIF89a"),
+    "Ogg": lambda d: d[:4] == b"OggS",
+}
+
+
+def _check_signature(data: bytes, formats: dict[str, Any], kind: str, i: int, what: str) -> None:
+    if not any(test(data) for test in formats.values()):
+        raise _bad(what, f"{kind} output {i} is not a {'/'.join(formats)} file ({len(data)} bytes, starting "
+                         f"{data[:12]!r})")
+
+
+def _check_jsonable(facts: dict[str, Any], what: str) -> None:
+    """Facts end in the run record (JSON): refuse what cannot be written there instead of failing the whole run."""
+    from pydantic_core import to_jsonable_python
+
+    try:
+        to_jsonable_python(facts)
+    except Exception as exc:  # noqa: BLE001 - pydantic's serialisation errors have several types
+        raise _bad(what, f"returned facts that cannot be recorded as JSON ({str(exc)[:200]})") from None
+
+
+def _type(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _bad(what: str, why: str) -> ExpertOutputError:
+    return ExpertOutputError(f"{what} {why}.", hint=_HINT)
