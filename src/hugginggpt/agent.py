@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from .errors import (
     RequestError,
     ResourceError,
 )
+from .execution.outputs import check_result
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .history import check_history, known_resources, last_text_output
@@ -179,6 +181,7 @@ class HuggingGPT:
     # ----- the four stages --------------------------------------------------------------------------------------
     async def _arun(self, run: RunResult, request: str, files: list[str | Path], history: list[dict[str, Any]],
                     emit: Callable[[Event], None], usage: Usage) -> None:
+        deadline = time.monotonic() + self.config.run_timeout  # every task ends by then (the execute stage)
         request = (request or "").strip()
         if not request:
             raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
@@ -228,7 +231,7 @@ class HuggingGPT:
             return await self._run_task(spec, upstream, choices[spec.id], by_name, resolver, request)
 
         scheduler = Scheduler(run_task, max_parallel=self.config.max_parallel, task_timeout=self.config.task_timeout,
-                              emit=emit)
+                              emit=emit, deadline=deadline)
         run.results = await scheduler.run(outcome.plan)
         for r in run.results:
             if r.choice is None and isinstance(choices.get(r.task.id), ModelChoice):
@@ -264,24 +267,29 @@ class HuggingGPT:
                 inputs[slot_name] = value
                 shown[slot_name] = value[:200]
             else:
-                art = await asyncio.to_thread(resolver.resolve, value, media, task_id=None)
+                art = await self.pool.workers.run("inputs", partial(resolver.resolve, value, media, task_id=None))
                 inputs[slot_name] = art.path
                 shown[slot_name] = str(art.path)
         backend = backends[choice.backend]
         card = self.catalog.get(choice.model_id)
-        if choice.backend == "llm":
-            expert = backend.expert(card, request)
-        else:
-            expert = await asyncio.to_thread(backend.expert, card)
-        result = await asyncio.to_thread(expert.run, inputs)
+
+        def call() -> Any:
+            # Load and run under a lease, so that the pool cannot unload this model while it is in use.
+            with self.pool.leasing():
+                expert = backend.expert(card, request) if choice.backend == "llm" else backend.expert(card)
+                return expert.run(inputs)
+
+        # In the model's own daemon threads (a hung model blocks only itself); whatever escapes is named.
+        result = await self.pool.workers.call(choice.model_id, call)
+        checked, facts = check_result(result, choice.model_id)  # nothing unchecked is stored, fed on or cited
         outputs: list[Artifact] = []
-        for out in result.outputs:
+        for out in checked:
             prov: dict[str, Any] = {"task_id": spec.id, "model_id": choice.model_id, "inputs": shown}
             if out.kind == "text":
                 outputs.append(self.store.put_text(out.text or "", **prov))
             else:
                 outputs.append(self.store.put_bytes(out.data or b"", out.kind, ext=out.ext, **prov))
-        return TaskResult(task=spec, choice=choice, outputs=outputs, data=result.data, inputs=shown)
+        return TaskResult(task=spec, choice=choice, outputs=outputs, data=facts, inputs=shown)
 
     # ----- helpers ----------------------------------------------------------------------------------------------
     def _resolver(self, files: Sequence[str | Path]) -> ResourceResolver:
