@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from hugginggpt.errors import PlanTooLarge
 from hugginggpt.planning import Plan, repair_plan, validate_plan
+from hugginggpt.planning.limits import MAX_PLAN_DEPTH
+from hugginggpt.planning.llm_planner import read_plan
+from hugginggpt.planning.schema import DEFAULT_MAX_PLAN_TASKS
 from hugginggpt.tasks import default_registry
 
 REG = default_registry()
@@ -125,3 +129,111 @@ def test_reference_mixed_with_text_is_rejected(value):
 def test_plan_roundtrip_jarvis():
     data = [{"task": "summarization", "id": 0, "dep": [-1], "args": {"text": "abc"}}]
     assert Plan.from_jarvis(data).to_jarvis() == data
+
+
+# -- hostile input: each of these once escaped as a raw exception (RecursionError, TypeError, OverflowError) -------
+
+
+def _nested(depth: int, leaf: object = "x") -> object:
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_args_nested_900_deep_is_plan_too_large_not_recursion_error():
+    # Was: RecursionError in copy.deepcopy.
+    with pytest.raises(PlanTooLarge, match="nested more than 16 levels"):
+        repair_plan([{"task": "translation", "id": 0, "args": {"text": _nested(900)}}], REG)
+
+
+def test_nesting_up_to_the_limit_is_repaired():
+    raw = {"tasks": [{"task": "translation", "id": 0, "args": {"text": _nested(MAX_PLAN_DEPTH - 4, "hi")}}]}
+    plan, _ = repair_plan(raw, REG)
+    assert plan.tasks[0].args == {"text": "hi"}
+
+
+def test_self_containing_list_is_rejected():
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(PlanTooLarge):
+        repair_plan([{"task": "translation", "id": 0, "args": {"text": loop}}], REG)
+
+
+def test_dep_with_mixed_types_is_recomputed():
+    # Was: TypeError ('<' not supported between 'int' and 'str') while comparing the given dep.
+    raw = [{"task": "summarization", "id": 0, "dep": ["a", 1, None, -1], "args": {"text": "abc"}},
+           {"task": "translation", "id": 1, "dep": ["0"], "args": {"text": "<GENERATED>-0"}}]
+    plan, notes = repair_plan(raw, REG)
+    assert [t.dep for t in plan.tasks] == [[-1], [0]]
+    assert validate_plan(plan, REG) == []
+    assert any("task 0: dep" in n for n in notes)
+
+
+@pytest.mark.parametrize("bad_id", [float("inf"), float("-inf"), float("nan"), 1e400, -3, 2**40, True, 2.5, "x",
+                                    "٣", None, [1], {"a": 1}])
+def test_ids_that_are_no_task_id_are_replaced_by_position(bad_id):
+    # Was: OverflowError (cannot convert float infinity to integer) for 1e400 and +-Infinity.
+    raw = [{"task": "summarization", "id": 0, "args": {"text": "abc"}},
+           {"task": "translation", "id": bad_id, "args": {"text": "<GENERATED>-0"}}]
+    plan, notes = repair_plan(raw, REG)
+    assert [t.id for t in plan.tasks] == [0, 1]
+    assert validate_plan(plan, REG) == []
+    assert any("replaced by 1" in n for n in notes)
+
+
+def test_infinite_id_in_json_text():
+    for literal in ("1e400", "Infinity", "-Infinity", "NaN"):
+        plan, _ = read_plan('[{"task": "translation", "id": ' + literal + ', "args": {"text": "hi"}}]', REG)
+        assert [t.id for t in plan.tasks] == [0], literal
+
+
+def test_thousand_task_chain_listed_last_first_is_ordered_iteratively():
+    # Was: RecursionError in the cycle check (and in topological order) once the size cap is raised.
+    chain = [{"task": "summarization", "id": i, "args": {"text": f"<GENERATED>-{i - 1}" if i else "t"}}
+             for i in range(1000)][::-1]
+    plan, _ = repair_plan(chain, REG, max_tasks=1000)
+    assert validate_plan(plan, REG) == []
+    assert [t.id for t in plan.topological()] == list(range(1000))
+    cycle = [{"task": "summarization", "id": i, "args": {"text": f"<GENERATED>-{(i + 1) % 1000}"}} for i in range(1000)]
+    plan, _ = repair_plan(cycle, REG, max_tasks=1000)
+    issues = [i for i in validate_plan(plan, REG) if i.code == "cycle"]
+    assert len(issues) == 1 and "(1000 tasks)" in issues[0].message
+
+
+def test_plan_over_max_tasks_is_plan_too_large_naming_the_limit():
+    raw = [{"task": "summarization", "id": i, "args": {"text": "t"}} for i in range(DEFAULT_MAX_PLAN_TASKS + 1)]
+    with pytest.raises(PlanTooLarge, match=f"65 tasks; the limit is {DEFAULT_MAX_PLAN_TASKS} \\(max_plan_tasks\\)"):
+        repair_plan(raw, REG)
+    plan, _ = repair_plan(raw[:DEFAULT_MAX_PLAN_TASKS], REG)
+    assert len(plan.tasks) == DEFAULT_MAX_PLAN_TASKS
+    with pytest.raises(PlanTooLarge, match="the limit is 3"):
+        repair_plan(raw[:4], REG, max_tasks=3)
+
+
+def test_unfolding_is_capped_before_anything_is_copied():
+    # Was: 50,000 references unfolded into 50,001 tasks (2.7 s), which then ran.
+    refs = ",".join(f"<GENERATED>-{i}" for i in range(50_000))
+    raw = [{"task": "text-to-image", "id": 0, "args": {"text": "a cat"}},
+           {"task": "image-classification", "id": 1, "args": {"image": refs}}]
+    with pytest.raises(PlanTooLarge, match=r"Unfolding .* gives 50001 tasks; the limit is 64"):
+        repair_plan(raw, REG)
+
+
+def test_huge_numbers_and_references_do_not_overflow():
+    with pytest.raises(PlanTooLarge, match="1000 digits"):
+        repair_plan([{"task": "translation", "id": 0, "args": {"text": 10**5000}}], REG)
+    plan, _ = repair_plan([{"task": "summarization", "id": 0, "args": {"text": "<GENERATED>-" + "9" * 5000}}], REG)
+    assert [i.code for i in validate_plan(plan, REG)] == ["bad_ref"]
+
+
+def test_lone_surrogates_and_control_characters():
+    plan, _ = read_plan('[{"task": "translation", "id": 0, "args": {"text": "\\ud800 hi"}}]', REG)
+    plan.tasks[0].args["text"].encode("utf-8")  # storable
+    raw = [{"task": "image-classification", "id": 0, "args": {"image": "a\x00.png"}}]
+    assert codes(raw) == ["bad_value"]
+
+
+def test_non_string_task_name_is_unknown_task_not_a_validation_crash():
+    assert codes([{"task": 5, "id": 0, "args": {"text": "hi"}}]) == ["unknown_task"]
+    assert codes([{"task": "x" * 100_000, "id": 0, "args": {"text": "hi"}}]) == ["unknown_task"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..tasks import TaskRegistry
-from .schema import Plan
+from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class PlanContext:
     registry: TaskRegistry
     files: list[KnownResource] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)  # earlier chat turns (role/content)
+    # The most tasks a plan may have, also after unfolding (config ``max_plan_tasks``); more is a PlanTooLarge.
+    max_tasks: int = DEFAULT_MAX_PLAN_TASKS
 
 
 @dataclass

@@ -9,8 +9,9 @@ LLM therefore cannot invent tasks, files or references: it can only drop propose
 Dropping a task whose output another task uses rewires that use to the dropped task's own input of the same media
 type (dropping a denoising step in front of speech recognition feeds the original audio to the recogniser);
 without such an input the user is dropped too. The edited plan goes through ``repair_plan`` (which recomputes
-``dep``) and ``validate_plan``. Whenever the LLM's answer is unusable, drops every task, or makes the plan invalid,
-the offline plan is used unchanged and a note says why. A ``PlanError`` of the offline planner (a missing input,
+``dep``) and ``validate_plan``. Whenever the LLM's answer is unusable (also when it was cut off at the token limit:
+a partial review is not a review), drops every task, or makes the plan invalid, the offline plan is used unchanged
+and a note says why. A ``PlanError`` of the offline planner (a missing input,
 say) is raised as is: the LLM cannot supply files.
 """
 
@@ -21,7 +22,7 @@ import json
 import logging
 from typing import Any
 
-from ..errors import LLMError
+from ..errors import LLMError, PlanError
 from ..llm.base import LLM
 from ..tasks import TaskRegistry, default_registry
 from .base import PlanContext, PlanOutcome
@@ -113,9 +114,12 @@ class HybridPlanner:
             return self._fallback(proposal.plan, notes, f"the LLM gave no answer ({type(exc).__name__}: "
                                                         f"{exc.message})", None)
         text = result.text or ""
+        if result.finish_reason == "length":
+            return self._fallback(proposal.plan, notes, f"the LLM's review was cut off at the {budget}-token limit",
+                                  text)
         try:
             edited, edit_notes = self.apply_edit(proposal.plan, text)
-        except ValueError as exc:
+        except (ValueError, PlanError) as exc:  # PlanError: a review over the size or nesting limits
             return self._fallback(proposal.plan, notes, f"the LLM's review was unusable ({exc})", text)
         issues = [str(i) for i in validate_plan(edited, self.registry)]
         if issues:
@@ -133,7 +137,8 @@ class HybridPlanner:
     def apply_edit(self, plan: Plan, text: str) -> tuple[Plan, list[str]]:
         """Apply the LLM's review (JSON text) to ``plan``; returns the repaired plan and what changed.
 
-        Raises ``ValueError`` when the answer is not a review of this plan, or drops every task.
+        Raises ``ValueError`` when the answer is not a review of this plan, or drops every task; ``PlanTooLarge``
+        when the answer is over the limits of ``parse_plan_output``.
         """
         try:
             answer = parse_plan_output(text)  # bare, fenced or after prose (backends without schema support)

@@ -5,6 +5,10 @@ chosen by word similarity to the request (user/assistant pairs), then the reques
 earlier turns. The output is constrained to ``{"tasks": [...]}`` with task names as an enum and the registry's slot
 names as the only argument keys. The answer goes through ``repair_plan`` then ``validate_plan``; when problems remain
 (or the answer is not JSON), the LLM is asked once more with the problems listed; then ``PlanError``.
+
+An answer cut off at the token limit (``finish_reason == "length"``) is never used, even when a complete-looking
+JSON object can be dug out of it (that is how three planned tasks once became one): the same prompt is asked again
+once with a larger limit, and a second cut answer is a ``PlanError``.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ import logging
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LLMResponseError, PlanError
+from ..errors import LLMResponseError, PlanError, PlanTooLarge
 from ..llm.base import LLM
 from ..media import media_of_name
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
+from .limits import MAX_PLAN_DEPTH, MAX_PLAN_TEXT_CHARS, check_structure
 from .prompts import load_prompts, render
-from .schema import Plan
+from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)
@@ -65,24 +71,67 @@ def _task_branch(name: str | list[str], slots: dict[str, bool]) -> dict[str, Any
             "required": ["task", "id", "dep", "args"], "additionalProperties": False}
 
 
+_MAX_JSON_STARTS = 64  # "[" or "{" tried as the start of the JSON after prose; each try may scan to the end
+
+
 def parse_plan_output(text: str) -> Any:
-    """The JSON value in an LLM answer (bare, fenced, or after some prose). Raises ValueError when there is none."""
+    """The JSON value in an LLM answer (bare, fenced, or after some prose).
+
+    Raises ``ValueError`` when there is none, and ``PlanTooLarge`` (a ``PlanError``) when the text is longer than
+    ``MAX_PLAN_TEXT_CHARS`` or the JSON is nested deeper than ``MAX_PLAN_DEPTH`` (``"[" * 5000`` once escaped as a
+    ``RecursionError``) or otherwise over the limits of ``limits.check_structure``.
+    """
+    if len(text) > MAX_PLAN_TEXT_CHARS:
+        raise PlanTooLarge(f"The plan text is {len(text)} characters long; the limit is {MAX_PLAN_TEXT_CHARS}.",
+                           hint="A plan is a short JSON list of tasks; ask for fewer steps.")
     s = text.strip()
     if s.startswith("```"):
         s = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", s)
     try:
-        return json.loads(s)
-    except json.JSONDecodeError as exc:
+        value = json.loads(s)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
         first_error = exc
+    else:
+        check_structure(value)
+        return value
     decoder = json.JSONDecoder()
-    for m in re.finditer(r"[\[{]", s):
+    for n, m in enumerate(re.finditer(r"[\[{]", s)):
+        if n >= _MAX_JSON_STARTS:  # bounds the scan at 64 passes over the text, not one per bracket
+            break
         try:
             value, _ = decoder.raw_decode(s, m.start())
-        except json.JSONDecodeError:
+        except RecursionError:
+            raise _too_deep() from None
+        except ValueError:
             continue
         if isinstance(value, (list, dict)):
+            check_structure(value)
             return value
-    raise ValueError(f"{first_error.msg} at character {first_error.pos}")
+    if isinstance(first_error, json.JSONDecodeError):
+        raise ValueError(f"{first_error.msg} at character {first_error.pos}")
+    raise ValueError(str(first_error)[:200])
+
+
+def _too_deep() -> PlanTooLarge:
+    return PlanTooLarge(f"The plan JSON is nested more than {MAX_PLAN_DEPTH} levels deep (the limit is "
+                        f"{MAX_PLAN_DEPTH}).", hint="A plan is a flat list of tasks; ask again.")
+
+
+def read_plan(text: str, registry: TaskRegistry, *,
+              max_tasks: int = DEFAULT_MAX_PLAN_TASKS) -> tuple[Plan, list[str]]:
+    """Plan text (an LLM answer) -> the repaired plan and its repair notes; not yet validated.
+
+    Every way the text can be unusable ends as a ``PlanError``: no JSON, JSON that is not a plan, or a plan over a
+    limit (``PlanTooLarge``).
+    """
+    try:
+        data = parse_plan_output(text)
+        _check_shape(data)
+        return repair_plan(data, registry, max_tasks=max_tasks)
+    except ValueError as exc:  # json errors, and pydantic validation errors
+        raise PlanError(f"not valid plan JSON: {exc}") from exc
 
 
 def _check_shape(value: Any) -> None:
@@ -156,14 +205,18 @@ class LLMPlanner:
     name = "llm"
 
     def __init__(self, llm: LLM, registry: TaskRegistry | None = None, *, demos_k: int = 4, max_tasks: int = 10,
-                 max_tokens: int = 1024, history_turns: int = 6, max_turn_chars: int = 600,
-                 per_task_slots: bool = True) -> None:
+                 max_tokens: int = 1024, retry_max_tokens: int | None = None, history_turns: int = 6,
+                 max_turn_chars: int = 600, per_task_slots: bool = True) -> None:
+        """``max_tasks`` is the schema's ``maxItems`` (what the model is steered to); the hard cap on a plan is the
+        context's ``max_tasks`` (config ``max_plan_tasks``). ``retry_max_tokens`` (default: twice ``max_tokens``)
+        is the limit of the one re-ask after an answer was cut off at ``max_tokens``."""
         self.llm = llm
         self.registry = registry or default_registry()
         self.prompts = load_prompts("plan")
         self.demos = DemoSelector(self.prompts.get("demos", []))
         self.demos_k = demos_k
         self.max_tokens = max_tokens
+        self.retry_max_tokens = retry_max_tokens or 2 * max_tokens
         self.history_turns = history_turns
         self.max_turn_chars = max_turn_chars
         self.schema = plan_json_schema(self.registry, max_tasks=max_tasks, per_task_slots=per_task_slots)
@@ -188,16 +241,32 @@ class LLMPlanner:
     def plan(self, request: str, context: PlanContext | None = None) -> PlanOutcome:
         """Plan ``request``; raises ``PlanError`` (with the problems) when no valid plan comes out after one re-ask.
 
-        LLM errors other than a bad answer (unavailable, auth, quota) propagate unchanged.
+        An answer cut off at the token limit is asked again once with ``retry_max_tokens`` (on top of the re-ask
+        for problems, so at most three calls); cut off again, it is a ``PlanError``. LLM errors other than a bad
+        answer (unavailable, auth, quota) propagate unchanged.
         """
         context = context or PlanContext(registry=self.registry)
         messages = self.build_messages(request, context)
         raws: list[str] = []
         notes: list[str] = []
         first_issues: list[str] = []
-        for attempt in (1, 2):
-            text, problem, issues, plan, repairs = self._attempt(messages)
-            raws.append(text)
+        max_tokens = self.max_tokens
+        attempt = 0
+        while attempt < 2:
+            reply = self._attempt(messages, max_tokens, context.max_tasks)
+            raws.append(reply.text)
+            if reply.truncated:
+                if max_tokens >= self.retry_max_tokens:
+                    cut = f"the answer was cut off at the {max_tokens}-token limit (finish_reason=length) again"
+                    raise PlanError(f"The LLM's plan was cut off at the token limit ({max_tokens} tokens), and a "
+                                    "cut plan is never run.", issues=[*first_issues, cut],
+                                    hint="Ask for fewer steps, or use an LLM with a larger output limit.")
+                notes.append(f"re-asked: the answer was cut off at the {max_tokens}-token limit "
+                             f"(finish_reason=length); asked again with a limit of {self.retry_max_tokens}")
+                max_tokens = self.retry_max_tokens
+                continue  # the same messages: the cut answer is not shown back, it is not the model's plan
+            attempt += 1
+            text, problem, issues, plan, repairs = reply.text, reply.problem, reply.issues, reply.plan, reply.repairs
             if attempt == 2 and plan is not None and not plan.tasks and first_issues:
                 # Dropping every task is how weak models dodge a correction; it is not an answer to the request.
                 problem, issues = None, [*first_issues, "the re-asked answer dropped every task"]
@@ -230,23 +299,35 @@ class LLMPlanner:
                             issues=[problem], hint=hint)
         raise PlanError("The LLM's plan is invalid and the re-asked plan was too.", issues=issues, hint=hint)
 
-    def _attempt(self, messages: list[dict[str, str]]) -> tuple[str, str | None, list[str], Plan | None, list[str]]:
-        """One LLM call: (raw text, unreadable-problem, validation issues, repaired plan, repair notes)."""
+    def _attempt(self, messages: list[dict[str, str]], max_tokens: int, max_tasks: int) -> _Reply:
+        """One LLM call, read, repaired and validated."""
         try:
-            result = self.llm.chat(messages, json_schema=self.schema, max_tokens=self.max_tokens, temperature=0.0,
+            result = self.llm.chat(messages, json_schema=self.schema, max_tokens=max_tokens, temperature=0.0,
                                    stage="plan")
         except LLMResponseError as exc:
-            return "", f"the LLM gave no usable answer: {exc.message}", [], None, []
+            return _Reply("", problem=f"the LLM gave no usable answer: {exc.message}")
         text = result.text or ""
+        if result.finish_reason == "length":
+            return _Reply(text, truncated=True)
         try:
-            data = parse_plan_output(text)
-            _check_shape(data)
-            plan, repairs = repair_plan(data, self.registry)
-        except ValueError as exc:  # json errors and pydantic validation errors are ValueErrors
-            truncated = " (the answer was cut off at the token limit)" if result.finish_reason == "length" else ""
-            return text, f"not valid plan JSON: {exc}{truncated}", [], None, []
+            plan, repairs = read_plan(text, self.registry, max_tasks=max_tasks)
+        except PlanError as exc:
+            return _Reply(text, problem=exc.message)
         issues = [str(i) for i in validate_plan(plan, self.registry)]
-        return text, None, issues, plan, repairs
+        return _Reply(text, issues=issues, plan=plan, repairs=repairs)
+
+
+@dataclass
+class _Reply:
+    """What one planning call gave: the raw text and either a problem (unreadable), a cut-off answer, or a repaired
+    plan with its validation issues and repair notes."""
+
+    text: str
+    problem: str | None = None
+    truncated: bool = False
+    issues: list[str] = field(default_factory=list)
+    plan: Plan | None = None
+    repairs: list[str] = field(default_factory=list)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -11,16 +12,27 @@ GENERATED = "<GENERATED>"
 _REF = re.compile(r"^<GENERATED>-(\d+)$")
 _ANY_REF = re.compile(r"<GENERATED>-(\d+)")
 
+DEFAULT_MAX_PLAN_TASKS = 64  # tasks in one plan, after unfolding (config: max_plan_tasks)
+MAX_TASK_ID = 2**31 - 1  # larger ids are replaced by repair: they overflow storage and mean nothing to a plan
+# A reference to a task id with more digits than this points at no task. Converting the digits is what must be
+# avoided: Python refuses int() of more than 4300 digits, and a hostile plan can hold a million.
+_MAX_REF_DIGITS = 18
+NO_SUCH_TASK = 10**_MAX_REF_DIGITS  # what such a reference resolves to: above MAX_TASK_ID, so never a real task
+
+
+def _ref_int(digits: str) -> int:
+    return int(digits) if len(digits) <= _MAX_REF_DIGITS else NO_SUCH_TASK
+
 
 def ref_id(value: str) -> int | None:
     """The task id a ``<GENERATED>-k`` value points at, or None for a literal."""
     m = _REF.match(value.strip())
-    return int(m.group(1)) if m else None
+    return _ref_int(m.group(1)) if m else None
 
 
 def refs_in(value: str) -> list[int]:
     """All task ids referenced anywhere in a value (a malformed value may hold several)."""
-    return [int(k) for k in _ANY_REF.findall(value)]
+    return [_ref_int(k) for k in _ANY_REF.findall(value)]
 
 
 def gen(k: int) -> str:
@@ -85,24 +97,30 @@ class Plan(BaseModel):
         return cls(tasks=[TaskSpec.model_validate(t) for t in data])
 
     def topological(self) -> list[TaskSpec]:
-        """Tasks ordered so each comes after the tasks it depends on (the plan must be acyclic)."""
+        """Tasks ordered so each comes after the tasks it depends on (a cycle is broken where it is met).
+
+        Iterative depth-first search: a chain of a thousand tasks listed last-first must not hit Python's
+        recursion limit.
+        """
         by_id = self.by_id()
         done: set[int] = set()
         order: list[TaskSpec] = []
-
-        def visit(t: TaskSpec, stack: set[int]) -> None:
-            if t.id in done or t.id in stack:
-                return
-            stack.add(t.id)
-            for d in t.deps():
-                if d in by_id:
-                    visit(by_id[d], stack)
-            stack.discard(t.id)
-            done.add(t.id)
-            order.append(t)
-
-        for t in self.tasks:
-            visit(t, set())
+        for root in self.tasks:
+            if root.id in done:
+                continue
+            on_path = {root.id}
+            stack: list[tuple[TaskSpec, Iterator[int]]] = [(root, iter(root.deps()))]
+            while stack:
+                task, pending = stack[-1]
+                d = next((d for d in pending if d in by_id and d not in done and d not in on_path), None)
+                if d is not None:
+                    on_path.add(d)
+                    stack.append((by_id[d], iter(by_id[d].deps())))
+                    continue
+                stack.pop()
+                on_path.discard(task.id)
+                done.add(task.id)
+                order.append(task)
         return order
 
     def to_taskbench(self, name_of: dict[str, str] | None = None) -> dict[str, Any]:
