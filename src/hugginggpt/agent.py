@@ -32,6 +32,7 @@ from .history import check_history, known_resources, last_text_output
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
+from .planning.limits import check_plan_size
 from .planning.schema import Plan, TaskSpec, ref_id
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder
@@ -200,8 +201,10 @@ class HuggingGPT:
         emit(Event(kind="stage", stage="plan", status="running"))
         t0 = time.perf_counter()
         planner = self.planner(llm)
-        context = PlanContext(registry=self.registry, files=known, history=history)
+        context = PlanContext(registry=self.registry, files=known, history=history,
+                              max_tasks=self.config.max_plan_tasks)
         outcome = await asyncio.to_thread(_plan_with_memory, planner, request, context)
+        check_plan_size(outcome.plan, self.config.max_plan_tasks)  # any planner, a custom one included
         run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
         run.timings["plan"] = round(time.perf_counter() - t0, 4)
         emit(Event(kind="stage", stage="plan", status="done", data={"plan": outcome.plan.to_jarvis(),
@@ -342,5 +345,6 @@ def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
         raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
     check_history(history, max_turns=agent.config.max_history_turns, max_chars=agent.config.max_history_chars)
     known += known_resources(history, agent.store)
-    context = PlanContext(registry=agent.registry, files=known, history=history)
+    context = PlanContext(registry=agent.registry, files=known, history=history,
+                          max_tasks=agent.config.max_plan_tasks)
     return _plan_with_memory(agent.planner(), request.strip(), context).plan
