@@ -34,6 +34,7 @@ from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size
 from .planning.schema import Plan, TaskSpec, ref_id
+from .imaging import set_max_image_pixels
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder
 from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
@@ -57,6 +58,7 @@ class HuggingGPT:
         self._offline_planner: Planner | None = None
         self.pool = ExpertPool(self.config.memory_budget_mb)
         self.store = ArtifactStore(self.config.workspace_path)
+        set_max_image_pixels(self.config.max_image_pixels)  # also the experts' own image loading
         self._catalog: Catalog | None = None
         self._hub: dict[str, Any] | None = None  # transformers / hf-inference / http backends, built on first use
 
@@ -191,6 +193,7 @@ class HuggingGPT:
                                f"{self.config.max_request_chars}.", hint="Shorten it or raise max_request_chars.")
         resolver = self._resolver(files)
         user_files = [resolver.check_user_file(Path(f)) for f in files]
+        resolver.check_request_paths(request)  # "describe /etc/shadow": refused, never answered from nothing
         known = [self._known_user_file(f, orig) for f, orig in zip(user_files, files, strict=True)]
         check_history(history, max_turns=self.config.max_history_turns, max_chars=self.config.max_history_chars)
         # Parsing the history is linear but proportional to it: off the event loop, which serves other runs.
@@ -300,7 +303,9 @@ class HuggingGPT:
         return ResourceResolver(self.store, base_dir=self.base_dir, allowed_dirs=[*allowed, self.store.root],
                                 user_files=[Path(f).expanduser() for f in files], allow_urls=self.config.allow_urls,
                                 allow_private_urls=self.config.allow_private_urls,
-                                max_download_mb=self.config.max_download_mb)
+                                max_download_mb=self.config.max_download_mb, max_input_mb=self.config.max_input_mb,
+                                max_image_pixels=self.config.max_image_pixels,
+                                download_deadline=self.config.download_deadline)
 
     def _known_user_file(self, path: Path, original: str | Path) -> KnownResource:
         media = sniff_media(path)
