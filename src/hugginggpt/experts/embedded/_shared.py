@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -53,9 +54,7 @@ class SharedModel(Generic[T]):
             finally:
                 self._resident.touch()
                 if self._release_pending:  # released while this call ran: drop it now that the call is done
-                    self._obj = None
-                    self._calls = 0
-                    self._release_pending = False
+                    self._drop()
 
     def load(self) -> None:
         with self.use():
@@ -71,12 +70,16 @@ class SharedModel(Generic[T]):
             return False
         try:
             was_loaded = self._obj is not None
-            self._obj = None
-            self._calls = 0
-            self._release_pending = False
+            self._drop()
             return was_loaded
         finally:
             self._lock.release()
+
+    def _drop(self) -> None:  # under the lock
+        obj, self._obj = self._obj, None
+        self._calls = 0
+        self._release_pending = False
+        _close(obj)
 
     def _create(self) -> T:
         try:
@@ -88,6 +91,18 @@ class SharedModel(Generic[T]):
                 f"{self.name} cannot be loaded: {type(exc).__name__}: {exc}",
                 hint="Check the embedded expert packages with `hugginggpt doctor`.",
             ) from exc
+
+
+def _close(obj: object) -> None:
+    """Close what has ``close()`` (mediapipe graphs): dropping the reference alone leaves their native graph and
+    buffers alive, about 125 MB for the face and pose models each time they are created again."""
+    for part in obj if isinstance(obj, (tuple, list)) else (obj,):
+        close = getattr(part, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # a model that fails to close is still dropped
+                logging.getLogger(__name__).debug("closing %r failed", part, exc_info=True)
 
 
 @contextmanager
