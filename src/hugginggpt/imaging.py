@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -75,9 +76,10 @@ def check_image_pixels(source: str | os.PathLike[str] | bytes | BinaryIO, *, max
             try:
                 with Image.open(fileobj) as im:
                     width, height = im.size
-            except Image.DecompressionBombError:
-                # PIL refused in open(): over twice its own limit, which is ours when set_max_image_pixels ran.
-                raise _too_large(label, None, limit) from None
+            except Image.DecompressionBombError as exc:
+                # PIL refused in open(): over twice its own limit (ours, once set_max_image_pixels ran).
+                m = re.search(r"\((\d+) pixels\)", str(exc))
+                raise _too_large(label, None, limit, int(m.group(1)) if m else None) from None
             except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
                 return None
     finally:
@@ -90,9 +92,12 @@ def check_image_pixels(source: str | os.PathLike[str] | bytes | BinaryIO, *, max
     return width, height
 
 
-def _too_large(label: str, size: tuple[int, int] | None, limit: int) -> MediaTooLarge:
+def _too_large(label: str, size: tuple[int, int] | None, limit: int, pixels: int | None = None) -> MediaTooLarge:
     side = int(limit ** 0.5)
-    declared = f"{size[0]} x {size[1]} = {size[0] * size[1]:,} pixels" if size else "more pixels than PIL allows"
+    if size:
+        declared = f"{size[0]} x {size[1]} = {size[0] * size[1]:,} pixels"
+    else:
+        declared = f"{pixels:,} pixels" if pixels else "more pixels than PIL allows"
     log.warning("refused image %s: %s (limit %s)", label, declared, limit)
     return MediaTooLarge(f"{label} is too large to decode safely: {declared}; the limit is {limit:,} pixels.",
                          hint=_HINT.format(limit=limit, side=side))

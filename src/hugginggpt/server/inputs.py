@@ -14,6 +14,7 @@ from typing import Any
 
 from ..artifacts import Artifact, ArtifactStore
 from ..history import check_history, recent_history
+from ..imaging import check_image_pixels
 from ..media import is_url
 from ..resources import sniff_media
 from .errors import APIError
@@ -67,6 +68,8 @@ class InputGate:
                 raise APIError(415, "unsupported_media", f"{filename or 'The upload'!r} is not an image, audio or "
                                "video file this server can read.", "Upload PNG/JPEG/GIF/BMP/WEBP/TIFF images, "
                                "WAV/MP3/FLAC/OGG audio or MP4/WEBM/AVI video.")
+            if media == "image":  # a decompression bomb is refused from its header (MediaTooLarge: 413)
+                check_image_pixels(data, name=filename or "The upload")
             ext = next((e for magic, off, e in _MAGIC_EXT if data[off:off + len(magic)] == magic), None)
             ext = ext or (".m4a" if media == "audio" else ".mp4")  # ISO media (ftyp)
             named = tmp.with_suffix(ext)

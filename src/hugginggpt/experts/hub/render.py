@@ -43,6 +43,7 @@ def overlay_masks(path: Path, masks: list[tuple[str, bytes]]) -> tuple[bytes, li
     import numpy as np
     from PIL import Image
 
+    from ...imaging import check_image_pixels
     from ..embedded._image import load_image
 
     image = load_image(path)
@@ -50,6 +51,7 @@ def overlay_masks(path: Path, masks: list[tuple[str, bytes]]) -> tuple[bytes, li
     out = base.copy()
     facts = []
     for (label, mask_png), color in zip(masks, colors(len(masks)), strict=True):
+        check_image_pixels(mask_png, name=f"The mask of {label!r}")  # masks come from remote models: no bombs
         mask = np.asarray(Image.open(io.BytesIO(mask_png)).convert("L").resize(image.size)) > 127
         out[mask] = 0.45 * base[mask] + 0.55 * np.asarray(color, dtype=np.float32)
         facts.append({"label": label, "area": round(float(mask.mean()), 4)})
