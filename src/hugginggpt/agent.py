@@ -29,12 +29,12 @@ from .execution.outputs import check_result
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .history import check_history, known_resources, last_text_output
+from .imaging import set_max_image_pixels
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size
 from .planning.schema import Plan, TaskSpec, ref_id
-from .imaging import set_max_image_pixels
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder
 from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
