@@ -117,7 +117,13 @@ def check_url(url: str) -> urllib.parse.SplitResult:
 
 def refuse_private_host(url: str) -> None:
     """Refuse URLs whose host resolves to loopback, private, link-local or reserved addresses (SSRF guard)."""
-    host = check_url(url).hostname or ""
+    host = urllib.parse.unquote(check_url(url).hostname or "")  # "[fe80::1%25lo]": the zone is percent-encoded
+    literal = _ip_literal(host)
+    if literal is not None:  # an address in the URL itself: no lookup needed (and none could fail)
+        if not _public(literal):
+            raise ResourceAccessDenied(f"URL {url!r} points at a non-public address ({literal}); refused.",
+                                       hint=_PRIVATE_HINT)
+        return
     try:
         infos = socket.getaddrinfo(host, None)
     except (OSError, UnicodeError) as exc:
@@ -127,6 +133,13 @@ def refuse_private_host(url: str) -> None:
         if not _public(ip):
             raise ResourceAccessDenied(f"URL {url!r} points at a non-public address ({ip}); refused.",
                                        hint=_PRIVATE_HINT)
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
 
 
 def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

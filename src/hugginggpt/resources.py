@@ -142,7 +142,7 @@ class ResourceResolver:
         self.user_files: set[Path] = set()
         for f in user_files:
             check_name(str(f))
-            self.user_files.add(_resolved(Path(f).expanduser()) or Path(f))
+            self.user_files.add(_resolved(_expand(str(f))) or Path(f))
         self.allow_urls = allow_urls
         self.allow_private_urls = allow_private_urls
         self.max_bytes = int(max_download_mb * _MB)
@@ -156,7 +156,7 @@ class ResourceResolver:
         """Validate a file the user attached (``--file``/upload): a readable regular file within ``max_input_mb``;
         an image within ``max_image_pixels``. Returns its real path."""
         check_name(str(path))
-        real = _resolved(Path(path).expanduser())
+        real = _resolved(_expand(str(path)))
         if real is None:
             raise ResourceError(f"File not found: {str(path)!r}.", hint="Check the path of the attached file.")
         with self._open(real, str(path), trusted=True) as f:
@@ -218,7 +218,7 @@ class ResourceResolver:
 
     def _lookup(self, value: str) -> tuple[Path | None, bool, Path | None]:
         """(an allowed regular file it names, whether some reading of it points outside, a non-regular match)."""
-        raw = Path(value).expanduser()
+        raw = _expand(value)
         if value.startswith("~") and not raw.is_absolute():
             return None, True, None  # "~someone/..." of an unknown user: a home directory, never allowed
         candidates = [raw] if raw.is_absolute() else [self.base_dir / raw]
@@ -314,6 +314,11 @@ def _head(f: BinaryIO) -> bytes:
     head = f.read(32)
     f.seek(0)
     return head
+
+
+def _expand(value: str) -> Path:
+    """``~`` and ``~user`` expanded; an unknown user's ``~name`` stays as it is (``Path.expanduser`` would raise)."""
+    return Path(os.path.expanduser(value))
 
 
 def _resolved(path: Path) -> Path | None:
