@@ -32,5 +32,9 @@ class ServerSettings(BaseModel):
     max_concurrent_runs: int = Field(4, description="Runs executing at once; later ones wait as `queued`.")
     ui: bool = Field(True, description="Mount the web UI (Gradio) at /ui.")
     ui_llm_settings: bool = Field(
-        True, description="Let UI users point their session at another OpenAI-compatible LLM endpoint. The server "
-                          "then calls that URL: turn it off on shared deployments you do not trust the users of.")
+        False, description="Let web-UI users point their session at another OpenAI-compatible LLM endpoint (the "
+                           "server then calls it). Takes effect only when `api_key` is set, and only for the "
+                           "endpoints listed in `ui_llm_allowlist`.")
+    ui_llm_allowlist: list[str] = Field(
+        default_factory=list, description="Base URLs (e.g. `http://127.0.0.1:11434/v1`) a UI session may choose "
+                                          "when `ui_llm_settings` is on; any other URL is refused.")
