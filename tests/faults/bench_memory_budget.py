@@ -1,0 +1,83 @@
+"""Process RSS against ``memory_budget_mb`` over runs of real embedded experts (not a test: run it as a script).
+
+Each run uses one embedded expert (sentiment, NER, MiniLM summary, EfficientNet, mediapipe faces, OpenCV Canny);
+after each run the script prints the process RSS and what the pool believes it holds.
+
+    python tests/faults/bench_memory_budget.py --budget 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+
+from faults.fault_experts import FixedPlanner
+from hugginggpt.agent import HuggingGPT
+from hugginggpt.config import HuggingGPTConfig
+from hugginggpt.experts.pool import rss_mb
+from llm_doubles import ScriptedLLM
+
+TEXT = ("The city council met on Tuesday in Springfield. Maria Lopez proposed a new park near the river. "
+        "The vote was postponed to spring because the budget was not ready. Everyone liked the playground idea.")
+STEPS = [
+    ("text-classification", {"text": "What a wonderful, happy day!"}),
+    ("token-classification", {"text": TEXT}),
+    ("summarization", {"text": TEXT}),
+    ("image-classification", {"image": "photo.png"}),
+    ("object-detection", {"image": "photo.png"}),
+    ("canny-control", {"image": "photo.png"}),
+]
+
+
+class StepAgent(HuggingGPT):
+    """One agent (one pool) whose planner returns the plan set before each run."""
+
+    def __init__(self, config: HuggingGPTConfig, base: Path) -> None:
+        self.fixed = FixedPlanner([])
+        super().__init__(config, llm=ScriptedLLM(capable=False), planner=self.fixed, base_dir=base)
+
+
+def believed(pool: object) -> float:
+    stats = getattr(pool, "stats", None)
+    if callable(stats):
+        return float(stats()["accounted_mb"])
+    return float(pool.used_mb)  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budget", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from PIL import Image, ImageDraw
+
+    with tempfile.TemporaryDirectory() as d:
+        base = Path(d)
+        img = Image.new("RGB", (320, 240), (40, 120, 200))
+        ImageDraw.Draw(img).ellipse((100, 40, 220, 200), fill=(230, 180, 40))
+        img.save(base / "photo.png")
+        agent = StepAgent(HuggingGPTConfig(workspace=base / "ws", allowed_dirs=[base],
+                                           memory_budget_mb=int(args.budget)), base)
+        rows = [{"step": "start", "rss_mb": round(rss_mb())}]
+        for _ in range(args.rounds):
+            for task, targs in STEPS:
+                agent.fixed.tasks = [{"task": task, "id": 0, "args": targs}]
+                result = agent.run(f"do {task}")
+                gc.collect()
+                rows.append({"step": task, "status": result.status, "rss_mb": round(rss_mb()),
+                             "pool_believes_mb": round(believed(agent.pool), 1),
+                             "loaded": len(agent.pool.loaded_ids())})
+        peak = max(r["rss_mb"] for r in rows)
+        print(json.dumps({"budget_mb": args.budget, "peak_rss_mb": peak, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
