@@ -26,7 +26,7 @@ from ..llm.base import LLM
 from ..media import media_of_name
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
-from .limits import MAX_PLAN_DEPTH, MAX_PLAN_TEXT_CHARS, check_structure
+from .limits import MAX_PLAN_DEPTH, MAX_PLAN_TEXT_CHARS, check_structure, text_depth
 from .prompts import load_prompts, render
 from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
 from .validate import repair_plan, validate_plan
@@ -87,6 +87,8 @@ def parse_plan_output(text: str) -> Any:
     s = text.strip()
     if s.startswith("```"):
         s = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", s)
+    if text_depth(s) > MAX_PLAN_DEPTH:  # before a decoder recurses into it, once per candidate start below
+        raise _too_deep()
     try:
         value = json.loads(s)
     except RecursionError:
