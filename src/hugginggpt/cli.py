@@ -90,7 +90,9 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
         if result.error is not None:
             e = result.error
             err.print(f"[bold red]{e.type}[/]: {escape(e.message)}" + (f"\n[dim]{escape(e.hint)}[/]" if e.hint else ""))
-    raise typer.Exit(0 if result.error is None else 1)
+    # The run's honest status: 0 succeeded, 1 failed (a run error, or no task succeeded), 3 partial (some tasks
+    # failed or were skipped; the others' outputs are there). 2 is for bad input before the run (_fail).
+    raise typer.Exit({"succeeded": 0, "failed": 1, "partial": 3}[result.status])
 
 
 @app.command()

@@ -93,9 +93,19 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
                 if r.choice:
                     console.print(f"[dim]task {r.task.id}: {escape(r.choice.model_id)} via {r.choice.backend} - "
                                   f"{escape(r.choice.reason)}[/]")
-    style = "red" if result.error else "green"
-    console.print(Panel(Text(result.answer or "(no answer)"), title="Answer", border_style=style))
+    status = result.status
+    style = _STATUS_STYLE[status]
+    title = "Answer" if status == "succeeded" else f"Answer · run {status}"
+    console.print(Panel(Text(result.answer or "(no answer)"), title=title, border_style=style))
+    if status != "succeeded" and result.results:
+        bad = [r for r in result.results if r.status != "ok"]
+        console.print(f"[{style}]Run {status}: {len(result.results) - len(bad)} of {len(result.results)} task(s) "
+                      f"done; not done: {escape(', '.join(f'{r.task.id} ({r.task.task}, {r.status})' for r in bad))}"
+                      "[/]")
     if not brief:
         usage = result.usage or {}
-        console.print(f"[dim]run {result.run_id} · {result.timings.get('total', 0):.2f} s · LLM calls "
+        console.print(f"[dim]run {result.run_id} · {status} · {result.timings.get('total', 0):.2f} s · LLM calls "
                       f"{usage.get('calls', 0)}, tokens {usage.get('total_tokens', 0)}[/]")
+
+
+_STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red"}

@@ -57,8 +57,11 @@ def deterministic_answer(run: RunResult) -> str:
         lines.append("Files produced:")
         lines += [f"  - {a.kind}: {a.path}" for a in files]
     failed = [r for r in run.results if r.status != "ok"]
-    if failed:
-        lines.append(f"{len(failed)} task(s) did not complete; the others are unaffected.")
+    if failed and len(failed) < len(run.results):
+        lines.append(f"Run partial: {len(failed)} of {len(run.results)} task(s) did not complete; the others are "
+                     "unaffected.")
+    elif failed:
+        lines.append(f"Run failed: none of the {len(run.results)} task(s) completed.")
     return "\n".join(lines)
 
 
@@ -110,7 +113,8 @@ class Responder:
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
                 text = self.llm.chat(messages, max_tokens=600, stage="respond").text  # type: ignore[attr-defined]
                 if text.strip():
-                    return verify_paths(text.strip(), run) + _missing_files_note(text, run)
+                    return (verify_paths(text.strip(), run) + _missing_files_note(text, run)
+                            + not_done_note(text, run))
             except Exception as exc:  # noqa: BLE001 - the deterministic answer is always available
                 log.warning("LLM response failed, using the deterministic answer: %s", exc)
         return deterministic_answer(run)
@@ -122,3 +126,48 @@ def _missing_files_note(text: str, run: RunResult) -> str:
     if not missing:
         return ""
     return "\n\nFiles produced:\n" + "\n".join(f"- {a.kind}: {a.path}" for a in missing)
+
+
+# The section appended to an LLM-written answer that leaves out (or contradicts) a failure.
+NOT_DONE_NOTE = "\n\nNot done:"
+
+# "All tasks completed successfully.", "Everything is done.": a claim about the whole run.
+_CLAIMS_ALL = re.compile(
+    r"\b(?:all|every|each)\b(?: of)?(?: the| your| my)?(?: \d+)?(?: (?:tasks?|steps?|requests?|parts?|jobs?|things?))?"
+    r"[^.!?\n]{0,40}?\b(?:complete[sd]?|done|succeeded|successful(?:ly)?|finished|worked)\b"
+    r"|\beverything\b[^.!?\n]{0,30}?\b(?:done|complete[sd]?|worked|succeeded|fine|finished)\b",
+    re.IGNORECASE)
+_FAILURE_WORDS = re.compile(
+    r"\b(?:fail\w*|error\w*|could ?n[o']?t|can ?n[o']?t|cannot|unable|impossible|unavailable|skipp\w*|"
+    r"did ?n[o']?t|was ?n[o']?t|were ?n[o']?t|not (?:be )?(?:done|completed?|run|possible|available|produced)|"
+    r"no (?:model|output|result)|timed? ?out|crash\w*)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+def not_done_note(answer: str, run: RunResult) -> str:
+    """A "Not done:" section listing each failed or skipped task with its reason, for an LLM-written ``answer``
+    that does not state it. Every failure is listed when the answer claims that everything succeeded; otherwise
+    only those that no sentence of the answer names together with a word of failure. Empty when nothing failed."""
+    failed = [r for r in run.results if r.status in ("failed", "skipped")]
+    if not failed:
+        return ""
+    missing = failed if _CLAIMS_ALL.search(answer) else [r for r in failed if not _states_failure(answer, r)]
+    if not missing:
+        return ""
+    lines = [f"- task {r.task.id} ({r.task.task}): {r.status} - "
+             f"{r.error.message if r.error else 'no reason recorded'}" for r in missing]
+    return NOT_DONE_NOTE + "\n" + "\n".join(lines)
+
+
+def _states_failure(answer: str, r: TaskResult) -> bool:
+    """Whether a sentence of ``answer`` names task ``r`` (its task name, its model, or "task <id>") and says it
+    did not work."""
+    names = {r.task.task.lower(), r.task.task.replace("-", " ").lower(), f"task {r.task.id}"}
+    if r.choice:
+        names.add(r.choice.model_id.lower())
+    for sentence in _SENTENCE.findall(answer):
+        low = sentence.lower()
+        named = any(re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", low) for n in names)
+        if named and _FAILURE_WORDS.search(sentence):
+            return True
+    return False

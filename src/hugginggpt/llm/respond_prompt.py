@@ -57,5 +57,18 @@ def build_response_messages(request: str, plan: Plan | list[dict[str, Any]] | No
     messages = [{"role": "system", "content": render(prompts["system"])}]
     for turn in history or []:
         messages.append({"role": str(turn.get("role", "user")), "content": str(turn.get("content", ""))})
-    messages.append({"role": "user", "content": user})
+    messages.append({"role": "user", "content": user + _failures_instruction(results)})
     return messages
+
+
+def _failures_instruction(results: Any) -> str:
+    """When tasks failed or were skipped, say so in the prompt: each must be reported, none glossed over (the
+    responder still appends any the answer leaves out)."""
+    if not isinstance(results, list):
+        return ""
+    rows = [r for r in results if isinstance(r, dict) and r.get("status") in ("failed", "skipped")]
+    if not rows:
+        return ""
+    listed = "; ".join(f"task {r.get('id')} ({r.get('task')}) {r.get('status')}" for r in rows)
+    return (f"\n\nNot every task succeeded: {listed}. Say plainly which tasks failed or were skipped and why; "
+            "do not say that all tasks succeeded.")
