@@ -6,6 +6,7 @@ Everything listens on 127.0.0.1 only and stops when its context ends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import struct
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 Respond = Callable[[socket.socket, threading.Event], None]
 
 
+@functools.lru_cache(maxsize=4)
 def bomb_png(width: int = 13000, height: int = 13000) -> bytes:
     """A valid 8-bit paletted PNG of ``width`` x ``height`` black pixels: 13000 x 13000 is about 164 KB on disk and
     169 MB (paletted) to 507 MB (RGB) once decoded. Written row by row, so making it costs no memory."""

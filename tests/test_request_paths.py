@@ -91,3 +91,11 @@ def test_path_tokens():
     assert path_tokens("see https://x.org/a/b.png or /r/python and and/or 1/2") == []
     assert path_tokens("file:///etc/passwd") == ["/etc/passwd"]
     assert path_tokens("(/secret.png)") == ["/secret.png"]
+
+
+@pytest.mark.parametrize("name", ["a\x00.png", "\ud800.png", "x" * 5000 + ".png"])
+def test_unusable_attached_names_are_named_errors(setup, name):
+    agent, planner, _, _ = setup
+    result = agent.run("describe this", files=[name])
+    assert result.error is not None and result.error.type == "ResourceError", result.error
+    assert "not a valid file name" in result.error.message and planner.requests == []

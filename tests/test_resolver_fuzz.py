@@ -217,3 +217,38 @@ def test_a_drip_server_is_cut_off_at_the_deadline(box):
     assert "download_deadline" in (out.hint or "")
     assert elapsed < HANG_LIMIT
     assert list(box.store.root.iterdir()) == []
+
+
+def test_a_host_that_resolves_differently_on_connect_is_refused(box, monkeypatch):
+    """DNS rebinding: the name-based check passes (simulated), but the address actually connected to is loopback."""
+    import hugginggpt.fetch as fetch
+    from hostile_media import serve_bytes
+
+    monkeypatch.setattr(fetch, "refuse_private_host", lambda url: None)
+    with loopback_server(serve_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)) as url:
+        out = outcome(box.resolver(allow_urls=True), f"{url}/x.png")
+    assert isinstance(out, ResourceAccessDenied) and "connected to a non-public address" in out.message, out
+
+
+@pytest.mark.parametrize("name", ["fifo.png", "dir.png", "dev.png", "loop.png", "dangling.png", "missing.png",
+                                  "a\x00.png", "\ud800.png", "x" * 300 + ".png", "/dev/zero", "/dev/stdin"])
+def test_odd_attached_files_end_in_named_errors_without_hanging(box, name):
+    """``--file`` / ``files=[...]``: the same checks as paths in the request (attached files may be outside)."""
+    path = name if name.startswith("/") else str(box.allowed / name)
+    result: dict[str, object] = {}
+
+    def go() -> None:
+        try:
+            ResourceResolver(box.store, base_dir=box.allowed, allowed_dirs=[box.allowed],
+                             user_files=[Path(path)]).check_user_file(Path(path))
+            result["out"] = "accepted"
+        except ResourceError as exc:
+            result["out"] = exc
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["out"] = f"unnamed {exc!r}"
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(HANG_LIMIT)
+    assert not t.is_alive(), f"check_user_file({name[:40]!r}) hangs"
+    assert isinstance(result["out"], ResourceError), result

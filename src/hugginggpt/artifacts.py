@@ -160,7 +160,8 @@ class ArtifactStore:
         try:
             fd, name = tempfile.mkstemp(dir=self.root, prefix=f".{label[:16]}.", suffix=".part")
             tmp = Path(name)
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600; artifacts are as readable as files written the usual way
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; artifacts stay as readable as files written as usual
+                os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as out:
                 write(out)
             return tmp
