@@ -148,8 +148,12 @@ def test_existence_outside_is_not_revealed(box):
 SEGMENTS = st.sampled_from(["..", ".", "", "sub", "ok.png", "inner.png", "outside", "secret.png", "link_out.png",
                             "link_in.png", "dir_out", "fifo.png", "dev.png", "dir.png", "loop.png", "etc", "passwd",
                             "~", "~root", "\x00", "\ud800", "x" * 256, "%2e%2e", "..\\.."])
-PATHS = st.builds(lambda lead, parts: lead + "/".join(parts), st.sampled_from(["", "/", "~/", "./", "../"]),
-                  st.lists(st.one_of(SEGMENTS, st.text(max_size=12)), min_size=1, max_size=6))
+COMPOSED = st.builds(lambda lead, parts: lead + "/".join(parts), st.sampled_from(["", "/", "~/", "./", "../"]),
+                     st.lists(st.one_of(SEGMENTS, st.text(max_size=12)), min_size=1, max_size=6))
+# Whole corpus entries, and corpus entries with generated noise around them, besides freely composed paths.
+PATHS = st.one_of(COMPOSED, st.sampled_from(ACCEPTED + DENIED + NOT_A_FILE),
+                  st.builds(lambda a, b, c: a + b + c, st.sampled_from(["", "./", "sub/../", "/", "x/../"]),
+                            st.sampled_from(ACCEPTED + DENIED), st.sampled_from(["", "/", "/.", "/..", "\n"])))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
