@@ -99,3 +99,22 @@ def test_unusable_attached_names_are_named_errors(setup, name):
     result = agent.run("describe this", files=[name])
     assert result.error is not None and result.error.type == "ResourceError", result.error
     assert "not a valid file name" in result.error.message and planner.requests == []
+
+
+def test_over_http_an_outside_path_is_403_whether_or_not_it_exists(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from hugginggpt.server.app import create_app
+
+    app = create_app(HuggingGPTConfig(workspace=tmp_path / "ws", server={"ui": False}))
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8), "red").save(secret)
+    bodies = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in (secret, tmp_path / "nothing.png", "/etc/shadow", "/etc/no-such-file"):
+            r = client.post("/hugginggpt", json={"messages": [{"role": "user", "content": f"describe {path}"}]})
+            assert r.status_code == 403, r.text
+            error = r.json()["error"]
+            assert error["code"] == "resource_forbidden" and "outside the allowed directories" in error["message"]
+            bodies.append((error["message"].replace(str(path), "X"), error["hint"]))
+    assert len(set(bodies)) == 1, bodies
