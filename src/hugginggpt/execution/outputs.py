@@ -114,8 +114,8 @@ def _is_wav(data: bytes) -> bool:
     while pos + 8 <= len(data) and len(seen) < 64:
         cid, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
         seen.add(cid)
-        if cid == b"data":
-            return b"fmt " in seen and size > 0 and pos + 8 < len(data)
+        if cid == b"data":  # a streamed WAV may declare a size of 0 or 0xFFFFFFFF: the samples that follow count
+            return b"fmt " in seen and pos + 8 < len(data)
         pos += 8 + size + (size & 1)
     return False
 

@@ -92,7 +92,16 @@ class DaemonExecutor(concurrent.futures.Executor):
             else:
                 thread = threading.Thread(target=self._work, name=f"{self.name}-{next(_ids)}", daemon=True)
                 self._threads.add(thread)
-                thread.start()
+                try:
+                    thread.start()
+                except RuntimeError as exc:  # "can't start new thread": out of threads or memory
+                    self._threads.discard(thread)
+                    if not self._threads:  # nobody would ever take the call
+                        self._queue.pop()
+                        raise ExpertUnavailable(f"{self.name} cannot start a worker thread ({exc}).",
+                                                hint="The process is out of threads or memory; retry later.") \
+                            from None
+                    self._cond.notify()
         return future
 
     def shutdown(self, wait: bool = False, *, cancel_futures: bool = True) -> None:
