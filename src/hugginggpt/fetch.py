@@ -35,13 +35,13 @@ class Fetcher:
     def fetch(self, url: str) -> bytes:
         """The body of ``url`` (a 2xx answer; redirects are not followed), or a named ``ResourceError``."""
         check_url(url)
-        if not self.allow_private:
-            refuse_private_host(url)
         box: dict[str, Any] = {}
         cancel = threading.Event()
 
         def worker() -> None:
             try:
+                if not self.allow_private:
+                    refuse_private_host(url)  # in here: a slow DNS answer counts against the deadline too
                 box["data"] = self._stream(url, cancel)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller below
                 box["exc"] = exc
