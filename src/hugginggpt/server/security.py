@@ -18,6 +18,18 @@ PUBLIC_PATHS = ("/login", "/logout", "/favicon.ico")
 # Paths a browser session (cookie from /login) may read besides /ui: the media the UI shows and the API docs. The
 # API itself wants the bearer header, so a cookie can never be used cross-site to start runs.
 COOKIE_PREFIXES = ("/v1/artifacts/", "/docs", "/openapi.json")
+# Gradio's programmatic API under /ui (named endpoints, their schema, MCP): the cookie does not open these, only the
+# bearer key does, and the UI guard (server/uiguard.py) turns them off for everyone.
+UI_API_PREFIXES = ("/ui/gradio_api/call/", "/ui/gradio_api/api/", "/ui/gradio_api/run/", "/ui/gradio_api/info",
+                   "/ui/gradio_api/openapi.json", "/ui/gradio_api/mcp", "/ui/openapi.json", "/ui/docs",
+                   "/ui/gradio_api/runs", "/ui/gradio_api/run-history")
+
+
+def is_ui_api(path: str) -> bool:
+    """Whether ``path`` is one of Gradio's programmatic API routes under /ui (repeated slashes folded first)."""
+    while "//" in path:
+        path = path.replace("//", "/")
+    return path.startswith(UI_API_PREFIXES) or path.rstrip("/") in {p.rstrip("/") for p in UI_API_PREFIXES}
 
 
 def session_token(api_key: str) -> str:
@@ -77,8 +89,8 @@ class AuthMiddleware:
                                                                               self.key.encode()):
             return True
         # The UI posts to its own routes; the other cookie paths are read-only.
-        cookie_ok = path.startswith("/ui") or (path.startswith(COOKIE_PREFIXES) and scope.get("method") in
-                                               ("GET", "HEAD"))
+        cookie_ok = (path.startswith("/ui") and not is_ui_api(path)) or (
+            path.startswith(COOKIE_PREFIXES) and scope.get("method") in ("GET", "HEAD"))
         if cookie_ok and self.token:
             jar = SimpleCookie()
             try:

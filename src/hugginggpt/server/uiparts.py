@@ -1,19 +1,25 @@
 """Pieces of the web UI that are not Gradio wiring: the progress board (events -> HTML), styles, the per-session
-agent for a user-chosen LLM endpoint."""
+agent for a user-chosen LLM endpoint and the rule that decides which endpoints a session may choose."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
+from ..errors import ConfigError, ResourceAccessDenied
 from .graph import plan_svg
 
 STAGES = ("plan", "select", "execute", "respond")
 _LABEL = {"plan": "Plan", "select": "Models", "execute": "Run", "respond": "Answer"}
-_ICON = {"pending": "○", "running": "◔", "done": "✓", "ok": "✓", "failed": "✗", "skipped": "↷"}
+_ICON = {"pending": "○", "running": "◔", "done": "✓", "ok": "✓", "failed": "✗", "skipped": "↷", "partial": "◐",
+         "succeeded": "✓", "interrupted": "✗"}
+# What the run's final status says to a user (RunResult.status, or the server's failed/interrupted).
+OUTCOME = {"succeeded": "succeeded", "partial": "partly done", "failed": "failed", "interrupted": "interrupted"}
 
 EXAMPLES = [
     ["what is the sentiment of: I love this movie, the acting was wonderful"],
@@ -51,6 +57,11 @@ CSS = """
 .hg-step.running {background:#fef3c7; color:#92400e; border-color:#f59e0b;}
 .hg-step.done {background:#dcfce7; color:#166534; border-color:#22c55e;}
 .hg-step.failed {background:#fee2e2; color:#991b1b; border-color:#ef4444;}
+.hg-step.partial {background:#ffedd5; color:#9a3412; border-color:#f97316;}
+.hg-outcome {display:inline-block; font-weight:600; padding:1px 8px; border-radius:999px; margin:0 2px;}
+.hg-outcome.succeeded {background:#dcfce7; color:#166534;}
+.hg-outcome.partial {background:#ffedd5; color:#9a3412;}
+.hg-outcome.failed, .hg-outcome.interrupted {background:#fee2e2; color:#991b1b;}
 .hg-tasks {margin:8px 0 0; padding:0; list-style:none; font-size:.82rem;}
 .hg-tasks li {display:flex; justify-content:space-between; gap:8px; padding:3px 2px;
   border-bottom:1px dashed var(--border-color-primary);}
@@ -74,6 +85,10 @@ CSS = """
 #hg-chat button.example:hover {border-color:var(--color-accent) !important; box-shadow:0 2px 8px #4f46e51f;}
 #hg-chat {flex-grow:1;}
 footer {display:none !important;}
+/* Gradio's chatbot puts a "Share" button (Hugging Face Spaces only; elsewhere it just says "Must be on Spaces to
+   share") under every media message, whatever the components ask for: hide it by its label and by its icon. */
+#hg-chat button[aria-label="Share"], #hg-chat button[title="Share"],
+#hg-chat button:has(svg path[d^="M23,20a5,5"]) {display:none !important;}
 """
 
 
@@ -116,10 +131,35 @@ class ProgressBoard:
             if status == "interrupted":
                 self.message = "The run was interrupted."
 
+    def finish(self, run_status: str, result: dict[str, Any] | None) -> None:
+        """Settle the final status from the stored run: the server's ``failed``/``interrupted`` win, otherwise the
+        run result's own ``succeeded | partial | failed`` (a run can finish while every task failed)."""
+        honest = (result or {}).get("status")
+        self.final = run_status if run_status in ("failed", "interrupted") or not honest else str(honest)
+        for r in (result or {}).get("results") or []:
+            tid = (r.get("task") or {}).get("id")
+            if tid is not None and r.get("status") in ("ok", "failed", "skipped"):
+                self.task_status[tid] = r["status"]
+                if r.get("status") != "ok" and r.get("error"):
+                    self.task_info[tid] = r["error"].get("message", "")
+
+    def failed_tasks(self) -> tuple[int, int, int]:
+        """(tasks failed, tasks skipped because an input failed, tasks planned)."""
+        states = [self.task_status.get(t["id"]) for t in self.tasks]
+        return states.count("failed"), states.count("skipped"), len(self.tasks)
+
+    def _stage_status(self, stage: str) -> str:
+        st = self.stages[stage]
+        if stage == "execute" and st == "done" and self.tasks:
+            failed, skipped, total = self.failed_tasks()
+            if failed + skipped:  # the stage ended, but not every task did its job: no green tick
+                return "failed" if failed + skipped == total else "partial"
+        return st
+
     # ----- views ------------------------------------------------------------------------------------------------
     def progress_html(self) -> str:
         steps = "".join(f'<div class="hg-step {st}">{_ICON.get(st, "○")} {_LABEL[s]}</div>'
-                        for s, st in self.stages.items())
+                        for s, st in ((s, self._stage_status(s)) for s in self.stages))
         rows = "".join(
             f'<li><span>#{t["id"]} {escape(t["task"])}</span><span class="hg-st-{self.task_status.get(t["id"], "")}">'
             f'{_ICON.get(self.task_status.get(t["id"], "pending"), "")} '
@@ -129,9 +169,18 @@ class ProgressBoard:
         if self.run_id and self.final:
             took = time.time() - self.started
             tail += (f'<div class="hg-empty">run <a href="/v1/runs/{self.run_id}" target="_blank">{self.run_id}</a>'
-                     f' · {self.final} · {took:.1f} s</div>')
+                     f' · {self.outcome_html()} · {took:.1f} s</div>')
         return (f'<div class="hg-card"><h4>Progress</h4><div class="hg-steps">{steps}</div>'
                 f'{"<ul class=hg-tasks>" + rows + "</ul>" if rows else ""}{tail}</div>')
+
+    def outcome_html(self) -> str:
+        final = self.final or ""
+        label = OUTCOME.get(final, final)
+        failed, skipped, total = self.failed_tasks()
+        if final in ("partial", "failed") and failed + skipped:
+            label += f" ({failed} of {total} task{'s' if total > 1 else ''} failed" + (
+                f", {skipped} skipped)" if skipped else ")")
+        return f'<span class="hg-outcome {escape(final)}">{_ICON.get(final, "")} {escape(label)}</span>'
 
     def plan_html(self) -> str:
         if not self.tasks:
@@ -169,13 +218,82 @@ def llm_label(config: Any) -> str:
     return escape(llm.gguf_path.name if llm.gguf_path else "embedded SmolLM2-135M")
 
 
+@dataclass(frozen=True)
+class LLMPolicy:
+    """Whether UI sessions may change their LLM, which endpoints they may choose, and if not, why."""
+
+    enabled: bool
+    allowlist: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def normalize_endpoint(url: str) -> str | None:
+    """``scheme://host[:port]/path`` (lower-case host, default port dropped, no trailing slash) of an http(s) base
+    URL, or None when it is not one: credentials, a query, a fragment, ``.``/``..`` segments or control characters
+    are not part of a base URL, and would let a listed entry stand for another address."""
+    url = url.strip()
+    if not url or any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None
+            or parts.password is not None or parts.query or parts.fragment or "\\" in url):
+        return None
+    path = parts.path.rstrip("/")
+    if any(seg in (".", "..") for seg in path.split("/")):
+        return None
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    netloc = host if port in (None, {"http": 80, "https": 443}[parts.scheme]) else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def llm_policy(settings: Any) -> LLMPolicy:
+    """The rule for the UI's LLM settings: off unless ``server.ui_llm_settings`` is on *and* an API key protects
+    the server (the settings make the server send requests to the chosen URL), and then only the base URLs in
+    ``server.ui_llm_allowlist``. A malformed allowlist entry is a ``ConfigError`` at start-up."""
+    allow: list[str] = []
+    for entry in settings.ui_llm_allowlist:
+        norm = normalize_endpoint(str(entry))
+        if norm is None:
+            raise ConfigError(f"server.ui_llm_allowlist has an entry that is not an http(s) base URL: {entry!r}.",
+                              hint="List base URLs such as http://127.0.0.1:11434/v1 (no user, query or fragment).")
+        allow.append(norm)
+    if not settings.ui_llm_settings:
+        return LLMPolicy(False, reason="Changing the LLM is turned off on this server (server.ui_llm_settings).")
+    if not settings.api_key:
+        return LLMPolicy(False, reason="Changing the LLM needs an API key on this server (server.api_key): "
+                                       "without one, anyone who opens this page could make the server call any "
+                                       "address.")
+    return LLMPolicy(True, tuple(dict.fromkeys(allow)))
+
+
+def check_endpoint(policy: LLMPolicy, url: str) -> str:
+    """The canonical form of ``url`` if the policy lets a session use it; ``ResourceAccessDenied`` otherwise."""
+    if not policy.enabled:
+        raise ResourceAccessDenied(policy.reason, hint="Use the server's LLM, or ask the operator.")
+    norm = normalize_endpoint(url)
+    if norm is None or norm not in policy.allowlist:
+        allowed = ", ".join(policy.allowlist) or "none"
+        raise ResourceAccessDenied(
+            f"The LLM endpoint {url.strip()[:200]!r} is not on this server's allowlist (server.ui_llm_allowlist).",
+            hint=f"Choose one of the allowed endpoints ({allowed}), or ask the operator to add it.")
+    return norm
+
+
 _AGENTS: OrderedDict[str, Any] = OrderedDict()
 
 
 def session_agent(st: Any, llm: dict[str, Any] | None) -> Any:
-    """The server's agent, or one that uses the LLM endpoint a UI session chose (cached, expert pool shared)."""
+    """The server's agent, or one that uses the LLM endpoint a UI session chose (cached, expert pool shared). The
+    endpoint is checked again here, against the current rule, whatever the session state says."""
     if not llm:
         return st.agent
+    if llm.get("base_url"):
+        llm = {**llm, "base_url": check_endpoint(llm_policy(st.settings), str(llm["base_url"]))}
     from ..agent import HuggingGPT
 
     key = hashlib.sha256(repr(sorted(llm.items())).encode()).hexdigest()
