@@ -1,4 +1,5 @@
-"""Hypothesis strategies for hostile plans, and the one function that says what became of a plan.
+"""Hypothesis strategies for hostile plans, the function that says what became of a plan, and the agent the
+whole-agent fuzz runs.
 
 Shared by ``test_plan_fuzz.py`` and ``benchmarks/plan_fuzz.py`` (which counts outcomes over more examples). Plans are
 generated as Python structures (what ``repair_plan`` takes) and as text (what an LLM answers): deep nesting, wrong
@@ -9,19 +10,29 @@ brackets.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
+from hugginggpt import errors
+from hugginggpt.agent import HuggingGPT
+from hugginggpt.backends import LLMBackend
+from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import HuggingGPTError, PlanError
+from hugginggpt.experts.llm_expert import llm_model_id, llm_tasks
+from hugginggpt.llm.base import ChatResult
 from hugginggpt.planning.limits import MAX_PLAN_DEPTH
 from hugginggpt.planning.schema import DEFAULT_MAX_PLAN_TASKS, Plan, ref_id
 from hugginggpt.planning.validate import repair_plan, validate_plan
+from hugginggpt.results import RunResult
 from hugginggpt.tasks import TaskRegistry, default_registry
+from llm_doubles import ScriptedLLM
 
 REG = default_registry()
 TASKS = REG.names
@@ -275,3 +286,61 @@ def _check_valid(plan: Plan, order: list[Any], max_tasks: int) -> None:
         assert all(position[d] < position[t.id] for d in t.deps()), "topological order broken"
     json.dumps(plan.to_jarvis(), allow_nan=False).encode("utf-8")  # storable, sendable
     plan.to_taskbench()
+
+
+# -- the whole agent ------------------------------------------------------------------------------------------------
+
+NAMED_CODES = {cls.code for cls in vars(errors).values()
+               if isinstance(cls, type) and issubclass(cls, errors.HuggingGPTError)} - {"internal_error"}
+requests = st.one_of(st.sampled_from(["describe a.png and read it aloud", "translate 'bonjour' and summarize it",
+                                      "hello there", "summarize: the cat sat on the mat"]),
+                     weird_text.filter(lambda s: bool(s.strip())))
+plan_answers = st.tuples(plan_texts(), st.sampled_from(["stop", "stop", "stop", "length"]))
+
+
+class HostileLLM(ScriptedLLM):
+    """Test double (not a model): planning calls get the next scripted ``(text, finish_reason)``; every other call
+    (model choice, task execution by the controller LLM, the answer) gets "Done."."""
+
+    name = "hostile"
+
+    def __init__(self) -> None:
+        super().__init__(capable=True)
+        self.plan_answers: list[tuple[str, str]] = []
+        self.plan_reasons: list[str] = []  # the finish_reason of every planning answer given
+
+    def chat(self, messages: list[dict[str, str]], **kwargs: Any) -> ChatResult:
+        plan = kwargs.get("stage") == "plan"
+        text, reason = (self.plan_answers.pop(0) if self.plan_answers else ('{"tasks": []}', "stop")) if plan \
+            else ("Done.", "stop")
+        self.answers = [text]
+        out = super().chat(messages, **kwargs)
+        out.finish_reason = reason
+        if plan:
+            self.plan_reasons.append(reason)
+        return out
+
+
+def build_hostile_agent(root: Path) -> tuple[HuggingGPT, HostileLLM]:
+    """An agent planning with the LLM planner over ``HostileLLM``, in ``root``. Execution is kept cheap on purpose:
+    the controller LLM is the only backend (text tasks it serves are forced onto it), so a task that would load an
+    embedded model fails fast with ``no_model`` instead; no input file exists, so file arguments fail fast too."""
+    (root / "inputs").mkdir(exist_ok=True)
+    llm = HostileLLM()
+    config = HuggingGPTConfig(workspace=root / "ws", allowed_dirs=[root / "inputs"], planner="llm",
+                              overrides=dict.fromkeys(llm_tasks(), llm_model_id(llm)), task_timeout=5)
+    agent = HuggingGPT(config, llm=llm, base_dir=root / "inputs")
+    agent.backends = lambda llm=None: [LLMBackend(llm or agent.llm)]  # type: ignore[method-assign]
+    # One run first, so that building the catalog is not timed as part of a fuzzed run.
+    warm = run_agent(agent, llm, "translate hi", [
+        ('{"tasks": [{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hi"}}]}', "stop")])
+    assert warm.error is None and [r.status for r in warm.results] == ["ok"], warm
+    return agent, llm
+
+
+def run_agent(agent: HuggingGPT, llm: HostileLLM, request: str, answers: list[tuple[str, str]]) -> RunResult:
+    """One ``arun`` whose planning calls are answered with ``answers`` in turn."""
+    llm.plan_answers = list(answers)
+    llm.calls.clear()
+    llm.plan_reasons.clear()
+    return asyncio.run(agent.arun(request))

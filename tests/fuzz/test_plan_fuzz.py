@@ -1,9 +1,10 @@
 """Property-based fuzzing of planner input: every hostile plan ends as a valid plan or a named ``PlanError``.
 
-Four properties, 11,600 generated plans in all, derandomized so that CI sees the same examples every time. Each
-hypothesis example checks a batch of independently drawn plans (hypothesis costs about a millisecond per example
-whatever it draws, so batches keep the whole file near half a minute on two cores); every plan is timed on its own
-and must take under 1 s, and every example is also under hypothesis's 1 s ``deadline``:
+Four properties, 11,200 generated plans and 400 agent runs (1-3 plan answers each), derandomized so that CI sees
+the same examples every time. Each hypothesis example checks a batch of independently drawn plans (hypothesis costs
+about a millisecond per example whatever it draws, so batches keep the whole file near half a minute on two
+cores); every plan is timed on its own and must take under 1 s, and every example is also under hypothesis's 1 s
+``deadline``:
 
 - plans as Python structures through ``repair_plan`` -> ``validate_plan`` (1,000 examples x 5 plans);
 - plans as LLM text through ``parse_plan_output`` -> ``repair_plan`` -> ``validate_plan`` (1,000 x 5);
@@ -17,7 +18,6 @@ over any number of examples.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import Counter
@@ -28,15 +28,21 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from plan_strategies import big_plans, judge, plan_texts, plan_values, weird_text
+from plan_strategies import (
+    NAMED_CODES,
+    HostileLLM,
+    big_plans,
+    build_hostile_agent,
+    judge,
+    plan_answers,
+    plan_texts,
+    plan_values,
+    requests,
+    run_agent,
+)
 
 from hugginggpt import errors
 from hugginggpt.agent import HuggingGPT
-from hugginggpt.backends import LLMBackend
-from hugginggpt.config import HuggingGPTConfig
-from hugginggpt.experts.llm_expert import llm_model_id, llm_tasks
-from hugginggpt.llm.base import ChatResult
-from llm_doubles import ScriptedLLM
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +50,6 @@ FUZZ = settings(deadline=1000, derandomize=True, database=None, print_blob=True,
                 phases=[Phase.explicit, Phase.generate, Phase.shrink],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
-NAMED_CODES = {cls.code for cls in vars(errors).values()
-               if isinstance(cls, type) and issubclass(cls, errors.HuggingGPTError)} - {"internal_error"}
 
 
 @pytest.fixture
@@ -107,52 +111,9 @@ def test_fuzz_size_limits(tally: Counter[str]) -> None:
 # -- the whole agent ------------------------------------------------------------------------------------------------
 
 
-class HostileLLM(ScriptedLLM):
-    """Test double (not a model): planning calls get the next scripted ``(text, finish_reason)``; every other call
-    (model choice, task execution by the controller LLM, the answer) gets "Done."."""
-
-    name = "hostile"
-
-    def __init__(self) -> None:
-        super().__init__(capable=True)
-        self.plan_answers: list[tuple[str, str]] = []
-        self.plan_reasons: list[str] = []  # the finish_reason of every planning answer given
-
-    def chat(self, messages: list[dict[str, str]], **kwargs: Any) -> ChatResult:
-        plan = kwargs.get("stage") == "plan"
-        text, reason = (self.plan_answers.pop(0) if self.plan_answers else ('{"tasks": []}', "stop")) if plan \
-            else ("Done.", "stop")
-        self.answers = [text]
-        out = super().chat(messages, **kwargs)
-        out.finish_reason = reason
-        if plan:
-            self.plan_reasons.append(reason)
-        return out
-
-
 @pytest.fixture(scope="module")
 def hostile_agent(tmp_path_factory: pytest.TempPathFactory) -> tuple[HuggingGPT, HostileLLM]:
-    """An agent planning with the LLM planner over ``HostileLLM``. Execution is kept cheap on purpose: the
-    controller LLM is the only backend (text tasks it serves are forced onto it), so a task that would load an
-    embedded model fails fast with ``no_model`` instead; no input file exists, so file arguments fail fast too."""
-    root = tmp_path_factory.mktemp("fuzz-agent")
-    (root / "inputs").mkdir()
-    llm = HostileLLM()
-    config = HuggingGPTConfig(workspace=root / "ws", allowed_dirs=[root / "inputs"], planner="llm",
-                              overrides=dict.fromkeys(llm_tasks(), llm_model_id(llm)), task_timeout=5)
-    agent = HuggingGPT(config, llm=llm, base_dir=root / "inputs")
-    agent.backends = lambda llm=None: [LLMBackend(llm or agent.llm)]  # type: ignore[method-assign]
-    # One run first, so that building the catalog is not timed as part of a fuzzed run.
-    llm.plan_answers = [('{"tasks": [{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hi"}}]}', "stop")]
-    warm = asyncio.run(agent.arun("translate hi"))
-    assert warm.error is None and [r.status for r in warm.results] == ["ok"], warm
-    return agent, llm
-
-
-requests = st.one_of(st.sampled_from(["describe a.png and read it aloud", "translate 'bonjour' and summarize it",
-                                      "hello there", "summarize: the cat sat on the mat"]),
-                     weird_text.filter(lambda s: s.strip()))
-plan_answer = st.tuples(plan_texts(), st.sampled_from(["stop", "stop", "stop", "length", None]))
+    return build_hostile_agent(tmp_path_factory.mktemp("fuzz-agent"))
 
 
 def test_fuzz_whole_agent_with_hostile_llm_plans(hostile_agent: tuple[HuggingGPT, HostileLLM],
@@ -160,12 +121,9 @@ def test_fuzz_whole_agent_with_hostile_llm_plans(hostile_agent: tuple[HuggingGPT
     agent, llm = hostile_agent
 
     @settings(FUZZ, max_examples=400)
-    @given(requests, st.lists(plan_answer, min_size=1, max_size=3))
-    def check(request: str, answers: list[tuple[str, str | None]]) -> None:
-        llm.plan_answers = [(text, reason or "stop") for text, reason in answers]
-        llm.calls.clear()
-        llm.plan_reasons.clear()
-        result = asyncio.run(agent.arun(request))
+    @given(requests, st.lists(plan_answers, min_size=1, max_size=3))
+    def check(request: str, answers: list[tuple[str, str]]) -> None:
+        result = run_agent(agent, llm, request, answers)
         code = result.error.code if result.error else "ok"
         _record(tally, code, result.timings.get("total", 0.0))
         tally["agent_runs"] += 1
