@@ -24,6 +24,8 @@ DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 _HINT = ("Resize the image to at most {limit:,} pixels (about {side} x {side}), or raise max_image_pixels "
          "(env HUGGINGGPT_MAX_IMAGE_PIXELS).")
 
+# The formats inputs may have (what the resolver sniffs); exotic PIL parsers never see hostile bytes here.
+_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 # The process-wide limit used where no configuration reaches (the experts' own loading, uploads). ``HuggingGPT``
 # sets it from its configuration; explicit ``max_pixels`` arguments take precedence.
 _process_limit = DEFAULT_MAX_IMAGE_PIXELS
@@ -74,7 +76,7 @@ def check_image_pixels(source: str | os.PathLike[str] | bytes | BinaryIO, *, max
             # PIL warns above its own limit; the decision here is ours, from the header's declared size.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
-                with Image.open(fileobj) as im:
+                with Image.open(fileobj, formats=_FORMATS) as im:
                     width, height = im.size
             except Image.DecompressionBombError as exc:
                 # PIL refused in open(): over twice its own limit (ours, once set_max_image_pixels ran).
