@@ -149,3 +149,9 @@ class LLMResponseError(LLMError):
     """The LLM answered, but not with something usable (garbage, truncated JSON...)."""
 
     code = "llm_bad_response"
+
+
+class LLMTruncated(LLMResponseError):
+    """The LLM stopped at its token limit (``finish_reason: length``) before writing any answer text."""
+
+    code = "llm_truncated"

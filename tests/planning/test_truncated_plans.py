@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hugginggpt.errors import PlanError
+from hugginggpt.errors import LLMTruncated, PlanError
 from hugginggpt.llm.base import ChatResult
 from hugginggpt.llm.openai_compat import OpenAICompatible
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
@@ -242,3 +242,14 @@ def test_embedded_client_reports_length() -> None:
         assert done.finish_reason == "stop" and json.loads(done.text) == {"answer": "yes"}
     finally:
         llm.close()
+
+
+def test_empty_answer_at_the_limit_over_http_is_asked_again_with_a_larger_limit(replay: Any) -> None:
+    # A model that spends its budget before writing anything (hidden reasoning): no text, finish_reason "length".
+    server = replay([_completion("", "length"), _completion(THREE, "stop")])
+    llm = OpenAICompatible(server.url, model="m", max_retries=0)
+    out = LLMPlanner(llm, REG, max_tokens=256).plan("describe a.jpg, summarize and read it", ctx())
+    assert len(out.plan.tasks) == 3
+    assert [r["max_tokens"] for r in server.requests] == [256, 512]
+    with pytest.raises(LLMTruncated):
+        OpenAICompatible(replay([_completion("", "length")]).url, model="m").chat([{"role": "user", "content": "x"}])

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMUnavailable
+from ..errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMTruncated, LLMUnavailable
 from .base import ChatResult, Usage
 from .embedded import json_schema_response_format
 
@@ -177,9 +177,12 @@ class OpenAICompatible:
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
         self.usage.add(prompt, completion, stage)
         if not text or not text.strip():
-            raise LLMResponseError(f"The LLM server at {self.base_url} returned an empty answer "
-                                   f"(finish_reason={choice.finish_reason!r}).",
-                                   hint="Raise llm.max_tokens, or check the model name.")
+            # A model that spends its whole budget before answering (hidden reasoning, a long preamble) ends with
+            # finish_reason "length" and no text: a distinct error, so callers can ask again with a larger limit.
+            error = LLMTruncated if choice.finish_reason == "length" else LLMResponseError
+            raise error(f"The LLM server at {self.base_url} returned an empty answer "
+                        f"(finish_reason={choice.finish_reason!r}).",
+                        hint="Raise llm.max_tokens, or check the model name.")
         return ChatResult(text=text, prompt_tokens=prompt, completion_tokens=completion,
                           model=getattr(response, "model", "") or kwargs["model"], finish_reason=choice.finish_reason)
 

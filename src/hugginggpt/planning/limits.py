@@ -85,7 +85,7 @@ def text_depth(text: str) -> int:
     remaining brackets, computed in numpy. Unbalanced closers do not lower the depth below zero, so prose before
     the JSON does not hide a flood of ``[`` behind it.
     """
-    from json.decoder import scanstring
+    from json.decoder import scanstring  # type: ignore[attr-defined]  # the C scanner; not in typeshed
 
     import numpy as np
 

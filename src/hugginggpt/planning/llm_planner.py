@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LLMResponseError, PlanError, PlanTooLarge
+from ..errors import LLMResponseError, LLMTruncated, PlanError, PlanTooLarge
 from ..llm.base import LLM
 from ..media import media_of_name
 from ..tasks import TaskRegistry, default_registry
@@ -306,6 +306,8 @@ class LLMPlanner:
         try:
             result = self.llm.chat(messages, json_schema=self.schema, max_tokens=max_tokens, temperature=0.0,
                                    stage="plan")
+        except LLMTruncated:  # the whole budget went before any answer text
+            return _Reply("", truncated=True)
         except LLMResponseError as exc:
             return _Reply("", problem=f"the LLM gave no usable answer: {exc.message}")
         text = result.text or ""
