@@ -112,3 +112,18 @@ def test_unexpected_exception_is_isolated():
     results = asyncio.run(Scheduler(run_task).run(plan_of(DIAMOND[:1])))
     assert results[0].status == "failed"
     assert results[0].error.code == "internal_error" and "boom" in results[0].error.message
+
+
+def test_run_deadline_stops_running_and_waiting_tasks():
+    import time
+
+    async def run_task(spec, upstream):
+        await asyncio.sleep(30)
+        return TaskResult(task=spec)
+
+    raw = [{"task": "image-classification", "id": i, "args": {"image": f"{i}.png"}} for i in range(3)]
+    scheduler = Scheduler(run_task, max_parallel=1, task_timeout=60, deadline=time.monotonic() + 0.2)
+    results = asyncio.run(scheduler.run(plan_of(raw)))
+    # task 0 is stopped at the deadline; 1 and 2 waited for the single slot and get no time at all
+    assert [r.error.type for r in results] == ["TaskTimeout"] * 3
+    assert all("run's deadline" in r.error.message for r in results)
