@@ -9,10 +9,11 @@ import json
 
 import pytest
 
-from hugginggpt.errors import LLMResponseError, LLMUnavailable, PlanError
+from hugginggpt.errors import LLMResponseError, LLMUnavailable, PlanError, PlanTooLarge
 from hugginggpt.media import looks_like_resource
-from hugginggpt.planning.base import KnownResource, PlanContext
-from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema
+from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
+from hugginggpt.planning.hybrid_planner import HybridPlanner
+from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema, read_plan
 from hugginggpt.planning.prompts import load_prompts
 from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import repair_plan, validate_plan
@@ -180,3 +181,41 @@ def test_parse_plan_output_tolerates_fences_and_prose() -> None:
         parse_plan_output("no json here")
     plan, _ = repair_plan(parse_plan_output(GOOD), REG)
     assert validate_plan(plan, REG) == []
+
+
+# -- hostile answers: each ends as a re-ask, a valid plan or a PlanError naming the limit -----------------------
+
+
+def test_bracket_flood_is_reasked_not_a_recursion_error() -> None:
+    # Was: RecursionError out of parse_plan_output("[" * 5000), then out of run().
+    llm = ScriptedLLM("[" * 5000, GOOD)
+    out = LLMPlanner(llm, REG).plan("describe a.jpg and read it aloud", ctx(("a.jpg", "image")))
+    assert len(out.plan.tasks) == 2 and "nested more than 16 levels" in out.notes[0]
+    with pytest.raises(PlanTooLarge):
+        parse_plan_output("Here: " + "[" * 5000)
+
+
+def test_too_many_tasks_twice_is_a_plan_error_naming_the_limit() -> None:
+    many = json.dumps([{"task": "summarization", "id": i, "args": {"text": "t"}} for i in range(1000)])
+    llm = ScriptedLLM(many, many)
+    with pytest.raises(PlanError, match="1000 tasks; the limit is 5 \\(max_plan_tasks\\)"):
+        LLMPlanner(llm, REG).plan("summarize a lot", PlanContext(registry=REG, max_tasks=5))
+    assert len(llm.calls) == 2
+
+
+def test_read_plan_turns_every_unreadable_answer_into_a_plan_error() -> None:
+    for text in ("no json", '{"answer": 1}', "[" * 100, "1" * 5000, '{"tasks": [' + "0," * 10 + "]}"):
+        with pytest.raises(PlanError):
+            read_plan(text, REG)
+
+
+def test_hybrid_review_too_deep_keeps_the_offline_plan() -> None:
+    class Fixed:
+        name = "offline"
+
+        def plan(self, request: str, context: PlanContext) -> PlanOutcome:
+            return PlanOutcome(plan=Plan.from_jarvis(json.loads(GOOD)["tasks"]), planner="offline")
+
+    out = HybridPlanner(ScriptedLLM("[" * 5000), REG, offline=Fixed()).plan("x", ctx())
+    assert [t.task for t in out.plan.tasks] == ["image-to-text", "text-to-speech"]
+    assert any("nested more than 16 levels" in n for n in out.notes)
