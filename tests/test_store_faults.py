@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from hugginggpt.artifacts import ArtifactStore
-from hugginggpt.errors import StorageError
+from hugginggpt.errors import ResourceError, StorageError
+from hugginggpt.resources import ResourceResolver
 
 
 def _payload(k: int, size: int = 256 * 1024) -> bytes:
@@ -187,3 +189,23 @@ def test_read_only_workspace_is_a_storage_error(small_disk):
     assert "read-only" in e.value.hint
     with pytest.raises(StorageError):
         ArtifactStore(small_disk / "other-ws")
+
+
+def test_a_corrupted_artifact_named_as_an_input_is_refused(tmp_path):
+    """An earlier output named in a follow-up request ("now read it aloud") is read only while it is intact; the
+    store's temporary files are never inputs."""
+    store = ArtifactStore(tmp_path / "ws")
+    png = bytes.fromhex("89504e470d0a1a0a") + b"\x00" * 64
+    r = ResourceResolver(ArtifactStore(tmp_path / "ws"), base_dir=store.root, allowed_dirs=[store.root],
+                         user_files=[])
+
+    Image.new("RGB", (4, 4), "red").save(tmp_path / "red.png")
+    good = store.put_file(tmp_path / "red.png", "image")
+    assert r.resolve(str(good.path), "image").sha256 == good.sha256
+    good.path.write_bytes(png)  # corrupted behind the store's back
+    with pytest.raises(ResourceError, match="damaged"):
+        ResourceResolver(ArtifactStore(tmp_path / "ws"), base_dir=store.root, allowed_dirs=[store.root],
+                         user_files=[]).resolve(str(good.path), "image")
+    (store.root / ".x.part").write_bytes(b"\x89PNG")
+    with pytest.raises(ResourceError, match="not found"):
+        r.resolve(str(store.root / ".x.part"), "image")

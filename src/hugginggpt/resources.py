@@ -170,6 +170,7 @@ class ResourceResolver:
         if is_url(value):
             return self._download(value, media, task_id)
         real = self.locate(value)
+        self._check_store_file(real, value)
         with self._open(real, value) as f:
             found = sniff_bytes(_head(f))
             if media in ("image", "audio", "video") and found != media:
@@ -243,6 +244,18 @@ class ResourceResolver:
                 return real, outside, None
             special = special or real
         return None, outside, special
+
+    def _check_store_file(self, real: Path, value: str) -> None:
+        """A file of the artifact store is an input only while its content still matches its name (a corrupted
+        artifact must not come back as a new input), and the store's temporary files are never inputs."""
+        if real.parent != self.store.root:
+            return
+        sha = real.name.split(".", 1)[0]
+        if re.fullmatch(r"[0-9a-f]{64}", sha) is None:
+            raise ResourceError(f"File not found: {value[:200]!r}.", hint="Check the name, or attach the file.")
+        if self.store.get(sha) is None:
+            raise ResourceError(f"{value[:200]!r} is damaged: its content no longer matches the workspace's record.",
+                                hint="Produce or upload the file again.")
 
     def _allowed(self, real: Path) -> bool:
         if real in self.user_files:
