@@ -280,14 +280,15 @@ class HuggingGPT:
         card = self.catalog.get(choice.model_id)
 
         def call() -> Any:
-            # Load and run under a lease, so that the pool cannot unload this model while it is in use.
+            # Load and run under a lease (the pool cannot unload a model in use), then check the result here, off
+            # the event loop (images are decoded): nothing unchecked is stored, fed to a dependant or cited.
             with self.pool.leasing():
                 expert = backend.expert(card, request) if choice.backend == "llm" else backend.expert(card)
-                return expert.run(inputs)
+                result = expert.run(inputs)
+            return check_result(result, choice.model_id)
 
         # In the model's own daemon threads (a hung model blocks only itself); whatever escapes is named.
-        result = await self.pool.workers.call(choice.model_id, call)
-        checked, facts = check_result(result, choice.model_id)  # nothing unchecked is stored, fed on or cited
+        checked, facts = await self.pool.workers.call(choice.model_id, call)
         outputs: list[Artifact] = []
         for out in checked:
             prov: dict[str, Any] = {"task_id": spec.id, "model_id": choice.model_id, "inputs": shown}

@@ -96,6 +96,8 @@ def _check_image(data: bytes, i: int, what: str) -> None:
         size = check_image_pixels(data, name=f"Image output {i} of {what}")
     except HuggingGPTError:
         raise  # MediaTooLarge: named, with its hint
+    except Exception as exc:  # noqa: BLE001 - a header PIL chokes on in an unforeseen way is a broken image too
+        raise _bad(what, f"image output {i} has a broken header: {type(exc).__name__}: {str(exc)[:200]}") from None
     if size is None:
         raise _bad(what, f"image output {i} is not an image PIL can read ({len(data)} bytes, starting "
                          f"{data[:8]!r})")
