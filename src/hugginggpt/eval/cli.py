@@ -65,6 +65,71 @@ def taskbench(
         render_summary(summary)
 
 
+@eval_app.command("wording")
+def wording(
+    split: Annotated[str, typer.Option("--split", help="dev | heldout | jarvis | all")] = "all",
+    planner: Annotated[str, typer.Option("--planner", help="offline | llm | hybrid")] = "offline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON line.")] = False,
+    failures: Annotated[bool, typer.Option("--failures", help="List each request not planned exactly.")] = False,
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL.")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Model name at the endpoint.")] = None,
+) -> None:
+    """Plan our own requests in many wordings (and the original system's examples) and score the plans."""
+    from ..errors import HuggingGPTError
+    from .taskbench import configured_llm
+    from .wording import SPLITS
+    from .wording import run as run_wording
+
+    splits = list(SPLITS) if split == "all" else [split]
+    try:
+        summary = run_wording(splits, planner, llm_factory=lambda: configured_llm(llm_url, llm_model),
+                              failures=failures)
+    except HuggingGPTError as exc:
+        if as_json:
+            print(json.dumps({"error": exc.to_dict()}))
+        else:
+            typer.echo(f"{type(exc).__name__}: {exc.message}" + (f"\n{exc.hint}" if exc.hint else ""), err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        render_wording(summary, failures=failures)
+
+
+def render_wording(summary: dict[str, Any], failures: bool = False) -> None:
+    """The wording metrics as a Rich table (one row per set), then the failures when asked for."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table("set", "n", "exact", "n-P", "n-R", "n-F1", "e-F1", "empty", "PlanError", "median s",
+                  title=f"Wording sets, planner {summary['planner']} (percent)")
+    for name, m in summary["splits"].items():
+        table.add_row(name, str(m["n"]), *(_fmt(m[k], True) for k in
+                                           ("exact_rate", "n_precision", "n_recall", "n_f1", "e_f1")),
+                      str(m["empty_plans"]), str(m["plan_errors"]), _fmt(m["seconds_median"], False))
+    console.print(table)
+    for name, m in summary["splits"].items():
+        weak = ", ".join(f"{t} {100 * r:.0f}" for t, r in m["task_recall"].items() if r < 1.0)
+        console.print(f"[dim]{name}: per-task recall below 100: {weak or 'none'}[/]")
+        for f in m.get("failures", []) if failures else []:
+            got = "error " + str(f["error_type"]) if f["got"] is None else _plan_text(f["got"])
+            console.print(f"[bold]{escape(f['id'])}[/] {escape(f['request'])}\n"
+                          f"  expected: {escape(_plan_text(f['expected']))}\n  got:      {escape(got)}")
+
+
+def _plan_text(plan: list[dict[str, Any]]) -> str:
+    """A plan on one line: ``task(slot=value, ...)`` per task, ``#k`` for ``<GENERATED>-k``."""
+    if not plan:
+        return "[] (empty)"
+    parts = []
+    for t in plan:
+        args = ", ".join(f"{k}={str(v).replace('<GENERATED>-', '#')[:60]}" for k, v in (t.get("args") or {}).items())
+        parts.append(f"{t['id']}:{t['task']}({args})")
+    return "; ".join(parts)
+
+
 class _Progress:
     def __init__(self) -> None:
         self.n = 0
