@@ -169,9 +169,10 @@ def test_upload_errors(make_app):
 
 
 def test_artifact_names_are_validated(client):
-    assert client.get("/v1/artifacts/not-a-sha").status_code == 400
+    assert client.get("/v1/artifacts/not-a-sha").status_code == 422  # the path pattern is in the schema
     assert client.get("/v1/artifacts/" + "0" * 64 + ".png").status_code == 404
-    assert client.get("/v1/artifacts/..%2F..%2Fetc%2Fpasswd").status_code in (400, 404)
+    assert client.get("/v1/artifacts/..%2F..%2Fetc%2Fpasswd").status_code in (404, 422)
+    assert client.get("/v1/artifacts/" + "0" * 64 + "%0A").status_code == 422
 
 
 def test_paths_in_body_are_refused(client, tmp_path):
@@ -210,10 +211,14 @@ def test_bad_requests(client):
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
     r = client.post("/hugginggpt", json={"messages": [{"role": "user", "content": "   "}]})
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
-    r = client.post("/hugginggpt", json={"messages": [USER, {"role": "assistant", "content": "x"}]})
-    assert r.status_code == 400
+    r = client.post("/hugginggpt", json={"messages": [{"role": "system", "content": "x"}]})
+    assert r.status_code == 400  # no user message with a text: no request
     r = client.post("/v1/runs", json={})
-    assert r.status_code == 400
+    assert r.status_code == 422 and "exactly one" in r.json()["error"]["message"]
+    r = client.post("/v1/runs", json={"request": "x", "messages": [USER]})
+    assert r.status_code == 422
+    r = client.post("/v1/runs", json={"request": SENTIMENT, "conversation_id": ""})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][-1] == "conversation_id"
     r = client.post("/v1/runs", json={"request": "x" * 30000})
     assert r.status_code == 400 and "limit" in r.json()["error"]["message"]
     assert set(r.json()["error"]) >= {"type", "code", "message", "hint"}
@@ -276,3 +281,23 @@ def test_follow_up_turn_uses_the_previous_output(client):
     body = r.json()
     assert body["hugginggpt"]["plan"][0]["task"] == "automatic-speech-recognition"
     assert "weather" in body["choices"][0]["message"]["content"].lower()
+
+
+def test_the_request_is_the_last_user_message_with_a_text(client):
+    """Messages after the request (an assistant's, a system's) are ignored; a later user message's files attach."""
+    up = client.post("/v1/files", files={"file": ("c.png", png_bytes(), "image/png")}).json()
+    messages = [USER, {"role": "assistant", "content": "x"}, {"role": "user", "content": "", "files": [up["name"]]},
+                {"role": "system", "content": "be brief"}]
+    r = client.post("/v1/runs", json={"messages": messages})
+    assert r.status_code == 202, r.text
+    rec = client.app.state.hg.db.get_run(r.json()["id"])
+    assert rec.request == SENTIMENT and rec.input["history"] == []
+    assert [p.rsplit("/", 1)[-1] for p in rec.input["files"]] == [up["name"]]
+    wait_run(client, r.json()["id"])
+
+
+def test_405_allows_every_method_of_the_path(client):
+    r = client.request("OPTIONS", "/v1/runs")
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) >= {"GET", "POST"}
+    r = client.delete("/hugginggpt")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"

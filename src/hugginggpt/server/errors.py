@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -72,6 +73,18 @@ def _error_class(code: str, type_name: str | None) -> type[HuggingGPTError] | No
     return found
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: Any, scope: MutableMapping[str, Any]) -> list[str]:
+    """Every method some route of ``app`` serves at the scope's path: each method is tried against the routes as
+    the router would try it (mounted apps answer their own 405s and are left out)."""
+    from starlette.routing import Match, Mount
+
+    routes = [r for r in getattr(app, "routes", []) if not isinstance(r, Mount)]
+    return [m for m in _METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in routes)]
+
+
 def error_body(code: str, message: str, hint: str | None = None, type_: str | None = None,
                **extra: Any) -> dict[str, Any]:
     err: dict[str, Any] = {"type": type_ or code, "code": code, "message": message, "hint": hint}
@@ -110,7 +123,7 @@ def install(app: FastAPI) -> None:
                                                 for e in errors]), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
                 413: "payload_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
@@ -118,8 +131,12 @@ def install(app: FastAPI) -> None:
             message, hint = "No such route.", "See /docs for the routes."
         else:
             hint = None
-        return JSONResponse(error_body(code, message, hint), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names only the first route that matched the path; a path served by several
+            # routes (GET and POST /v1/runs) allows the methods of all of them.
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope)) or headers.get("Allow", "")
+        return JSONResponse(error_body(code, message, hint), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:

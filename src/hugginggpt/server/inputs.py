@@ -105,15 +105,18 @@ class InputGate:
 
     # ----- bodies -----------------------------------------------------------------------------------------------
     def from_messages(self, messages: list[ChatMessage], files: Sequence[str] = ()) -> Inputs:
-        """The last message is the request (it must be the user's); earlier user/assistant turns are history.
+        """The last user message with a text is the request; the user/assistant turns before it are the history.
+        Messages after it (an assistant's, a system's, a user's with files only) add only their files.
 
         The history's size is checked first (``RequestTooLarge``, 413, naming the limit), before any inline file is
         decoded or anything is stored. CPU-bound on big bodies: call it from a worker thread.
         """
-        if not messages or messages[-1].role != "user":
-            raise APIError(400, "bad_request", "The last message must be a user message.",
-                           "Send messages ending with {'role': 'user', 'content': '...'}.")
-        earlier = [m for m in messages[:-1] if m.role in ("user", "assistant")]
+        last = next((i for i in range(len(messages) - 1, -1, -1)
+                     if messages[i].role == "user" and _text_of(messages[i]).strip()), None)
+        if last is None:
+            raise APIError(400, "bad_request", "No user message has a text: there is no request.",
+                           "Send messages with {'role': 'user', 'content': '...'}; the last such one is the request.")
+        earlier = [m for m in messages[:last] if m.role in ("user", "assistant")]
         check_history([{"content": _text_of(m), "files": m.files} for m in earlier],
                       max_turns=self.max_history_turns, max_chars=self.max_history_chars)
         history: list[dict[str, Any]] = []
@@ -121,7 +124,10 @@ class InputGate:
             text, attached = self._content(msg)
             history.append({"role": msg.role, "content": self.view.to_paths(text),
                             "files": [str(p) for p in attached]})
-        text, attached = self._content(messages[-1])
+        text, attached = self._content(messages[last])
+        for later in messages[last + 1:]:
+            if later.role == "user":
+                attached += self._content(later)[1]
         attached += [self.attachment(f) for f in files]
         return Inputs(request=self.view.to_names(text).strip(), history=history, files=_unique(attached))
 

@@ -6,9 +6,10 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 
 from .. import __version__
@@ -32,15 +33,28 @@ async def healthz(st: ServerState = Depends(state)) -> Health:
 
 
 # ----- runs -----------------------------------------------------------------------------------------------------
-@router.post("/v1/runs", response_model=RunOut, status_code=202, responses=ERRORS, tags=["runs"])
+# OpenAPI links: the id a new run answers with is what the run's own routes take (clients and API fuzzers follow
+# them from one operation to the next).
+_RUN_LINKS: dict[int | str, dict[str, Any]] = {202: {"description": "Accepted: the run, queued or running", "links": {
+    "GetRun": {"operationId": "get_run", "parameters": {"run_id": "$response.body#/id"}},
+    "RunEvents": {"operationId": "run_events", "parameters": {"run_id": "$response.body#/id"}}}}}
+
+
+# One SSE event as a client parses it (OpenAPI 3.1: the schema of an event stream describes each event): ``id`` is
+# its sequence number, ``event`` its kind, ``data`` an ``EventOut`` as JSON.
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object", "required": ["id", "event", "data"], "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "event": {"type": "string", "enum": ["run", "stage", "task", "error", "answer"]},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": EventOut.model_json_schema()}}}
+
+
+@router.post("/v1/runs", response_model=RunOut, status_code=202, responses={**ERRORS, **_RUN_LINKS}, tags=["runs"],
+             operation_id="create_run")
 async def create_run(body: RunCreate, st: ServerState = Depends(state)) -> RunOut:
     """Start a run in the background; follow it at ``events_url`` or poll ``GET /v1/runs/{id}``."""
-    if (body.request is None) == (body.messages is None):
-        raise APIError(400, "bad_request", "Give either 'request' or 'messages' (exactly one).",
-                       "E.g. {\"request\": \"describe <upload name> and read it aloud\"}.")
-    conv = body.conversation_id
-    if conv is not None and not ID_RE.match(conv):
-        raise APIError(400, "bad_request", "conversation_id must be 1-64 letters, digits, '-' or '_'.")
+    conv = body.conversation_id  # the schema checked it (ID_PATTERN), and that exactly one of request/messages is set
     if body.messages is not None:
         inputs = await asyncio.to_thread(st.gate.from_messages, body.messages, body.files)
     else:
@@ -58,14 +72,14 @@ async def list_runs(st: ServerState = Depends(state), limit: Annotated[int, Quer
     return RunList(runs=[st.view.run(r) for r in st.db.list_runs(limit, status)])
 
 
-@router.get("/v1/runs/{run_id}", response_model=RunOut, responses=ERRORS, tags=["runs"])
+@router.get("/v1/runs/{run_id}", response_model=RunOut, responses=ERRORS, tags=["runs"], operation_id="get_run")
 async def get_run(run_id: str, st: ServerState = Depends(state)) -> RunOut:
     """Status, plan, chosen models, per-task results, artifacts and the answer."""
     return st.view.run(st.get_run(run_id))
 
 
-@router.get("/v1/runs/{run_id}/events", tags=["runs"],
-            responses={**ERRORS, 200: {"content": {"text/event-stream": {"schema": EventOut.model_json_schema()}},
+@router.get("/v1/runs/{run_id}/events", tags=["runs"], operation_id="run_events",
+            responses={**ERRORS, 200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}},
                                        "description": "SSE: `id: <seq>`, `event: <kind>`, `data: <EventOut JSON>`; "
                                                       "the last event has kind `answer` and stage `done`."}})
 async def run_events(run_id: str, st: ServerState = Depends(state),
@@ -105,8 +119,7 @@ async def get_conversation(conversation_id: str, st: ServerState = Depends(state
 
 # ----- files ----------------------------------------------------------------------------------------------------
 @router.post("/v1/files", response_model=FileOut, status_code=201, tags=["files"],
-             responses={**ERRORS, 413: {"model": ERRORS[400]["model"], "description": "Upload too large"},
-                        415: {"model": ERRORS[400]["model"], "description": "Not an image, audio or video file"}})
+             responses=ERRORS)
 async def upload(file: Annotated[UploadFile, File(description="An image, audio or video file.")],
                  st: ServerState = Depends(state)) -> FileOut:
     """Store an upload (type from its content, size capped); pass the returned ``name`` in ``files`` or mention it
@@ -120,7 +133,8 @@ async def upload(file: Annotated[UploadFile, File(description="An image, audio o
 @router.get("/v1/artifacts/{name}", tags=["files"], response_class=FileResponse,
             responses={**ERRORS, 200: {"content": {"image/*": {}, "audio/*": {}, "video/*": {}, "text/plain": {}},
                                        "description": "The file, with its content type"}})
-async def artifact(name: str, st: ServerState = Depends(state)) -> FileResponse:
+async def artifact(name: Annotated[str, PathParam(pattern=_ARTIFACT.pattern, description="<sha256>[.<ext>]")],
+                   st: ServerState = Depends(state)) -> FileResponse:
     """An input or output file by ``<sha256>`` or ``<sha256>.<ext>``."""
     if not _ARTIFACT.fullmatch(name):
         raise APIError(400, "bad_request", f"{name!r} is not an artifact name.",

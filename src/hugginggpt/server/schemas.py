@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # succeeded: every task ok (or a chit-chat answer); partial: some tasks ok, some failed or skipped; failed: the
 # run failed before its tasks, or no task succeeded; interrupted: the server stopped while it ran.
@@ -27,24 +27,49 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorResponse, "description": d} for s, d in {
         400: "Bad request (bad JSON, empty request, unreadable input)", 401: "Missing or wrong API key",
         403: "Input refused (path outside the uploads, URL inputs disabled)", 404: "Not found",
-        422: "Request does not match the schema, or no valid plan", 500: "Internal error",
+        413: "Body, chat history or file over a configured limit",
+        415: "An uploaded or inline file that is not an image, audio or video file",
+        422: "Request does not match the schema, no valid plan, or no model for the tasks",
+        429: "The controller LLM's quota", 500: "Internal error",
+        502: "The LLM or an expert failed", 503: "The LLM or an expert is unavailable, or the run was interrupted",
+        504: "A task timed out", 507: "The workspace cannot be written (disk full)",
     }.items()
 }
 
 
+# What the schema says of a request, so that every body it calls valid is one the server accepts: a text that is
+# not only whitespace (Python's whitespace, which is what the server strips), and among the messages a user message
+# with such a text (the request is the last of them).
+BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
+NONBLANK = "[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+HAS_REQUEST: dict[str, Any] = {"contains": {
+    "type": "object", "required": ["role", "content"],
+    "properties": {"role": {"const": "user"}, "content": {"anyOf": [
+        {"type": "string", "pattern": NONBLANK},
+        {"type": "array", "contains": {"type": "object", "required": ["type", "text"], "properties": {
+            "type": {"const": "text"}, "text": {"type": "string", "pattern": NONBLANK}}}}]}}}}
+MESSAGES_DOC = ("The chat: the last user message with a text is the request, the user and assistant messages before "
+                "it are the history; later messages are ignored, except that files of later user messages are "
+                "attached to the request.")
+
+
 class ImageURL(BaseModel):
+    model_config = ConfigDict(strict=True)
     url: str = Field(description="A data: URL, /v1/artifacts/<name>, an upload name, or http(s) (if allowed).")
 
 
 class InputAudio(BaseModel):
-    data: str = Field(description="Base64-encoded audio.")
+    model_config = ConfigDict(strict=True)
+    data: str = Field(description="Base64-encoded audio.", pattern=BASE64, json_schema_extra={
+        "contentEncoding": "base64"})
     format: str = "wav"
 
 
 class ContentPart(BaseModel):
     """An OpenAI content part: text, an image or an audio clip."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     type: Literal["text", "image_url", "input_audio", "file"]
     text: str | None = None
     image_url: ImageURL | None = None
@@ -55,7 +80,7 @@ class ContentPart(BaseModel):
 class ChatMessage(BaseModel):
     """A chat message (JARVIS and OpenAI shape). ``files`` lists uploads attached to it (names or sha256)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[ContentPart] | None = ""
     files: list[str] = Field(default_factory=list, description="Uploads attached to this message.")
@@ -66,8 +91,8 @@ class JarvisRequest(BaseModel):
     """JARVIS's body: the last user message is the request, earlier ones the chat history. JARVIS's ``api_key``,
     ``api_type`` and ``api_endpoint`` fields are accepted and ignored (the server's configuration decides)."""
 
-    model_config = ConfigDict(extra="ignore")
-    messages: list[ChatMessage] = Field(min_length=1)
+    model_config = ConfigDict(extra="ignore", strict=True)
+    messages: list[ChatMessage] = Field(min_length=1, description=MESSAGES_DOC, json_schema_extra=HAS_REQUEST)
 
 
 class JarvisMessage(BaseModel):
@@ -134,11 +159,40 @@ class RunCreate(BaseModel):
     """Start a run: either ``request`` (+ optional ``conversation_id`` to continue a stored conversation) or
     ``messages`` (JARVIS/OpenAI shape)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=lambda s: _run_create_schema(s))
     request: str | None = Field(None, description="What to do.")
-    messages: list[ChatMessage] | None = Field(None, description="Alternative to request: a chat history.")
+    messages: list[ChatMessage] | None = Field(None, min_length=1, description="Alternative to request: "
+                                               + MESSAGES_DOC[0].lower() + MESSAGES_DOC[1:])
     files: list[str] = Field(default_factory=list, description="Uploads to attach (name or sha256).")
-    conversation_id: str | None = Field(None, description="Continue (or start) a stored conversation.")
+    conversation_id: str | None = Field(None, pattern=ID_PATTERN,
+                                        description="Continue (or start) a stored conversation.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        """``request`` or ``messages``, exactly one; the optional fields are absent or set, never null (as the
+        schema says)."""
+        if isinstance(data, dict):
+            nulls = [k for k in ("request", "messages", "conversation_id") if k in data and data[k] is None]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} may be left out but not null")
+            if ("request" in data) == ("messages" in data):
+                raise ValueError("give either 'request' or 'messages' (exactly one)")
+        return data
+
+
+def _run_create_schema(schema: dict[str, Any]) -> None:
+    """The schema of ``RunCreate`` as the validator enforces it: optional fields are not nullable, exactly one of
+    ``request`` and ``messages``, a request that is not blank, messages holding a request."""
+    props = schema["properties"]
+    for name in ("request", "messages", "conversation_id"):
+        prop = props[name]
+        branch = next(b for b in prop.pop("anyOf") if b.get("type") != "null")
+        prop.pop("default", None)
+        prop.update(branch)
+    props["request"]["pattern"] = NONBLANK
+    props["messages"].update(HAS_REQUEST)
+    schema["oneOf"] = [{"required": ["request"]}, {"required": ["messages"]}]
 
 
 class RunOut(BaseModel):
@@ -196,9 +250,9 @@ class ConversationOut(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """OpenAI's chat-completions body. Sampling fields are accepted and ignored; ``files`` is an extension."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     model: str = "hugginggpt"
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, description=MESSAGES_DOC, json_schema_extra=HAS_REQUEST)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     files: list[str] = Field(default_factory=list)
