@@ -163,7 +163,7 @@ class HuggingGPT:
             await self._arun(run, request, list(files), history or [], emit, usage)
         except HuggingGPTError as exc:
             self._fail(run, exc, emit)
-        except Exception as exc:  # noqa: BLE001 - no exception leaves arun unnamed; the run is kept and reported
+        except Exception as exc:  # no exception leaves arun unnamed; the run is kept and reported
             log.exception("run %s: unexpected %s", run.run_id, type(exc).__name__)
             self._fail(run, InternalError(
                 f"Internal error ({type(exc).__name__}: {str(exc)[:300] or 'no message'}).",
@@ -178,7 +178,7 @@ class HuggingGPT:
         run.answer = f"I could not do that: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
         try:
             emit(Event(kind="error", status="failed", message=run.answer, data=run.error.model_dump()))
-        except Exception:  # noqa: BLE001 - a failing listener must not lose the run
+        except Exception:  # a failing listener must not lose the run
             log.exception("run %s: event listener failed", run.run_id)
 
     # ----- the four stages --------------------------------------------------------------------------------------
