@@ -122,6 +122,23 @@ def test_runs_where_every_task_failed_are_not_200(client):
     assert client.get("/v1/runs", params={"status": "partial"}).json()["runs"][0]["id"] == run["id"]
 
 
+@pytest.mark.slow  # loads the image classifier once
+def test_broken_media_runs_are_400_not_200(client):
+    """A truncated PNG and a fake WAV pass the upload's magic-byte check, then every task fails on them: the run
+    failed, and the answer is the expert's input error (it used to be 200 "succeeded")."""
+    truncated_png = png_bytes()[:60]
+    fake_wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 200
+    for data, name, request in ((truncated_png, "t.png", "classify this image"),
+                                (fake_wav, "f.wav", "transcribe this audio")):
+        up = client.post("/v1/files", files={"file": (name, data, "application/octet-stream")})
+        assert up.status_code == 201, up.text
+        r = client.post("/hugginggpt", json={"messages": [{"role": "user", "content": request,
+                                                             "files": [up.json()["name"]]}]})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["type"] == "ExpertInputError"
+        assert client.get(f"/v1/runs/{r.headers['x-huggingGPT-run']}").json()["status"] == "failed"
+
+
 @pytest.mark.slow
 def test_sse_cursor_of_any_size_keeps_the_stream_working(client):
     run_id = client.post("/v1/runs", json={"request": SENTIMENT}).json()["id"]
