@@ -131,3 +131,22 @@ def test_queued_calls_are_cancelled_and_running_ones_abandoned() -> None:
         assert await workers.call("m", lambda: "back") == "back"  # the model recovers when the call ends
 
     asyncio.run(scenario())
+
+
+def test_input_resolution_queues_behind_slow_calls_instead_of_failing() -> None:
+    gate = threading.Event()
+    workers = ExpertWorkers(sizes={"inputs": 1})
+
+    async def scenario() -> str:
+        slow = asyncio.ensure_future(workers.run("inputs", lambda: gate.wait(10)))
+        await asyncio.sleep(0.1)
+        slow.cancel()  # abandoned, like a download past its task's timeout
+        await asyncio.gather(slow, return_exceptions=True)
+        assert workers.stats()["inputs"]["stuck"] == 1
+        later = asyncio.ensure_future(workers.run("inputs", lambda: "resolved"))
+        await asyncio.sleep(0.1)
+        assert not later.done()  # waits for the slot (downloads end by their own deadline) rather than failing
+        gate.set()
+        return await later
+
+    assert asyncio.run(scenario()) == "resolved"

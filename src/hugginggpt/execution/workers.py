@@ -174,9 +174,11 @@ def contained(fn: Callable[[], T], what: str) -> Callable[[], T]:
 class ExpertWorkers:
     """One :class:`DaemonExecutor` per key (a model id, or ``inputs`` for input resolution)."""
 
-    def __init__(self, max_per_model: int = 2, idle_s: float = 60.0) -> None:
+    def __init__(self, max_per_model: int = 2, idle_s: float = 60.0, sizes: dict[str, int] | None = None) -> None:
+        """``sizes``: keys with another bound than ``max_per_model`` (input resolution: downloads in parallel)."""
         self.max_per_model = max(1, max_per_model)
         self.idle_s = idle_s
+        self.sizes = {"inputs": 8, **(sizes or {})}
         self._executors: dict[str, DaemonExecutor] = {}
         self._lock = threading.Lock()
 
@@ -184,7 +186,8 @@ class ExpertWorkers:
         with self._lock:
             ex = self._executors.get(key)
             if ex is None:
-                ex = self._executors[key] = DaemonExecutor(f"expert:{key}", self.max_per_model, self.idle_s)
+                size = self.sizes.get(key, self.max_per_model)
+                ex = self._executors[key] = DaemonExecutor(f"worker:{key}", size, self.idle_s)
             return ex
 
     async def call(self, key: str, fn: Callable[[], T], *, what: str | None = None) -> T:
@@ -194,17 +197,21 @@ class ExpertWorkers:
         When the awaiting task is cancelled (its timeout, the run's deadline) the call is abandoned: still running
         in its thread, it is counted as stuck until it ends and its result is discarded.
         """
-        return await self.run(key, contained(fn, what or key))
-
-    async def run(self, key: str, fn: Callable[[], T]) -> T:
-        """Run ``fn`` in ``key``'s worker threads and await it, not contained (for work that is not an expert's,
-        such as resolving inputs, whose own exceptions are already named)."""
         ex = self.executor(key)
         if ex.stuck >= ex.max_workers:
             raise ExpertUnavailable(
                 f"{key} is not answering: {ex.stuck} earlier call(s) to it timed out and are still running.",
                 hint="The model looks hung; other models are unaffected. Restart the process to free it, or pick "
                      "another model with `overrides`.")
+        return await self._await(ex, key, contained(fn, what or key))
+
+    async def run(self, key: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in ``key``'s worker threads and await it, not contained and never failed fast (for work that
+        is not an expert's and ends by itself, such as resolving inputs within the download deadline)."""
+        return await self._await(self.executor(key), key, fn)
+
+    @staticmethod
+    async def _await(ex: DaemonExecutor, key: str, fn: Callable[[], T]) -> T:
         cf = ex.submit(fn)
         try:
             return await asyncio.wrap_future(cf)
