@@ -185,3 +185,29 @@ def test_gate_messages_split_request_history_and_files(gate):
     with pytest.raises(APIError) as info:
         gate.from_messages([ChatMessage(role="assistant", content="hi")])
     assert info.value.status == 400
+
+
+def test_cli_hints_are_given_as_http_advice(tmp_path):
+    view = PublicView(tmp_path)
+    for hint in ("Attach the file with --file (or upload it), or add its directory to allowed_dirs.",
+                 "Use a path inside the working directory or attach the file with --file.",
+                 "Give an existing file with --file or feed it from an earlier task.",
+                 "Check the path given with --file."):
+        said = view.text(hint)
+        assert "--file" not in said and "working directory" not in said and "POST /v1/files" in said, said
+    assert view.text("Upload the file with POST /v1/files.") == "Upload the file with POST /v1/files."
+
+
+def test_login_limiter_counts_wrong_keys_per_address_in_a_window():
+    from hugginggpt.server.login import LoginLimiter
+
+    limiter = LoginLimiter(max_failures=2, window=60.0, max_clients=2)
+    for _ in range(2):
+        assert limiter.retry_after("a") == 0
+        limiter.failed("a")
+    assert 1 <= limiter.retry_after("a") <= 60 and limiter.retry_after("b") == 0
+    limiter.failed("b")
+    limiter.failed("c")  # over max_clients: the least recently seen address ("a") is forgotten
+    assert limiter.retry_after("a") == 0
+    limiter.succeeded("b")
+    assert limiter.retry_after("b") == 0
