@@ -74,6 +74,25 @@ def test_ids_and_requests_are_unique_across_sets() -> None:
     assert [r for r, n in requests.items() if n > 1] == []
 
 
+def test_sets_are_there_and_large_enough() -> None:
+    assert set(SETS) == set(SPLITS)
+    dev, heldout = len(SETS["dev"]), len(SETS["heldout"])
+    assert dev + heldout >= 300
+    assert 0.55 <= dev / (dev + heldout) <= 0.65, "about 60/40 dev/held-out"
+
+
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_every_task_and_style_in_each_split(split: str) -> None:
+    cases = SETS[split]
+    tasks = {t["task"] for c in cases for t in c.plan}
+    assert sorted(set(REG.names) - tasks) == []
+    styles = Counter(c.style for c in cases)
+    assert set(styles) >= {"imperative", "question", "polite", "indirect", "terse", "typo", "chatty", "non-native"}
+    assert len({c.user for c in cases}) >= 8
+    assert sum(len(c.plan) >= 2 for c in cases) >= 30, "combinations of 2-4 tasks"
+    assert sum(len(c.plan) >= 3 for c in cases) >= 5
+
+
 def test_jarvis_examples_cover_the_sources() -> None:
     cases = SETS["jarvis"]
     assert len(cases) >= 20
