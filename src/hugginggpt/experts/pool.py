@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,8 +112,9 @@ class ExpertPool:
         self._evicting = threading.Lock()
         self._local = threading.local()
         self._warned_at = 0.0
-        self.loads: list[LoadRecord] = []
-        self.evictions: list[EvictionRecord] = []
+        # the most recent loads and unloads (bounded: a long-lived server under a tight budget does many)
+        self.loads: deque[LoadRecord] = deque(maxlen=1000)
+        self.evictions: deque[EvictionRecord] = deque(maxlen=1000)
         self._workers: ExpertWorkers | None = None
 
     @property
