@@ -159,6 +159,17 @@ def test_optional_text_literals_are_not_compared() -> None:
     assert node_signatures(without, REG) == ["image-to-image(image='p.jpg')"]
 
 
+def test_similarity_texts_are_an_unordered_pair() -> None:
+    a = [*CAPTION_SPEAK[:1], {"task": "sentence-similarity", "id": 1, "dep": [0],
+                              "args": {"text": "<GENERATED>-0", "text2": "a cat"}}]
+    b = [*CAPTION_SPEAK[:1], {"task": "sentence-similarity", "id": 1, "dep": [0],
+                              "args": {"text": "a dog", "text2": "<GENERATED>-0"}}]
+    c = [*CAPTION_SPEAK[:1], {"task": "sentence-similarity", "id": 1, "dep": [-1],
+                              "args": {"text": "a dog", "text2": "a cat"}}]
+    assert same_plan(a, b, REG)
+    assert not same_plan(a, c, REG)
+
+
 def test_plan_edges_are_task_name_pairs() -> None:
     sim = [
         *CAPTION_SPEAK,

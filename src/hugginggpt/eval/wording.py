@@ -15,7 +15,8 @@ Scoring rule (one request):
   come from, must match; ids and order do not); a media slot's literal by its value (quotes and surrounding space
   stripped); a text slot's literal by *presence* only (any non-empty text matches any other), except a literal that
   is a file name (``notes.txt``), which is compared by value. Optional text slots holding a literal (a style hint,
-  a label) are left out on both sides: the wording of such a detail is not what this set measures.
+  a label) are left out on both sides: the wording of such a detail is not what this set measures. The two
+  texts of ``sentence-similarity`` are an unordered pair.
 - **nodes**: multisets of task names; true positives are the common count per name.
 - **edges**: multisets of ``(source task, target task)`` pairs, one per referencing pair of tasks.
 
@@ -53,6 +54,8 @@ SPLITS = tuple(SPLIT_FILES)
 # A text literal that is a file name (no spaces, a short extension) names a resource: compared by value.
 _FILE_LIKE = re.compile(r"^\S+\.[A-Za-z0-9]{1,5}$")
 _QUOTES = "'\"`‘’“”"
+# Slots whose order carries no meaning: their values are compared as an unordered pair.
+_UNORDERED = {"sentence-similarity": ("text", "text2")}
 
 
 @dataclass(frozen=True)
@@ -117,11 +120,12 @@ def node_signatures(plan: Sequence[dict[str, Any]], registry: TaskRegistry) -> l
         if task is None or task_id in seen:
             return "?"  # a reference to no task, or a cycle: never equal to a real task's signature
         name = str(task["task"])
-        parts = []
-        for slot, value in sorted((task.get("args") or {}).items()):
-            shown = arg(name, slot, value, seen | {task_id})
-            if shown is not None:
-                parts.append(f"{slot}={shown}")
+        shown = {slot: arg(name, slot, value, seen | {task_id}) for slot, value in (task.get("args") or {}).items()}
+        pair = _UNORDERED.get(name, ())
+        if all(slot in shown for slot in pair) and pair:
+            joined = "|".join(sorted(str(shown.pop(slot)) for slot in pair))
+            shown["|".join(pair)] = "{" + joined + "}"
+        parts = [f"{slot}={v}" for slot, v in sorted(shown.items()) if v is not None]
         memo[task_id] = f"{name}({', '.join(parts)})"
         return memo[task_id]
 
