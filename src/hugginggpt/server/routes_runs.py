@@ -16,6 +16,7 @@ from .. import __version__
 from .deps import ID_RE, ServerState, state
 from .errors import APIError
 from .files import NoFollowFileResponse, regular_file_stat
+from .inputs import Inputs
 from .schemas import ERRORS, ConversationMessage, ConversationOut, EventOut, FileOut, Health, RunCreate, RunList, RunOut
 from .store import RUN_STATES
 from .view import ARTIFACT_PREFIX, NAME_RE
@@ -58,18 +59,24 @@ async def create_run(body: RunCreate, st: ServerState = Depends(state)) -> RunOu
     if body.messages is not None:
         inputs = await asyncio.to_thread(st.gate.from_messages, body.messages, body.files)
     else:
-        history = [{"role": m["role"], "content": m["content"], "files": m["files"]}
-                   for m in (st.db.messages(conv) if conv else [])]
-        inputs = await asyncio.to_thread(st.gate.from_request, body.request or "", body.files, history)
+        inputs = await asyncio.to_thread(_continue, st, body.request or "", body.files, conv)
     run_id = await st.runs.start(inputs, source="api", conversation_id=conv)
     return st.view.run(st.get_run(run_id))
+
+
+def _continue(st: ServerState, request: str, files: list[str], conv: str | None) -> Inputs:
+    """The inputs of a request continuing stored conversation ``conv`` (read from SQLite: call it in a thread)."""
+    history = [{"role": m["role"], "content": m["content"], "files": m["files"]}
+               for m in (st.db.messages(conv) if conv else [])]
+    return st.gate.from_request(request, files, history)
 
 
 @router.get("/v1/runs", response_model=RunList, responses=ERRORS, tags=["runs"])
 async def list_runs(st: ServerState = Depends(state), limit: Annotated[int, Query(ge=1, le=500)] = 50,
                     status: Annotated[str | None, Query(pattern=_STATUSES)] = None) -> RunList:
     """Most recent first."""
-    return RunList(runs=[st.view.run(r) for r in st.db.list_runs(limit, status)])
+    # Up to 500 stored results decoded and converted: a worker thread's job, not the event loop's.
+    return await asyncio.to_thread(lambda: RunList(runs=[st.view.run(r) for r in st.db.list_runs(limit, status)]))
 
 
 @router.get("/v1/runs/{run_id}", response_model=RunOut, responses=ERRORS, tags=["runs"], operation_id="get_run")
