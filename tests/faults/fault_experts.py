@@ -70,6 +70,19 @@ class Hangs(Expert):
         return ExpertResult.of_text("finally")
 
 
+class HangsOnLoad(Expert):
+    """Hangs while loading its weights (until ``RELEASE``), holding the pool's load lock for its model."""
+
+    task = "text-classification"
+    model_id = "faults/hangs-on-load"
+
+    def _load(self) -> None:
+        RELEASE.wait(60)
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        return ExpertResult.of_text("loaded at last")
+
+
 class Sleeps(Expert):
     """Sleeps ``hang_s`` seconds, ignoring everything (a model stuck in native code)."""
 
@@ -140,9 +153,8 @@ EchoImage = _echo("image-classification")
 EchoAudio = _echo("automatic-speech-recognition")
 
 ALL_FAULTS: tuple[type[Expert], ...] = (
-    EchoImage, EchoAudio,
-    Echo, Raises, Hangs, Sleeps, Exits, Interrupts, ExhaustsMemory, ReturnsNone, ReturnsStr, ReturnsUnknownKind,
-    ReturnsMissingData, ReturnsGarbageImage, ReturnsGarbageAudio)
+    Echo, EchoImage, EchoAudio, Raises, Hangs, HangsOnLoad, Sleeps, Exits, Interrupts, ExhaustsMemory, ReturnsNone,
+    ReturnsStr, ReturnsUnknownKind, ReturnsMissingData, ReturnsGarbageImage, ReturnsGarbageAudio)
 
 
 class FaultBackend:

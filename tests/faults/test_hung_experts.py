@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.fault_experts import RELEASE, Echo, FaultAgent, Hangs
+from faults.fault_experts import RELEASE, Echo, FaultAgent, Hangs, HangsOnLoad
 from llm_doubles import ScriptedLLM
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -66,6 +66,20 @@ def test_a_model_whose_threads_are_all_stuck_fails_fast(tmp_path: Path) -> None:
     second = agent.run("classify twice")  # both threads of the model are still stuck in the first run's calls
     assert [r.error.code for r in second.results] == ["expert_unavailable"] * 2
     assert "timed out and are still running" in second.results[0].error.message
+    RELEASE.set()
+
+
+def test_a_model_that_hangs_while_loading_blocks_only_its_own_threads(tmp_path: Path) -> None:
+    plan = [*HUNG, {"task": "summarization", "id": 1, "args": {"text": "independent"}}]
+    agent = FaultAgent(plan, tmp_path, llm=ScriptedLLM(capable=False), task_timeout=0.3,
+                       overrides={"text-classification": HangsOnLoad.model_id, "summarization": Echo.model_id})
+    codes = []
+    for _ in range(3):
+        result = agent.run("classify and summarize")
+        codes.append(result.results[0].error.code)
+        assert result.results[1].status == "ok"  # the other model loads and runs meanwhile
+    # 1: hangs in load; 2: waits for the model's load lock in the second thread; 3: both threads stuck, fails fast
+    assert codes == ["task_timeout", "task_timeout", "expert_unavailable"]
     RELEASE.set()
 
 
