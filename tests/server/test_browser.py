@@ -55,6 +55,10 @@ def test_ui_chat_with_image_upload_shows_plan_image_and_audio(tmp_path, shared_a
                 "#hg-models").inner_text()
             answer = page.locator("#hg-chat").inner_text()
             assert "text-to-speech" in answer
+            # Gradio's chatbot puts a "Share" button (Spaces only: elsewhere an error toast) under media messages.
+            assert page.locator("#hg-chat button[aria-label='Download']").first.is_visible()
+            assert _visible(page, "#hg-chat button[aria-label='Share'], #hg-chat button[title='Share']") == 0
+            assert page.locator("#hg-progress .hg-outcome.succeeded").is_visible()
             shot = tmp_path / "ui.png"
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
@@ -87,3 +91,66 @@ def test_ui_behind_api_key_logs_in_and_runs(tmp_path, shared_agent):
             assert "vader" in page.locator("#hg-models").inner_text()
         finally:
             browser.close()
+
+
+def _visible(page, selector: str) -> int:
+    return int(page.eval_on_selector_all(selector, "els => els.filter(e => e.offsetParent !== null).length"))
+
+
+def _send(page, app, text: str, timeout: float = 300) -> str:
+    """Type ``text``, press Enter, wait for the run to be stored as finished and for the box to be usable again;
+    returns the run's status."""
+    before = len(app.state.hg.db.list_runs())
+    page.fill("#hg-input textarea", text)
+    page.keyboard.press("Enter")
+    deadline = time.time() + timeout
+    while True:
+        runs = app.state.hg.db.list_runs()
+        if len(runs) > before and runs[0].status not in ("queued", "running"):
+            break
+        assert time.time() < deadline, f"no finished run for {text!r}"
+        time.sleep(0.1)
+    page.wait_for_function("id => !document.querySelector('#hg-input textarea').disabled && "
+                           "document.querySelector('#hg-progress').innerText.includes(id)", arg=runs[0].id,
+                           timeout=60_000)
+    return str(runs[0].status)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: `apt-get install -y chromium` (as root)")
+def test_ui_enter_while_a_run_goes_on_and_failed_runs_shown_as_failed(tmp_path, shared_agent):
+    """Before: Enter during a run was dropped by Gradio (its default trigger mode ignores a submit while the last
+    one is pending) and the run's last update then wiped the text; the arrow cleared the box and dropped it too.
+    Now the box is disabled while a run goes on, and every message sent with Enter is run."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    app = create_app(HuggingGPTConfig(workspace=tmp_path / "ws"), agent=shared_agent)
+    with LiveServer(app) as server, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(server.url + "/ui/")
+            page.wait_for_selector("#hg-input textarea", timeout=60_000)
+            page.fill("#hg-input textarea", "read this aloud: 'The plan has two steps, and both of them ran.'")
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => document.querySelector('#hg-input textarea').disabled", timeout=60_000)
+            assert "Working on your request" in (page.get_attribute("#hg-input textarea", "placeholder") or "")
+            assert page.locator("#hg-input button.submit-button").is_disabled()
+            page.keyboard.press("Enter")  # nothing to send, and nothing lost: the box is disabled
+            page.wait_for_function("() => !document.querySelector('#hg-input textarea').disabled", timeout=300_000)
+            # Straight after the answer, Enter sends the next message (the box has the focus again).
+            assert page.evaluate("document.activeElement === document.querySelector('#hg-input textarea')")
+            assert _send(page, app, "what is the sentiment of: this is a terrible, awful day") == "succeeded"
+            assert "negative" in page.locator("#hg-chat").inner_text()
+            # A run whose only task fails is shown as failed, in the progress card and in the answer.
+            assert _send(page, app, "translate this to French: good morning") == "failed"
+            assert page.locator("#hg-progress .hg-outcome.failed").is_visible()
+            assert page.locator("#hg-progress .hg-step.failed >> text=Run").is_visible()
+            assert "Failed" in page.locator("#hg-chat .message-row").last.inner_text()
+            # The LLM settings are off on a server without an API key, and say why.
+            page.click("#hg-settings")
+            assert "needs an API key" in page.locator("#hg-settings").inner_text() or \
+                "turned off" in page.locator("#hg-settings").inner_text()
+            page.screenshot(path=str(tmp_path / "ui-failed.png"))
+        finally:
+            browser.close()
+    statuses = [r.status for r in reversed(app.state.hg.db.list_runs())]
+    assert statuses == ["succeeded", "succeeded", "failed"]  # three messages, three runs: none dropped
