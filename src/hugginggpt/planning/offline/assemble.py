@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .learned import ToolSig
+from .lexicon import pattern
 from .text import ParsedRequest
 
 MAX_PERMUTED = 6
@@ -99,15 +99,14 @@ class _Literals:
 
 
 _EXT = {"image": "jpg", "audio": "wav", "video": "mp4"}
-_LEAD = re.compile(r"^\W*(?:and|then|also|please|could you|can you|would you|help me|i want to|i'd like to|"
-                   r"to|me|you)\b\s*", re.I)
 
 
 def _clause_text(parsed: ParsedRequest, span: tuple[int, int]) -> str:
     text = parsed.text[span[0]: span[1]].strip(" ,.;:?!")
+    lead = pattern("assembly", "clause_lead")  # "please", "can you": not part of the clause's text
     prev = None
     while prev != text:
-        prev, text = text, _LEAD.sub("", text).strip()
+        prev, text = text, lead.sub("", text).strip()
     return text or parsed.text.strip()
 
 

@@ -18,6 +18,7 @@ from ...tasks import TaskRegistry, TaskType
 from ..base import KnownResource
 from ..schema import gen
 from .detect import CONTROLLED, Detection, KeywordDetector
+from .lexicon import pattern, words_alt
 from .missing import MissingInputError, missing_input, missing_labels
 from .text import Clause, ParsedRequest, Resource, Span
 
@@ -35,7 +36,6 @@ ANALYTIC = {
     "feature-extraction",
     "object-detection",
 }
-_PLURAL = re.compile(r"\b(?:them|these|those|each|both|all of them|every one)\b", re.I)
 _REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
 
 
@@ -73,14 +73,12 @@ class GraphBuilder:
         asked = {d.question for d in detections if d.question}
         self.question_quotes = {q.start for q in req.quotes if q.text in asked}
         self._result_nouns = set(detector.lexicon.raw.get("result_nouns", []))
-        self._ref_rx = {}
+        self._ref_rx: dict[str, re.Pattern[str]] = {}
+        determiners = words_alt(detector.lexicon.words("references", "determiners"))
         for name in registry.names:
             nouns = detector.lexicon.refs(name)
             if nouns:
-                alt = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(nouns, key=len, reverse=True))
-                self._ref_rx[name] = re.compile(
-                    rf"\b(?:the|that|this|its|their|your|my)\s+(?:\w+\s+)?(?:{alt})\b", re.I
-                )
+                self._ref_rx[name] = re.compile(rf"\b(?:{determiners})\s+(?:\w+\s+)?(?:{words_alt(nouns)})\b", re.I)
 
     # -- public ---------------------------------------------------------------------------------------------
     def build(self) -> list[dict[str, object]]:
@@ -208,7 +206,7 @@ class GraphBuilder:
             return producer
         mentioned = [r for r in self.req.resources if r.media == media and not r.output]
         names = list(dict.fromkeys(r.name for r in mentioned))
-        if len(names) > 1 and _PLURAL.search(self.req.masked, clause.start, clause.end):
+        if len(names) > 1 and pattern("references", "plural").search(self.req.masked, clause.start, clause.end):
             return names  # "a.jpg, b.jpg and c.jpg ... how many horses are in them?": one task per file
         if mentioned:
             before = [r for r in mentioned if r.start < clause.start]
@@ -262,46 +260,68 @@ class GraphBuilder:
             node.args[slot] = value
 
     def _text_source(self, node: Node, det: Detection, *, capture: bool, second: bool = False) -> str | int:
-        clause = node.clause
+        """What fills a text slot: the first of the named rules below that finds a text."""
+        found = self._given_text(node, det, capture)
+        if found is None:
+            found = self._earlier_output(node, second)
+        if found is None:
+            found = self._request_text(node)
+        if found is None:
+            found = self._earlier_turn_text(node)
+        if found is None:
+            raise missing_input(node.task, "text")
+        return found
+
+    def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
+        """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
         own = self._clause_quote(node)
         if own is not None:
             return own
         if capture and det.capture and not self._is_reference(det.capture):
             return det.capture
-        bridge = self._bridge(node)
-        if bridge is not None:
-            return bridge
+        return self._bridge(node)
+
+    def _earlier_output(self, node: Node, second: bool) -> int | None:
+        """Rule 2: an earlier task's text output, named ("the description") or implied (a chain, "it")."""
+        clause = node.clause
         taken = set(node.refs.values())
         referenced = self._referenced(node, "text", exclude=taken)
         if referenced is not None:
             return referenced
         producer = self._latest(lambda n: "text" in self._outputs(n) and n.key not in taken)
+        if producer is None:
+            return None
         pronoun = self.detector.has_pronoun(self.req, clause.start, clause.end)
+        # A verdict (a label, a score) followed by "it" and an earlier quote: "it" is more likely the user's text.
+        analytic = self.nodes[producer].task in ANALYTIC
+        quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.question_quotes)
         unused = self._unused_quote()
-        if producer is not None:
-            analytic = self.nodes[producer].task in ANALYTIC
-            quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.question_quotes)
-            if clause.chained or (unused is None and not (analytic and pronoun and quote_before and not second)):
-                return producer
-            if pronoun and not analytic:
-                return producer
+        if clause.chained or (unused is None and not (analytic and pronoun and quote_before and not second)):
+            return producer
+        return producer if pronoun and not analytic else None
+
+    def _request_text(self, node: Node) -> str | int | None:
+        """Rule 3: a text the request gives elsewhere - an unused quote, a text file, the one image that holds it."""
+        unused = self._unused_quote()
         if unused is not None:
             self.used_quotes.add(unused.start)
             return unused.text
         texts = [r for r in self.req.resources if r.media == "text" and not r.output]
         if texts:
             return texts[0].name
-        late = self._bridge(node, anywhere=True)
-        if late is not None:
-            return late  # "a summary of the article, saved as page.jpg": the only image holds the text
-        if pronoun:
-            history = [r for r in self.context if r.media == "text"]
-            if history:
-                return history[-1].name
-            previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.question_quotes]
-            if previous:
-                return previous[-1].text
-        raise missing_input(node.task, "text")
+        # "a summary of the article, saved as page.jpg": the only image holds the text
+        return self._bridge(node, anywhere=True)
+
+    def _earlier_turn_text(self, node: Node) -> str | None:
+        """Rule 4: "it" with nothing in this request - an earlier turn's text, or a quote of an earlier clause."""
+        clause = node.clause
+        if not self.detector.has_pronoun(self.req, clause.start, clause.end):
+            return None
+        history = [r for r in self.context if r.media == "text"]
+        if history:
+            return history[-1].name
+        previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.question_quotes]
+        return previous[-1].text if previous else None
 
     def _clause_quote(self, node: Node) -> str | None:
         for q in self.req.quotes_in(node.clause.start, node.clause.end):
@@ -337,13 +357,13 @@ class GraphBuilder:
     def _question(self, det: Detection, task: str) -> str:
         # Asked by wording ("the main topic of this document") rather than as a question: the sentence is the query.
         question = det.question or self.req.sentence_at(det.start).text
-        noun = "the document" if task == "document-question-answering" else "the image"
+        nouns = self.detector.lexicon.raw["references"]["question_nouns"]
+        noun = nouns["document" if task == "document-question-answering" else "image"]
         for r in self.req.resources:
-            question = re.sub(
-                r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else "the text", question
-            )
+            question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else nouns["text"],
+                              question)
         # One task per file ("how many horses are in them?"): each asks about its own image.
-        return re.sub(r"\b(in|of|on) (?:them|these \w+|those \w+)\?$", r"\1 " + noun + "?", question)
+        return pattern("references", "question_plural").sub(r"\1 " + noun + "?", question)
 
     # -- references to earlier nodes ------------------------------------------------------------------------
     def _outputs(self, node: Node) -> list[str]:
@@ -371,7 +391,7 @@ class GraphBuilder:
         words = text.lower().split()
         if not words:
             return True
-        if re.fullmatch(r"(?:it|this|that|them|these|those|the result|the results|the output)", " ".join(words)):
+        if pattern("references", "bare").fullmatch(" ".join(words)):
             return True
         # "the translated text", "the identified categories": a short phrase ending in a word for a result
         if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns:

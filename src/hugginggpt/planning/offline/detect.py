@@ -12,17 +12,17 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from importlib import resources
-from typing import Any, Protocol
-
-import yaml
+from typing import Protocol
 
 from ...tasks import TaskRegistry
+from .lexicon import Lexicon, default_lexicon, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .text import ParsedRequest, Resource, extract_question
 
 log = logging.getLogger(__name__)
+# Lexicon and default_lexicon are re-exported: callers import them from here.
+__all__ = ["CONTROLLED", "Available", "Detection", "KeywordDetector", "Lexicon", "TaskDetector", "ToolInfo",
+           "default_lexicon", "tools_from_registry"]
 
 
 @dataclass(frozen=True)
@@ -75,30 +75,6 @@ class TaskDetector(Protocol):
 
 
 @dataclass(frozen=True)
-class Lexicon:
-    """The parsed keyword lexicon (see ``lexicon.yaml``)."""
-
-    raw: dict[str, Any]
-
-    @property
-    def verbs(self) -> list[str]:
-        return list(self.raw.get("verbs", []))
-
-    def media_nouns(self) -> dict[str, list[str]]:
-        return dict(self.raw.get("media_nouns", {}))
-
-    def refs(self, task: str) -> list[str]:
-        return list(self.raw["tasks"].get(task, {}).get("refs", []))
-
-
-@lru_cache(maxsize=1)
-def default_lexicon() -> Lexicon:
-    """The lexicon shipped with the package."""
-    text = resources.files(__package__).joinpath("lexicon.yaml").read_text(encoding="utf-8")
-    return Lexicon(yaml.safe_load(text))
-
-
-@dataclass(frozen=True)
 class _Trigger:
     task: str
     rx: re.Pattern[str]
@@ -110,6 +86,8 @@ class _Trigger:
     text_only: bool = False  # a text task's wording that means something else next to a file ("is this photo ...")
     no_file: bool = False  # wording that means another task when the clause names a file ("turn x.jpg into")
 
+
+_Hit = tuple[_Trigger, re.Match[str]]
 
 # Generation guided by a condition map extracted from an image ("a robot in the same pose as man.jpg").
 CONTROLLED = {
@@ -132,8 +110,8 @@ class KeywordDetector:
         self.lexicon = lexicon or default_lexicon()
         self._triggers = list(self._compile())
         nouns = self.lexicon.media_nouns()
-        self._media_rx = {m: _words_rx(ws) for m, ws in nouns.items() if ws}
-        self._doc_rx = _words_rx(self.lexicon.raw.get("document_nouns", []))
+        self._media_rx = {m: words_rx(ws) for m, ws in nouns.items() if ws}
+        self._doc_rx = words_rx(self.lexicon.raw.get("document_nouns", []))
         self._question_rx = [re.compile(q, re.I) for q in self.lexicon.raw.get("question_triggers", [])]
         self._pronoun_rx = re.compile(self.lexicon.raw.get("pronoun", r"\b(?:it|this|that)\b"), re.I)
 
@@ -199,61 +177,86 @@ class KeywordDetector:
     # -- detection ------------------------------------------------------------------------------------------
     def detect(self, request: ParsedRequest, available: Available) -> list[Detection]:
         """Tasks the request asks for, in order of mention."""
-        hits: list[tuple[_Trigger, re.Match[str]]] = []
-        for t in self._triggers:
-            for m in t.rx.finditer(request.masked):
-                if m.end() > m.start():
-                    hits.append((t, m))
-        kept: list[tuple[_Trigger, re.Match[str]]] = []
-        # Longest match first, then strong before weak, then lexicon order; a kept match blocks overlapping ones.
-        for t, m in sorted(hits, key=lambda h: (-(h[1].end() - h[1].start()), h[0].weak, h[0].rank, h[1].start())):
-            if any(m.start() < k.end() and k.start() < m.end() for _, k in kept):
-                continue
-            if not self._media_ok(t, m.start(), request, available):
-                continue
-            kept.append((t, m))
-        kept.sort(key=lambda h: h[1].start())
-        kept = self._drop_generic(request, kept)
-        out: list[Detection] = []
-        captures: list[bool] = []
-        seen: dict[str, int] = {}  # task -> index in out of its first mention
-        for t, m in kept:
-            clause = request.clause_at(m.start())
-            own_file = request.resources_in(clause.start, clause.end) and self.tools[t.task].input_media
-            replaces: int | None = None
-            if t.task in seen and not own_file:
-                # A second mention ("the caption") refers back to the same task, unless only the second one
-                # comes with its text ("I want a poster ... generate an image of 'Stay positive'").
-                first = out[seen[t.task]]
-                first_clause = request.clause_at(first.start)
-                if request.quotes_in(first_clause.start, first_clause.end) or not request.quotes_in(
-                    clause.start, clause.end
-                ):
-                    continue
-                replaces = seen[t.task]
-            det = Detection(t.task, m.start(), m.end())
-            if t.capture:
-                det = replace(det, capture=captured_text(request, m.end(), clause.end))
-            if t.labels:
-                det = replace(det, labels=listed_labels(request, m.end(), clause.end))
-                if not det.labels:
-                    continue
-            if replaces is not None:
-                out[replaces], captures[replaces] = det, t.capture
-                continue
-            seen[t.task] = len(out)
-            out.append(det)
-            captures.append(t.capture)
-        # Words after "draw a picture of" describe the picture: they ask for no task of their own.
-        regions = [(d.end, request.clause_at(d.start).end) for d, t in zip(out, captures, strict=True) if t]
-        out = [d for d in out if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
+        kept = self._drop_generic(request, self._resolve(request, available, self._matches(request)))
+        out, captured = self._mentions(request, kept)
+        out = self._drop_described(request, out, captured)
         out = self._questions(request, available, out)
         out = self._controlled(request, out)
         return sorted(out, key=lambda d: d.start)
 
+    def _matches(self, request: ParsedRequest) -> list[_Hit]:
+        """Rule 1: every non-empty match of every trigger."""
+        return [(t, m) for t in self._triggers for m in t.rx.finditer(request.masked) if m.end() > m.start()]
+
+    def _resolve(self, request: ParsedRequest, available: Available, hits: list[_Hit]) -> list[_Hit]:
+        """Rule 2: of overlapping matches the longest wins, then strong before weak, then lexicon order; a match
+        whose task's input medium is nowhere to be found is dropped."""
+        kept: list[_Hit] = []
+        for t, m in sorted(hits, key=lambda h: (-(h[1].end() - h[1].start()), h[0].weak, h[0].rank, h[1].start())):
+            if any(m.start() < k.end() and k.start() < m.end() for _, k in kept):
+                continue
+            if self._media_ok(t, m.start(), request, available):
+                kept.append((t, m))
+        return sorted(kept, key=lambda h: h[1].start())
+
+    def _mentions(self, request: ParsedRequest, kept: list[_Hit]) -> tuple[list[Detection], list[bool]]:
+        """Rule 3: one detection per task, with its captured text or labels; a second mention refers back."""
+        out: list[Detection] = []
+        captured: list[bool] = []
+        seen: dict[str, int] = {}  # task -> index in out of its first mention
+        for t, m in kept:
+            replaces = self._repeated(request, t, m, out, seen)
+            if replaces == -1:
+                continue
+            det = self._detection(request, t, m)
+            if det is None:
+                continue
+            if replaces is not None:
+                out[replaces], captured[replaces] = det, t.capture
+                continue
+            seen[t.task] = len(out)
+            out.append(det)
+            captured.append(t.capture)
+        return out, captured
+
+    def _repeated(self, request: ParsedRequest, t: _Trigger, m: re.Match[str], out: list[Detection],
+                  seen: dict[str, int]) -> int | None:
+        """For a task already detected: -1 to skip this mention, the index of the first to replace, else None.
+
+        A second mention ("the caption") refers back to the same task, unless only the second one comes with
+        its text ("I want a poster ... generate an image of 'Stay positive'").
+        """
+        clause = request.clause_at(m.start())
+        own_file = request.resources_in(clause.start, clause.end) and self.tools[t.task].input_media
+        if t.task not in seen or own_file:
+            return None
+        first_clause = request.clause_at(out[seen[t.task]].start)
+        if request.quotes_in(first_clause.start, first_clause.end) or not request.quotes_in(clause.start, clause.end):
+            return -1
+        return seen[t.task]
+
+    @staticmethod
+    def _detection(request: ParsedRequest, t: _Trigger, m: re.Match[str]) -> Detection | None:
+        """The detection of one match, with the text or labels it captures (None: labels asked for, none given)."""
+        clause = request.clause_at(m.start())
+        det = Detection(t.task, m.start(), m.end())
+        if t.capture:
+            det = replace(det, capture=captured_text(request, m.end(), clause.end))
+        if t.labels:
+            det = replace(det, labels=listed_labels(request, m.end(), clause.end))
+            if not det.labels:
+                return None
+        return det
+
+    @staticmethod
+    def _drop_described(request: ParsedRequest, out: list[Detection], captured: list[bool]) -> list[Detection]:
+        """Rule 4: words after "draw a picture of" describe the picture: they ask for no task of their own."""
+        regions = [(d.end, request.clause_at(d.start).end) for d, c in zip(out, captured, strict=True) if c]
+        return [d for d in out if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
+
     def _drop_generic(
-        self, request: ParsedRequest, kept: list[tuple[_Trigger, re.Match[str]]]
-    ) -> list[tuple[_Trigger, re.Match[str]]]:
+        self, request: ParsedRequest, kept: list[_Hit]
+    ) -> list[_Hit]:
         """Drop incidental matches when a specific task on the same medium (or one they exclude) is asked for."""
         specific = [(t, m) for t, m in kept if not t.generic]
         excluded = {x for t, _ in specific for x in self.lexicon.raw["tasks"].get(t.task, {}).get("excludes", [])}
@@ -275,21 +278,40 @@ class KeywordDetector:
 
     def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
         """Route questions to visual, document or text question answering, or leave them to the LLM."""
+        asked, quoted_only = self._quoted_questions(req, found)
+        asked += self._sentence_questions(req, found, asked)
+        asked += self._worded_questions(req, asked)
         out = list(found)
+        for pos, question in sorted(asked):
+            task = self._route_question(req, avail, pos, found)
+            if pos in quoted_only and task == "question-answering":
+                continue  # without an image to ask about, a bare quoted question is text for another task
+            if task and task in self.tools:
+                out.append(Detection(task, pos, pos + 1, question=question))
+        return out
+
+    @staticmethod
+    def _quoted_questions(req: ParsedRequest, found: list[Detection]) -> tuple[list[tuple[int, str]], set[int]]:
+        """Questions in quotes, and those of them nobody says to answer ("the phrase is 'Ça va?'")."""
         asked: list[tuple[int, str]] = []
-        quoted_only: set[int] = set()  # quoted questions nobody says to answer: "the phrase is 'Ça va?'"
+        quoted_only: set[int] = set()
         for q in req.quotes:
             clause = req.clause_at(q.start)
             busy = [d for d in found if clause.start <= d.start < clause.end]
-            asks = re.search(
-                r"\b(?:questions?|ask\w*|answer\w*|wonder\w*|curious)\b", req.masked[clause.start : clause.end], re.I
-            )
+            asks = pattern("questions", "asks").search(req.masked[clause.start : clause.end])
             # "translate 'Wo ist der Bahnhof?'": a quoted question in a clause that asks for another task is
             # that task's text, not a question for the planner to route.
             if q.text.endswith("?") and (not busy or asks):
                 asked.append((q.start, q.text))
                 if not asks:
                     quoted_only.add(q.start)
+        return asked, quoted_only
+
+    @staticmethod
+    def _sentence_questions(req: ParsedRequest, found: list[Detection],
+                            asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Questions asked by sentences that ask for no task and hold no quoted question."""
+        out = []
         for s in req.sentences:
             if any(s.start <= d.start < s.end for d in found):
                 continue  # the sentence already asks for a task ("what is in this photo?")
@@ -297,19 +319,18 @@ class KeywordDetector:
                 continue
             question = extract_question(s, req.masked[s.start : s.end])
             if question:
-                asked.append((s.start, question))
+                out.append((s.start, question))
+        return out
+
+    def _worded_questions(self, req: ParsedRequest, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Sentences that ask to answer a question in words ("the question is ..."), unless already asked."""
+        out: list[tuple[int, str]] = []
         for rx in self._question_rx:
             for m in rx.finditer(req.masked):
                 sentence = req.sentence_at(m.start())
-                if any(sentence.start <= p < sentence.end for p, _ in asked):
+                if any(sentence.start <= p < sentence.end for p, _ in asked + out):
                     continue  # the question itself is already there (quoted or asked)
-                asked.append((m.start(), sentence.text))
-        for pos, question in sorted(asked):
-            task = self._route_question(req, avail, pos, found)
-            if pos in quoted_only and task == "question-answering":
-                continue  # without an image to ask about, a bare quoted question is text for another task
-            if task and task in self.tools:
-                out.append(Detection(task, pos, pos + 1, question=question))
+                out.append((m.start(), sentence.text))
         return out
 
     def _route_question(self, req: ParsedRequest, avail: Available, pos: int, found: list[Detection]) -> str | None:
@@ -364,7 +385,3 @@ class KeywordDetector:
             )
         return out
 
-
-def _words_rx(words: Iterable[str]) -> re.Pattern[str]:
-    alt = "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
-    return re.compile(rf"\b(?:{alt})\b", re.I)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ...media import is_url, media_of_name
+from .lexicon import default_lexicon, pattern, source, words_alt
 
 _TEXT_EXT = (".txt", ".md")
 # A file-ish token: a path ending in a known media or text extension, or an http(s) URL.
@@ -27,59 +29,11 @@ _QUOTES = (
 )
 # "Summarize this: <text>" - a literal after a colon, up to the end of the line.
 _COLON_LITERAL = re.compile(r"(?<=\w):[ \t]+(?=\S)([^\n]{8,})")
-# Words that mark a new clause: sentence ends, "then", "after that", or "and"/"," followed by an action verb.
-_CHAIN_WORDS = (
-    r"(?:and\s+then|then|after\s+that|afterwards?|next|finally|and\s+finally|later|subsequently|once\s+done|"
-    r"second(?:ly)?|third(?:ly)?|fourth(?:ly)?|lastly)"
-)
-# "... and save it as out.png": an imperative save names a destination ("I saved it as x.jpg" names an input).
-_SAVE_AS = re.compile(
-    r"(?:\b(?:and|then|please|you|to)\s+|^|[,;.:]\s*)(?:save|store|export|write)\s+"
-    r"(?:(?:it|this|that|them|the\s+\w+(?:\s+\w+)?)\s+)?(?:as|to|into)\s*['\"]?$",
-    re.I,
-)
 
-QUESTION_START = (
-    "what",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "where",
-    "when",
-    "why",
-    "how",
-    "is",
-    "are",
-    "was",
-    "were",
-    "does",
-    "do",
-    "did",
-    "can",
-    "could",
-    "should",
-    "will",
-    "would",
-    "has",
-    "have",
-)
-# Politeness and framing that comes before the actual question ("could you tell me how many...").
-_POLITE = re.compile(
-    r"^(?:(?:hey|hi|hello|ok|okay|so|and|also|please)[,!]?\s+)*"
-    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell\s+me|let\s+me\s+know|figure\s+out|find\s+out|check)\s+|"
-    r"(?:please\s+)?(?:tell\s+me|let\s+me\s+know)\s+|"
-    r"i\s+(?:want|would\s+like|'d\s+like|need)\s+to\s+(?:know|find\s+out)\s+|i\s+wonder\s+|i'm\s+wondering\s+|"
-    r"i\s+am\s+wondering\s+|(?:i'm\s+|i\s+am\s+)?curious\s+(?:to\s+(?:know|find\s+out|see)\s+|about\s+)|"
-    r"(?:please\s+)?find\s+out\s+)",
-    re.I,
-)
-_REQUEST_START = re.compile(
-    r"^(?:(?:hey|hi|hello|ok|okay|please|so|also|and)[,!]?\s+)*(?:(?:can|could|would|will)\s+(?:you|we|i)\b|"
-    r"(?:is|would)\s+it\s+(?:be\s+)?possible\b|is\s+there\s+(?:a|any)\s+way\b|do\s+you\s+think\b|"
-    r"would\s+you\s+mind\b|how\s+about\b|what\s+about\b|any\s+(?:idea|chance)\b)",
-    re.I,
-)
+
+def _rx(key: str) -> re.Pattern[str]:
+    """A pattern of the lexicon's ``parsing`` section (English wording lives in ``lexicon.yaml``)."""
+    return pattern("parsing", key)
 
 
 @dataclass(frozen=True)
@@ -155,52 +109,68 @@ def media_of_resource(name: str) -> str | None:
     return None
 
 
-def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
-    """Parse ``text``; ``connective_verbs`` are action verbs after which ", and <verb>" starts a new clause."""
-    masked = list(text)
-    resources: list[Resource] = []
-    quotes: list[Span] = []
-    taken: list[tuple[int, int]] = []
+class _Masker:
+    """Masks the files, URLs and quotes of a request, one after another, never two over the same characters."""
 
-    def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.masked = list(text)
+        self.taken: list[tuple[int, int]] = []
+        self.resources: list[Resource] = []
+        self.quotes: list[Span] = []
 
-    def mask(a: int, b: int) -> None:
+    def free(self, a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in self.taken)
+
+    def mask(self, a: int, b: int) -> None:
         # Spaces are masked too: a quote or file counts as one word for the patterns ("read '...' aloud").
         for i in range(a, b):
-            masked[i] = "0"
-        taken.append((a, b))
+            self.masked[i] = "0"
+        self.taken.append((a, b))
 
-    for rx in (_URL, _PATH):
-        for m in rx.finditer(text):
-            name = m.group(0).rstrip(".,;:!?)")
-            a, b = m.start(), m.start() + len(name)
-            media = media_of_resource(name) if not is_url(name) else (media_of_name(name) or "image")
-            if media is None or not free(a, b):
-                continue
-            before = text[max(0, a - 40) : a]
-            is_out = bool(_SAVE_AS.search(before))
-            resources.append(Resource(name=name, media=media, start=a, output=is_out))
-            mask(a, b)
-    for rx in _QUOTES:
-        for m in rx.finditer(text):
+    def files(self) -> None:
+        text = self.text
+        for rx in (_URL, _PATH):
+            for m in rx.finditer(text):
+                name = m.group(0).rstrip(".,;:!?)")
+                a, b = m.start(), m.start() + len(name)
+                media = media_of_resource(name) if not is_url(name) else (media_of_name(name) or "image")
+                if media is None or not self.free(a, b):
+                    continue
+                is_out = bool(_rx("save_as").search(text[max(0, a - 40) : a]))
+                self.resources.append(Resource(name=name, media=media, start=a, output=is_out))
+                self.mask(a, b)
+
+    def quoted(self) -> None:
+        for rx in _QUOTES:
+            for m in rx.finditer(self.text):
+                a, b = m.start(1), m.end(1)
+                if not self.free(m.start(), m.end()) and (a, b) not in self.taken:
+                    continue
+                if any(r.start == a for r in self.resources):
+                    continue  # a quoted file name: already a resource
+                self.quotes.append(Span(a, b, m.group(1).strip()))
+                self.mask(a, b)
+
+    def after_colons(self) -> None:
+        for m in _COLON_LITERAL.finditer(self.text):
             a, b = m.start(1), m.end(1)
-            if not free(m.start(), m.end()) and not any(s == a and e == b for s, e in taken):
-                continue
-            if any(r.start == a for r in resources):
-                continue  # a quoted file name: already a resource
-            quotes.append(Span(a, b, m.group(1).strip()))
-            mask(a, b)
-    for m in _COLON_LITERAL.finditer(text):
-        a, b = m.start(1), m.end(1)
-        words = len(m.group(1).split())
-        # Three words or more anywhere; two when they end the request ("the sentiment of: great product").
-        if free(a, b) and (words >= 3 or (words == 2 and not text[b:].strip())):
-            quotes.append(Span(a, b, m.group(1).strip()))
-            mask(a, b)
-    quotes.sort(key=lambda q: q.start)
-    resources.sort(key=lambda r: r.start)
-    masked_text = "".join(masked)
+            words = len(m.group(1).split())
+            # Three words or more anywhere; two when they end the request ("the sentiment of: great product").
+            if self.free(a, b) and (words >= 3 or (words == 2 and not self.text[b:].strip())):
+                self.quotes.append(Span(a, b, m.group(1).strip()))
+                self.mask(a, b)
+
+
+def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
+    """Parse ``text``; ``connective_verbs`` are action verbs after which ", and <verb>" starts a new clause."""
+    masker = _Masker(text)
+    masker.files()
+    masker.quoted()
+    masker.after_colons()
+    quotes = sorted(masker.quotes, key=lambda q: q.start)
+    resources = sorted(masker.resources, key=lambda r: r.start)
+    masked_text = "".join(masker.masked)
     sentences = _sentences(text, masked_text)
     clauses = _clauses(masked_text, sentences, connective_verbs)
     return ParsedRequest(
@@ -230,15 +200,8 @@ def _trimmed(text: str, a: int, b: int) -> Span:
 
 
 def _clauses(masked: str, sentences: list[Span], verbs: list[str]) -> list[Clause]:
-    verb_alt = "|".join(sorted((re.escape(v) for v in verbs), key=len, reverse=True)) or "(?!)"
-    boundary = re.compile(
-        rf"(?:[,;:]\s*|\s+)(?:and\s+|but\s+|please\s+)?(?={_CHAIN_WORDS}\b)"
-        rf"|[,;]\s*(?:and\s+)?(?:also\s+|please\s+)?(?=(?:{verb_alt})\b)"
-        rf"|\s+and\s+(?:also\s+|please\s+)?(?=(?:{verb_alt})\b)"
-        rf"|\s+(?=(?:also|as\s+well\s+as|plus)\s+(?:{verb_alt})\b)",
-        re.I,
-    )
-    chain_start = re.compile(rf"^\W*(?:and\s+|but\s+|please\s+)?{_CHAIN_WORDS}\b", re.I)
+    boundary = _boundary_rx(tuple(verbs))
+    chain_start, filler = _rx("chain_start"), _rx("filler")
     out: list[Clause] = []
     for s in sentences:
         cuts = (
@@ -246,7 +209,7 @@ def _clauses(masked: str, sentences: list[Span], verbs: list[str]) -> list[Claus
         )
         cuts = sorted(set(cuts))
         for a, b in itertools.pairwise(cuts):
-            if not re.sub(r"\band\b", "", masked[a:b]).strip(" ,;"):
+            if not filler.sub("", masked[a:b]).strip(" ,;"):
                 continue
             out.append(Clause(len(out), a, b, bool(chain_start.match(masked[a:b]))))
     if out:  # clauses must tile the whole text so that every offset belongs to one
@@ -259,6 +222,12 @@ def _clauses(masked: str, sentences: list[Span], verbs: list[str]) -> list[Claus
     return [Clause(0, 0, len(masked), False)]
 
 
+@lru_cache(maxsize=8)
+def _boundary_rx(verbs: tuple[str, ...]) -> re.Pattern[str]:
+    """Where a clause ends, for a list of connective verbs (the lexicon's ``parsing.clause_boundary``)."""
+    return re.compile(source("parsing", "clause_boundary").replace("<VERBS>", words_alt(verbs) or "(?!)"), re.I)
+
+
 def extract_question(sentence: Span, masked_sentence: str) -> str | None:
     """The question a sentence asks, without politeness ("could you tell me how many cats..."), or None.
 
@@ -267,7 +236,7 @@ def extract_question(sentence: Span, masked_sentence: str) -> str | None:
     lead = re.match(r"^\s*(?:['\"\u201c\u2018]?0+['\"\u201d\u2019]?[\s.:,;-]*)+", masked_sentence)
     offset = lead.end() if lead else 0
     asked = sentence.text.rstrip().endswith("?")
-    starts = [offset] + [m.end() for m in re.finditer(r"[,;:]\s*|\sand\s+", masked_sentence) if m.end() > offset]
+    starts = [offset] + [m.end() for m in _rx("question_split").finditer(masked_sentence) if m.end() > offset]
     for start in starts:
         question = _question_at(sentence.text[start:].strip(), asked)
         if question:
@@ -276,24 +245,23 @@ def extract_question(sentence: Span, masked_sentence: str) -> str | None:
 
 
 def _question_at(part: str, asked: bool) -> str | None:
-    m = _POLITE.match(part)
+    m = _rx("polite").match(part)
     body = part[m.end() :] if m else part
     if not m:
-        if _REQUEST_START.match(part):
+        if _rx("request_start").match(part):
             return None  # "Can you describe this photo?" asks for a task, not a question about content
         first = re.match(r"[A-Za-z']+", body)
-        if not asked or not first or first.group(0).lower() not in QUESTION_START:
+        if not asked or not first or first.group(0).lower() not in _question_start():
             return None
     body = body.rstrip(" .!?")
     if not body:
         return None
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
-        body = _EMBEDDED.sub(lambda e: " ".join(w for w in (e[1], e[3], e[2], e[4]) if w), body)
+        body = _rx("embedded").sub(lambda e: " ".join(w for w in (e[1], e[3], e[2], e[4]) if w), body)
     return body[0].upper() + body[1:] + "?"
 
 
-_EMBEDDED = re.compile(
-    r"^((?:what|which|whose|how)(?: (?!the\b|a\b|an\b|this\b|that\b|it\b|they\b)\w+)?|who|where|when|why) "
-    r"((?:the|a|an|this|that|these|those|my|his|her|their|its)\b.+?|it|they|he|she) (is|are|was|were)(?: (\w+ing))?$",
-    re.I,
-)
+
+@lru_cache(maxsize=1)
+def _question_start() -> frozenset[str]:
+    return frozenset(default_lexicon().words("parsing", "question_start"))

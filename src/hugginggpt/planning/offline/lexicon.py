@@ -1,0 +1,81 @@
+"""The offline planner's English wording, loaded once from ``lexicon.yaml``.
+
+Every English word list and pattern the rules use lives in the YAML file: the task triggers and the sections that
+read the rest of a request (``parsing``, ``literals``, ``references``, ``questions``, ``assembly``). Code keeps only
+the grammar-free machinery (offsets, masks, quotes, files), so new wording is a data change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The parsed keyword lexicon (see ``lexicon.yaml``)."""
+
+    raw: dict[str, Any]
+
+    @property
+    def verbs(self) -> list[str]:
+        """Action verbs that start a new clause after "and" or a comma."""
+        return list(self.raw.get("verbs", []))
+
+    def media_nouns(self) -> dict[str, list[str]]:
+        """Nouns that name each medium ("photo" -> image)."""
+        return dict(self.raw.get("media_nouns", {}))
+
+    def refs(self, task: str) -> list[str]:
+        """Nouns that refer back to a task's output ("the description")."""
+        return list(self.raw["tasks"].get(task, {}).get("refs", []))
+
+    def words(self, section: str, key: str) -> list[str]:
+        """A word list of a wording section."""
+        return [str(w) for w in self.raw.get(section, {}).get(key, [])]
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The lexicon shipped with the package (read once per process)."""
+    text = resources.files(__package__).joinpath("lexicon.yaml").read_text(encoding="utf-8")
+    return Lexicon(yaml.safe_load(text))
+
+
+def words_alt(words: Iterable[str]) -> str:
+    """A regex alternation of ``words``, longest first, a space matching any run of white space."""
+    return "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
+
+
+def words_rx(words: Iterable[str]) -> re.Pattern[str]:
+    """A case-insensitive pattern that matches any of ``words`` as whole words."""
+    alt = words_alt(words) or "(?!)"
+    return re.compile(rf"\b(?:{alt})\b", re.I)
+
+
+@cache
+def pattern(section: str, key: str) -> re.Pattern[str]:
+    """A compiled (case-insensitive) pattern of a wording section.
+
+    A pattern may name word lists of the lexicon as ``<section.key>`` (``<parsing.chain_words>``): they are
+    replaced by the list's alternation, so a list is written once and shared by the patterns that need it.
+    """
+    return re.compile(source(section, key), re.I)
+
+
+def source(section: str, key: str) -> str:
+    """The source of a wording section's pattern, its ``<section.key>`` word lists expanded."""
+    lex = default_lexicon()
+    raw = str(lex.raw[section][key])
+
+    def sub(m: re.Match[str]) -> str:
+        sec, key = m.group(1), m.group(2)
+        return words_alt(lex.words(sec, key)) or "(?!)"
+
+    return re.sub(r"<([a-z_]+)\.([a-z_]+)>", sub, raw)
