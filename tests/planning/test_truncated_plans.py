@@ -220,7 +220,7 @@ def test_real_server_reports_length_and_the_planner_never_runs_the_cut_plan(llam
     llm = OpenAICompatible(llama_url, timeout=300, max_retries=0)
     cut = llm.chat([{"role": "user", "content": "Count from one to fifty in words."}], max_tokens=4)
     assert cut.finish_reason == "length" and cut.completion_tokens == 4
-    planner = LLMPlanner(llm, REG, demos_k=1, max_tokens=6, retry_max_tokens=12)
+    planner = LLMPlanner(llm, REG, demos_k=0, max_tokens=6, retry_max_tokens=12)
     with pytest.raises(PlanError, match="cut off at the token limit \\(12 tokens\\)"):
         planner.plan("Describe a.jpg, summarize the description and read it aloud.", ctx())
     assert llm.usage.by_stage["plan"]["calls"] == 2
