@@ -217,3 +217,12 @@ def test_refusals_hide_existence_and_give_http_hints(client):
     assert answers[0].json()["error"]["code"] == answers[1].json()["error"]["code"]
     for r in answers:
         assert "--file" not in r.text
+
+
+def test_attachments_are_bounded(client):
+    name = "ab" * 32 + ".png"
+    r = client.post("/hugginggpt", json={"messages": [{"role": "user", "content": "hi", "files": [name] * 65}]})
+    assert r.status_code == 422  # one list: the schema's maxItems
+    many = [{"role": "user", "content": "x", "files": [name] * 60} for _ in range(5)] + [USER]
+    r = client.post("/hugginggpt", json={"messages": many})
+    assert r.status_code == 413 and "attaches 300 files" in r.json()["error"]["message"]

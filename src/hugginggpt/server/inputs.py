@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import Artifact, ArtifactStore
+from ..errors import RequestTooLarge
 from ..history import check_history, recent_history
 from ..imaging import check_image_pixels
 from ..media import is_url
 from ..resources import sniff_media
 from .errors import APIError
-from .schemas import ChatMessage
+from .schemas import ChatMessage, ContentPart
 from .store import ServerDB
 from .view import ARTIFACT_PREFIX, NAME_RE, PublicView
 
 _NAME = re.compile(r"^" + NAME_RE + r"$")
+MAX_ATTACHMENTS = 256  # files one request may attach over all its messages (uploads named, inline files)
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,(.*)$", re.S)
 # Extension from the content, so that the stored name and the served Content-Type match what the bytes are.
 _MAGIC_EXT: list[tuple[bytes, int, str]] = [
@@ -116,6 +118,10 @@ class InputGate:
         if last is None:
             raise APIError(400, "bad_request", "No user message has a text: there is no request.",
                            "Send messages with {'role': 'user', 'content': '...'}; the last such one is the request.")
+        attachments = len(files) + sum(len(m.files) + sum(p.type != "text" for p in _parts(m)) for m in messages)
+        if attachments > MAX_ATTACHMENTS:  # each is looked up in the store: bounded work per request
+            raise RequestTooLarge(f"The request attaches {attachments} files; the limit is {MAX_ATTACHMENTS}.",
+                                  hint="Send fewer files at once, or over several turns.")
         earlier = [m for m in messages[:last] if m.role in ("user", "assistant")]
         check_history([{"content": _text_of(m), "files": m.files} for m in earlier],
                       max_turns=self.max_history_turns, max_chars=self.max_history_chars)
@@ -162,6 +168,10 @@ class InputGate:
             elif part.type == "file" and part.file:
                 attached.append(self.attachment(str(part.file.get("file_id") or part.file.get("filename") or "")))
         return "\n".join(t for t in texts if t), attached
+
+
+def _parts(msg: ChatMessage) -> list[ContentPart]:
+    return [] if msg.content is None or isinstance(msg.content, str) else msg.content
 
 
 def _text_of(msg: ChatMessage) -> str:

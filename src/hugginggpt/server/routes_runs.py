@@ -67,7 +67,7 @@ async def create_run(body: RunCreate, st: ServerState = Depends(state)) -> RunOu
 def _continue(st: ServerState, request: str, files: list[str], conv: str | None) -> Inputs:
     """The inputs of a request continuing stored conversation ``conv`` (read from SQLite: call it in a thread)."""
     history = [{"role": m["role"], "content": m["content"], "files": m["files"]}
-               for m in (st.db.messages(conv) if conv else [])]
+               for m in (st.db.messages(conv, last=st.gate.max_history_turns) if conv else [])]
     return st.gate.from_request(request, files, history)
 
 

@@ -40,6 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 # What the schema says of a request, so that every body it calls valid is one the server accepts: a text that is
 # not only whitespace (Python's whitespace, which is what the server strips), and among the messages a user message
 # with such a text (the request is the last of them).
+MAX_FILES = 64  # attachments one list may name; the whole request is capped at MAX_ATTACHMENTS (inputs.py)
 BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
 NONBLANK = "[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
@@ -83,7 +84,8 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[ContentPart] | None = ""
-    files: list[str] = Field(default_factory=list, description="Uploads attached to this message.")
+    files: list[str] = Field(default_factory=list, max_length=MAX_FILES,
+                             description="Uploads attached to this message.")
 
 
 # ----- JARVIS-compatible ----------------------------------------------------------------------------------------
@@ -163,7 +165,8 @@ class RunCreate(BaseModel):
     request: str | None = Field(None, description="What to do.")
     messages: list[ChatMessage] | None = Field(None, min_length=1, description="Alternative to request: "
                                                + MESSAGES_DOC[0].lower() + MESSAGES_DOC[1:])
-    files: list[str] = Field(default_factory=list, description="Uploads to attach (name or sha256).")
+    files: list[str] = Field(default_factory=list, max_length=MAX_FILES,
+                             description="Uploads to attach (name or sha256).")
     conversation_id: str | None = Field(None, pattern=ID_PATTERN,
                                         description="Continue (or start) a stored conversation.")
 
@@ -255,7 +258,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, description=MESSAGES_DOC, json_schema_extra=HAS_REQUEST)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    files: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list, max_length=MAX_FILES, description="Uploads to attach.")
     user: str | None = None
 
 

@@ -183,9 +183,14 @@ class ServerDB:
                       "VALUES (?, ?, ?, ?, ?, ?, ?)", (conv_id, seq, role, content, json.dumps(files), run_id, now))
             c.execute("UPDATE conversations SET updated_at=? WHERE id=?", (now, conv_id))
 
-    def messages(self, conv_id: str) -> list[dict[str, Any]]:
+    def messages(self, conv_id: str, last: int | None = None) -> list[dict[str, Any]]:
+        """The conversation's messages in order; with ``last``, only the most recent ``last`` of them."""
         with self._tx() as c:
-            rows = c.execute("SELECT * FROM messages WHERE conversation_id=? ORDER BY seq", (conv_id,)).fetchall()
+            if last is None:
+                rows = c.execute("SELECT * FROM messages WHERE conversation_id=? ORDER BY seq", (conv_id,)).fetchall()
+            else:
+                rows = c.execute("SELECT * FROM (SELECT * FROM messages WHERE conversation_id=? ORDER BY seq DESC "
+                                 "LIMIT ?) ORDER BY seq", (conv_id, last)).fetchall()
         return [{"role": r["role"], "content": r["content"], "files": json.loads(r["files"]), "run_id": r["run_id"],
                  "at": r["at"]} for r in rows]
 
