@@ -150,3 +150,11 @@ def test_input_resolution_queues_behind_slow_calls_instead_of_failing() -> None:
         return await later
 
     assert asyncio.run(scenario()) == "resolved"
+
+
+def test_an_output_named_with_the_wrong_extension_gets_the_one_of_its_format() -> None:
+    checked, _ = check_result(ExpertResult([ExpertOutput("image", data=png(), ext=".wav"),
+                                            ExpertOutput("audio", data=wav(), ext=None),
+                                            ExpertOutput("audio", data=wav(), ext="flac"),
+                                            ExpertOutput("video", data=b"\0\0\0\x18ftypisom", ext=".mov")]), "m")
+    assert [c.ext for c in checked] == [".png", ".wav", ".wav", ".mov"]  # ambiguous containers keep theirs

@@ -22,9 +22,6 @@ Kind = Literal["text", "image", "audio", "video", "json"]
 KINDS: tuple[str, ...] = ("text", "image", "audio", "video", "json")
 _HINT = "The model returned a broken result; try another model for this task or report it to its maintainers."
 
-# Default file extensions when an expert gives none (the store needs one to name the file).
-_DEFAULT_EXT = {"image": ".png", "audio": ".wav", "video": ".mp4", "json": ".json"}
-
 
 @dataclass(frozen=True)
 class CheckedOutput:
@@ -71,23 +68,40 @@ def _check_output(out: Any, i: int, what: str) -> CheckedOutput:
     if not isinstance(data, (bytes, bytearray, memoryview)) or not len(data):
         raise _bad(what, f"{kind} output {i} has no data ({_type(data)})")
     data = bytes(data)
-    ext = out.ext if isinstance(out.ext, str) and out.ext else _DEFAULT_EXT[kind]
     if kind == "image":
-        _check_image(data, i, what)
+        found = _check_image(data, i, what)
     elif kind == "audio":
-        _check_signature(data, _AUDIO, "audio", i, what)
+        found = _check_signature(data, _AUDIO, "audio", i, what)
     elif kind == "video":
-        _check_signature(data, _VIDEO, "video", i, what)
+        found = _check_signature(data, _VIDEO, "video", i, what)
     else:
         try:
             json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _bad(what, f"json output {i} is not JSON ({exc})") from None
-    return CheckedOutput(kind, data=data, ext=ext)
+        found = ".json"
+    return CheckedOutput(kind, data=data, ext=_ext(out.ext, kind, found))
 
 
-def _check_image(data: bytes, i: int, what: str) -> None:
-    """The declared size within the pixel limit (before any decoding), then a full decode (truncation, bad CRCs)."""
+# Containers whose flavour the signature does not tell (MP4 audio or video, Ogg Vorbis or Opus...).
+_AMBIGUOUS = {".m4a", ".mp4", ".webm", ".ogg", ".ogv"}
+
+
+def _ext(given: Any, kind: str, found: str) -> str:
+    """The extension of the format found in the bytes (a PNG named ``.wav`` would be offered as sound); the
+    expert's own only for containers the signature leaves ambiguous, when it names a file of the same kind."""
+    from ..media import media_of_name
+
+    if found in _AMBIGUOUS and isinstance(given, str) and given:
+        ext = given if given.startswith(".") else f".{given}"
+        if media_of_name(f"x{ext}") == kind:
+            return ext
+    return found
+
+
+def _check_image(data: bytes, i: int, what: str) -> str:
+    """The declared size within the pixel limit (before any decoding), then a full decode (truncation, bad CRCs).
+    Returns the extension of the format found."""
     from PIL import Image
 
     from ..imaging import check_image_pixels
@@ -104,8 +118,10 @@ def _check_image(data: bytes, i: int, what: str) -> None:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
+            fmt = (im.format or "png").lower()
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the bytes are broken
         raise _bad(what, f"image output {i} is broken: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return {"jpeg": ".jpg", "mpo": ".jpg", "tiff": ".tif"}.get(fmt, f".{fmt}")
 
 
 def _is_wav(data: bytes) -> bool:
@@ -126,27 +142,31 @@ def _is_mp3(data: bytes) -> bool:
     return data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0)
 
 
-_AUDIO = {
-    "WAV": _is_wav,
-    "FLAC": lambda d: d[:4] == b"fLaC",
-    "Ogg": lambda d: d[:4] == b"OggS",
-    "MP3": _is_mp3,
-    "MP4/M4A": lambda d: d[4:8] == b"ftyp",
-    "WebM": lambda d: d[:4] == b"\x1a\x45\xdf\xa3",
+# format -> (test of the bytes, extension)
+_AUDIO: dict[str, tuple[Any, str]] = {
+    "WAV": (_is_wav, ".wav"),
+    "FLAC": (lambda d: d[:4] == b"fLaC", ".flac"),
+    "Ogg": (lambda d: d[:4] == b"OggS", ".ogg"),
+    "MP3": (_is_mp3, ".mp3"),
+    "MP4/M4A": (lambda d: d[4:8] == b"ftyp", ".m4a"),
+    "WebM": (lambda d: d[:4] == b"\x1a\x45\xdf\xa3", ".webm"),
 }
-_VIDEO = {
-    "MP4": lambda d: d[4:8] == b"ftyp",
-    "WebM/Matroska": lambda d: d[:4] == b"\x1a\x45\xdf\xa3",
-    "AVI": lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ",
-    "GIF": lambda d: d[:6] in (b"GIF87a", b"GIF89a"),
-    "Ogg": lambda d: d[:4] == b"OggS",
+_VIDEO: dict[str, tuple[Any, str]] = {
+    "MP4": (lambda d: d[4:8] == b"ftyp", ".mp4"),
+    "WebM/Matroska": (lambda d: d[:4] == b"\x1a\x45\xdf\xa3", ".webm"),
+    "AVI": (lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ", ".avi"),
+    "GIF": (lambda d: d[:6] in (b"GIF87a", b"GIF89a"), ".gif"),
+    "Ogg": (lambda d: d[:4] == b"OggS", ".ogv"),
 }
 
 
-def _check_signature(data: bytes, formats: dict[str, Any], kind: str, i: int, what: str) -> None:
-    if not any(test(data) for test in formats.values()):
-        raise _bad(what, f"{kind} output {i} is not a {'/'.join(formats)} file ({len(data)} bytes, starting "
-                         f"{data[:12]!r})")
+def _check_signature(data: bytes, formats: dict[str, tuple[Any, str]], kind: str, i: int, what: str) -> str:
+    """The extension of the first container format whose signature the bytes carry, or ExpertOutputError."""
+    for test, ext in formats.values():
+        if test(data):
+            return ext
+    raise _bad(what, f"{kind} output {i} is not a {'/'.join(formats)} file ({len(data)} bytes, starting "
+                     f"{data[:12]!r})")
 
 
 def _check_jsonable(facts: dict[str, Any], what: str) -> None:
