@@ -226,3 +226,19 @@ def test_attachments_are_bounded(client):
     many = [{"role": "user", "content": "x", "files": [name] * 60} for _ in range(5)] + [USER]
     r = client.post("/hugginggpt", json={"messages": many})
     assert r.status_code == 413 and "attaches 300 files" in r.json()["error"]["message"]
+
+
+@pytest.mark.slow
+def test_read_it_aloud_again_reads_text_not_the_speech_answer(client):
+    """After a speech answer, "now read it aloud" used to read the templated answer, artifact hash included."""
+    wav = "/v1/artifacts/" + "ab" * 32 + ".wav"
+    caption = ('I split your request into 2 task(s) and ran them:\n0. image-to-text with m/cap: "a red bus"\n'
+               f"1. text-to-speech with m/tts: audio at {wav}")
+    speech = f"I split your request into 1 task(s) and ran them:\n0. text-to-speech with m/tts: audio at {wav}"
+    messages = [{"role": "user", "content": "describe the photo and read it aloud"},
+                {"role": "assistant", "content": caption}, {"role": "user", "content": "now read it aloud"},
+                {"role": "assistant", "content": speech}, {"role": "user", "content": "now read it aloud"}]
+    r = client.post("/tasks", json={"messages": messages})
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert [t["task"] for t in plan] == ["text-to-speech"] and plan[0]["args"]["text"] == "a red bus"
