@@ -14,7 +14,7 @@ import pytest
 
 from hugginggpt.errors import ExpertInputError
 from hugginggpt.experts.embedded import audio
-from hugginggpt.experts.embedded._audio import load_audio, resample, wav_bytes
+from hugginggpt.experts.embedded._audio import load_audio, resample, speech_chunks, wav_bytes
 from hugginggpt.tasks import default_registry
 
 SR = 16000
@@ -152,6 +152,31 @@ def test_vad_is_safe_across_threads(spoken, clips, vad):
     assert not errors and results == expected
 
 
+LONG_SENTENCE = ("Please bring the blue folder to the meeting room tomorrow morning, because the visitors from the "
+                 "northern office arrive at nine, and after lunch we will walk them through the new building, the "
+                 "garden and the workshop, before the bus takes them back to the station in the evening.")
+
+
+def numbers(count: int) -> str:
+    """Seven-digit numbers with no punctuation: espeak-ng reads each as "one million two hundred ..." (~76 phonemes)."""
+    return " ".join(f"{(1234567 + 7654321 * i) % 10_000_000:07d}" for i in range(count))
+
+
+@pytest.mark.slow
+def test_a_sentence_spoken_in_chunks_still_reads_right(piper, asr, tmp_path):
+    assert len(list(speech_chunks(LONG_SENTENCE))) > 1  # cut at commas into several inferences
+    path = tmp_path / "long.wav"
+    path.write_bytes(piper.run({"text": LONG_SENTENCE}).outputs[0].data)
+    assert wer(LONG_SENTENCE, asr.run({"audio": path}).outputs[0].text) <= 0.15
+
+
+@pytest.mark.slow
+def test_piper_duration_grows_linearly_with_numbers(piper):
+    # Unchunked, 30 numbers were one utterance that espeak-ng truncated to 1,462 phonemes (and that took 1.6 GB).
+    short, long = (piper.run({"text": numbers(n)}).data["duration"] for n in (6, 30))
+    assert 4.25 < long / short < 5.75, (short, long)
+
+
 # --- audio decoding ------------------------------------------------------------------------------------------------
 
 
@@ -274,6 +299,14 @@ def test_real_espeak_is_intelligible(asr, vad, tmp_path):
     assert vad.run({"audio": path}).data["label"] == "speech"
     # espeak's robotic voice costs Whisper tiny a word or two: a looser bar than for piper.
     assert wer(SENTENCES[1], asr.run({"audio": path}).outputs[0].text) <= 0.35
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not audio.EspeakTTS.availability()[0], reason="espeak-ng is not installed (make sysdeps)")
+def test_real_espeak_duration_grows_linearly_with_numbers():
+    # espeak-ng alone drops words from over-long clauses: 250 numbers came out 4x, not 10x, as long as 25.
+    short, long = (audio.EspeakTTS().run({"text": numbers(n)}).data["duration"] for n in (25, 250))
+    assert 8.5 < long / short < 11.5, (short, long)
 
 
 # --- cards ---------------------------------------------------------------------------------------------------------
