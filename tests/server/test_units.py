@@ -211,3 +211,21 @@ def test_login_limiter_counts_wrong_keys_per_address_in_a_window():
     assert limiter.retry_after("a") == 0
     limiter.succeeded("b")
     assert limiter.retry_after("b") == 0
+
+
+def test_run_manager_refuses_an_oversized_history_before_storing(tmp_path):
+    import asyncio
+    from types import SimpleNamespace
+
+    from hugginggpt.config import HuggingGPTConfig
+    from hugginggpt.errors import RequestTooLarge
+    from hugginggpt.server.inputs import Inputs
+    from hugginggpt.server.runs import RunManager
+
+    db = ServerDB(tmp_path / "s.sqlite3")
+    agent = SimpleNamespace(config=HuggingGPTConfig(workspace=tmp_path, max_history_chars=100))
+    runs = RunManager(agent, db, PublicView(tmp_path))
+    big = Inputs(request="hi", history=[{"role": "user", "content": "y" * 101}])
+    with pytest.raises(RequestTooLarge, match="max_history_chars"):
+        asyncio.run(runs.start(big, source="ui"))
+    assert db.list_runs() == []

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import RequestError
+from ..history import check_history
 from ..results import ErrorInfo, Event, RunResult
 from .inputs import Inputs
 from .store import RunRecord, ServerDB
@@ -61,8 +62,12 @@ class RunManager:
         return len(self._tasks)
 
     def check(self, inputs: Inputs, agent: Any | None = None) -> None:
-        """Refuse at once what the agent would refuse first (so the client gets a 400, not a failed run)."""
-        limit = (agent or self.agent).config.max_request_chars
+        """Refuse at once what the agent would refuse first (so the client gets a 400/413, not a failed run), and
+        before anything is stored: an empty or too long request, a history over the limits (every entry point,
+        the web UI included, starts runs here)."""
+        config = (agent or self.agent).config
+        check_history(inputs.history, max_turns=config.max_history_turns, max_chars=config.max_history_chars)
+        limit = config.max_request_chars
         if not inputs.request.strip():
             raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe this image'.")
         if len(inputs.request) > limit:
