@@ -274,12 +274,33 @@ class GraphBuilder:
 
     def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
         """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
+        if det.from_image:
+            caption = self._caption_of_referred_image(node)
+            if caption is not None:
+                return caption
         own = self._clause_quote(node)
         if own is not None:
             return own
         if capture and det.capture and not self._is_reference(det.capture):
             return det.capture
         return self._bridge(node)
+
+    def _caption_of_referred_image(self, node: Node) -> int | None:
+        """A caption of the image that "similar to this one" points at: the clause's own image, else the latest
+        image the request names before it, else an attached one, else one of an earlier turn."""
+        task = BRIDGES["image"]
+        if task not in self.registry:
+            return None
+        clause = node.clause
+        named = [r for r in self.req.resources if r.media == "image" and not r.output and r.start < clause.end]
+        own = [r for r in named if r.start >= clause.start]
+        attached = [r for r in self.context if r.media == "image" and r.origin != "history"]
+        earlier = [r for r in self.context if r.media == "image"]
+        pick = (own or named or attached or earlier or [None])[-1]
+        if pick is None:
+            return None
+        slot = self.registry.get(task).inputs[0].name
+        return self._commit(Node(len(self.nodes), task, node.pos - 0.5, clause, {slot: pick.name}))
 
     def _earlier_output(self, node: Node, second: bool) -> int | None:
         """Rule 2: an earlier task's text output, named ("the description") or implied (a chain, "it")."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ...tasks import TaskRegistry
 from .lexicon import Lexicon, default_lexicon, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
-from .text import ParsedRequest, Resource, extract_question
+from .phrases import coordinated, described_end, similar_to_image
+from .text import ParsedRequest, extract_question
+from .types import Available, Detection
 
 log = logging.getLogger(__name__)
 # Lexicon and default_lexicon are re-exported: callers import them from here.
@@ -45,27 +47,6 @@ def tools_from_registry(registry: TaskRegistry) -> list[ToolInfo]:
     return [
         ToolInfo(t.name, t.description, tuple((s.name, s.type) for s in t.inputs), tuple(t.outputs)) for t in registry
     ]
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One task the request asks for, at ``start:end`` of the request (the words that asked for it)."""
-
-    task: str
-    start: int
-    end: int
-    capture: str | None = None  # a text argument given with the trigger ("draw a cat" -> "a cat")
-    labels: str | None = None  # candidate labels (zero-shot classification)
-    question: str | None = None  # the question, for question-answering tasks
-
-
-@dataclass(frozen=True)
-class Available:
-    """Inputs that exist besides the request text: media of attached files and of earlier outputs."""
-
-    user_media: frozenset[str] = frozenset()
-    history_media: frozenset[str] = frozenset()
-    context: tuple[Resource, ...] = field(default_factory=tuple)
 
 
 class TaskDetector(Protocol):
@@ -179,7 +160,9 @@ class KeywordDetector:
         """Tasks the request asks for, in order of mention."""
         kept = self._drop_generic(request, self._resolve(request, available, self._matches(request)))
         out, captured = self._mentions(request, kept)
+        out, captured = coordinated(request, out, captured, self.tools)
         out = self._drop_described(request, out, captured)
+        out = similar_to_image(request, out)
         out = self._questions(request, available, out)
         out = self._controlled(request, out)
         return sorted(out, key=lambda d: d.start)
@@ -250,9 +233,20 @@ class KeywordDetector:
 
     @staticmethod
     def _drop_described(request: ParsedRequest, out: list[Detection], captured: list[bool]) -> list[Detection]:
-        """Rule 4: words after "draw a picture of" describe the picture: they ask for no task of their own."""
-        regions = [(d.end, request.clause_at(d.start).end) for d, c in zip(out, captured, strict=True) if c]
-        return [d for d in out if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
+        """Rule 4: words after "draw a picture of" describe the picture: they ask for no task of their own, up to
+        a connective that another task follows ("a joke about cats but say it out loud")."""
+        regions: list[tuple[int, int]] = []
+        kept = list(out)
+        for i, (d, c) in enumerate(zip(out, captured, strict=True)):
+            if not c:
+                continue
+            clause_end = request.clause_at(d.start).end
+            end = described_end(request, d.end, clause_end, out)
+            regions.append((d.end, end))
+            # Cut a capture that ran to the clause end (a rule-composed one, as in a list, is already cut).
+            if end < clause_end and d.capture and d.capture == captured_text(request, d.end, clause_end):
+                kept[i] = replace(d, capture=captured_text(request, d.end, end))
+        return [d for d in kept if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
 
     def _drop_generic(
         self, request: ParsedRequest, kept: list[_Hit]

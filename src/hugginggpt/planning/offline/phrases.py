@@ -1,0 +1,115 @@
+"""Rules for phrases that ask for several things at once, and for things made "like this one".
+
+- **Several tasks in one phrase**: "show me a joke and an image of a cat", "generate a video and audio about a dog":
+  a request verb followed by a list of the nouns that name what each task makes (the lexicon's
+  ``generation.nouns``). Each noun becomes a detection, and the words after the list are the text they all share.
+- **Where a described thing ends**: the words after "draw a picture of" describe the picture, up to a connective
+  followed by another task ("tell me a joke about cats *but* say it out loud").
+- **Similar to an image**: "a picture similar to this one", "a pic like it": the new image (video) is generated from
+  a caption of the image referred to, not from the words.
+
+All the wording is in ``lexicon.yaml``; this module only puts it together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from dataclasses import replace
+from functools import lru_cache
+
+from .lexicon import default_lexicon, pattern, words_alt
+from .literals import captured_text
+from .text import ParsedRequest
+from .types import Detection
+
+# Tasks whose text may come from a caption of an image the request points at ("a picture like this one").
+FROM_IMAGE = ("text-to-image", "text-to-video")
+
+
+@lru_cache(maxsize=1)
+def _nouns() -> dict[str, str]:
+    """Noun (lower case, single-spaced) -> the task that makes it."""
+    spec = default_lexicon().raw["generation"]["nouns"]
+    return {" ".join(str(n).lower().split()): task for task, nouns in spec.items() for n in nouns}
+
+
+@lru_cache(maxsize=1)
+def _list_rx() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a request verb with a list of two or more things, one thing of such a list)."""
+    lex = default_lexicon()
+    verbs, arts, adjs, joins = (words_alt(lex.words("generation", k)) for k in
+                                ("request_verbs", "articles", "adjectives", "joins"))
+    nouns = words_alt(_nouns())
+    item = rf"(?:(?:{arts})\s+)?(?:(?:{adjs})\s+)*(?:{nouns})(?:e?s)?\b"
+    whole = re.compile(rf"\b(?:{verbs})\b(?:\s+(?:me|us))?\s+(?P<list>{item}(?:\s*(?:{joins})\s*{item})+)", re.I)
+    noun = re.compile(rf"\b(?P<noun>{nouns})(?:e?s)?\b", re.I)
+    return whole, noun
+
+
+def _task_of(noun: str) -> str | None:
+    key = " ".join(noun.lower().split())
+    return _nouns().get(key) or _nouns().get(key.rstrip("s"))
+
+
+def described_end(req: ParsedRequest, start: int, end: int, others: list[Detection]) -> int:
+    """Where the words that describe a thing, from ``start`` to the clause ``end``, stop: before a connective
+    ("and", "but", ",") that a later task's words follow."""
+    connective = pattern("phrases", "connective")
+    for d in sorted(others, key=lambda d: d.start):
+        if start < d.start < end:
+            m = connective.search(req.masked, start, d.start)
+            if m:
+                return m.start()
+    return end
+
+
+def coordinated(req: ParsedRequest, found: list[Detection], captured: list[bool],
+                tools: Container[str]) -> tuple[list[Detection], list[bool]]:
+    """Replace the detections inside "a joke and an image of a cat" by one per thing asked for."""
+    whole, noun_rx = _list_rx()
+    out, flags = list(found), list(captured)
+    for m in whole.finditer(req.masked):
+        ls, le = m.span("list")
+        members = [(n.start(), n.end(), _task_of(n.group("noun"))) for n in noun_rx.finditer(req.masked, ls, le)]
+        members = [(a, b, t) for a, b, t in members if t and t in tools]
+        if len(members) < 2:
+            continue
+        clause = req.clause_at(ls)
+        tail_end = described_end(req, le, clause.end, out)
+        shared, similar = _shared_text(req, le, tail_end)
+        keep = [i for i, d in enumerate(out) if not m.start() <= d.start < le]
+        out, flags = [out[i] for i in keep], [flags[i] for i in keep]
+        for i, (a, b, task) in enumerate(members):
+            start = ls if i == 0 else members[i - 1][1]
+            capture = shared
+            if task == "text-generation":  # "a joke" + "about a cat": the thing to write is part of the prompt
+                thing = req.text[start:b].strip(" ,&")
+                thing = pattern("phrases", "join_lead").sub("", thing).strip()
+                about = default_lexicon().raw["generation"]["about"]
+                capture = f"{thing} {about} {shared}" if shared else thing
+            out.append(Detection(task, a, le, capture=capture, from_image=similar and task in FROM_IMAGE))
+            flags.append(True)
+    return out, flags
+
+
+def _shared_text(req: ParsedRequest, start: int, end: int) -> tuple[str | None, bool]:
+    """The text the things of a list share (the words or quote after it), and whether it says "like this one"."""
+    if pattern("generation", "similar").match(req.masked, start, end):
+        return None, True
+    quotes = req.quotes_in(start, end)
+    if quotes:
+        return quotes[0].text, False
+    return captured_text(req, start, end), False
+
+
+def similar_to_image(req: ParsedRequest, found: list[Detection]) -> list[Detection]:
+    """Mark generation asked "similar to / like this one": its text is a caption of that image."""
+    similar = pattern("generation", "similar")
+    out = []
+    for d in found:
+        clause = req.clause_at(d.start)
+        if d.task in FROM_IMAGE and not d.from_image and similar.match(req.masked, d.end, clause.end):
+            d = replace(d, capture=None, from_image=True)
+        out.append(d)
+    return out
