@@ -296,9 +296,10 @@ class GraphBuilder:
         own = [r for r in named if r.start >= clause.start]
         attached = [r for r in self.context if r.media == "image" and r.origin != "history"]
         earlier = [r for r in self.context if r.media == "image"]
-        pick = (own or named or attached or earlier or [None])[-1]
-        if pick is None:
+        candidates = own or named or attached or earlier
+        if not candidates:
             return None
+        pick = candidates[-1]
         slot = self.registry.get(task).inputs[0].name
         return self._commit(Node(len(self.nodes), task, node.pos - 0.5, clause, {slot: pick.name}))
 

@@ -71,8 +71,11 @@ def coordinated(req: ParsedRequest, found: list[Detection], captured: list[bool]
     out, flags = list(found), list(captured)
     for m in whole.finditer(req.masked):
         ls, le = m.span("list")
-        members = [(n.start(), n.end(), _task_of(n.group("noun"))) for n in noun_rx.finditer(req.masked, ls, le)]
-        members = [(a, b, t) for a, b, t in members if t and t in tools]
+        members: list[tuple[int, int, str]] = []
+        for n in noun_rx.finditer(req.masked, ls, le):
+            task = _task_of(n.group("noun"))
+            if task and task in tools:
+                members.append((n.start(), n.end(), task))
         if len(members) < 2:
             continue
         clause = req.clause_at(ls)
