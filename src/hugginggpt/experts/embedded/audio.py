@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -137,9 +138,14 @@ MAX_PIPER_PHONEMES = 320
 estimate, since the phonemes of a chunk are only known after espeak-ng has read it."""
 
 
+_UNSPEAKABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters and lone surrogates: a NUL ends espeak-ng's C string (the rest went unsaid) and a surrogate
+cannot be encoded for it at all. Line breaks are split off before this applies."""
+
+
 def _tts_text(inputs: dict[str, Any]) -> str:
     """The text to speak, whitespace collapsed within lines (line breaks are chunk boundaries), length-checked."""
-    lines = (" ".join(line.split()) for line in require_text(inputs).splitlines())
+    lines = (" ".join(_UNSPEAKABLE.sub(" ", line).split()) for line in require_text(inputs).splitlines())
     text = "\n".join(line for line in lines if line)
     if not text:
         raise ExpertInputError("There is no text to speak.", hint="Give the text to read aloud.")
