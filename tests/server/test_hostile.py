@@ -242,3 +242,24 @@ def test_read_it_aloud_again_reads_text_not_the_speech_answer(client):
     assert r.status_code == 200, r.text
     plan = r.json()
     assert [t["task"] for t in plan] == ["text-to-speech"] and plan[0]["args"]["text"] == "a red bus"
+
+
+def test_large_json_bodies_are_parsed_off_the_event_loop(client, monkeypatch):
+    import hugginggpt.server.routing as routing
+
+    threads: list[str] = []
+    real_loads = json.loads
+
+    def recording_loads(data, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real_loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(routing, "_parse", recording_loads)
+    big = {"messages": [{"role": "user", "content": "y" * 100_000}, {"role": "user", "content": "   "}]}
+    r = client.post("/hugginggpt", json=big)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"  # parsed, then: no request
+    r = client.post("/hugginggpt", content=b'{"messages": [' + b" " * 100_000,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
+    loop_thread = client.portal.call(lambda: threading.current_thread().name)
+    assert len(threads) == 2 and loop_thread not in threads

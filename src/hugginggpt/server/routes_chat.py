@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from .deps import ServerState, state
 from .errors import APIError, error_body, status_of
+from .routing import OffLoopJSONRoute
 from .runs import ANSWERED
 from .schemas import (
     ERRORS,
@@ -34,7 +35,7 @@ from .view import describe_event
 
 MODEL_ID = "hugginggpt"
 _STARTED = int(time.time())
-router = APIRouter()
+router = APIRouter(route_class=OffLoopJSONRoute)
 
 
 # ----- JARVIS ---------------------------------------------------------------------------------------------------

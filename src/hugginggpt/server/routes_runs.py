@@ -17,11 +17,12 @@ from .deps import ID_RE, ServerState, state
 from .errors import APIError
 from .files import NoFollowFileResponse, regular_file_stat
 from .inputs import Inputs
+from .routing import OffLoopJSONRoute
 from .schemas import ERRORS, ConversationMessage, ConversationOut, EventOut, FileOut, Health, RunCreate, RunList, RunOut
 from .store import RUN_STATES
 from .view import ARTIFACT_PREFIX, NAME_RE
 
-router = APIRouter()
+router = APIRouter(route_class=OffLoopJSONRoute)
 _ARTIFACT = re.compile(r"^" + NAME_RE + r"$")
 _DIGITS = re.compile(r"[0-9]+")
 MAX_SEQ = 2**62
