@@ -1,10 +1,10 @@
-"""Measure what a hung expert does to everyone else (not a test: run it as a script).
+"""Measure what a hung expert does to everyone else (results: benchmarks/results/hung_expert.json).
 
 1. ``run()`` wall time: one run whose only task hangs for ``--hang`` seconds, with ``task_timeout=--timeout``.
 2. Starvation: on one event loop (as in the server), ``--hung`` runs whose expert hangs, then ``--others`` unrelated
    runs of a well-behaved expert; reports how long the unrelated runs took.
 
-    python tests/faults/bench_hung_expert.py --hang 30 --timeout 5
+    python benchmarks/hung_expert.py --hang 30 --timeout 5
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the fault experts and the LLM double; hugginggpt as installed
 
-from faults.fault_experts import Echo, FaultAgent, Sleeps
-from llm_doubles import ScriptedLLM
+from faults.fault_experts import Echo, FaultAgent, Sleeps  # noqa: E402
+from llm_doubles import ScriptedLLM  # noqa: E402
 
 HUNG_PLAN = [{"task": "text-classification", "id": 0, "args": {"text": "anything"}}]
 OTHER_PLAN = [{"task": "summarization", "id": 0, "args": {"text": "an unrelated request"}}]
@@ -82,7 +83,10 @@ def main() -> None:
             out["starvation_asyncio_run_wall_s"] = round(time.perf_counter() - t0, 2)
         if args.part in ("sync", "both"):
             out["sync_run"] = sync_run_wall(Path(d), args.timeout)
-    print(json.dumps(out, indent=1))
+    text = json.dumps(out, indent=1)
+    print(text)
+    (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
+    (ROOT / "benchmarks" / "results" / "hung_expert.json").write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

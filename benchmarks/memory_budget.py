@@ -1,9 +1,11 @@
-"""Process RSS against ``memory_budget_mb`` over runs of real embedded experts (not a test: run it as a script).
+"""Process RSS against ``memory_budget_mb`` over runs of real embedded experts.
+
+Results: benchmarks/results/memory_budget.json.
 
 Each run uses one embedded expert (sentiment, NER, MiniLM summary, EfficientNet, mediapipe faces, OpenCV Canny);
 after each run the script prints the process RSS and what the pool believes it holds.
 
-    python tests/faults/bench_memory_budget.py --budget 1
+    python benchmarks/memory_budget.py --budget 1
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the fault experts and the LLM double; hugginggpt as installed
 
-from faults.fault_experts import FixedPlanner
-from hugginggpt.agent import HuggingGPT
-from hugginggpt.config import HuggingGPTConfig
-from hugginggpt.experts.pool import rss_mb
-from llm_doubles import ScriptedLLM
+from faults.fault_experts import FixedPlanner  # noqa: E402
+from hugginggpt.agent import HuggingGPT  # noqa: E402
+from hugginggpt.config import HuggingGPTConfig  # noqa: E402
+from hugginggpt.experts.pool import rss_mb  # noqa: E402
+from llm_doubles import ScriptedLLM  # noqa: E402
 
 TEXT = ("The city council met on Tuesday in Springfield. Maria Lopez proposed a new park near the river. "
         "The vote was postponed to spring because the budget was not ready. Everyone liked the playground idea.")
@@ -76,7 +79,10 @@ def main() -> None:
                              "pool_believes_mb": round(believed(agent.pool), 1),
                              "loaded": len(agent.pool.loaded_ids())})
         peak = max(r["rss_mb"] for r in rows)
-        print(json.dumps({"budget_mb": args.budget, "peak_rss_mb": peak, "rows": rows}, indent=1))
+        text = json.dumps({"budget_mb": args.budget, "peak_rss_mb": peak, "rows": rows}, indent=1)
+        print(text)
+        (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
+        (ROOT / "benchmarks" / "results" / "memory_budget.json").write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
