@@ -248,7 +248,8 @@ def _status_line(status: str, result: dict[str, Any]) -> str:
     if results and failed:
         names = ", ".join(f"#{(r.get('task') or {}).get('id', '?')} {(r.get('task') or {}).get('task', '')}".strip()
                           for r in failed[:4]) + (", …" if len(failed) > 4 else "")
-        return f"**{label}**: {len(failed)} of {len(results)} tasks did not finish ({names}).\n\n"
+        tasks = "tasks" if len(results) > 1 else "task"
+        return f"**{label}**: {len(failed)} of {len(results)} {tasks} did not finish ({names}).\n\n"
     return f"**{label}.**\n\n" if status != "partial" else ""
 
 

@@ -277,9 +277,11 @@ def check_endpoint(policy: LLMPolicy, url: str) -> str:
         raise ResourceAccessDenied(policy.reason, hint="Use the server's LLM, or ask the operator.")
     norm = normalize_endpoint(url)
     if norm is None or norm not in policy.allowlist:
-        allowed = ", ".join(policy.allowlist) or "none"
+        # Code spans: the UI shows this as Markdown, where a bare URL would become a link to click.
+        shown = url.strip()[:200].replace("`", "'")
+        allowed = ", ".join(f"`{u}`" for u in policy.allowlist) or "none"
         raise ResourceAccessDenied(
-            f"The LLM endpoint {url.strip()[:200]!r} is not on this server's allowlist (server.ui_llm_allowlist).",
+            f"The LLM endpoint `{shown}` is not on this server's allowlist (server.ui_llm_allowlist).",
             hint=f"Choose one of the allowed endpoints ({allowed}), or ask the operator to add it.")
     return norm
 
