@@ -20,6 +20,7 @@ from ..errors import ConfigError, ExpertInputError, ExpertUnavailable, HuggingGP
 from ..results import ErrorInfo
 from .hub.render import b64decode
 from .hub.wire import LOSSLESS_HEADER, MEDIA_DIRS, SLOT_OF_KEY, encode_result, jarvis_shape
+from .pool import ExpertPool
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,10 @@ MAX_INPUT_MB = 100
 class HostedModels:
     """The models a server hosts: card + backend each; experts load on first request (or at start with preload)."""
 
-    def __init__(self, entries: dict[str, tuple[ModelCard, Any]], public_dir: Path) -> None:
+    def __init__(self, entries: dict[str, tuple[ModelCard, Any]], public_dir: Path,
+                 pool: ExpertPool | None = None) -> None:
         self.entries = entries
+        self.pool = pool
         self.public_dir = public_dir
         self._locks = {mid: threading.Lock() for mid in entries}
         for sub in (*MEDIA_DIRS.values(), "inputs"):
@@ -39,7 +42,10 @@ class HostedModels:
     def run(self, model_id: str, inputs: dict[str, Any]) -> Any:
         card, backend = self.entries[model_id]
         with self._locks[model_id]:  # one request per model at a time, as JARVIS (models are not thread safe)
-            return backend.expert(card).run(inputs)
+            if self.pool is None:
+                return backend.expert(card).run(inputs)
+            with self.pool.leasing():  # leased: the memory budget never unloads a model in the middle of a call
+                return backend.expert(card).run(inputs)
 
     def preload(self) -> None:
         for card, backend in self.entries.values():
@@ -52,7 +58,6 @@ def build_hosted(config: Any, model_ids: list[str] | None = None, tasks: list[st
     expert and local hub model available here (optionally only for ``tasks``)."""
     from ..backends import EmbeddedBackend
     from ..catalog.sync import build_catalog
-    from .pool import ExpertPool
     from .transformers_backend import TransformersBackend
 
     pool = ExpertPool(getattr(config, "memory_budget_mb", 6144))
@@ -84,7 +89,7 @@ def build_hosted(config: Any, model_ids: list[str] | None = None, tasks: list[st
             if model_ids:
                 raise ConfigError(f"Cannot host {card.id}: {'; '.join(why)}.")
     root = public_dir or Path(tempfile.mkdtemp(prefix="hugginggpt-models-server-"))
-    return HostedModels(entries, root)
+    return HostedModels(entries, root, pool)
 
 
 def _inputs(body: dict[str, Any], hosted: HostedModels) -> dict[str, Any]:
