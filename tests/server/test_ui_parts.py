@@ -122,3 +122,46 @@ def test_no_share_button_on_media(tmp_path):
         comp = _media(gr, media, tmp_path / "x.bin")
         assert "share" not in (comp.buttons or []), media
     assert '#hg-chat button[aria-label="Share"]' in CSS  # the chatbot's own per-message Share button
+
+
+# ----- the chat handler's own failures ----------------------------------------------------------------------------
+def _respond(app: Any) -> Any:
+    from starlette.routing import Mount
+
+    mount = next(r for r in app.router.routes if isinstance(r, Mount) and r.path == "/ui")
+    blocks = mount.app.app.get_blocks()  # UIGuard -> Gradio's app
+    return next(f.fn for f in blocks.fns.values() if f.name == "respond")
+
+
+def _last(app: Any, message: dict[str, Any]) -> tuple[Any, ...]:
+    import asyncio
+
+    async def run() -> list[tuple[Any, ...]]:
+        return [out async for out in _respond(app)(message, [], None)]
+
+    return asyncio.run(run())[-1]
+
+
+@pytest.mark.parametrize("files", [[], ["bad"]])
+def test_a_failure_before_the_run_is_said_in_the_chat(tmp_path, shared_agent, monkeypatch, files):
+    """A bug (its text may hold internals) is named, not quoted; a refused upload gives its reason. Either way the
+    box is enabled again with the text back in it."""
+    from hugginggpt.config import HuggingGPTConfig
+    from hugginggpt.server.app import create_app
+
+    app = create_app(HuggingGPTConfig(workspace=tmp_path / "ws", server={"ui": True}), agent=shared_agent)
+
+    async def broken(*_a: Any, **_k: Any) -> str:
+        raise RuntimeError("/srv/private/state.db is locked")
+
+    monkeypatch.setattr(app.state.hg.runs, "start", broken)
+    if files:
+        (tmp_path / "notes.txt").write_text("plain text, not media")
+        files = [str(tmp_path / "notes.txt")]
+    chat, box, *_ = _last(app, {"text": "what is the sentiment of: fine", "files": files})
+    said = chat[-1]["content"]
+    if files:
+        assert "'notes.txt' is not an image, audio or video file" in said and "Upload PNG" in said, said
+    else:
+        assert said.startswith("⚠️ Internal error (RuntimeError)") and "/srv/private" not in said
+    assert box.interactive is True and "what is the sentiment of: fine" in str(box.value)

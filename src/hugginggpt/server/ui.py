@@ -131,9 +131,11 @@ def build_blocks(st: ServerState, policy: LLMPolicy | None = None) -> Any:
                 inputs = Inputs(request=text, history=conv_history, files=paths)
                 run_id = await st.runs.start(inputs, source="ui", conversation_id=sess["conversation"], agent=agent)
             except Exception as exc:  # a refused input, or a bug: shown in the chat, not as Gradio's "Error" toast
-                if not isinstance(exc, (APIError, HuggingGPTError)):
+                named = isinstance(exc, (APIError, HuggingGPTError))
+                if not named:  # a bug: its text may hold internals, so the log gets it and the chat its name
                     log.exception("web UI: could not start a run")
-                history.append({"role": "assistant", "content": _error_text(exc)})
+                history.append({"role": "assistant", "content": _error_text(exc) if named else
+                                f"⚠️ Internal error ({type(exc).__name__}); see the server log."})
                 # The text goes back into the box, so it can be corrected and sent again.
                 yield (history, box_state(False, {"text": text, "files": []}), board.progress_html(),
                        board.plan_html(), board.models_html(), sess)
