@@ -224,6 +224,10 @@ def test_other_sites_cannot_drive_the_ui_even_without_a_key(tmp_path, shared_age
         listed_ok = c.get("/ui/config", headers={**lan, "Origin": "https://tools.example.org"}).status_code
         assert listed_ok == (200 if listed else 403)
         assert c.get("/ui/config", headers={"Host": "gpu-box", "Origin": "https://gpu-box"}).status_code == 200
+        # Behind a reverse proxy that sends its own Host upstream, the public host comes in X-Forwarded-Host.
+        proxied = {"Host": "127.0.0.1:8004", "X-Forwarded-Host": "hg.example.org"}
+        assert c.get("/ui/config", headers={**proxied, "Origin": "https://hg.example.org"}).status_code == 200
+        assert c.get("/ui/config", headers={**proxied, "Origin": "https://evil.example"}).status_code == 403
 
 
 # ----- Gradio's 500 ---------------------------------------------------------------------------------------------------

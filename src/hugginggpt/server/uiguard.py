@@ -100,7 +100,7 @@ class UIGuard:
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         unsafe = scope.get("method", "GET") not in _SAFE
-        if origin is not None and not self._same_origin(origin, headers.get("host", "")):
+        if origin is not None and not self._same_origin(origin, headers):
             return _refuse(403, "forbidden", "Requests from another site to the web UI are refused.",
                            "Open the UI from this server's own address.")
         if origin is None and unsafe and headers.get("sec-fetch-site") in ("cross-site", "same-site"):
@@ -111,16 +111,20 @@ class UIGuard:
                            "Programs send 'Authorization: Bearer <key>' to the HTTP API (see /docs).")
         return None
 
-    def _same_origin(self, origin: str, host: str) -> bool:
+    def _same_origin(self, origin: str, headers: Headers) -> bool:
+        """Whether ``origin`` is this server as the browser sees it: the ``Host`` header, or the host a reverse
+        proxy forwarded (``X-Forwarded-Host``; a page on another site cannot add that header without a preflight,
+        and preflights from other sites are refused), or an origin listed in ``server.cors_origins``."""
         if origin.rstrip("/").lower() in self.origins:
             return True
         try:
             parts = urlsplit(origin)
         except ValueError:
             return False
-        if parts.scheme not in ("http", "https") or not parts.netloc or not host:
+        if parts.scheme not in ("http", "https") or not parts.netloc:
             return False  # "null" (sandboxed frames, files) and anything odd is another site
-        return _netloc(parts.netloc, parts.scheme) == _netloc(host)
+        hosts = [headers.get("host", ""), headers.get("x-forwarded-host", "").split(",")[0]]
+        return _netloc(parts.netloc, parts.scheme) in {_netloc(h) for h in hosts if h.strip()}
 
     def _bearer(self, headers: Headers) -> bool:
         auth = headers.get("authorization", "")
