@@ -231,6 +231,7 @@ def test_other_sites_cannot_drive_the_ui_even_without_a_key(tmp_path, shared_age
 
 
 # ----- Gradio's 500 ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # starts uvicorn: the connection reset is uvicorn's doing
 def test_gradio_failures_are_json_and_the_connection_stays_open(tmp_path, shared_agent):
     """Before: `queue/join` with an unknown fn_index answered a plain-text 500, uvicorn then closed the kept-alive
     connection, and the client's next request on it failed with ECONNRESET."""
