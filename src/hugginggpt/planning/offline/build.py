@@ -385,6 +385,7 @@ class GraphBuilder:
             question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else nouns["text"],
                               question)
         # One task per file ("how many horses are in them?"): each asks about its own image.
+        question = pattern("references", "question_double").sub(r"\1", question)
         return pattern("references", "question_plural").sub(r"\1 " + noun + "?", question)
 
     # -- references to earlier nodes ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Protocol
 from ...tasks import TaskRegistry
 from .lexicon import Lexicon, default_lexicon, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
-from .phrases import coordinated, described_end, similar_to_image
+from .phrases import coordinated, described_end, elliptical, similar_to_image
 from .text import ParsedRequest, extract_question
 from .types import Available, Detection
 
@@ -161,6 +161,7 @@ class KeywordDetector:
         kept = self._drop_generic(request, self._resolve(request, available, self._matches(request)))
         out, captured = self._mentions(request, kept)
         out, captured = coordinated(request, out, captured, self.tools)
+        out, captured = elliptical(request, out, captured, self.tools)
         out = self._drop_described(request, out, captured)
         out = similar_to_image(request, out)
         out = self._questions(request, available, out)
@@ -175,12 +176,26 @@ class KeywordDetector:
         """Rule 2: of overlapping matches the longest wins, then strong before weak, then lexicon order; a match
         whose task's input medium is nowhere to be found is dropped."""
         kept: list[_Hit] = []
+        waiting: list[_Hit] = []
         for t, m in sorted(hits, key=lambda h: (-(h[1].end() - h[1].start()), h[0].weak, h[0].rank, h[1].start())):
             if any(m.start() < k.end() and k.start() < m.end() for _, k in kept):
                 continue
             if self._media_ok(t, m.start(), request, available):
                 kept.append((t, m))
+            elif t.weak:
+                waiting.append((t, m))
+        # "render a bike, then describe the render": a weak match whose medium an earlier task of the request makes.
+        for t, m in sorted(waiting, key=lambda h: h[1].start()):
+            made = self._made_before(kept, m.start())
+            if made and not any(m.start() < k.end() and k.start() < m.end() for _, k in kept) and self._media_ok(
+                t, m.start(), request, replace(available, user_media=available.user_media | made)
+            ):
+                kept.append((t, m))
         return sorted(kept, key=lambda h: h[1].start())
+
+    def _made_before(self, kept: list[_Hit], pos: int) -> frozenset[str]:
+        """Media the kept matches before ``pos`` make."""
+        return frozenset(o for t, m in kept if m.start() < pos for o in self.tools[t.task].outputs if o != "text")
 
     def _mentions(self, request: ParsedRequest, kept: list[_Hit]) -> tuple[list[Detection], list[bool]]:
         """Rule 3: one detection per task, with its captured text or labels; a second mention refers back."""

@@ -18,7 +18,7 @@ from collections.abc import Container
 from dataclasses import replace
 from functools import lru_cache
 
-from .lexicon import default_lexicon, pattern, words_alt
+from .lexicon import default_lexicon, pattern, source, words_alt
 from .literals import captured_text
 from .text import ParsedRequest
 from .types import Detection
@@ -38,11 +38,11 @@ def _nouns() -> dict[str, str]:
 def _list_rx() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """(a request verb with a list of two or more things, one thing of such a list)."""
     lex = default_lexicon()
-    verbs, arts, adjs, joins = (words_alt(lex.words("generation", k)) for k in
-                                ("request_verbs", "articles", "adjectives", "joins"))
+    verbs, arts, adjs, joins, objs = (words_alt(lex.words("generation", k)) for k in
+                                      ("request_verbs", "articles", "adjectives", "joins", "objects"))
     nouns = words_alt(_nouns())
     item = rf"(?:(?:{arts})\s+)?(?:(?:{adjs})\s+)*(?:{nouns})(?:e?s)?\b"
-    whole = re.compile(rf"\b(?:{verbs})\b(?:\s+(?:me|us))?\s+(?P<list>{item}(?:\s*(?:{joins})\s*{item})+)", re.I)
+    whole = re.compile(rf"\b(?:{verbs})\b(?:\s+(?:{objs}))?\s+(?P<list>{item}(?:\s*(?:{joins})\s*{item})+)", re.I)
     noun = re.compile(rf"\b(?P<noun>{nouns})(?:e?s)?\b", re.I)
     return whole, noun
 
@@ -94,6 +94,36 @@ def coordinated(req: ParsedRequest, found: list[Detection], captured: list[bool]
             out.append(Detection(task, a, le, capture=capture, from_image=similar and task in FROM_IMAGE))
             flags.append(True)
     return out, flags
+
+
+@lru_cache(maxsize=1)
+def _ellipsis_rx() -> re.Pattern[str]:
+    return re.compile(source("generation", "ellipsis").replace("<GENERATION_NOUNS>", words_alt(_nouns())), re.I)
+
+
+def elliptical(req: ParsedRequest, found: list[Detection], captured: list[bool],
+               tools: Container[str]) -> tuple[list[Detection], list[bool]]:
+    """Add the things asked for without a verb after a described one: "a picture of a burger, a short poem about
+    burgers" (the poem shares the picture's request verb)."""
+    out, flags = list(found), list(captured)
+    makers = set(_nouns().values())
+    for d, c in zip(found, captured, strict=True):
+        if not c or d.task not in makers:
+            continue
+        clause = req.clause_at(d.start)
+        for m in _ellipsis_rx().finditer(req.masked, d.end, clause.end):
+            task = _task_of(m.group("noun"))
+            if not task or task not in tools or any(o.start == m.start("item") for o in out):
+                continue
+            start, end = m.start("item"), m.end("item")
+            if task == "text-generation":  # the thing to write and what follows: "a short poem about burgers"
+                capture = captured_text(req, start, described_end(req, end, clause.end, out))
+            else:
+                capture = captured_text(req, end, described_end(req, end, clause.end, out))
+            out.append(Detection(task, start, end, capture=capture))
+            flags.append(True)
+    order = sorted(range(len(out)), key=lambda i: out[i].start)
+    return [out[i] for i in order], [flags[i] for i in order]
 
 
 def _shared_text(req: ParsedRequest, start: int, end: int) -> tuple[str | None, bool]:

@@ -157,7 +157,9 @@ class _Masker:
             a, b = m.start(1), m.end(1)
             words = len(m.group(1).split())
             # Three words or more anywhere; two when they end the request ("the sentiment of: great product").
-            if self.free(a, b) and (words >= 3 or (words == 2 and not self.text[b:].strip())):
+            # "for pano.jpg: caption, detect objects": after a file name the colon lists tasks, not a text.
+            after_file = self.masked[m.start() - 1] == "0"
+            if self.free(a, b) and not after_file and (words >= 3 or (words == 2 and not self.text[b:].strip())):
                 self.quotes.append(Span(a, b, m.group(1).strip()))
                 self.mask(a, b)
 
