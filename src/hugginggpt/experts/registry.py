@@ -20,6 +20,8 @@ FAMILY_MODULES = (
     "hugginggpt.experts.embedded.ocr",
     "hugginggpt.experts.embedded.audio",
     "hugginggpt.experts.embedded.text",
+    "hugginggpt.experts.embedded.enhance",
+    "hugginggpt.experts.embedded.lines",
 )
 
 
