@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]  # tests/ for the tiny-model builders
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -69,8 +69,8 @@ def main() -> int:
     import torch
     import transformers
 
+    from hub.tiny_models import build  # tests/hub/tiny_models.py
     from hugginggpt.catalog.cards import ModelCard
-    from hugginggpt.experts.hub.tiny import build
     from hugginggpt.experts.pool import ExpertPool, rss_mb
     from hugginggpt.experts.transformers_backend import TransformersBackend
 

@@ -39,7 +39,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny(tiny_root: Path) -> Callable[[str], Path]:
-    from hugginggpt.experts.hub.tiny import build
+    from hub.tiny_models import build
 
     return lambda task: build(task, tiny_root)
 

@@ -1,5 +1,5 @@
 """The diffusion code path of the transformers backend end to end inside plans: tiny random-weight Stable Diffusion,
-ControlNet and text-to-video pipelines built offline (experts/hub/tiny.py), referenced by user catalog entries,
+ControlNet and text-to-video pipelines built offline (tests/hub/tiny_models.py), referenced by user catalog entries,
 selected by the real selector and run by the scheduler with 2 denoising steps; outputs checked as artifacts."""
 
 from __future__ import annotations

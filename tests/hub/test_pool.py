@@ -20,7 +20,7 @@ def _sized_classifier(out: Path, seed: int) -> Path:
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from hugginggpt.experts.hub.tiny import _word_tokenizer
+    from hub.tiny_models import _word_tokenizer
 
     torch.manual_seed(seed)
     tok, vocab = _word_tokenizer()

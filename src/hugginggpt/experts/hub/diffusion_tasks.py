@@ -2,7 +2,7 @@
 
 They need ``diffusers``, an optional extra (``pip install 'hugginggpt[hub]'``): without it the transformers backend
 says so in ``can_serve`` and these loaders are never called. Tested end to end (tests/hub/test_diffusion.py) on tiny
-random-weight Stable Diffusion, ControlNet and text-to-video pipelines built offline (experts/hub/tiny.py).
+random-weight Stable Diffusion, ControlNet and text-to-video pipelines built offline (tests/hub/tiny_models.py).
 
 Sizes: generated images use the model's native resolution (UNet ``sample_size`` × VAE scale factor: 512 px for SD
 1.5); input and control images are scaled so their longer side is that resolution, keeping their aspect ratio, so a
