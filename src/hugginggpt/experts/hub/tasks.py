@@ -119,7 +119,15 @@ def registry() -> dict[str, HubTask]:
 
 
 # Tasks of the catalog that no transformers/diffusers code path covers, and why (shown by can_serve and docs).
+# Every task of tasks.yaml has a code path in some backend or an entry here (tests/test_task_coverage.py).
 NOT_COVERED = {
     "tabular-classification": "catalog models are scikit-learn/keras pickles, not transformers models",
     "audio-to-audio": "catalog models are asteroid/speechbrain/espnet checkpoints; transformers has no pipeline",
+    "hed-control": "needs ControlNet's HED annotator (controlnet_aux HEDdetector, a torch network); controlnet-aux "
+                   "installs from PyPI but fetches its weights (lllyasviel/Annotators ControlNetHED.pth) from the "
+                   "hub at run time, and no package ships them: a JARVIS models_server runs it",
+    "normal-control": "needs ControlNet's normal-map annotator (controlnet_aux NormalBaeDetector, or MiDaS normals in "
+                      "ControlNet 1.0); controlnet-aux installs from PyPI but fetches its weights "
+                      "(lllyasviel/Annotators scannet.pt) from the hub at run time, and no package ships them: a "
+                      "JARVIS models_server runs it",
 }
