@@ -12,6 +12,7 @@ from PIL import Image
 from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.errors import ResourceError
 from hugginggpt.resources import ResourceResolver, sniff_media
+from stub_http import serve_in_thread, stop
 
 
 @pytest.fixture
@@ -109,11 +110,10 @@ def test_urls_disabled_by_default_and_private_hosts_refused(store, tmp_path):
 
 def test_url_download_from_a_local_server(store, tmp_path, png):
     import http.server
-    import threading
 
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(png.parent))  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    thread = serve_in_thread(server)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/red.png"
         r = resolver(store, tmp_path, allow_urls=True, allow_private_urls=True)
@@ -123,4 +123,4 @@ def test_url_download_from_a_local_server(store, tmp_path, png):
         with pytest.raises(ResourceError, match="larger than"):
             small.resolve(url, "image")
     finally:
-        server.shutdown()
+        stop(server, thread)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from stub_http import serve_in_thread, stop
 
 
 def _png(color: tuple[int, int, int] = (255, 255, 255), size: tuple[int, int] = (96, 64)) -> bytes:
@@ -118,15 +119,13 @@ class RecordingServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> RecordingServer:
-        self.thread.start()
+        self.thread = serve_in_thread(self.httpd)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd, self.thread)
 
     def last(self, model: str) -> dict[str, Any]:
         return next(r for r in reversed(self.requests) if r.get("model") == model)

@@ -8,7 +8,6 @@ hugginggpt/server/models_server.py); it runs no models."""
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from PIL import Image
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.experts.http_backend import HTTPBackend, ModelServer
 from hugginggpt.experts.hub.errors import ModelServerUnreachable, RemoteError
+from stub_http import serve_in_thread, stop
 
 HOSTED = {"facebook/detr-resnet-101", "Intel/dpt-large", "openai/whisper-base", "ydshieh/vit-gpt2-coco-en",
           "dying/model", "broken/model"}
@@ -76,11 +76,10 @@ class JarvisStub:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.thread = serve_in_thread(self.httpd)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd, self.thread)
 
 
 @pytest.fixture()

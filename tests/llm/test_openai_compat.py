@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +22,7 @@ from hugginggpt.planning.llm_planner import LLMPlanner
 from hugginggpt.planning.schema import TaskSpec
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
+from stub_http import serve_in_thread, stop
 
 _OK_BODY = {"id": "x", "object": "chat.completion", "created": 0, "model": "stub",
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": '{"a": 1}'}}],
@@ -163,11 +163,10 @@ class _Stub:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.thread = serve_in_thread(self.httpd)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd, self.thread)
 
 
 @pytest.fixture

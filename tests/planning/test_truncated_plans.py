@@ -10,7 +10,6 @@ client over the packaged SmolLM2, where a tiny ``max_tokens`` really cuts the an
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +26,7 @@ from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
 from llm_doubles import ScriptedLLM
+from stub_http import serve_in_thread, stop
 
 REG = default_registry()
 THREE = json.dumps({"tasks": [
@@ -154,11 +154,10 @@ class ReplayServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.thread = serve_in_thread(self.httpd)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd, self.thread)
 
 
 @pytest.fixture

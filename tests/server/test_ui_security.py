@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from fastapi.testclient import TestClient
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError
 from hugginggpt.server.app import create_app
+from stub_http import serve_in_thread, stop
 
 from .conftest import SENTIMENT, LiveServer
 
@@ -49,11 +49,10 @@ class Listener:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.thread = serve_in_thread(self.server)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server, self.thread)
 
 
 @pytest.fixture
