@@ -28,7 +28,8 @@ from .errors import (
 from .execution.outputs import check_result
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
-from .history import check_history, known_resources, last_text_output
+from .fallback import media_default, no_task_answer
+from .history import check_history, earlier_text, known_resources
 from .imaging import set_max_image_pixels
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
@@ -36,7 +37,7 @@ from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size
 from .planning.schema import Plan, TaskSpec, ref_id
 from .resources import ResourceResolver, sniff_media
-from .respond import Responder
+from .respond import Responder, is_dropped_note
 from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
 from .tasks import default_registry
 
@@ -150,7 +151,7 @@ class HuggingGPT:
         while (event := await queue.get()) is not None:
             yield event
         result = await job
-        yield Event(kind="answer", stage="done", status="ok" if result.error is None else "failed",
+        yield Event(kind="answer", stage="done", status=result.status,
                     message=result.answer, data={"run": result.model_dump(mode="json")})
 
     async def arun(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,
@@ -208,12 +209,15 @@ class HuggingGPT:
                               max_tasks=self.config.max_plan_tasks)
         outcome = await asyncio.to_thread(_plan_with_memory, planner, request, context)
         check_plan_size(outcome.plan, self.config.max_plan_tasks)  # any planner, a custom one included
+        if not outcome.plan.tasks:  # a named image or audio gets its default task, never an empty plan
+            outcome = media_default(outcome, request, known[:len(files)], known[len(files):])
         run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
         run.timings["plan"] = round(time.perf_counter() - t0, 4)
-        emit(Event(kind="stage", stage="plan", status="done", data={"plan": outcome.plan.to_jarvis(),
-                                                                     "planner": outcome.planner}))
+        emit(Event(kind="stage", stage="plan", status="done", data={
+            "plan": outcome.plan.to_jarvis(), "planner": outcome.planner,
+            "left_out": [n for n in outcome.notes if is_dropped_note(n)]}))
         if not outcome.plan.tasks:
-            run.answer = await asyncio.to_thread(self._chit_chat, llm, request, history)
+            run.answer = await asyncio.to_thread(no_task_answer, llm, run, history, known[:len(files)])
             return
 
         # 2. select
@@ -315,20 +319,13 @@ class HuggingGPT:
                                 hint="Attach PNG/JPEG/GIF/BMP/WEBP images, WAV/MP3/FLAC/OGG audio or MP4/WEBM video.")
         return KnownResource(name=str(original), media=media, origin="user")
 
-    def _chit_chat(self, llm: Any, request: str, history: list[dict[str, Any]]) -> str:
-        messages = [{"role": "system", "content": "You are HuggingGPT, a helpful assistant. Answer briefly."}]
-        messages += [{"role": m["role"], "content": str(m.get("content", ""))} for m in history[-6:]
-                     if m.get("role") in ("user", "assistant")]
-        messages.append({"role": "user", "content": request})
-        return llm.chat(messages, max_tokens=256, stage="respond").text.strip()
-
 
 def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> PlanOutcome:
     """Plan; when the request lacks a text to work on ("now read it aloud"), use the previous answer's output."""
     try:
         return planner.plan(request, context)
     except PlanError as exc:
-        earlier = last_text_output(context.history) if getattr(exc, "media", None) == "text" else None
+        earlier = earlier_text(request, context.history) if getattr(exc, "media", None) == "text" else None
         if earlier is None:
             raise
     # Plan with a neutral quoted stand-in (the earlier text's own words must not steer task detection), then put the

@@ -113,8 +113,61 @@ def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list
 # A task line of the deterministic answer: `0. image-to-text with some/model: "the text output"`.
 _TASK_LINE = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: ', re.M)
 _TEXT_RESULT = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: "(.*)"', re.M)
-# The list of produced files the responder appends to an LLM-written answer (paths, not prose to read).
-_FILES_NOTE = "\n\nFiles produced:"
+# Answers that hold no text output: a run error ("I could not do that: ...") and the answers to a request nothing
+# was made for. Their words are never read aloud or summarized as if a model had written them.
+NOT_TEXT_ANSWERS = ("I could not do that:", "Nothing was made for this request", "I have no good answer to that",
+                    "No task was recognised in your request, and no task here takes a video")
+# Earlier texts to read in one go, at most (a follow-up such as "read all of them aloud").
+_MAX_TEXTS = 8
+
+
+def _cut_sections(content: str) -> str:
+    """An answer without the sections after it (files produced, not done, notes): they are not text to work on."""
+    from .respond import SECTIONS
+
+    cut = min((i for i in (content.find(s) for s in SECTIONS) if i >= 0), default=len(content))
+    return content[:cut].strip()
+
+
+def _answer_texts(content: str) -> list[str]:
+    """The text outputs of one answer, in order: every quoted task output of a deterministic answer, or the whole
+    text of any other answer. Empty for an answer that holds no text (templated file answers, errors)."""
+    content = content.strip()
+    if not content or content.startswith(NOT_TEXT_ANSWERS):
+        return []
+    quoted = _TEXT_RESULT.findall(content)
+    if quoted:
+        return [q.removesuffix("...") for q in quoted]
+    if _TASK_LINE.search(content):
+        return []  # a templated answer whose outputs are files only
+    text = _cut_sections(content)
+    return [text] if text else []
+
+
+def text_outputs(history: list[dict[str, Any]], count: int = 1) -> list[str]:
+    """The ``count`` most recent text outputs of earlier answers (0: all of them, up to a bound), oldest first."""
+    found: list[str] = []
+    limit = count or _MAX_TEXTS
+    for msg in reversed(history):
+        if msg.get("role") != "assistant":
+            continue
+        for text in reversed(_answer_texts(str(msg.get("content") or ""))):
+            if text not in found:
+                found.append(text)
+            if len(found) >= limit:
+                return found[::-1]
+    return found[::-1]
+
+
+def texts_asked(request: str) -> int:
+    """How many earlier texts a follow-up means: 1, or 2 for "both", 0 (all) for "all of them" (``guard.yaml``)."""
+    from .llm.guard import wording
+
+    table: dict[str, int] = wording().get("several_texts", {})
+    for word in re.findall(r"[a-z]+", request.lower()):
+        if word in table:
+            return int(table[word])
+    return 1
 
 
 def last_text_output(history: list[dict[str, Any]], max_chars: int = 2000) -> str | None:
@@ -122,21 +175,16 @@ def last_text_output(history: list[dict[str, Any]], max_chars: int = 2000) -> st
 
     From the deterministic answer format: the last task's quoted text output. An answer in that format with no
     text output (a speech or image answer) is skipped for the one before it: its template, artifact paths and
-    hashes are not text to work on. From any other (LLM-written) answer: its content without the list of produced
-    files. None when no earlier answer has a text.
+    hashes are not text to work on; so is an error answer. From any other (LLM-written) answer: its content without
+    the sections after it (files produced, not done, notes). None when no earlier answer has a text.
     """
-    for msg in reversed(history):
-        if msg.get("role") != "assistant":
-            continue
-        content = str(msg.get("content") or "").strip()
-        if not content:
-            continue
-        quoted = _TEXT_RESULT.findall(content)
-        if quoted:
-            text = quoted[-1]
-        elif _TASK_LINE.search(content):
-            continue  # a templated answer whose outputs are files only
-        else:
-            text = content.split(_FILES_NOTE, 1)[0].strip()
-        return text.removesuffix("...")[:max_chars] or None
-    return None
+    texts = text_outputs(history, 1)
+    return texts[0][:max_chars] or None if texts else None
+
+
+def earlier_text(request: str, history: list[dict[str, Any]], max_chars: int = 2000) -> str | None:
+    """The earlier text(s) a follow-up works on: the last one, or several joined ("read both descriptions
+    aloud" reads the two most recent text outputs, never an error message)."""
+    texts = text_outputs(history, texts_asked(request))
+    joined = "\n".join(t.rstrip() if t.rstrip()[-1:] in ".!?" else t.rstrip() + "." for t in texts)
+    return joined[:max_chars] or None

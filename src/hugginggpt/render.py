@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .respond import is_dropped_note
 from .results import Event, RunResult
 
 _STAGES = ("plan", "select", "execute", "respond")
@@ -76,6 +77,11 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
         for t in result.plan:
             plan.add_row(str(t.id), t.task, Text(str(t.dep)), Text(json.dumps(t.args, ensure_ascii=False)[:200]))
         console.print(plan)
+    if result.plan_notes and not brief:
+        # Every note of the planner; those about tasks it left out stand out (they are also in the answer).
+        for note in result.plan_notes:
+            dropped = is_dropped_note(note)
+            console.print(f"[{'yellow' if dropped else 'dim'}]plan note: {escape(note)}[/]")
     if result.results:
         table = Table("id", "task", "model", "status", "output", "s", title="Tasks")
         for r in result.results:

@@ -6,9 +6,21 @@ import logging
 import re
 from pathlib import Path
 
+from .llm.guard import guard_text
 from .results import RunResult, TaskResult
 
 log = logging.getLogger(__name__)
+
+# The sections an answer may end with, after what was done. ``history.last_text_output`` cuts an earlier answer at
+# the first of them: they are notes about the run, not text to work on.
+FILES_NOTE = "\n\nFiles produced:"
+NOT_DONE_NOTE = "\n\nNot done:"
+NOTE_HEAD = "\n\nNote:"
+LEFT_OUT_NOTE = "\n\nLeft out of the plan:"
+NOT_MADE_NOTE = "\n\nNot made:"
+SECTIONS = (FILES_NOTE, NOT_DONE_NOTE, NOTE_HEAD, LEFT_OUT_NOTE, NOT_MADE_NOTE)
+# A plan note about a task the planner left out or dropped (offline: "left out X: ..."; hybrid: "dropped task 1").
+_DROPPED = re.compile(r"\b(?:left out|dropped task|dropped too)\b")
 
 _PATH = re.compile(r"(?:(?<=\s)|^|(?<=[(\['\"`]))((?:/|\./|\.\./|[\w.-]+/)[\w./-]*\.[A-Za-z0-9]{2,5})")
 
@@ -48,7 +60,7 @@ def _trim(value: object, depth: int = 0) -> object:
 def deterministic_answer(run: RunResult) -> str:
     """A clear answer without an LLM: what was done, with which model, and each result or error."""
     if not run.results:
-        return "There was nothing to run for this request."
+        return "There was nothing to run for this request." + answer_notes(run)
     lines = [f"I split your request into {len(run.results)} task(s) and ran them:"]
     for r in run.results:
         lines.append(_describe(r))
@@ -62,7 +74,7 @@ def deterministic_answer(run: RunResult) -> str:
                      "unaffected.")
     elif failed:
         lines.append(f"Run failed: none of the {len(run.results)} task(s) completed.")
-    return "\n".join(lines)
+    return "\n".join(lines) + answer_notes(run)
 
 
 def _describe(r: TaskResult) -> str:
@@ -101,8 +113,9 @@ def verify_paths(answer: str, run: RunResult) -> str:
 class Responder:
     """LLM answer from the digest when the LLM is capable; otherwise the deterministic answer."""
 
-    def __init__(self, llm: object | None = None) -> None:
+    def __init__(self, llm: object | None = None, *, max_tokens: int = 600) -> None:
         self.llm = llm
+        self.max_tokens = max_tokens  # an answer that reaches it is cut off: the deterministic answer is used
 
     def answer(self, run: RunResult) -> str:
         if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
@@ -111,10 +124,17 @@ class Responder:
                 from .planning.schema import Plan
 
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
-                text = self.llm.chat(messages, max_tokens=600, stage="respond").text  # type: ignore[attr-defined]
-                if text.strip():
-                    return (verify_paths(text.strip(), run) + _missing_files_note(text, run)
-                            + not_done_note(text, run))
+                out = self.llm.chat(messages, max_tokens=self.max_tokens, stage="respond")  # type: ignore[attr-defined]
+                report = guard_text(out.text, finish_reason=out.finish_reason,
+                                    media_made={a.kind for a in run.artifacts}, tasks_ran=True)
+                if report.tripped:
+                    # A looping, cut-off or media-inventing answer is not shown at all: the deterministic answer
+                    # says the same from the real results.
+                    log.warning("LLM answer %s; using the deterministic answer", "; ".join(report.problems))
+                elif report.text:
+                    text = report.text
+                    return (verify_paths(text, run) + _missing_files_note(text, run)
+                            + not_done_note(text, run) + answer_notes(run))
             except Exception as exc:  # noqa: BLE001 - the deterministic answer is always available
                 log.warning("LLM response failed, using the deterministic answer: %s", exc)
         return deterministic_answer(run)
@@ -125,11 +145,64 @@ def _missing_files_note(text: str, run: RunResult) -> str:
     missing = [a for a in run.artifacts if a.kind != "text" and str(a.path) not in text and a.path.name not in text]
     if not missing:
         return ""
-    return "\n\nFiles produced:\n" + "\n".join(f"- {a.kind}: {a.path}" for a in missing)
+    return FILES_NOTE + "\n" + "\n".join(f"- {a.kind}: {a.path}" for a in missing)
 
 
-# The section appended to an LLM-written answer that leaves out (or contradicts) a failure.
-NOT_DONE_NOTE = "\n\nNot done:"
+def answer_notes(run: RunResult) -> str:
+    """The notes every answer ends with, each section only when it has something to say: the default task done
+    when no task was recognised, the tasks left out of the plan (from its notes), the media asked for that no task
+    made, and the labels the detector knows when the request counts something else."""
+    from .fallback import fallback_sentences, not_made_lines
+
+    out = ""
+    notes = fallback_sentences(run.plan_notes) + detection_label_notes(run)
+    if notes:
+        out += NOTE_HEAD + " " + " ".join(notes)
+    dropped = [n for n in run.plan_notes if is_dropped_note(n)]
+    if dropped:
+        out += LEFT_OUT_NOTE + "\n" + "\n".join(f"- {n}" for n in dropped)
+    planned = {o for t in run.plan for o in _outputs(t.task)}
+    made = not_made_lines(run.request, {a.kind for a in run.artifacts}, planned)
+    if made:
+        out += NOT_MADE_NOTE + "\n" + "\n".join(made)
+    return out
+
+
+def is_dropped_note(note: str) -> bool:
+    """Whether a plan note is about a task the planner left out or dropped."""
+    return bool(_DROPPED.search(note))
+
+
+def _outputs(task: str) -> list[str]:
+    from .tasks import default_registry
+
+    registry = default_registry()
+    return list(registry.get(task).outputs) if task in registry else []
+
+
+def detection_label_notes(run: RunResult) -> list[str]:
+    """When the request counts a thing ("how many zebras") that the detector that ran cannot see, say which
+    labels it knows (from its result's ``classes_supported``)."""
+    from .experts.embedded.labels import match_label
+    from .fallback import counted_label
+
+    label = counted_label(run.request)
+    if label is None:
+        return []
+    out = []
+    for r in run.results:
+        known = r.data.get("classes_supported") if r.status == "ok" and r.task.task == "object-detection" else None
+        if not known or match_label(label, known) is not None or label in GENERIC_OBJECTS:
+            continue
+        model = r.choice.model_id if r.choice else "the detector"
+        out.append(f"You asked to count {label}, but {model} only detects {', '.join(known)}: it cannot see "
+                   f"{label}, so the count above is not a count of {label}. A hub object detector (e.g. "
+                   "facebook/detr-resnet-50, 80 COCO classes) would; see docs/backends.md.")
+    return out
+
+
+# "how many objects": no particular label asked for.
+GENERIC_OBJECTS = frozenset({"objects", "object", "things", "thing", "items", "item"})
 
 # "All tasks completed successfully.", "Everything is done.": a claim about the whole run.
 _CLAIMS_ALL = re.compile(

@@ -102,20 +102,22 @@ class Selector:
             return {}
 
     def _no_model(self, spec: TaskSpec, rejected: list[str]) -> ModelSelectionError:
-        hub = [c.id for c in self.catalog.for_task(spec.task) if c.source == "hub"][:5]
-        ways = []
-        if hub:
-            ways.append(f"the transformers backend or hf-inference with a hub model such as {', '.join(hub)} "
-                        "(install hugginggpt[hub] and put the model in the local Hugging Face cache, or set "
-                        "inference_mode: huggingface with HF_TOKEN)")
+        """The error for a task nothing here serves: it names each backend and model that would, with the setting
+        to change (``experts/hub/errors.ways_to_serve``)."""
+        from ..experts.hf_inference import _tasks as hosted_tasks
+        from ..experts.hub.errors import ways_to_serve
+        from ..experts.hub.tasks import NOT_COVERED
         from ..tasks import default_registry
 
-        if spec.task in default_registry() and default_registry().get(spec.task).llm:
-            ways.append("a capable LLM endpoint, which does this text task itself (llm.backend: openai)")
+        hub = [c.id for c in self.catalog.for_task(spec.task) if c.source == "hub"][:5]
+        registry = default_registry()
+        ways = ways_to_serve(spec.task, hub, local=spec.task not in NOT_COVERED, hosted=spec.task in hosted_tasks(),
+                             llm_task=spec.task in registry and registry.get(spec.task).llm)
         detail = f" Tried: {'; '.join(rejected[:3])}." if rejected and not hub else ""
         return ModelSelectionError(
             f"No offline model for {spec.task} (task {spec.id}).{detail}",
-            hint="Available through: " + (" / ".join(ways) or "no configured backend") + ".")
+            hint="It would run on " + "; or on ".join(ways) + "." if ways else
+            f"No backend or model here is known to serve {spec.task}; add one with catalog_file.")
 
 
 def _rank_reason(pick: Candidate, cands: list[Candidate]) -> str:

@@ -8,11 +8,14 @@ from typing import Any
 
 import yaml
 
+from ..errors import ExpertError
 from ..llm.base import LLM
+from ..llm.guard import guard_text
 from .base import Expert, ExpertResult, require_text
 
 # Tasks any LLM may do; the others need a capable one (a 135M model summarizes and translates wrongly).
 ANY_LLM_TASKS = {"text-generation", "conversational"}
+_MIN_WORDS = 3  # a guarded text shorter than this is no result
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +48,16 @@ class LLMTaskExpert(Expert):
         messages = [{"role": "system", "content": prompt["system"]},
                     {"role": "user", "content": prompt["user"].format(text=text, request=self.request or text)}]
         out = self.llm.chat(messages, max_tokens=400, stage="execute")
-        return ExpertResult.of_text(out.text.strip(), model=out.model)
+        # A text task makes text only: a sentence claiming an image or audio is removed, a loop is stopped, an
+        # answer cut at the token limit ends at its last full sentence.
+        report = guard_text(out.text, finish_reason=out.finish_reason)
+        if report.tripped and report.words() < _MIN_WORDS:
+            raise ExpertError(f"The language model ({out.model or self.llm.name}) wrote no usable {self.task} text: "
+                              f"its answer {'; '.join(report.problems)}.",
+                              hint="A small embedded model may loop on this; a larger LLM can be configured "
+                                   "(llm.backend: openai, or llm.gguf_path).")
+        guarded = {"guard": report.problems} if report.problems else {}
+        return ExpertResult.of_text(report.text, model=out.model, **guarded)
 
 
 def llm_tasks() -> list[str]:

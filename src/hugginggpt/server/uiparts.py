@@ -105,6 +105,7 @@ class ProgressBoard:
         self.message = ""
         self.started = time.time()
         self.final: str | None = None
+        self.left_out: list[str] = []  # plan notes about tasks the planner left out
 
     def update(self, ev: dict[str, Any]) -> None:
         kind, status, data = ev.get("kind"), ev.get("status", ""), ev.get("data") or {}
@@ -112,6 +113,7 @@ class ProgressBoard:
             self.stages[ev["stage"]] = status
             if ev["stage"] == "plan" and status == "done":
                 self.tasks = list(data.get("plan") or [])
+                self.left_out = [str(n) for n in data.get("left_out") or []]
                 self.task_status = {t["id"]: "pending" for t in self.tasks}
                 if not self.tasks:  # chit-chat: nothing to select or execute
                     self.stages["select"] = self.stages["execute"] = "done"
@@ -190,6 +192,9 @@ class ProgressBoard:
         else:
             models = {tid: c.get("model_id", "") for tid, c in self.choices.items()}
             body = f'<div class="hg-plan-wrap">{plan_svg(self.tasks, self.task_status, models)}</div>'
+        if self.left_out:  # what the planner did not put in the plan, and why
+            body += ('<div class="hg-empty">Left out of the plan:<ul>'
+                     + "".join(f"<li>{escape(n)}</li>" for n in self.left_out) + "</ul></div>")
         return f'<div class="hg-card"><h4>Plan</h4>{body}</div>'
 
     def models_html(self) -> str:

@@ -28,6 +28,7 @@ from ._detect import (
 )
 from ._image import image_slot, to_png_bytes, to_rgb_array
 from ._shared import SharedModel, guard
+from .labels import match_label
 
 __all__ = [
     "CLASSES_SUPPORTED",
@@ -183,12 +184,21 @@ class FacePersonDetector(Expert):
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
         path, image = image_slot(inputs)
+        asked = str(inputs.get("text") or "").strip()  # optional "what to find" ("zebras", "count the people")
+        label = match_label(asked, CLASSES_SUPPORTED) if asked else None
         with guard("Object detection", path):
             found = detect_objects(image)
+            if label is not None:  # asked for one of our labels: count and draw only that one
+                found = [d for d in found if d.label == label]
             annotated = draw_detections(image, found)
-        data = {"objects": [d.to_dict() for d in found], "classes_supported": list(CLASSES_SUPPORTED)}
+        text = describe_detections(found)
+        if asked and label is None:
+            text = (f"This detector cannot see {asked!r}: it only knows {', '.join(CLASSES_SUPPORTED)}. "
+                    f"What it found instead: {text}")
+        data = {"objects": [d.to_dict() for d in found], "classes_supported": list(CLASSES_SUPPORTED),
+                "asked": asked or None, "label": label}
         return ExpertResult(
-            [ExpertOutput("text", text=describe_detections(found)), ExpertOutput("image", data=annotated, ext=".png")],
+            [ExpertOutput("text", text=text), ExpertOutput("image", data=annotated, ext=".png")],
             data,
         )
 

