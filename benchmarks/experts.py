@@ -43,7 +43,7 @@ TEXT_INPUTS: dict[str, dict[str, str]] = {
 def inputs_for(cls: Any, media: Path) -> dict[str, Any]:
     if cls.task in TEXT_INPUTS:
         return dict(TEXT_INPUTS[cls.task])
-    if cls.task in ("automatic-speech-recognition", "audio-classification"):
+    if cls.task in ("automatic-speech-recognition", "audio-classification", "audio-to-audio"):
         return {"audio": media / "speech.wav"}
     if cls.task == "document-question-answering":
         return {"image": media / "invoice.png", "text": "What is the total due?"}
