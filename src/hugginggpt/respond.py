@@ -161,11 +161,16 @@ def answer_notes(run: RunResult) -> str:
     dropped = [n for n in run.plan_notes if is_dropped_note(n)]
     if dropped:
         out += LEFT_OUT_NOTE + "\n" + "\n".join(f"- {n}" for n in dropped)
-    planned = {o for t in run.plan for o in _outputs(t.task)}
-    made = not_made_lines(run.request, {a.kind for a in run.artifacts}, planned)
+    # Boxes drawn on the input are not the picture a request asks for ("give me a picture like this one").
+    planned = {o for t in run.plan if t.task not in _ANNOTATES for o in _outputs(t.task)}
+    produced: set[str] = {str(a.kind) for r in run.results if r.task.task not in _ANNOTATES for a in r.outputs}
+    made = not_made_lines(run.request, produced, planned)
     if made:
         out += NOT_MADE_NOTE + "\n" + "\n".join(made)
     return out
+
+
+_ANNOTATES = frozenset({"object-detection"})
 
 
 def is_dropped_note(note: str) -> bool:
