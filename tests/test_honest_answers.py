@@ -212,3 +212,40 @@ def test_the_detector_counts_the_label_asked_for(agent: HuggingGPT) -> None:
     zebras = detector.run({"image": poster, "text": "zebras"})
     assert zebras.data["label"] is None and zebras.outputs[0].text.startswith(
         "This detector cannot see 'zebras': it only knows face, person, cat face.")
+
+
+def _chat(agent: HuggingGPT, turns: list[str]) -> list[RunResult]:
+    history: list[dict[str, str]] = []
+    out = []
+    for text in turns:
+        result = agent.chat([*history, {"role": "user", "content": text}])
+        history += [{"role": "user", "content": text}, {"role": "assistant", "content": result.answer}]
+        out.append(result)
+    return out
+
+
+@pytest.mark.slow
+def test_a_control_map_is_not_annotated_again(agent: HuggingGPT) -> None:
+    edges, pose = _chat(agent, ["extract the canny edges of poster.png", "now the pose skeleton of it"])
+    assert [t.task for t in edges.plan] == ["canny-control"]
+    assert [(t.task, t.args["image"]) for t in pose.plan] == [("openpose-control", "poster.png")]
+    assert any("is a control map made by canny-control" in n for n in pose.plan_notes)
+
+
+@pytest.mark.slow
+def test_read_both_descriptions_aloud(agent: HuggingGPT) -> None:
+    first, second, speech = _chat(agent, ["describe poster.png", "describe cat.jpg", "read both descriptions aloud"])
+    said = speech.plan[0].args["text"]
+    assert speech.plan[0].task == "text-to-speech" and speech.status == "succeeded"
+    assert first.results[0].text.rstrip(".") in said and second.results[0].text.rstrip(".") in said
+
+
+@pytest.mark.slow
+def test_a_count_with_no_file_runs_detection_on_the_latest_image(agent: HuggingGPT) -> None:
+    first = agent.run("describe poster.png")
+    no_task = HuggingGPT(agent.config, planner=NoTaskPlanner(), base_dir=agent.base_dir)  # type: ignore[arg-type]
+    count = no_task.chat([{"role": "user", "content": "describe poster.png"},
+                          {"role": "assistant", "content": first.answer},
+                          {"role": "user", "content": "how many people are there?"}])
+    assert [(t.task, t.args) for t in count.plan] == [("object-detection", {"image": "poster.png"})]
+    assert "read as a count of people in poster.png" in count.answer and "1 person" in count.answer

@@ -29,7 +29,7 @@ from .execution.outputs import check_result
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .fallback import media_default, no_task_answer
-from .history import check_history, earlier_text, known_resources
+from .history import check_history, earlier_text, known_resources, reroute_control_maps
 from .imaging import set_max_image_pixels
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
@@ -211,6 +211,7 @@ class HuggingGPT:
         check_plan_size(outcome.plan, self.config.max_plan_tasks)  # any planner, a custom one included
         if not outcome.plan.tasks:  # a named image or audio gets its default task, never an empty plan
             outcome = media_default(outcome, request, known[:len(files)], known[len(files):])
+        outcome.notes += reroute_control_maps(outcome.plan, known)  # a control map is not annotated again
         run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
         run.timings["plan"] = round(time.perf_counter() - t0, 4)
         emit(Event(kind="stage", stage="plan", status="done", data={

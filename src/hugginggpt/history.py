@@ -83,16 +83,24 @@ def recent_history(history: list[dict[str, Any]], *, max_turns: int, max_chars: 
     return kept[::-1]
 
 
+# A file line of the deterministic answer made by a ControlNet annotator: `1. canny-control with m: image at PATH`.
+_CONTROL_LINE = re.compile(r"^\d+\. ([\w-]+-control)(?: with \S+)?: image at (\S+)", re.M)
+CONTROL_MAP = "a control map made by "
+
+
 def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list[KnownResource]:
     """Resources mentioned in earlier turns, oldest first, so that the most recent of a type is the last one.
 
     User messages may name files (``examples/cat.png``); assistant answers cite artifact paths in the store. Text
-    outputs cited as ``.txt`` artifacts are skipped: their content is already in the answer text.
+    outputs cited as ``.txt`` artifacts are skipped: their content is already in the answer text. A control map an
+    annotator made (``canny-control``...) is described as one (``CONTROL_MAP``).
     """
     found: list[KnownResource] = []
     seen: set[str] = set()
     for msg in history:
         content = str(msg.get("content") or "")
+        maps = dict((path, task) for task, path in _CONTROL_LINE.findall(content)) \
+            if msg.get("role") == "assistant" else {}
         for token in file_tokens(content):
             media = media_of_name(token)
             if media is None or token in seen:
@@ -101,13 +109,34 @@ def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list
                 continue
             seen.add(token)
             found.append(KnownResource(name=token, media=media, origin="history" if msg.get("role") == "assistant"
-                                       else "user"))
+                                       else "user", description=CONTROL_MAP + maps[token] if token in maps else ""))
         for path in msg.get("files") or []:
             media = media_of_name(str(path))
             if media and str(path) not in seen:
                 seen.add(str(path))
                 found.append(KnownResource(name=str(path), media=media, origin="user"))
     return found
+
+
+def reroute_control_maps(plan: Any, known: list[KnownResource]) -> list[str]:
+    """Make every annotator task (``*-control``) of ``plan`` whose image is a control map made earlier work on the
+    image that map came from (the latest earlier image that is not a map): an edge map of an edge map, or a pose
+    skeleton of an edge map, is never what was asked for. Returns a note per change."""
+    notes: list[str] = []
+    for task in plan.tasks:
+        image = task.args.get("image")
+        if not task.task.endswith("-control") or not isinstance(image, str):
+            continue
+        at = next((i for i, r in enumerate(known) if r.name == image), None)
+        if at is None or not known[at].description.startswith(CONTROL_MAP):
+            continue
+        source = next((r for r in reversed(known[:at]) if r.media == "image"
+                       and not r.description.startswith(CONTROL_MAP)), None)
+        if source is not None:
+            task.args["image"] = source.name
+            notes.append(f"task {task.id} ({task.task}): {image} is {known[at].description}; its source image "
+                         f"{source.name} is used instead")
+    return notes
 
 
 # A task line of the deterministic answer: `0. image-to-text with some/model: "the text output"`.
