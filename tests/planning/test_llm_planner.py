@@ -112,8 +112,8 @@ def test_prompt_has_tasks_demos_files_and_history() -> None:
     llm = ScriptedLLM('{"tasks": []}')
     history = [{"role": "user", "content": "make a picture of a boat"},
                {"role": "assistant", "content": "Here it is: ws/boat.png"}]
-    LLMPlanner(llm, REG, demos_k=3).plan("now read the text in it aloud",
-                                         ctx(("ws/boat.png", "image"), history=history))
+    LLMPlanner(llm, REG, demos_k=3, shortlist=False).plan("now read the text in it aloud",
+                                                          ctx(("ws/boat.png", "image"), history=history))
     messages = llm.calls[0]["messages"]
     system = messages[0]["content"]
     for task in REG:

@@ -1,10 +1,13 @@
 """The LLM planner: HuggingGPT's task-planning prompt, JSON-schema constrained, validated, repaired, re-asked once.
 
-Prompt (``prompts/plan.yaml``): the rules and the task list with typed slots (system), a few request -> plan demos
-chosen by word similarity to the request (user/assistant pairs), then the request with the known files and the
-earlier turns. The output is constrained to ``{"tasks": [...]}`` with task names as an enum and the registry's slot
-names as the only argument keys. The answer goes through ``repair_plan`` then ``validate_plan``; when problems remain
-(or the answer is not JSON), the LLM is asked once more with the problems listed; then ``PlanError``.
+Prompt (``prompts/plan.yaml``): the rules and the typed signatures of the tasks that matter for the request (system),
+a few request -> plan demos over those tasks chosen by word similarity to the request (user/assistant pairs), then the
+request with the known files and the earlier turns. Which tasks matter is a recall-first shortlist ranked offline
+(``shortlist.TaskShortlist``: the offline plan, the learned detector's scores, sentence similarity); every task is
+shown when no ranking is available. The output is constrained to ``{"tasks": [...]}`` with the shown task names as
+an enum and each task's slot names as the only argument keys. The answer goes through ``repair_plan`` then
+``validate_plan`` (over the whole registry); when problems remain (or the answer is not JSON), the LLM is asked once
+more with the problems listed; then ``PlanError``.
 
 An answer cut off at the token limit (``finish_reason == "length"``) is never used, even when a complete-looking
 JSON object can be dug out of it (that is how three planned tasks once became one): the same prompt is asked again
@@ -18,6 +21,7 @@ import logging
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,7 @@ from .base import KnownResource, PlanContext, PlanOutcome
 from .limits import MAX_PLAN_DEPTH, MAX_PLAN_TEXT_CHARS, check_structure, text_depth
 from .prompts import load_prompts, render
 from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
+from .shortlist import TaskShortlist, shortlist_for
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)
@@ -45,20 +50,22 @@ _DEP = {"type": "array", "items": {"type": "integer", "minimum": -1}, "maxItems"
 _VALUE = {"type": "string", "maxLength": 1500}  # bounded: tiny models otherwise loop inside a string
 
 
-def plan_json_schema(registry: TaskRegistry, max_tasks: int = 10, per_task_slots: bool = True) -> dict[str, Any]:
+def plan_json_schema(registry: TaskRegistry, max_tasks: int = 10, per_task_slots: bool = True,
+                     tasks: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON schema of a plan: ``{"tasks": [{"task", "id", "dep", "args"}]}``.
 
     With ``per_task_slots`` each task is one ``anyOf`` branch whose ``args`` allow exactly that task's slots (and
     require its required ones), so constrained decoding cannot produce unknown or missing slots. Without it, the
     task name is an enum and ``args`` may use any slot name of the registry (for servers with weaker schema
-    support).
+    support). ``tasks`` limits the allowed task names to those (in registry order); None allows every task.
     """
+    allowed = [t for t in registry if tasks is None or t.name in tasks]
     if per_task_slots:
         item: dict[str, Any] = {"anyOf": [_task_branch(t.name, {s.name: s.required for s in t.inputs})
-                                          for t in registry]}
+                                          for t in allowed]}
     else:
-        slots = sorted({s.name for t in registry for s in t.inputs})
-        item = _task_branch(registry.names, dict.fromkeys(slots, False))
+        slots = sorted({s.name for t in allowed for s in t.inputs})
+        item = _task_branch([t.name for t in allowed], dict.fromkeys(slots, False))
     return {"type": "object", "properties": {"tasks": {"type": "array", "items": item, "maxItems": max_tasks}},
             "required": ["tasks"], "additionalProperties": False}
 
@@ -178,14 +185,17 @@ class DemoSelector:
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
-    def select(self, request: str, k: int, files: list[KnownResource] | None = None) -> list[dict[str, Any]]:
+    def select(self, request: str, k: int, files: list[KnownResource] | None = None,
+               tasks: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """The ``k`` most similar demos, most similar last (nearest the request); from ``k=2`` on, one of them is
-        always an empty plan, so the model sees that answering without tasks is allowed."""
+        always an empty plan, so the model sees that answering without tasks is allowed. With ``tasks``, only demos
+        whose every task is among them are candidates (a demo must not use a task the prompt does not show)."""
         if k <= 0 or not self.demos:
             return []
         query = self._vector(Counter(_terms(request + " " + " ".join(f.media for f in files or []))))
         scores = [sum(w * vec.get(t, 0.0) for t, w in query.items()) for vec in self._vectors]
-        order = sorted(range(len(self.demos)), key=lambda i: (-scores[i], i))
+        fits = [tasks is None or all(d["task"] in tasks for d in demo["tasks"]) for demo in self.demos]
+        order = sorted((i for i in range(len(self.demos)) if fits[i]), key=lambda i: (-scores[i], i))
         chosen = order[:k]
         if k > 1 and not any(not self.demos[i]["tasks"] for i in chosen):
             empty = next((i for i in order if not self.demos[i]["tasks"]), None)
@@ -208,10 +218,12 @@ class LLMPlanner:
 
     def __init__(self, llm: LLM, registry: TaskRegistry | None = None, *, demos_k: int = 4, max_tasks: int = 10,
                  max_tokens: int = 1024, retry_max_tokens: int | None = None, history_turns: int = 6,
-                 max_turn_chars: int = 600, per_task_slots: bool = True) -> None:
+                 max_turn_chars: int = 600, per_task_slots: bool = True,
+                 shortlist: bool | TaskShortlist = True) -> None:
         """``max_tasks`` is the schema's ``maxItems`` (what the model is steered to); the hard cap on a plan is the
         context's ``max_tasks`` (config ``max_plan_tasks``). ``retry_max_tokens`` (default: twice ``max_tokens``)
-        is the limit of the one re-ask after an answer was cut off at ``max_tokens``."""
+        is the limit of the one re-ask after an answer was cut off at ``max_tokens``. ``shortlist`` shows only the
+        tasks that matter for the request (True: the registry's shared ``TaskShortlist``; False: every task)."""
         self.llm = llm
         self.registry = registry or default_registry()
         self.prompts = load_prompts("plan")
@@ -221,14 +233,37 @@ class LLMPlanner:
         self.retry_max_tokens = retry_max_tokens or 2 * max_tokens
         self.history_turns = history_turns
         self.max_turn_chars = max_turn_chars
+        self.max_tasks = max_tasks
+        self.per_task_slots = per_task_slots
         self.schema = plan_json_schema(self.registry, max_tasks=max_tasks, per_task_slots=per_task_slots)
+        if shortlist is True:
+            self.shortlist: TaskShortlist | None = shortlist_for(self.registry)
+        else:
+            self.shortlist = shortlist or None
 
-    def build_messages(self, request: str, context: PlanContext | None = None) -> list[dict[str, str]]:
-        """The chat messages of the planning prompt (system, demos, request with files and history)."""
+    def shown_tasks(self, request: str, context: PlanContext | None = None) -> list[str] | None:
+        """The task names the prompt shows for ``request``; None: every task (no shortlist, or no ranking)."""
+        if self.shortlist is None:
+            return None
+        try:
+            names = self.shortlist.select(request, context or PlanContext(registry=self.registry))
+        except Exception as exc:  # noqa: BLE001 - the shortlist only saves tokens; planning must go on without it
+            log.warning("task shortlist failed, showing every task: %s", exc)
+            return None
+        return names if names and len(names) < len(self.registry) else None
+
+    def build_messages(self, request: str, context: PlanContext | None = None,
+                       tasks: Sequence[str] | None = None) -> list[dict[str, str]]:
+        """The chat messages of the planning prompt (system, demos, request with files and history).
+
+        ``tasks`` are the task names to show (default: ``shown_tasks``, the shortlist for this request)."""
         context = context or PlanContext(registry=self.registry)
-        system = render(self.prompts["system"], signatures=[t.signature() for t in self.registry])
+        if tasks is None:
+            tasks = self.shown_tasks(request, context)
+        shown = [t for t in self.registry if tasks is None or t.name in tasks]
+        system = render(self.prompts["system"], signatures=[t.signature() for t in shown])
         messages = [{"role": "system", "content": system}]
-        for demo in self.demos.select(request, self.demos_k, context.files):
+        for demo in self.demos.select(request, self.demos_k, context.files, tasks):
             files = [KnownResource(name=f["name"], media=f["media"]) for f in demo.get("files", [])]
             messages.append({"role": "user", "content": render(self.prompts["user"], request=demo["request"],
                                                                files=files, history=[])})
@@ -248,14 +283,17 @@ class LLMPlanner:
         answer (unavailable, auth, quota) propagate unchanged.
         """
         context = context or PlanContext(registry=self.registry)
-        messages = self.build_messages(request, context)
+        tasks = self.shown_tasks(request, context)
+        messages = self.build_messages(request, context, tasks)
+        schema = self.schema if tasks is None else plan_json_schema(
+            self.registry, max_tasks=self.max_tasks, per_task_slots=self.per_task_slots, tasks=tasks)
         raws: list[str] = []
         notes: list[str] = []
         first_issues: list[str] = []
         max_tokens = self.max_tokens
         attempt = 0
         while attempt < 2:
-            reply = self._attempt(messages, max_tokens, context.max_tasks)
+            reply = self._attempt(messages, max_tokens, context.max_tasks, schema)
             raws.append(reply.text)
             if reply.truncated:
                 if max_tokens >= self.retry_max_tokens:
@@ -279,6 +317,8 @@ class LLMPlanner:
                 notes.extend(repairs)
                 if not plan.tasks:
                     notes.append("no tasks: the request is answered directly (chit-chat)")
+                if tasks is not None:
+                    notes.append(f"the prompt showed {len(tasks)} of {len(self.registry)} tasks: {', '.join(tasks)}")
                 log.info("LLM plan ready", extra={"tasks": len(plan.tasks), "attempts": attempt})
                 return PlanOutcome(plan=plan, planner=self.name, notes=notes, raw=raws)
             if attempt == 2:
@@ -301,10 +341,12 @@ class LLMPlanner:
                             issues=[problem], hint=hint)
         raise PlanError("The LLM's plan is invalid and the re-asked plan was too.", issues=issues, hint=hint)
 
-    def _attempt(self, messages: list[dict[str, str]], max_tokens: int, max_tasks: int) -> _Reply:
-        """One LLM call, read, repaired and validated."""
+    def _attempt(self, messages: list[dict[str, str]], max_tokens: int, max_tasks: int,
+                 schema: dict[str, Any]) -> _Reply:
+        """One LLM call, read, repaired and validated (against the whole registry: a task the prompt did not show
+        is still a valid task when a server ignores the schema)."""
         try:
-            result = self.llm.chat(messages, json_schema=self.schema, max_tokens=max_tokens, temperature=0.0,
+            result = self.llm.chat(messages, json_schema=schema, max_tokens=max_tokens, temperature=0.0,
                                    stage="plan")
         except LLMTruncated:  # the whole budget went before any answer text
             return _Reply("", truncated=True)
