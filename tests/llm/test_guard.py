@@ -47,6 +47,9 @@ def test_claims_of_media_that_were_not_made_are_removed() -> None:
     assert not guard_text(text, media_made={"image", "video"}).tripped
     assert claimed_media("I have generated an audio file for you.") == {"audio", "file"}
     assert claimed_media("The photo shows a red bus.") == set()  # describing is not claiming
+    # a text about a medium is not a claim that one was made
+    assert claimed_media("Here is a summary of the audio recording: the museum opens at nine.") == set()
+    assert claimed_media("Here you go: a new drawing of a cat.") == {"image"}
 
 
 def test_an_imitated_task_report_is_removed_outside_a_run() -> None:

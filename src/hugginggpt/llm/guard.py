@@ -33,6 +33,10 @@ _NGRAM_TIMES = 3
 # The same word this many times in a row ("ha ha ha ha ha ha").
 _SAME_WORD_RUN = 5
 
+# How far after "here is" / "I have generated" the claimed thing is looked for, and the words that end it.
+_CLAIM_WINDOW = 6
+_PREPOSITIONS = frozenset({"of", "about", "from", "in", "for", "on", "with", "that", "which", "to"})
+
 REPEATED = "repeated itself"
 CUT_AT_LIMIT = "stopped at its length limit"
 
@@ -125,9 +129,15 @@ def _last_full_sentence_end(text: str) -> int:
 def claimed_media(sentence: str) -> set[str]:
     """The kinds of media (image, video, audio, file) a sentence says were made, shown or attached."""
     claim, _, nouns = _patterns()
-    if not claim.search(sentence):
-        return set()
-    return {kind for kind, pattern in nouns.items() if pattern.search(sentence)}
+    found: set[str] = set()
+    for m in claim.finditer(sentence):
+        # The thing claimed follows the claim within a few words, before any preposition: "here's a video and an
+        # image of a boy" claims a video and an image; "here is a summary of the audio" claims a summary.
+        words = _WORD.findall(sentence[m.end():])[:_CLAIM_WINDOW]
+        stop = next((i for i, w in enumerate(words) if w.lower() in _PREPOSITIONS), len(words))
+        head = " ".join(words[:stop])
+        found |= {kind for kind, pattern in nouns.items() if pattern.search(head)}
+    return found
 
 
 def _drop_fake_reports(text: str) -> tuple[str, bool]:
