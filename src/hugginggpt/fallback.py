@@ -137,12 +137,13 @@ def not_made_lines(request: str, made: set[str], planned: set[str]) -> list[str]
     for kind in asked_media(request):
         if kind in made or kind in planned:
             continue
-        lines.append(f"- {'an' if kind[0] in 'aeiou' else 'a'} {kind}: no task that makes one ({MAKER[kind]}) was "
+        lines.append(f"- {_NAMED[kind]}: no task that makes {'it' if kind == 'audio' else 'one'} ({MAKER[kind]}) was "
                      "recognised in the request. Ask for it in its own words, e.g. "
                      f"\"{_EXAMPLE[kind]}\".")
     return lines
 
 
+_NAMED = {"image": "an image", "video": "a video", "audio": "audio"}
 _EXAMPLE = {"image": "generate an image of a cat", "video": "generate a video of a dog running on the grass",
             "audio": "read this aloud: 'your text'"}
 
