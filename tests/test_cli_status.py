@@ -30,6 +30,7 @@ def test_a_run_where_every_task_failed_exits_1_and_says_so(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # a CLI run with models: up to 300 s
 def test_a_partial_run_exits_3_and_the_report_names_what_was_not_done(tmp_path: Path) -> None:
     Image.new("RGB", (320, 240), (200, 60, 40)).save(tmp_path / "red.png")
     out = cli("run", "Find the edges in red.png and translate 'good morning' into French", cwd=tmp_path)

@@ -61,6 +61,7 @@ def test_the_bomb_is_small_on_disk_and_refused_from_its_header(tmp_path):
         check_image_pixels(buf.getvalue(), max_pixels=500)
 
 
+@pytest.mark.timeout(180)  # a child process: up to 120 s
 def test_bomb_refused_on_every_path_with_flat_memory(tmp_path):
     """Resolver path, attached file, URL download and the experts' own loading, in a fresh process: each ends in
     MediaTooLarge and the peak memory grows by less than 100 MB (decoding it takes 0.7-1 GB)."""

@@ -77,6 +77,7 @@ def _process_worker(root: str, barrier: Any, out: Any) -> None:
     out.put(problems)
 
 
+@pytest.mark.timeout(180)  # child processes: up to 120 s
 def test_two_stores_racing_from_processes(tmp_path):
     """Two processes, one store each, write the same contents at the same moments (a barrier per write)."""
     ctx = multiprocessing.get_context("spawn")

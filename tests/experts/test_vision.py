@@ -381,6 +381,7 @@ def test_caption_skips_a_component_that_cannot_load(images: dict[str, Path], mon
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # waits up to 300 s for the calls
 def test_experts_can_run_concurrently(grace_hopper: Path) -> None:
     experts = [vision.ImageClassifier(), vision.FacePersonDetector(), vision.OpenPoseControl(),
                vision.PersonSegmenter(), caption.CompositeCaptioner()]  # fmt: skip

@@ -53,6 +53,7 @@ print("MESSAGE", grown.error.message, flush=True)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
+@pytest.mark.timeout(180)  # a child process: up to 120 s
 def test_an_expert_that_exceeds_a_memory_limit_fails_only_its_task(tmp_path: Path) -> None:
     code = CHILD.format(tests=str(TESTS), tmp=str(tmp_path))
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,

@@ -18,7 +18,8 @@ import pytest
 
 from hugginggpt.results import Event
 
-pytestmark = pytest.mark.slow
+# A models server process loading real models, and calls of up to 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 HOSTED = ["hugginggpt/vader-sentiment", "hugginggpt/efficientnet-lite0"]
 

@@ -113,6 +113,7 @@ def llama_server() -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # a llama.cpp server and a real LLM call: up to 300 s
 def test_real_endpoint_answer_at_max_tokens_gives_the_deterministic_answer(llama_server: str,
                                                                            tmp_path: Path) -> None:
     llm = OpenAICompatible(llama_server, capable=True, max_retries=0, timeout=300)

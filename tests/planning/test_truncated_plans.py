@@ -215,6 +215,7 @@ def llama_url() -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # a llama.cpp server and real LLM calls: up to 300 s
 def test_real_server_reports_length_and_the_planner_never_runs_the_cut_plan(llama_url: str) -> None:
     llm = OpenAICompatible(llama_url, timeout=300, max_retries=0)
     cut = llm.chat([{"role": "user", "content": "Count from one to fifty in words."}], max_tokens=4)

@@ -22,6 +22,7 @@ PARTIAL = 'Classify the sentiment of "I love this movie" and translate "I love t
 
 
 @pytest.mark.slow  # a server process on loopback
+@pytest.mark.timeout(420)  # a spawned server, then a request it may take up to 300 s to answer
 def test_a_long_history_does_not_freeze_the_server(tmp_path):
     """An 80 KB history message used to block every route for 18-21 s (a quadratic regex on the event loop).
     The server runs in its own process: in-process, the busy server thread would stall the probing thread too."""

@@ -10,7 +10,7 @@ from hugginggpt.server.app import create_app
 
 from .conftest import SENTIMENT, LiveServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]  # real agent runs through the client: up to 300 s
 
 
 @pytest.fixture

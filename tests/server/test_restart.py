@@ -15,7 +15,8 @@ from hugginggpt.server.launch import spawn_server
 
 from .conftest import SENTIMENT, free_port, wait_run
 
-pytestmark = pytest.mark.slow
+# The server is started twice and a run waited on for up to 300 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 # Long enough for text-to-speech to take seconds: the run is still executing when the server is killed.
 SLOW = "read this aloud: '" + " ".join(["The quick brown fox jumps over the lazy dog near the river bank."] * 12) + "'"
 

@@ -10,7 +10,8 @@ import pytest
 
 from .conftest import SENTIMENT, png_bytes, sse_events, wait_run
 
-pytestmark = pytest.mark.slow  # the real agent runs (planner and embedded experts)
+# The real agent runs (planner and embedded experts), waited on for up to 300 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 USER = {"role": "user", "content": SENTIMENT}
 
 

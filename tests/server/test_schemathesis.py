@@ -24,7 +24,8 @@ from hugginggpt.server.app import create_app
 
 from .conftest import LiveServer
 
-pytestmark = pytest.mark.slow  # a live server and a few hundred requests (about 20-40 s)
+# A live server and a few hundred requests (about 20-40 s); the schemathesis run's own limit is 300 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 MAX_EXAMPLES = 8
 # 415 is the answer to a file whose bytes are not an image, audio or video: the schema can only say "bytes"
