@@ -30,9 +30,11 @@ find_python() {  # the interpreter of version $1, or nothing
 }
 
 supported() {  # prints nothing if interpreter $1 satisfies requires-python, else the reason
-  "$1" - <<'EOF'
-import operator, re, sys, tomllib
-spec = tomllib.load(open("pyproject.toml", "rb"))["project"].get("requires-python", "")
+  "$1" - <<'EOF' 2>&1 || echo "its requires-python check failed"
+import operator, re, sys
+# A regular expression, not tomllib: the interpreter under test may predate it.
+found = re.search(r'^requires-python\s*=\s*"([^"]*)"', open("pyproject.toml").read(), re.M)
+spec = found.group(1) if found else ""
 ops = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne}
 have = sys.version_info[:2]
 for clause in filter(None, (c.strip() for c in spec.split(","))):
