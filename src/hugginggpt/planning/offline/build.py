@@ -9,18 +9,16 @@ an earlier turn produced. A text slot whose clause names an image or audio file 
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ...tasks import TaskRegistry, TaskType
 from ..base import KnownResource
-from ..schema import gen
 from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
 from .missing import MissingInputError, missing_input, missing_labels
-from .text import Clause, ParsedRequest, Resource, Span
+from .nodes import Node, number_nodes
+from .text import ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
 # Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
@@ -37,18 +35,6 @@ ANALYTIC = {
     "object-detection",
 }
 _REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
-
-
-@dataclass
-class Node:
-    """A task being planned: ``refs`` maps a slot to the key of the node whose output fills it."""
-
-    key: int
-    task: str
-    pos: float
-    clause: Clause
-    args: dict[str, str] = field(default_factory=dict)
-    refs: dict[str, int] = field(default_factory=dict)
 
 
 class GraphBuilder:
@@ -102,7 +88,7 @@ class GraphBuilder:
             ):
                 raise err
             self.notes.append(f"left out {det.task}: {err.message}")
-        return self._numbered()
+        return number_nodes(self.nodes, self.registry)
 
     def _in_dependency_order(self, detections: list[Detection]) -> list[Detection]:
         """Move a task after a later-mentioned task whose output it names: "read out the summary of notes.txt"."""
@@ -158,35 +144,6 @@ class GraphBuilder:
         node.key = len(self.nodes)
         self.nodes.append(node)
         return node.key
-
-    def _numbered(self) -> list[dict[str, object]]:
-        indeg = {n.key: len(set(n.refs.values())) for n in self.nodes}
-        users: dict[int, list[int]] = {n.key: [] for n in self.nodes}
-        for n in self.nodes:
-            for k in set(n.refs.values()):
-                users[k].append(n.key)
-        by_key = {n.key: n for n in self.nodes}
-        ready = [(n.pos, n.key) for n in self.nodes if indeg[n.key] == 0]
-        heapq.heapify(ready)
-        order: list[int] = []
-        while ready:
-            _, k = heapq.heappop(ready)
-            order.append(k)
-            for u in users[k]:
-                indeg[u] -= 1
-                if indeg[u] == 0:
-                    heapq.heappush(ready, (by_key[u].pos, u))
-        new_id = {k: i for i, k in enumerate(order)}
-        out: list[dict[str, object]] = []
-        for k in order:
-            n = by_key[k]
-            args = dict(n.args)
-            args.update({slot: gen(new_id[src]) for slot, src in n.refs.items()})
-            tt = self.registry.get(n.task)
-            args = {s.name: args[s.name] for s in tt.inputs if s.name in args}  # slot order as registered
-            dep = sorted({new_id[src] for src in n.refs.values()}) or [-1]
-            out.append({"task": n.task, "id": new_id[k], "dep": dep, "args": args})
-        return out
 
     # -- media slots ----------------------------------------------------------------------------------------
     def _media_source(self, media: str, node: Node, det: Detection) -> str | int | list[str]:

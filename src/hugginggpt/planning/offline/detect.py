@@ -15,31 +15,17 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ...tasks import TaskRegistry
-from .lexicon import Lexicon, default_lexicon, pattern, words_rx
+from .lexicon import Lexicon, default_lexicon, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import coordinated, described_end, elliptical, similar_to_image
-from .text import ParsedRequest, extract_question
-from .types import Available, Detection
+from .questions import QuestionRules
+from .text import ParsedRequest
+from .types import Available, Detection, ToolInfo
 
 log = logging.getLogger(__name__)
 # Lexicon and default_lexicon are re-exported: callers import them from here.
 __all__ = ["CONTROLLED", "Available", "Detection", "KeywordDetector", "Lexicon", "TaskDetector", "ToolInfo",
            "default_lexicon", "tools_from_registry"]
-
-
-@dataclass(frozen=True)
-class ToolInfo:
-    """What a detector may know about a tool: its name, description and typed inputs/outputs."""
-
-    name: str
-    description: str
-    inputs: tuple[tuple[str, str], ...]  # (slot, media) pairs
-    outputs: tuple[str, ...]
-
-    @property
-    def input_media(self) -> set[str]:
-        """Non-text media the tool consumes (the files it needs)."""
-        return {m for _, m in self.inputs if m != "text"}
 
 
 def tools_from_registry(registry: TaskRegistry) -> list[ToolInfo]:
@@ -80,10 +66,9 @@ CONTROLLED = {
     "normal-control": "normal-text-to-image",
     "image-segmentation": "seg-text-to-image",
 }
-_QA_TASKS = ("visual-question-answering", "document-question-answering", "question-answering")
 
 
-class KeywordDetector:
+class KeywordDetector(QuestionRules):
     """Rule-based detector: lexicon triggers, media checks, overlap resolution and question routing."""
 
     def __init__(self, tools: Sequence[ToolInfo], lexicon: Lexicon | None = None) -> None:
@@ -246,10 +231,11 @@ class KeywordDetector:
                 return None
         return det
 
-    @staticmethod
-    def _drop_described(request: ParsedRequest, out: list[Detection], captured: list[bool]) -> list[Detection]:
+    def _drop_described(self, request: ParsedRequest, out: list[Detection], captured: list[bool]) -> list[Detection]:
         """Rule 4: words after "draw a picture of" describe the picture: they ask for no task of their own, up to
-        a connective that another task follows ("a joke about cats but say it out loud")."""
+        a connective that another task follows ("a joke about cats but say it out loud"). A task there that reads
+        a medium the words name makes the text instead ("say out loud what's in this pic"): it is kept, and the
+        words are no longer the text."""
         regions: list[tuple[int, int]] = []
         kept = list(out)
         for i, (d, c) in enumerate(zip(out, captured, strict=True)):
@@ -257,11 +243,28 @@ class KeywordDetector:
                 continue
             clause_end = request.clause_at(d.start).end
             end = described_end(request, d.end, clause_end, out)
+            reader = self._reads_named_media(request, d, end, out)
+            if reader is not None:  # the task follows the one that makes its text
+                kept[i] = replace(d, capture=None, start=reader.start + 1, end=max(d.end, reader.start + 1))
+                continue
             regions.append((d.end, end))
             # Cut a capture that ran to the clause end (a rule-composed one, as in a list, is already cut).
             if end < clause_end and d.capture and d.capture == captured_text(request, d.end, clause_end):
                 kept[i] = replace(d, capture=captured_text(request, d.end, end))
         return [d for d in kept if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
+
+    def _reads_named_media(self, request: ParsedRequest, d: Detection, end: int,
+                           out: list[Detection]) -> Detection | None:
+        """The task in a text-only task's described words that reads a medium the words name, if any."""
+        if self.tools[d.task].input_media:
+            return None
+        for e in out:
+            tool = self.tools.get(e.task)
+            if tool is None or e.task in CONTROLLED or "text" not in tool.outputs:
+                continue  # a condition map ("in the same pose as man.jpg") is no text
+            if d.end <= e.start < end and tool.input_media & self.media_in(request, e.start, end):
+                return e
+        return None
 
     def _drop_generic(
         self, request: ParsedRequest, kept: list[_Hit]
@@ -284,89 +287,6 @@ class KeywordDetector:
                 continue
             out.append((t, m))
         return out
-
-    def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
-        """Route questions to visual, document or text question answering, or leave them to the LLM."""
-        asked, quoted_only = self._quoted_questions(req, found)
-        asked += self._sentence_questions(req, found, asked)
-        asked += self._worded_questions(req, asked)
-        out = list(found)
-        for pos, question in sorted(asked):
-            task = self._route_question(req, avail, pos, found)
-            if pos in quoted_only and task == "question-answering":
-                continue  # without an image to ask about, a bare quoted question is text for another task
-            if task and task in self.tools:
-                out.append(Detection(task, pos, pos + 1, question=question))
-        return out
-
-    @staticmethod
-    def _quoted_questions(req: ParsedRequest, found: list[Detection]) -> tuple[list[tuple[int, str]], set[int]]:
-        """Questions in quotes, and those of them nobody says to answer ("the phrase is 'Ça va?'")."""
-        asked: list[tuple[int, str]] = []
-        quoted_only: set[int] = set()
-        for q in req.quotes:
-            clause = req.clause_at(q.start)
-            busy = [d for d in found if clause.start <= d.start < clause.end]
-            asks = pattern("questions", "asks").search(req.masked[clause.start : clause.end])
-            # "translate 'Wo ist der Bahnhof?'": a quoted question in a clause that asks for another task is
-            # that task's text, not a question for the planner to route.
-            if q.text.endswith("?") and (not busy or asks):
-                asked.append((q.start, q.text))
-                if not asks:
-                    quoted_only.add(q.start)
-        return asked, quoted_only
-
-    @staticmethod
-    def _sentence_questions(req: ParsedRequest, found: list[Detection],
-                            asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        """Questions asked by sentences that ask for no task and hold no quoted question."""
-        out = []
-        for s in req.sentences:
-            if any(s.start <= d.start < s.end for d in found):
-                continue  # the sentence already asks for a task ("what is in this photo?")
-            if any(s.start <= p < s.end for p, _ in asked):
-                continue
-            question = extract_question(s, req.masked[s.start : s.end])
-            if question:
-                out.append((s.start, question))
-        return out
-
-    def _worded_questions(self, req: ParsedRequest, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        """Sentences that ask to answer a question in words ("the question is ..."), unless already asked."""
-        out: list[tuple[int, str]] = []
-        for rx in self._question_rx:
-            for m in rx.finditer(req.masked):
-                sentence = req.sentence_at(m.start())
-                if any(sentence.start <= p < sentence.end for p, _ in asked + out):
-                    continue  # the question itself is already there (quoted or asked)
-                out.append((m.start(), sentence.text))
-        return out
-
-    def _route_question(self, req: ParsedRequest, avail: Available, pos: int, found: list[Detection]) -> str | None:
-        """The QA task for a question at ``pos``: about an image or document if one is at hand, else a text."""
-        sentence = req.sentence_at(pos)
-        earlier = [self.tools[d.task] for d in found if d.start < pos and d.task in self.tools]
-        image = (
-            any(r.media == "image" for r in req.resources if not r.output)
-            or "image" in avail.user_media
-            or any("image" in t.outputs for t in earlier)
-            or (
-                "image" in avail.history_media
-                and (
-                    "image" in self.media_in(req, sentence.start, sentence.end)
-                    or self.has_pronoun(req, sentence.start, sentence.end)
-                )
-            )
-        )
-        if image:
-            return "document-question-answering" if self.mentions_document(req) else "visual-question-answering"
-        text = (
-            any(not q.text.endswith("?") for q in req.quotes)
-            or any(r.media == "text" for r in req.resources)
-            or any("text" in t.outputs for t in earlier)
-            or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end))
-        )
-        return "question-answering" if text else None
 
     def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
         """Turn "draw X in the same pose as man.jpg" from text-to-image into pose-guided generation."""

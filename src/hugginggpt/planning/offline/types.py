@@ -27,3 +27,18 @@ class Available:
     user_media: frozenset[str] = frozenset()
     history_media: frozenset[str] = frozenset()
     context: tuple[Resource, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """What a detector may know about a tool: its name, description and typed inputs/outputs."""
+
+    name: str
+    description: str
+    inputs: tuple[tuple[str, str], ...]  # (slot, media) pairs
+    outputs: tuple[str, ...]
+
+    @property
+    def input_media(self) -> set[str]:
+        """Non-text media the tool consumes (the files it needs)."""
+        return {m for _, m in self.inputs if m != "text"}

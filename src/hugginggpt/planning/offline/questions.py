@@ -1,0 +1,113 @@
+"""Question routing of the rule-based detector: a question about an image, a document or a text.
+
+A question asked in quotes, by a sentence that asks for no task, or in words ("the question is ...") becomes
+visual, document or text question answering, by what the request has to ask about; with nothing to ask about it is
+left to the LLM. The wording (question words, politeness) is the lexicon's ``parsing`` and ``questions`` sections.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lexicon import pattern
+from .text import ParsedRequest, extract_question
+from .types import Available, Detection, ToolInfo
+
+
+class QuestionRules:
+    """The question rules of ``KeywordDetector`` (which provides the media checks they use)."""
+
+    tools: dict[str, ToolInfo]
+    _question_rx: list[re.Pattern[str]]
+
+    def media_in(self, req: ParsedRequest, start: int, end: int) -> set[str]:
+        raise NotImplementedError
+
+    def has_pronoun(self, req: ParsedRequest, start: int, end: int) -> bool:
+        raise NotImplementedError
+
+    def mentions_document(self, req: ParsedRequest) -> bool:
+        raise NotImplementedError
+
+    def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
+        """Route questions to visual, document or text question answering, or leave them to the LLM."""
+        asked, quoted_only = self._quoted_questions(req, found)
+        asked += self._sentence_questions(req, found, asked)
+        asked += self._worded_questions(req, asked)
+        out = list(found)
+        for pos, question in sorted(asked):
+            task = self._route_question(req, avail, pos, found)
+            if pos in quoted_only and task == "question-answering":
+                continue  # without an image to ask about, a bare quoted question is text for another task
+            if task and task in self.tools:
+                out.append(Detection(task, pos, pos + 1, question=question))
+        return out
+
+    @staticmethod
+    def _quoted_questions(req: ParsedRequest, found: list[Detection]) -> tuple[list[tuple[int, str]], set[int]]:
+        """Questions in quotes, and those of them nobody says to answer ("the phrase is 'Ça va?'")."""
+        asked: list[tuple[int, str]] = []
+        quoted_only: set[int] = set()
+        for q in req.quotes:
+            clause = req.clause_at(q.start)
+            busy = [d for d in found if clause.start <= d.start < clause.end]
+            asks = pattern("questions", "asks").search(req.masked[clause.start : clause.end])
+            # "translate 'Wo ist der Bahnhof?'": a quoted question in a clause that asks for another task is
+            # that task's text, not a question for the planner to route.
+            if q.text.endswith("?") and (not busy or asks):
+                asked.append((q.start, q.text))
+                if not asks:
+                    quoted_only.add(q.start)
+        return asked, quoted_only
+
+    @staticmethod
+    def _sentence_questions(req: ParsedRequest, found: list[Detection],
+                            asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Questions asked by sentences that ask for no task and hold no quoted question."""
+        out = []
+        for s in req.sentences:
+            if any(s.start <= d.start < s.end for d in found):
+                continue  # the sentence already asks for a task ("what is in this photo?")
+            if any(s.start <= p < s.end for p, _ in asked):
+                continue
+            question = extract_question(s, req.masked[s.start : s.end])
+            if question:
+                out.append((s.start, question))
+        return out
+
+    def _worded_questions(self, req: ParsedRequest, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Sentences that ask to answer a question in words ("the question is ..."), unless already asked."""
+        out: list[tuple[int, str]] = []
+        for rx in self._question_rx:
+            for m in rx.finditer(req.masked):
+                sentence = req.sentence_at(m.start())
+                if any(sentence.start <= p < sentence.end for p, _ in asked + out):
+                    continue  # the question itself is already there (quoted or asked)
+                out.append((m.start(), sentence.text))
+        return out
+
+    def _route_question(self, req: ParsedRequest, avail: Available, pos: int, found: list[Detection]) -> str | None:
+        """The QA task for a question at ``pos``: about an image or document if one is at hand, else a text."""
+        sentence = req.sentence_at(pos)
+        earlier = [self.tools[d.task] for d in found if d.start < pos and d.task in self.tools]
+        image = (
+            any(r.media == "image" for r in req.resources if not r.output)
+            or "image" in avail.user_media
+            or any("image" in t.outputs for t in earlier)
+            or (
+                "image" in avail.history_media
+                and (
+                    "image" in self.media_in(req, sentence.start, sentence.end)
+                    or self.has_pronoun(req, sentence.start, sentence.end)
+                )
+            )
+        )
+        if image:
+            return "document-question-answering" if self.mentions_document(req) else "visual-question-answering"
+        text = (
+            any(not q.text.endswith("?") for q in req.quotes)
+            or any(r.media == "text" for r in req.resources)
+            or any("text" in t.outputs for t in earlier)
+            or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end))
+        )
+        return "question-answering" if text else None
