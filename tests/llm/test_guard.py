@@ -71,3 +71,14 @@ def test_llm_text_expert_fails_when_nothing_usable_is_left() -> None:
     llm = ScriptedLLM("Here is the image of a cat you asked for.", capable=False)
     with pytest.raises(ExpertError, match="no usable text-generation text"):
         LLMTaskExpert(llm, "text-generation").run({"text": "a cat"})
+
+
+def test_polished_summary_keeps_the_extract_when_the_rewrite_loops() -> None:
+    from hugginggpt.experts.llm_expert import PolishedSummarizer
+
+    text = ("The museum opens at nine on Saturday. Tickets cost five euros at the door. "
+            "Children under twelve enter for free. The café closes at four.")
+    llm = ScriptedLLM("The museum opens at nine. The museum opens at nine. The museum opens at nine.", capable=False)
+    result = PolishedSummarizer(llm).run({"text": text})
+    assert result.data["polished"] is False and result.data["guard"] == [REPEATED]
+    assert result.outputs[0].text == result.data["extractive"]

@@ -94,5 +94,7 @@ class PolishedSummarizer(Expert):
         out = self.llm.chat([{"role": "system", "content": prompt["system"]},
                              {"role": "user", "content": prompt["user"].format(text=extract)}],
                             max_tokens=120, stage="execute")
-        polished = out.text.strip()
-        return ExpertResult.of_text(polished or extract, extractive=extract, polished=bool(polished))
+        report = guard_text(out.text, finish_reason=out.finish_reason)
+        polished = "" if report.tripped else report.text  # a looping or cut rewrite is worse than the extract
+        guarded = {"guard": report.problems} if report.problems else {}
+        return ExpertResult.of_text(polished or extract, extractive=extract, polished=bool(polished), **guarded)
