@@ -249,3 +249,12 @@ def test_a_count_with_no_file_runs_detection_on_the_latest_image(agent: HuggingG
                           {"role": "user", "content": "how many people are there?"}])
     assert [(t.task, t.args) for t in count.plan] == [("object-detection", {"image": "poster.png"})]
     assert "read as a count of people in poster.png" in count.answer and "1 person" in count.answer
+
+
+def test_plan_only_applies_the_same_defaults(agent: HuggingGPT) -> None:
+    from hugginggpt.agent import plan_only
+
+    no_task = HuggingGPT(agent.config, planner=NoTaskPlanner(), base_dir=agent.base_dir)  # type: ignore[arg-type]
+    plan = plan_only(no_task, "what about poster.png")
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-text", {"image": "poster.png"})]
+    assert plan_only(no_task, "hello there").tasks == []

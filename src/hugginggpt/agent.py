@@ -348,7 +348,12 @@ def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
     if not request.strip():
         raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
     check_history(history, max_turns=agent.config.max_history_turns, max_chars=agent.config.max_history_chars)
+    mine = len(known)
     known += known_resources(history, agent.store)
     context = PlanContext(registry=agent.registry, files=known, history=history,
                           max_tasks=agent.config.max_plan_tasks)
-    return _plan_with_memory(agent.planner(), request.strip(), context).plan
+    outcome = _plan_with_memory(agent.planner(), request.strip(), context)
+    if not outcome.plan.tasks:  # the same defaults as run: a named image or audio never plans empty
+        outcome = media_default(outcome, request, known[:mine], known[mine:])
+    reroute_control_maps(outcome.plan, known)
+    return outcome.plan
