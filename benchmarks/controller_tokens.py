@@ -4,7 +4,8 @@ Usage: python benchmarks/controller_tokens.py [--data-dir DIR] [--limit 50]
 DIR holds TaskBench's files (default: $HUGGINGGPT_TASKBENCH_DIR, else ../shared/taskbench next to the repository);
 only huggingface_dev.jsonl is read. No LLM answers anything: every prompt is built, and every completion estimated,
 then counted with the SmolLM2-135M-Instruct GGUF's tokenizer (llama.cpp through xllamacpp: its chat template, then
-its tokenizer). Prints mean/median tokens per request for each design and writes
+its tokenizer). The ``llm`` rows show the LLM planner's prompt with its task shortlist (the default), ``llm-all``
+with every task (no shortlist). Prints mean/median tokens per request for each design and writes
 benchmarks/results/controller_tokens.json. Method and caveats: docs/tokens.md.
 """
 
@@ -267,9 +268,14 @@ def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold:
         plan = outcome.plan
     else:  # llm: the real planning prompt; the completion estimated as the gold plan in our schema
         plan, _ = repair_plan(gold, REG)
-        messages = LLMPlanner(Recorder(), REG).build_messages(request, context)
+        planner = LLMPlanner(Recorder(), REG, shortlist=mode != "llm-all")
+        shown = planner.shown_tasks(request, context)
+        messages = planner.build_messages(request, context, shown)
         counts["plan"] = tok.messages(messages) + tok.text(json.dumps({"tasks": plan.to_jarvis()}))
         counts["calls"] += 1
+        counts["shown_tasks"] = len(shown) if shown is not None else len(REG)
+        counts["gold_shown"] = sum(t.task in (shown or REG.names) for t in plan.tasks)
+        counts["gold_tasks"] = len(plan.tasks)
     ours_after_plan(tok, catalog, request, plan, counts, local, top_k)
     return counts
 
@@ -282,7 +288,11 @@ def summarize(rows: list[dict[str, int]], jarvis_mean: float | None) -> dict[str
             "by_stage_mean": {s: round(statistics.fmean(r[s] for r in rows), 1) for s in ("plan", "select", "respond")},
             "ratio_to_jarvis": round(mean / jarvis_mean, 3) if jarvis_mean else None,
             "plan_errors": sum(r.get("plan_error", 0) for r in rows),
-            "empty_plans": sum(r.get("empty_plan", 0) for r in rows)}
+            "empty_plans": sum(r.get("empty_plan", 0) for r in rows),
+            **({"shown_tasks_mean": round(statistics.fmean(r["shown_tasks"] for r in rows), 2),
+                "gold_tasks_shown": round(sum(r["gold_shown"] for r in rows) / max(1, sum(r["gold_tasks"]
+                                                                                         for r in rows)), 3)}
+               if rows and "shown_tasks" in rows[0] else {})}
 
 
 def main() -> int:
@@ -302,7 +312,7 @@ def main() -> int:
     tok = Tokenizer()
     catalog = Catalog.default(extra=LLMBackend(Recorder()).cards())
     offline = OfflinePlanner(REG)
-    modes = ("offline", "hybrid", "llm", "hybrid-local", "llm-local")
+    modes = ("offline", "hybrid", "llm", "llm-all", "hybrid-local", "llm-local")
     per: dict[str, list[dict[str, int]]] = {"jarvis": [], **{m: [] for m in modes}}
     for sample in samples:
         gold = gold_jarvis(sample, tools)

@@ -65,7 +65,7 @@ def ctx(*files: tuple[str, str]) -> PlanContext:
 
 
 def test_union_of_offline_plan_and_similarity_in_registry_order() -> None:
-    sl = shortlist(["token-classification"], similar_k=3, min_tasks=0)
+    sl = shortlist(["token-classification"], similar_k=3, min_tasks=0, per_planned=0)
     names = sl.select("transcribe the speech in the audio recording", ctx())
     assert names is not None and "token-classification" in names  # the offline plan's task, however unlike
     assert "automatic-speech-recognition" in names  # the most similar description
@@ -73,21 +73,30 @@ def test_union_of_offline_plan_and_similarity_in_registry_order() -> None:
 
 
 def test_padded_to_min_tasks_by_rank() -> None:
-    names = shortlist(similar_k=2, min_tasks=7).select("summarization of this text", ctx())
+    names = shortlist(similar_k=2, min_tasks=7, per_planned=0).select("summarization of this text", ctx())
     assert names is not None and len(names) == 7 and "summarization" in names
 
 
 def test_from_ranking_keeps_every_signal() -> None:
-    sl = TaskShortlist(REG, offline=FakeOffline(), embed=None, learned_k=1, similar_k=1, min_tasks=0)
+    sl = TaskShortlist(REG, offline=FakeOffline(), embed=None, learned_k=1, similar_k=1, min_tasks=0, per_planned=0)
     ranking = Ranking(planned=("translation",), learned={"summarization": 0.9, "text-to-image": 0.1},
                       similar={"depth-estimation": 0.7, "image-to-text": 0.2})
     assert sl.from_ranking(ranking) == sorted({"translation", "summarization", "depth-estimation"},
                                               key=REG.names.index)
 
 
+def test_each_planned_task_widens_every_signal() -> None:
+    sl = TaskShortlist(REG, offline=FakeOffline(), embed=None, learned_k=1, similar_k=0, min_tasks=0, per_planned=1)
+    learned = {"summarization": 0.9, "text-to-image": 0.5, "depth-estimation": 0.4, "image-to-text": 0.1}
+    one = sl.from_ranking(Ranking(planned=("translation",), learned=learned, similar={}))
+    assert set(one) == {"translation", "summarization", "text-to-image"}
+    two = sl.from_ranking(Ranking(planned=("translation", "text-to-speech"), learned=learned, similar={}))
+    assert set(two) == {"translation", "text-to-speech", "summarization", "text-to-image", "depth-estimation"}
+
+
 def test_plan_error_of_the_offline_planner_still_ranks() -> None:
     sl = TaskShortlist(REG, offline=FakeOffline(error=PlanError("missing input")), embed=word_embed,
-                       similar_k=3, min_tasks=0)
+                       similar_k=3, min_tasks=0, per_planned=0)
     ranking = sl.rank("answer a question about the image", ctx())
     assert ranking is not None and ranking.planned == () and len(sl.from_ranking(ranking)) == 3
 
@@ -114,7 +123,7 @@ def test_a_shortlist_that_raises_falls_back_to_every_task() -> None:
 
 
 def test_prompt_schema_and_demos_show_only_the_shortlist() -> None:
-    sl = shortlist(["image-to-text", "text-to-speech"], similar_k=2, min_tasks=6)
+    sl = shortlist(["image-to-text", "text-to-speech"], similar_k=2, min_tasks=6, per_planned=0)
     llm = ScriptedLLM(GOOD)
     planner = LLMPlanner(llm, REG, shortlist=sl, demos_k=3)
     out = planner.plan("describe a.jpg and read the description aloud", ctx(("a.jpg", "image")))
@@ -146,7 +155,7 @@ def test_same_shortlist_for_the_reask() -> None:
 
 def test_a_task_outside_the_shortlist_is_still_valid_when_a_server_ignores_the_schema() -> None:
     answer = json.dumps({"tasks": [{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hola"}}]})
-    sl = shortlist(["image-to-text"], similar_k=0, min_tasks=0)
+    sl = shortlist(["image-to-text"], similar_k=0, min_tasks=0, per_planned=0)
     out = LLMPlanner(ScriptedLLM(answer), REG, shortlist=sl).plan("describe a.jpg", ctx(("a.jpg", "image")))
     assert [t.task for t in out.plan.tasks] == ["translation"]
 

@@ -68,13 +68,14 @@ class TaskShortlist:
     """
 
     def __init__(self, registry: TaskRegistry, *, offline: Any = None, embed: Embed | None = _UNSET,
-                 learned_k: int = 6, similar_k: int = 6, min_tasks: int = 8) -> None:
+                 learned_k: int = 6, similar_k: int = 4, min_tasks: int = 8, per_planned: int = 1) -> None:
         self.registry = registry
         self._offline = offline
         self._embed = embed
         self.learned_k = learned_k
         self.similar_k = similar_k
         self.min_tasks = min_tasks
+        self.per_planned = per_planned
         self._task_vectors: np.ndarray | None = None
         self._owner = np.zeros(0, dtype=np.int64)
 
@@ -187,10 +188,13 @@ class TaskShortlist:
         return self.from_ranking(ranking)
 
     def from_ranking(self, ranking: Ranking) -> list[str]:
-        """The union of the offline plan's tasks and the best-scored ones, padded to ``min_tasks``."""
+        """The union of the offline plan's tasks and the best-scored ones, padded to ``min_tasks``. Each signal
+        keeps ``per_planned`` more tasks for every task of the offline plan: a request that asks for many things
+        is where a signal's top few miss one."""
         keep = set(ranking.planned)
-        keep |= set(_top(ranking.learned, self.learned_k))
-        keep |= set(_top(ranking.similar, self.similar_k))
+        extra = self.per_planned * len(ranking.planned)
+        keep |= set(_top(ranking.learned, self.learned_k + extra))
+        keep |= set(_top(ranking.similar, self.similar_k + extra))
         if len(keep) < self.min_tasks:
             for name in _top(_combined(ranking, self.registry), len(self.registry)):
                 if len(keep) >= self.min_tasks:
