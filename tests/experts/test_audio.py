@@ -171,6 +171,7 @@ def test_a_sentence_spoken_in_chunks_still_reads_right(piper, asr, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # several long clips: 117 s measured on a busy 2-core machine
 def test_piper_duration_grows_linearly_with_numbers(piper):
     # Unchunked, 30 numbers were one utterance that espeak-ng truncated to 1,462 phonemes (and that took 1.6 GB).
     short, long = (piper.run({"text": numbers(n)}).data["duration"] for n in (6, 30))
