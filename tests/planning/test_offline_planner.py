@@ -211,3 +211,28 @@ def test_parser_keeps_quotes_files_and_apostrophes_apart() -> None:
     assert [q.text for q in parsed.quotes] == ["it's raining"]
     assert [(r.name, r.media) for r in parsed.resources] == [("photos/rain.jpg", "image")]
     assert "raining" not in parsed.masked and "rain.jpg" not in parsed.masked
+
+
+def test_wording_sections_compile_and_read_requests() -> None:
+    """The lexicon's wording sections are the rules' English: each pattern compiles and does its job."""
+    from hugginggpt.planning.offline.lexicon import default_lexicon, pattern
+
+    lex = default_lexicon()
+    for section in ("parsing", "literals", "references", "questions", "assembly", "generation", "phrases"):
+        for key, value in lex.raw[section].items():
+            if isinstance(value, str):
+                assert pattern(section, key).pattern, (section, key)
+    assert pattern("parsing", "polite").match("could you please tell me how many cats")
+    assert pattern("generation", "similar").match(" similar to this one")
+    assert not pattern("generation", "similar").match(" inspired by the French translation")
+    assert pattern("literals", "language_suffix").search("a cat in French")
+
+
+def test_a_list_of_things_asks_for_each() -> None:
+    """"a joke and an image of a cat" is one task per thing, sharing the words after the list."""
+    outcome = OfflinePlanner(learned=False).plan(
+        "could you make me a poem and a short clip about a lighthouse in a storm?", _context({})
+    )
+    tasks = {t["task"]: t["args"] for t in outcome.plan.to_jarvis()}
+    assert tasks["text-generation"]["text"] == "a poem about a lighthouse in a storm"
+    assert tasks["text-to-video"]["text"] == "a lighthouse in a storm"

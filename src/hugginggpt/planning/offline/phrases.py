@@ -3,6 +3,8 @@
 - **Several tasks in one phrase**: "show me a joke and an image of a cat", "generate a video and audio about a dog":
   a request verb followed by a list of the nouns that name what each task makes (the lexicon's
   ``generation.nouns``). Each noun becomes a detection, and the words after the list are the text they all share.
+- **Things asked for without their verb**: "a picture of a burger, a short poem about burgers": after a described
+  thing, a new article and noun of the list start another detection.
 - **Where a described thing ends**: the words after "draw a picture of" describe the picture, up to a connective
   followed by another task ("tell me a joke about cats *but* say it out loud").
 - **Similar to an image**: "a picture similar to this one", "a pic like it": the new image (video) is generated from
