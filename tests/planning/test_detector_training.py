@@ -113,7 +113,7 @@ def test_rule_feature_is_learned_when_the_rules_are_right():
 
 def test_cross_validation_plans_only_held_requests():
     data = _data()
-    planned, secs = tr.cross_validate(data, "toy", 2, c=10.0, threshold=0.5, embed=embed,
+    planned, secs = tr.cross_validate(data, 2, lambda d: tr.fit(d, "toy", c=10.0, threshold=0.5), embed=embed,
                                       held=lambda ex: len(ex.tools) == 1)
     assert [p is None for p in planned] == [False] * 6 + [True, True]
     assert len(secs) == 6 and all(p for p in planned[:6])
@@ -136,3 +136,14 @@ def test_node_f1_threshold_and_oracle_k_by_hand():
     # TP 2, FP 1, FN 1 -> 2*2 / (4 + 1 + 1)
     assert tr.node_f1(chosen, gold) == pytest.approx(4 / 6)
     assert tr.oracle_k(probs, gold).tolist() == [[1, 0, 1], [0, 1, 0]]
+
+
+def test_clause_pooled_fit_learns_the_tools():
+    data = _data()
+    model = tr.fit_pooled(data, "toy", l2=1e-3, threshold=0.5, max_iter=200)
+    assert model.pooling == "clauses" and model.combine == "replace"
+    planner = LearnedToolPlanner(model, SIGS, embed, {"tts": ("read the text aloud",)})
+    probs = np.stack([planner.probabilities(f, r)[0] for f, r in zip(data.read, data.rules, strict=True)])
+    assert ((probs >= 0.5) == (tr.label_matrix(TRAIN, model.labels) == 1)).all()
+    nodes = planner.plan("transcribe memo.wav and read the transcript aloud")
+    assert [n.tool for n in nodes] == ["asr", "tts"] and nodes[1].args == [("ref", 0)]

@@ -232,6 +232,65 @@ def fit(data: TrainingSet, domain: str, *, c: float = 1.0, threshold: float = 0.
                         float(gamma), pooling="request", combine=combine)
 
 
+def fit_pooled(data: TrainingSet, domain: str, *, l2: float = 1e-3, threshold: float = 0.25,
+               max_iter: int = 300) -> LearnedModel:
+    """The clause-pooled detector (``pooling="clauses"``, the TaskBench models): each clause scores each tool
+    linearly, a request's score is the log-sum-exp over its clauses plus ``beta[tool]`` when the rules picked the
+    tool; mean logistic loss plus ``l2``/2 on the word and embedding weights, minimised by SciPy's L-BFGS-B. The
+    pooling is not a model scikit-learn fits, so the loss and its gradient are written here; the optimiser is not."""
+    from scipy.optimize import minimize
+
+    names = [s.name for s in data.sigs]
+    n, t = len(data.examples), len(names)
+    y = label_matrix(data.examples, names)
+    h = np.concatenate([f.hashed[1:] for f in data.read])
+    e = np.concatenate([np.asarray(f.embedded)[1:] for f in data.read])
+    z = e @ data.protos.tool_rows().T
+    zp = data.protos.scores(e)
+    seg = np.concatenate([np.full(len(f.spans), i) for i, f in enumerate(data.read)])
+    kw = data.rules
+    shapes = {"wh": (HASH_DIM, t), "we": (e.shape[1], t), "b": (t,), "beta": (t,), "alpha": (), "gamma": ()}
+    sizes = [int(np.prod(v)) for v in shapes.values()]
+
+    def unpack(theta: np.ndarray) -> dict[str, np.ndarray]:
+        parts = np.split(theta, np.cumsum(sizes)[:-1])
+        return {k: p.reshape(shape) for (k, shape), p in zip(shapes.items(), parts, strict=True)}
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        p = unpack(theta)
+        clause = h @ p["wh"] + e @ p["we"] + p["b"] + p["alpha"] * z + p["gamma"] * zp
+        top = np.full((n, t), -np.inf)
+        np.maximum.at(top, seg, clause)
+        w = np.exp(clause - top[seg])
+        total = np.zeros_like(top)
+        np.add.at(total, seg, w)
+        logit = top + np.log(total) + p["beta"] * kw
+        value = float(np.mean(np.sum(np.logaddexp(0, logit) - y * logit, axis=1)))
+        value += 0.5 * l2 * float((p["wh"] ** 2).sum() + (p["we"] ** 2).sum())
+        g_req = (1.0 / (1.0 + np.exp(-logit)) - y) / n
+        g = g_req[seg] * (w / total[seg])
+        grads = {"wh": h.T @ g + l2 * p["wh"], "we": e.T @ g + l2 * p["we"], "b": g.sum(0),
+                 "beta": (g_req * kw).sum(0), "alpha": np.array((g * z).sum()), "gamma": np.array((g * zp).sum())}
+        return value, np.concatenate([grads[k].ravel() for k in shapes])
+
+    start = {"wh": np.zeros(shapes["wh"]), "we": np.zeros(shapes["we"]), "b": np.full(t, -2.0),
+             "beta": np.ones(t), "alpha": np.array(5.0), "gamma": np.array(5.0)}
+    theta0 = np.concatenate([start[k].ravel() for k in shapes])
+    with _one_thread():
+        result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    p = unpack(result.x)
+    edges, roots = order_statistics(data.examples, names)
+    return LearnedModel(names, p["wh"].astype(np.float32), p["we"].astype(np.float32), p["b"].astype(np.float32),
+                        float(p["alpha"]), threshold, edges, roots, domain, p["beta"].astype(np.float32),
+                        tuple(data.sigs), float(p["gamma"]), pooling="clauses", combine="replace")
+
+
+def _one_thread() -> Any:
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 Planned = list[tuple[str, list[str]]]  # TaskBench-style nodes: tool name and arguments
 
 
@@ -247,17 +306,17 @@ def plan_all(model: LearnedModel, data: TrainingSet, embed: Embed,
     return out, secs
 
 
-def cross_validate(data: TrainingSet, domain: str, folds: int, *, c: float, threshold: float,
+def cross_validate(data: TrainingSet, folds: int, fitter: Callable[[TrainingSet], LearnedModel], *,
                    embed: Embed, phrases: dict[str, tuple[str, ...]] | None = None,
                    held: Callable[[Example], bool] = lambda ex: True) -> tuple[list[Any], list[float]]:
-    """Plans for each request ``held`` selects, by a model fitted on the other folds (request i is in fold
+    """Plans for each request ``held`` selects, by a model ``fitter`` fits on the other folds (request i is in fold
     i mod ``folds``); the rest always train. Returns the plans (None for requests not held) and seconds."""
     planned: list[Any] = [None] * len(data.examples)
     secs: list[float] = []
     for k in range(folds):
         test = [i for i, ex in enumerate(data.examples) if i % folds == k and held(ex)]
         train = [i for i in range(len(data.examples)) if i not in set(test)]
-        model = fit(data.subset(train), domain, c=c, threshold=threshold)
+        model = fitter(data.subset(train))
         out, sc = plan_all(model, data.subset(test), embed, phrases)
         secs += sc
         for i, nodes in zip(test, out, strict=True):
