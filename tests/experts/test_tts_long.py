@@ -14,6 +14,8 @@ import wave
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hugginggpt.errors import ExpertInputError
 from hugginggpt.experts.embedded import audio
@@ -93,6 +95,14 @@ def test_unicode_is_normalised_and_kept():
     out = chunks_of(decomposed)
     assert " ".join(out) == unicodedata.normalize("NFC", decomposed)
     assert chunks_of("日本語" * 400, 120)  # no spaces at all: cut inside the word, within the limit
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(), max_size=400) | st.from_regex(r"[0-9 ,.a-z\n]{0,400}", fullmatch=True),
+       max_cost=st.integers(20, 300))
+def test_any_text_is_chunked_within_the_limit_and_nothing_is_lost(text, max_cost):
+    out = chunks_of(text, max_cost)
+    assert "".join("".join(c.split()) for c in out) == "".join(unicodedata.normalize("NFC", text).split())
 
 
 def test_the_limit_must_leave_room_for_a_word():
