@@ -18,7 +18,7 @@ from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
 from .missing import MissingInputError, missing_input, missing_labels
 from .nodes import Node, number_nodes
-from .text import ParsedRequest, Resource, Span
+from .text import Clause, ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
 # Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
@@ -152,7 +152,7 @@ class GraphBuilder:
             control = self._latest(lambda n: n.task == _REVERSE_CONTROLLED[node.task])
             if control is not None:
                 return control
-        own = [r.name for r in self.req.resources_in(clause.start, clause.end, media)]
+        own = self._own_files(det, clause, media)
         if own:
             return own if len(own) > 1 else own[0]
         referenced = self._referenced(node, media)
@@ -177,6 +177,18 @@ class GraphBuilder:
         if history:
             return history[-1].name
         raise missing_input(node.task, media)
+
+    def _own_files(self, det: Detection, clause: Clause, media: str) -> list[str]:
+        """The clause's files of ``media`` for ``det``: all of them ("caption a.jpg and b.jpg": one task each),
+        or those after its words when another task of the clause asks between them ("pose of a.jpg and content
+        of b.jpg")."""
+        own = self.req.resources_in(clause.start, clause.end, media)
+        if len(own) > 1:
+            nxt = min((d.start for d in self.detections if det.start < d.start < clause.end), default=clause.end)
+            near = [r for r in own if det.start <= r.start < nxt]
+            if near and len(near) < len(own):
+                own = near
+        return [r.name for r in own]
 
     # -- text slots -----------------------------------------------------------------------------------------
     def _fill_text(self, node: Node, tt: TaskType, det: Detection) -> None:
