@@ -79,7 +79,7 @@ class KeywordDetector(QuestionRules):
         self._media_rx = {m: words_rx(ws) for m, ws in nouns.items() if ws}
         self._doc_rx = words_rx(self.lexicon.raw.get("document_nouns", []))
         self._question_rx = [re.compile(q, re.I) for q in self.lexicon.raw.get("question_triggers", [])]
-        self._pronoun_rx = re.compile(self.lexicon.raw.get("pronoun", r"\b(?:it|this|that)\b"), re.I)
+        self._pronoun_rx = re.compile(self.lexicon.raw["pronoun"], re.I)
 
     def _compile(self) -> Iterable[_Trigger]:
         spec = self.lexicon.raw.get("tasks", {})
