@@ -100,8 +100,10 @@ def test_jarvis_examples_cover_the_sources() -> None:
 
 
 def test_no_golden_case_is_copied() -> None:
+    """Our own requests (dev, held-out) are not the planner's golden cases. The original system's examples may be
+    both: the issue quotes them, and they must plan right wherever they are written down."""
     golden = {_norm(c["request"]) for c in yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))}
-    assert [c.id for _, c in ALL if _norm(c.request) in golden] == []
+    assert [c.id for name, c in ALL if name != "jarvis" and _norm(c.request) in golden] == []
 
 
 @pytest.mark.skipif(not TASKBENCH.is_dir(), reason=f"TaskBench data not found at {TASKBENCH}")
