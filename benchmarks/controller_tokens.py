@@ -274,8 +274,9 @@ def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold:
         counts["plan"] = tok.messages(messages) + tok.text(json.dumps({"tasks": plan.to_jarvis()}))
         counts["calls"] += 1
         counts["shown_tasks"] = len(shown) if shown is not None else len(REG)
-        counts["gold_shown"] = sum(t.task in (shown or REG.names) for t in plan.tasks)
-        counts["gold_tasks"] = len(plan.tasks)
+        # Gold tasks of the registry that the prompt shows (a TaskBench tool we have no task for is in no prompt).
+        counts["gold_shown"] = sum(t.task in (shown or REG.names) for t in plan.tasks if t.task in REG)
+        counts["gold_tasks"] = sum(t.task in REG for t in plan.tasks)
     ours_after_plan(tok, catalog, request, plan, counts, local, top_k)
     return counts
 

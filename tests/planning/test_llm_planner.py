@@ -11,6 +11,7 @@ import pytest
 
 from hugginggpt.errors import LLMResponseError, LLMUnavailable, PlanError, PlanTooLarge
 from hugginggpt.media import looks_like_resource
+from hugginggpt.planning import llm_planner
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.planning.hybrid_planner import HybridPlanner
 from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema, read_plan
@@ -32,6 +33,13 @@ BAD = json.dumps({"tasks": [
 ]})
 
 
+
+
+@pytest.fixture(autouse=True)
+def _every_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the prompt's parts, parsing, repair and re-asks: the prompt shows every task. The task
+    shortlist (which loads the offline planner and MiniLM) is tested in test_shortlist.py."""
+    monkeypatch.setattr(llm_planner, "shortlist_for", lambda registry: None)
 
 
 def ctx(*files: tuple[str, str], history: list[dict[str, str]] | None = None) -> PlanContext:
