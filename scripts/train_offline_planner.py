@@ -95,7 +95,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threshold", type=float, help="probability a tool must reach (default: per domain, by CV)")
     ap.add_argument("--c", type=float, help="the pair model's inverse L2 strength (default: per domain)")
     ap.add_argument("--l2", type=float, help="the clause-pooled model's L2 weight (default: per domain, by CV)")
-    ap.add_argument("--max-iter", type=int, default=300, help="L-BFGS iterations of the clause-pooled model")
+    ap.add_argument("--max-iter", type=int, default=400, help="optimizer steps of the clause-pooled model")
+    ap.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam",
+                    help="the clause-pooled model's optimizer (adam ships; lbfgs to compare)")
     ap.add_argument("--recipe", choices=("pooled", "pairs"), default="pooled",
                     help="TaskBench domains: the clause-pooled model (shipped) or the product's pair model")
     ap.add_argument("--out", type=Path, default=OUT, help="folder to write <domain>.npz to (default: the package's)")
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
         else:
             def fitter(d, domain=domain, threshold=threshold):
                 return tr.fit_pooled(d, domain, l2=args.l2 or L2[domain], threshold=threshold,
-                                     max_iter=args.max_iter)
+                                     optimizer=args.optimizer, max_iter=args.max_iter)
         if args.cv:
             held = (lambda ex: not ex.phrase) if domain == "product" else (lambda ex: True)
             planned, secs = tr.cross_validate(data, args.cv, fitter, embed=embed, phrases=phrases, held=held)

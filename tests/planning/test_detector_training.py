@@ -138,9 +138,10 @@ def test_node_f1_threshold_and_oracle_k_by_hand():
     assert tr.oracle_k(probs, gold).tolist() == [[1, 0, 1], [0, 1, 0]]
 
 
-def test_clause_pooled_fit_learns_the_tools():
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_clause_pooled_fit_learns_the_tools(optimizer):
     data = _data()
-    model = tr.fit_pooled(data, "toy", l2=1e-3, threshold=0.5, max_iter=200)
+    model = tr.fit_pooled(data, "toy", l2=1e-3, threshold=0.5, optimizer=optimizer, max_iter=200)
     assert model.pooling == "clauses" and model.combine == "replace"
     planner = LearnedToolPlanner(model, SIGS, embed, {"tts": ("read the text aloud",)})
     probs = np.stack([planner.probabilities(f, r)[0] for f, r in zip(data.read, data.rules, strict=True)])
