@@ -242,7 +242,8 @@ def test_read_it_aloud_again_reads_text_not_the_speech_answer(client):
     r = client.post("/tasks", json={"messages": messages})
     assert r.status_code == 200, r.text
     plan = r.json()
-    assert [t["task"] for t in plan] == ["text-to-speech"] and plan[0]["args"]["text"] == "a red bus"
+    # the earlier text, ended as a sentence for speech
+    assert [t["task"] for t in plan] == ["text-to-speech"] and plan[0]["args"]["text"] in ("a red bus", "a red bus.")
 
 
 def test_large_json_bodies_are_parsed_off_the_event_loop(client, monkeypatch):
