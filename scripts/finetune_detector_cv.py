@@ -21,7 +21,7 @@ import numpy as np
 from hugginggpt.planning.offline import training as tr
 from hugginggpt.planning.offline.training import at_threshold, node_f1, oracle_k
 
-C = {"huggingface": 3.0, "multimedia": 1.0}  # as scripts/train_offline_planner.py
+L2 = {"huggingface": 1e-3, "multimedia": 1e-2}  # as scripts/train_offline_planner.py
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.4, 0.5)
 
@@ -94,7 +94,7 @@ class LinearRecipe:
         """Fitted on ``train`` rows: tool probabilities for ``test`` rows."""
         from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner
 
-        model = tr.fit(self.data.subset(train), self.domain, c=C[self.domain], threshold=0.25)
+        model = tr.fit_pooled(self.data.subset(train), self.domain, l2=L2[self.domain], threshold=0.25)
         planner = LearnedToolPlanner(model, self.data.sigs, self.embed)
         return np.stack([planner.probabilities(self.data.read[i], self.data.rules[i])[0] for i in test])
 
