@@ -1,14 +1,11 @@
 """The guard on real answer paths: an OpenAI-compatible endpoint's answer that loops or hits max_tokens gives way to
-the deterministic answer (a stdlib server replaying fixed bodies, and llama.cpp's real server over the packaged
+the deterministic answer (``FakeOpenAIServer`` replaying fixed bodies, and llama.cpp's real server over the packaged
 SmolLM2); the embedded SmolLM2's chit-chat answers never loop, claim media or imitate a task report."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from hugginggpt.planning import repair_plan
 from hugginggpt.respond import Responder, deterministic_answer
 from hugginggpt.results import ModelChoice, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
+from openai_stub import FakeOpenAIServer
 
 
 def _run(tmp_path: Path) -> RunResult:
@@ -35,38 +33,6 @@ def _run(tmp_path: Path) -> RunResult:
                      results=[TaskResult(task=plan.tasks[0], status="ok", choice=choice, outputs=[out])])
 
 
-class FakeOpenAIServer:
-    """A stdlib HTTP server that answers every chat completion with one fixed assistant text and finish reason.
-    Not a model: it replays the body a real server sends for a looping or cut-off answer."""
-
-    def __init__(self, text: str, finish_reason: str) -> None:
-        body = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                "choices": [{"index": 0, "finish_reason": finish_reason,
-                             "message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 600, "total_tokens": 650}}
-        data = json.dumps(body).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.mark.parametrize("text, finish", [
     ("The summary is: museums open at nine. The summary is: museums open at nine. The summary is: museums", "stop"),
     ("Museums open at nine, and the summary continues with more and more detail about the opening hours and",
@@ -75,7 +41,7 @@ class FakeOpenAIServer:
 ])
 def test_endpoint_answer_that_loops_or_is_cut_gives_the_deterministic_answer(tmp_path: Path, text: str,
                                                                               finish: str) -> None:
-    server = FakeOpenAIServer(text, finish)
+    server = FakeOpenAIServer.answering(text, finish, completion_tokens=600)
     try:
         llm = OpenAICompatible(server.url, model="fake", capable=True, max_retries=0, timeout=10)
         run = _run(tmp_path)
@@ -85,7 +51,7 @@ def test_endpoint_answer_that_loops_or_is_cut_gives_the_deterministic_answer(tmp
 
 
 def test_a_clean_endpoint_answer_is_used(tmp_path: Path) -> None:
-    server = FakeOpenAIServer("The text says that museums open at nine.", "stop")
+    server = FakeOpenAIServer.answering("The text says that museums open at nine.", "stop", completion_tokens=600)
     try:
         llm = OpenAICompatible(server.url, model="fake", capable=True, max_retries=0, timeout=10)
         assert Responder(llm).answer(_run(tmp_path)) == "The text says that museums open at nine."

@@ -1,12 +1,12 @@
-"""OpenAICompatible against a real OpenAI-compatible server (llama.cpp via xllamacpp on loopback) and against tiny
-stdlib HTTP servers that answer with fixed error statuses (401, 429, 503, 400) to exercise the error paths."""
+"""OpenAICompatible against a real OpenAI-compatible server (llama.cpp via xllamacpp on loopback) and against
+``FakeOpenAIServer`` (a stdlib HTTP server) answering with fixed error statuses (401, 429, 503, 400) to exercise
+the error paths."""
 
 from __future__ import annotations
 
 import json
 import socket
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,11 +22,9 @@ from hugginggpt.planning.llm_planner import LLMPlanner
 from hugginggpt.planning.schema import TaskSpec
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
-from stub_http import serve_in_thread, stop
+from openai_stub import MakeFake, completion, fake_servers
 
-_OK_BODY = {"id": "x", "object": "chat.completion", "created": 0, "model": "stub",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": '{"a": 1}'}}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}
+_OK_BODY = completion('{"a": 1}', model="stub", prompt_tokens=5, completion_tokens=3)
 
 
 # -- a real server --------------------------------------------------------------------------------------------
@@ -137,56 +135,16 @@ def test_connection_refused_is_unavailable_and_names_the_url() -> None:
     assert url in str(info.value)
 
 
-class _Stub:
-    """A stdlib HTTP server that answers chat completions from a script of (status, body) pairs and records the
-    request bodies it received. A test double for error statuses only."""
-
-    def __init__(self, script: list[tuple[int, dict[str, Any]]]) -> None:
-        self.script = list(script)
-        self.requests: list[dict[str, Any]] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                stub.requests.append(json.loads(self.rfile.read(length) or b"{}"))
-                status, body = stub.script.pop(0) if len(stub.script) > 1 else stub.script[0]
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = serve_in_thread(self.httpd)
-
-    def close(self) -> None:
-        stop(self.httpd, self.thread)
-
-
 @pytest.fixture
-def stub() -> Iterator[Any]:
-    made: list[_Stub] = []
-
-    def make(script: list[tuple[int, dict[str, Any]]]) -> _Stub:
-        made.append(_Stub(script))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
+def stub() -> Iterator[MakeFake]:
+    yield from fake_servers()
 
 
 def _error(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "x"}}
 
 
-def test_401_is_an_auth_error_without_retry(stub: Any) -> None:
+def test_401_is_an_auth_error_without_retry(stub: MakeFake) -> None:
     server = stub([(401, _error("invalid api key"))])
     client = OpenAICompatible(server.url, api_key="wrong", model="m", max_retries=3, backoff=0.01)
     with pytest.raises(LLMAuthError, match="invalid api key"):
@@ -194,7 +152,7 @@ def test_401_is_an_auth_error_without_retry(stub: Any) -> None:
     assert len(server.requests) == 1
 
 
-def test_429_is_retried_then_a_quota_error(stub: Any) -> None:
+def test_429_is_retried_then_a_quota_error(stub: MakeFake) -> None:
     server = stub([(429, _error("slow down"))])
     client = OpenAICompatible(server.url, model="m", max_retries=2, backoff=0.01)
     with pytest.raises(LLMQuotaError, match="429"):
@@ -202,7 +160,7 @@ def test_429_is_retried_then_a_quota_error(stub: Any) -> None:
     assert len(server.requests) == 3  # first try + 2 retries
 
 
-def test_5xx_is_retried_then_succeeds(stub: Any) -> None:
+def test_5xx_is_retried_then_succeeds(stub: MakeFake) -> None:
     server = stub([(503, _error("overloaded")), (200, _OK_BODY)])
     client = OpenAICompatible(server.url, model="m", max_retries=2, backoff=0.01)
     out = client.chat([{"role": "user", "content": "hi"}], stage="plan")
@@ -210,7 +168,7 @@ def test_5xx_is_retried_then_succeeds(stub: Any) -> None:
     assert client.usage.by_stage["plan"] == {"calls": 1, "prompt_tokens": 5, "completion_tokens": 3}
 
 
-def test_json_schema_rejected_falls_back_to_json_object(stub: Any) -> None:
+def test_json_schema_rejected_falls_back_to_json_object(stub: MakeFake) -> None:
     server = stub([(400, _error("response_format json_schema is not supported")), (200, _OK_BODY)])
     client = OpenAICompatible(server.url, model="m", max_retries=0)
     out = client.chat([{"role": "user", "content": "hi"}], json_schema={"type": "object"})
@@ -221,7 +179,7 @@ def test_json_schema_rejected_falls_back_to_json_object(stub: Any) -> None:
     assert server.requests[-1]["response_format"]["type"] == "json_object"  # the working mode is remembered
 
 
-def test_empty_answer_is_a_response_error(stub: Any) -> None:
+def test_empty_answer_is_a_response_error(stub: MakeFake) -> None:
     body = json.loads(json.dumps(_OK_BODY))
     body["choices"][0]["message"]["content"] = ""
     server = stub([(200, body)])
@@ -252,7 +210,7 @@ def test_describe_against_real_server(client: OpenAICompatible) -> None:
     assert info["available"] is True and info["server_models"]
 
 
-def test_a_400_for_another_reason_does_not_downgrade_structured_output(stub: Any) -> None:
+def test_a_400_for_another_reason_does_not_downgrade_structured_output(stub: MakeFake) -> None:
     server = stub([(400, _error("prompt is too long"))])
     client = OpenAICompatible(server.url, model="m", max_retries=0)
     with pytest.raises(LLMResponseError, match="too long"):

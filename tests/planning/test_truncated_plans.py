@@ -2,7 +2,7 @@
 
 The LLM planner asks again once with a larger limit, then fails with ``PlanError``; the hybrid planner keeps the
 offline plan. Covered three ways: ``ScriptedLLM`` (a test double) for the planner logic; an OpenAI-compatible HTTP
-exchange on loopback (a stdlib server replaying fixed chat-completion bodies, so the client's ``finish_reason``
+exchange on loopback (``FakeOpenAIServer`` replaying fixed chat-completion bodies, so the client's ``finish_reason``
 plumbing is exercised over real HTTP); and, marked slow, llama.cpp's own OpenAI-compatible server and the embedded
 client over the packaged SmolLM2, where a tiny ``max_tokens`` really cuts the answer.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
 from llm_doubles import ScriptedLLM
-from stub_http import serve_in_thread, stop
+from openai_stub import MakeFake, Reply, completion, fake_servers
 
 REG = default_registry()
 THREE = json.dumps({"tasks": [
@@ -122,58 +121,16 @@ def test_hybrid_keeps_the_offline_plan_when_the_review_is_cut() -> None:
 # -- over HTTP: the OpenAI-compatible client carries finish_reason from the server to the planner ---------------
 
 
-def _completion(text: str, finish_reason: str) -> dict[str, Any]:
-    return {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "finish_reason": finish_reason,
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}}
-
-
-class ReplayServer:
-    """An OpenAI-compatible endpoint on 127.0.0.1 that answers chat completions with the given bodies in turn and
-    records the request bodies (a stand-in for a server whose output limit is hit on demand)."""
-
-    def __init__(self, bodies: list[dict[str, Any]]) -> None:
-        self.bodies = list(bodies)
-        self.requests: list[dict[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                server.requests.append(json.loads(self.rfile.read(length) or b"{}"))
-                data = json.dumps(server.bodies.pop(0)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = serve_in_thread(self.httpd)
-
-    def close(self) -> None:
-        stop(self.httpd, self.thread)
+def _completion(text: str, finish_reason: str) -> Reply:
+    return 200, completion(text, finish_reason, model="m")
 
 
 @pytest.fixture
-def replay() -> Iterator[Any]:
-    made: list[ReplayServer] = []
-
-    def make(bodies: list[dict[str, Any]]) -> ReplayServer:
-        made.append(ReplayServer(bodies))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
+def replay() -> Iterator[MakeFake]:
+    yield from fake_servers()
 
 
-def test_finish_reason_length_over_http_reasks_with_a_larger_limit(replay: Any) -> None:
+def test_finish_reason_length_over_http_reasks_with_a_larger_limit(replay: MakeFake) -> None:
     server = replay([_completion(CUT, "length"), _completion(THREE, "stop")])
     llm = OpenAICompatible(server.url, model="m", max_retries=0)
     out = LLMPlanner(llm, REG, max_tokens=256).plan("describe a.jpg, summarize and read it", ctx())
@@ -182,7 +139,7 @@ def test_finish_reason_length_over_http_reasks_with_a_larger_limit(replay: Any) 
     assert llm.usage.by_stage["plan"]["calls"] == 2
 
 
-def test_finish_reason_length_twice_over_http_is_a_plan_error(replay: Any) -> None:
+def test_finish_reason_length_twice_over_http_is_a_plan_error(replay: MakeFake) -> None:
     server = replay([_completion(CUT, "length"), _completion(CUT, "length")])
     llm = OpenAICompatible(server.url, model="m", max_retries=0)
     with pytest.raises(PlanError, match="cut off"):
@@ -244,7 +201,7 @@ def test_embedded_client_reports_length() -> None:
         llm.close()
 
 
-def test_empty_answer_at_the_limit_over_http_is_asked_again_with_a_larger_limit(replay: Any) -> None:
+def test_empty_answer_at_the_limit_over_http_is_asked_again_with_a_larger_limit(replay: MakeFake) -> None:
     # A model that spends its budget before writing anything (hidden reasoning): no text, finish_reason "length".
     server = replay([_completion("", "length"), _completion(THREE, "stop")])
     llm = OpenAICompatible(server.url, model="m", max_retries=0)

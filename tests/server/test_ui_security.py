@@ -7,7 +7,6 @@ stream), through the real app with its real agent."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from fastapi.testclient import TestClient
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError
 from hugginggpt.server.app import create_app
-from stub_http import serve_in_thread, stop
+from openai_stub import FakeOpenAIServer
 
 from .conftest import SENTIMENT, LiveServer
 
@@ -28,38 +27,16 @@ KEY = "ui-s3cret"
 ORIGIN = {"Origin": "http://testserver"}  # what the browser sends from the UI's own page (TestClient's host)
 
 
-class Listener:
-    """An HTTP server on loopback that counts the POSTs it receives (a stand-in for an internal service that the
-    UI must not be able to make the server call)."""
-
-    def __init__(self) -> None:
-        self.posts: list[str] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # http.server calls it by this name
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.posts.append(self.path)
-                self.send_response(500)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = serve_in_thread(self.server)
-
-    def close(self) -> None:
-        stop(self.server, self.thread)
+def internal_service() -> FakeOpenAIServer:
+    """An OpenAI-compatible address on loopback that answers every POST with an empty 500 and records the paths it
+    was sent (a stand-in for an internal service that the UI must not be able to make the server call)."""
+    return FakeOpenAIServer([(500, None)])
 
 
 @pytest.fixture
-def listener() -> Iterator[Listener]:
-    lst = Listener()
-    yield lst
-    lst.close()
+def listener() -> Iterator[FakeOpenAIServer]:
+    with internal_service() as lst:
+        yield lst
 
 
 class Page:
@@ -121,7 +98,7 @@ def test_default_server_never_calls_a_url_given_in_the_ui(tmp_path, shared_agent
         forged = page.call("respond", [{"text": SENTIMENT, "files": []}, [],
                                        {"llm": {"base_url": listener.url, "planner": "llm"}}])
         assert "positive" in json.dumps(forged[0])
-        assert listener.posts == []
+        assert listener.paths == []
 
 
 @pytest.mark.slow
@@ -129,12 +106,12 @@ def test_settings_switched_on_without_a_key_stay_off(tmp_path, shared_agent, lis
     with ui_client(tmp_path, shared_agent, ui_llm_settings=True, ui_llm_allowlist=[listener.url]) as c:
         note = Page(c).settings(listener.url)
         assert "needs an API key" in note
-        assert listener.posts == []
+        assert listener.paths == []
 
 
 @pytest.mark.slow
 def test_with_a_key_only_allowlisted_endpoints_are_used(tmp_path, shared_agent, listener):
-    other = Listener()  # a second service, not on the list
+    other = internal_service()  # a second service, not on the list
     try:
         with ui_client(tmp_path, shared_agent, api_key=KEY, ui_llm_settings=True,
                        ui_llm_allowlist=[listener.url + "/"]) as c:
@@ -144,12 +121,12 @@ def test_with_a_key_only_allowlisted_endpoints_are_used(tmp_path, shared_agent, 
                 note = page.settings(url)
                 assert "not on this server's allowlist" in note and "ui_llm_allowlist" in note, (url, note)
             page.send(SENTIMENT)
-            assert other.posts == [] and listener.posts == []
+            assert other.paths == [] and listener.paths == []
             # The listed endpoint is accepted (normalised) and really used: the check can see a call when one is made.
             assert "now uses" in page.settings(listener.url.replace("http://", "HTTP://") + "/")
             page.send("describe the history of Rome")
-            assert listener.posts and set(listener.posts) == {"/v1/chat/completions"}
-            assert other.posts == []
+            assert listener.paths and set(listener.paths) == {"/v1/chat/completions"}
+            assert other.paths == []
     finally:
         other.close()
 
