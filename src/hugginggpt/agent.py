@@ -121,7 +121,7 @@ class HuggingGPT:
             return HybridPlanner(llm, self.registry, offline=self._offline_planner)
         from .planning.llm_planner import LLMPlanner
 
-        return LLMPlanner(llm, self.registry)
+        return LLMPlanner(llm, self.registry, shortlist=self.config.plan_shortlist)
 
     # ----- public API -------------------------------------------------------------------------------------------
     def run(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,

@@ -52,6 +52,9 @@ class HuggingGPTConfig(BaseSettings):
     planner: Literal["auto", "offline", "llm", "hybrid"] = Field(
         "auto", description="`auto`: the LLM planner when the LLM is capable, else the offline planner; `hybrid`: "
                             "the offline plan, reviewed by a capable LLM (keep/drop tasks, rewrite text only).")
+    plan_shortlist: bool = Field(
+        True, description="LLM planner: show only the tasks an offline ranking finds likely for the request (a "
+                          "recall-first shortlist; about 40% fewer planning tokens), instead of every task.")
     inference_mode: Literal["local", "huggingface", "hybrid"] = Field(
         "local", description="Where experts run: local (embedded + local hub models), hosted, or both.")
     allowed_dirs: list[Path] = Field(

@@ -327,8 +327,11 @@ def build_hostile_agent(root: Path) -> tuple[HuggingGPT, HostileLLM]:
     embedded model fails fast with ``no_model`` instead; no input file exists, so file arguments fail fast too."""
     (root / "inputs").mkdir(exist_ok=True)
     llm = HostileLLM()
+    # plan_shortlist off: what is fuzzed is the plan text; the task shortlist runs real models (offline planner,
+    # MiniLM) on every request and is tested in tests/planning/test_shortlist.py.
     config = HuggingGPTConfig(workspace=root / "ws", allowed_dirs=[root / "inputs"], planner="llm",
-                              overrides=dict.fromkeys(llm_tasks(), llm_model_id(llm)), task_timeout=5)
+                              plan_shortlist=False, overrides=dict.fromkeys(llm_tasks(), llm_model_id(llm)),
+                              task_timeout=5)
     agent = HuggingGPT(config, llm=llm, base_dir=root / "inputs")
     agent.backends = lambda llm=None: [LLMBackend(llm or agent.llm)]  # type: ignore[method-assign]
     # One run first, so that building the catalog is not timed as part of a fuzzed run.
