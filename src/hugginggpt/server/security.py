@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -115,34 +116,12 @@ class UploadLimitMiddleware:
         if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.paths:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
-            return
-        chunks, total, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self.max_bytes:
-                await _too_large(send, self.max_bytes)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
+        await _pass_capped(self.app, scope, receive, send, self.max_bytes, self._refuse)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+    async def _refuse(self, send: Send) -> None:
+        mb = (self.max_bytes - 64 * 1024) / 1048576
+        await _send_json(send, 413, "payload_too_large", f"The upload is larger than {mb:.1f} MB.",
+                         "Send a smaller file or raise server.max_upload_mb.", [(b"connection", b"close")])
 
 
 class BodyLimitMiddleware:
@@ -164,34 +143,7 @@ class BodyLimitMiddleware:
                 or scope.get("path") in self.exempt):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
-            return
-        chunks, total, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        del chunks
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await _pass_capped(self.app, scope, receive, send, self.max_bytes, self._refuse)
 
     async def _refuse(self, send: Send) -> None:
         await _send_json(send, 413, "payload_too_large",
@@ -200,10 +152,43 @@ class BodyLimitMiddleware:
                          "server.max_body_mb.", [(b"connection", b"close")])
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    mb = (limit - 64 * 1024) / 1048576
-    await _send_json(send, 413, "payload_too_large", f"The upload is larger than {mb:.1f} MB.",
-                     "Send a smaller file or raise server.max_upload_mb.", [(b"connection", b"close")])
+async def _pass_capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, max_bytes: int,
+                       refuse: Callable[[Send], Awaitable[None]]) -> None:
+    """Hand the request to ``app`` with its body read up to ``max_bytes`` and replayed.
+
+    A declared ``Content-Length`` over the cap gets ``refuse(send)`` at once; a chunked body is counted as it
+    arrives and refused as soon as it passes the cap, so memory stays within the cap whatever the client sends. A
+    client that disconnects mid-body gets nothing.
+    """
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > max_bytes:
+        await refuse(send)
+        return
+    chunks: list[bytes] = []
+    total, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > max_bytes:
+            await refuse(send)
+            return
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    del chunks  # the joined copy is all that is kept while the app runs
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    await app(scope, replay, send)
 
 
 class SecurityHeadersMiddleware:
