@@ -6,9 +6,12 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from ..errors import HuggingGPTError
 
 eval_app = typer.Typer(help="Evaluate planners on benchmarks (TaskBench).", no_args_is_help=True,
                        add_completion=False)
@@ -51,11 +54,7 @@ def taskbench(
                       demos_from=demos_from, demos=demos, predictions_out=predictions,
                       on_prediction=progress.tick if progress else None)
     except HuggingGPTError as exc:
-        if as_json:
-            print(json.dumps({"error": exc.to_dict()}))
-        else:
-            typer.echo(f"{type(exc).__name__}: {exc.message}" + (f"\n{exc.hint}" if exc.hint else ""), err=True)
-        raise typer.Exit(2) from None
+        _fail(exc, as_json)
     finally:
         if progress:
             progress.done()
@@ -85,15 +84,21 @@ def wording(
         summary = run_wording(splits, planner, llm_factory=lambda: configured_llm(llm_url, llm_model),
                               failures=failures)
     except HuggingGPTError as exc:
-        if as_json:
-            print(json.dumps({"error": exc.to_dict()}))
-        else:
-            typer.echo(f"{type(exc).__name__}: {exc.message}" + (f"\n{exc.hint}" if exc.hint else ""), err=True)
-        raise typer.Exit(2) from None
+        _fail(exc, as_json)
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         render_wording(summary, failures=failures)
+
+
+def _fail(exc: HuggingGPTError, as_json: bool) -> NoReturn:
+    """Report a failed evaluation (a JSON ``error`` line with ``--json``, else the message and hint on stderr) and
+    exit with status 2."""
+    if as_json:
+        print(json.dumps({"error": exc.to_dict()}))
+    else:
+        typer.echo(f"{type(exc).__name__}: {exc.message}" + (f"\n{exc.hint}" if exc.hint else ""), err=True)
+    raise typer.Exit(2) from None
 
 
 def render_wording(summary: dict[str, Any], failures: bool = False) -> None:
