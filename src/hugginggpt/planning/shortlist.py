@@ -1,6 +1,6 @@
 """The tasks worth showing the LLM planner for one request: a recall-first shortlist ranked offline.
 
-The LLM planner's prompt used to list the typed signature of every task (38 in our registry, about 650 of its 1,320
+The LLM planner's prompt used to list the typed signature of every task (38 in our registry, about 590 of its 1,320
 prompt tokens). Most requests need one to three of them, and the offline planner already knows which tasks a
 request is likely to ask for. ``TaskShortlist`` ranks every task of the registry for a request from three signals,
 each optional:
@@ -9,12 +9,14 @@ each optional:
    knows the registry): its tasks are always kept;
 2. **the learned tool scores** (``OfflinePlanner.learned_for(registry)``: the learned detector's probability of each
    tool, before any threshold): the ``learned_k`` best;
-3. **sentence similarity** between the request and each task's name and description (MiniLM, the embedder the
-   experts already ship): the ``similar_k`` best. This is what recovers tasks a request only implies, and what
+3. **sentence similarity** between the request (and each of its sentences and clauses) and each task's name and
+   description or example phrasings (MiniLM, the embedder the experts already ship): the ``similar_k`` best. This
    ranks when no learned model fits the registry.
 
 The shortlist is the union, so a task needs only one signal to get in (recall first: a task missing from the
-prompt cannot be planned; an extra one costs about 17 tokens). ``min_tasks`` pads it by the combined rank. Whenever
+prompt cannot be planned; an extra one costs about 15 tokens). Each signal keeps ``per_planned`` more tasks per
+task of the offline plan, and ``min_tasks`` pads the list by the combined rank. The defaults were chosen on the dev
+sets (TaskBench dev, wording dev); recall and sizes are in docs/tokens.md. Whenever
 no signal is available (the embedder is not installed, the offline planner fails in an unexpected way), ``select``
 returns None and the planner shows every task, as before.
 """
