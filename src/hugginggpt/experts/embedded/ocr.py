@@ -28,8 +28,8 @@ from PIL import Image
 
 from ...errors import ExpertError, ExpertUnavailable
 from ..base import Expert, ExpertOutput, ExpertResult
-from ..pool import register_resident
 from ._image import as_image, image_slot, to_bgr_array
+from ._shared import LazyResident
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def read_text(image: str | Path | Image.Image, *, min_score: float = 0.5) -> lis
     Raises ``ExpertUnavailable`` when no OCR engine can be loaded.
     """
     pil = as_image(image)
-    engine = _shared_engine()
+    engine = _ENGINE.get()
     lines = engine.read(pil)
     return [ln for ln in lines if ln.text.strip() and ln.score >= min_score]
 
@@ -97,7 +97,7 @@ def join_lines(lines: Sequence[OcrLine]) -> str:
 
 def engine_name() -> str:
     """Which OCR engine ``read_text`` uses here: ``"rapidocr"``, ``"tesseract"`` or ``"none"`` (cheap check)."""
-    engine = _ENGINE
+    engine = _ENGINE.current
     if engine is not None:
         return "rapidocr" if isinstance(engine, _RapidOcrEngine) else "tesseract"
     if importlib.util.find_spec("rapidocr_onnxruntime") is not None:
@@ -109,9 +109,7 @@ def engine_name() -> str:
 
 def release() -> None:
     """Drop the shared engine (it is recreated on the next call)."""
-    global _ENGINE
-    with _ENGINE_LOCK:
-        _ENGINE = None
+    _ENGINE.release()
 
 
 # --- engines ---------------------------------------------------------------------------------------------------------
@@ -250,30 +248,6 @@ def _tesseract_ready() -> bool:
     return shutil.which("tesseract") is not None
 
 
-_ENGINE: _RapidOcrEngine | _TesseractEngine | None = None
-_ENGINE_LOCK = threading.Lock()
-
-
-def _release_engine() -> bool:
-    """The pool's eviction: drop the engine (a caller running it keeps its reference until done)."""
-    global _ENGINE
-    with _ENGINE_LOCK:
-        was_loaded, _ENGINE = _ENGINE is not None, None
-    return was_loaded
-
-
-_RESIDENT = register_resident("OCR engine", lambda: _ENGINE is not None, _release_engine)
-
-
-def _shared_engine() -> _RapidOcrEngine | _TesseractEngine:
-    global _ENGINE
-    _RESIDENT.touch()
-    with _ENGINE_LOCK:
-        if _ENGINE is None:
-            _ENGINE = _create_engine()
-        return _ENGINE
-
-
 def _create_engine() -> _RapidOcrEngine | _TesseractEngine:
     reasons = []
     try:
@@ -293,6 +267,9 @@ def _create_engine() -> _RapidOcrEngine | _TesseractEngine:
         "No OCR engine can be loaded: " + "; ".join(reasons) + ".",
         hint="Install rapidocr-onnxruntime (bundles its models) or pytesseract + tesseract-ocr.",
     )
+
+
+_ENGINE: LazyResident[_RapidOcrEngine | _TesseractEngine] = LazyResident("OCR engine", _create_engine)
 
 
 # --- expert ----------------------------------------------------------------------------------------------------------
@@ -323,7 +300,7 @@ class OcrExpert(Expert):
         return ok, why
 
     def _load(self) -> None:
-        _shared_engine()
+        _ENGINE.get()
 
     def _unload(self) -> None:
         release()
