@@ -14,8 +14,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,20 +23,15 @@ from pathlib import Path
 
 import httpx
 import openai
+from _common import pct
+
+from hugginggpt.server.launch import free_port, spawn_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST = "what is the sentiment of: I love this movie, the acting was wonderful"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(workspace: Path, port: int) -> subprocess.Popen[bytes]:
-    from hugginggpt.server.launch import spawn_server
-
     env = {"HF_HUB_OFFLINE": "1", "HUGGINGGPT_CONFIG": str(workspace / "none.yaml")}
     return spawn_server(port, workspace, log=workspace / "server.log", env=env)
 
@@ -83,12 +76,6 @@ async def load(base_url: str, n: int, concurrency: int, stream: bool) -> tuple[l
     return [r[0] for r in results], [r[1] for r in results if r[1]], wall
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=50)
@@ -102,11 +89,7 @@ def main() -> None:
             lat, errors, wall = asyncio.run(load(f"http://127.0.0.1:{port}/v1", args.requests, args.concurrency,
                                                  args.stream))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     row = {"requests": args.requests, "concurrency": args.concurrency, "stream": args.stream,
            "errors": len(errors), "p50_s": pct(lat, 50), "p95_s": pct(lat, 95), "max_s": max(lat),
            "mean_s": statistics.mean(lat), "wall_s": wall, "req_per_s": args.requests / wall,

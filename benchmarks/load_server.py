@@ -17,10 +17,7 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import pct
+
+from hugginggpt.server.launch import free_port, spawn_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST = "what is the sentiment of: I love this movie, the acting was wonderful"
@@ -36,12 +36,6 @@ USER = {"role": "user", "content": REQUEST}
 # Entry point -> (share of the requests, the run `source` it records).
 KINDS = {"openai": (0.35, "openai"), "openai-stream": (0.15, "openai"), "jarvis": (0.25, "jarvis"),
          "runs+sse": (0.25, "api")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def one(http: httpx.AsyncClient, kind: str) -> tuple[str, float, str | None]:
@@ -115,12 +109,6 @@ async def load(base_url: str, n: int, concurrency: int) -> tuple[list[tuple[str,
     return results, wall, audit
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200)
@@ -128,8 +116,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests > 500:
         raise SystemExit("--requests is at most 500 (the run listing this checks returns 500 runs)")
-    from hugginggpt.server.launch import spawn_server
-
     with tempfile.TemporaryDirectory(prefix="hg-load-") as tmp:
         port = free_port()
         env = {"HF_HUB_OFFLINE": "1", "HUGGINGGPT_CONFIG": str(Path(tmp) / "none.yaml")}
@@ -137,11 +123,7 @@ def main() -> None:
         try:
             results, wall, audit = asyncio.run(load(f"http://127.0.0.1:{port}", args.requests, args.concurrency))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     errors = [e for _, _, e in results if e]
     lat = [t for _, t, _ in results]
     row: dict[str, Any] = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hugginggpt.server.launch import spawn_server
+from hugginggpt.server.launch import spawn_server, stop_server
 
 from .conftest import SENTIMENT, free_port, wait_run
 
@@ -81,8 +81,4 @@ def test_killed_server_marks_running_run_interrupted(tmp_path):
             r = c.post("/v1/runs", json={"request": SENTIMENT})
             assert wait_run(c, r.json()["id"])["status"] == "succeeded"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)

@@ -2,14 +2,19 @@
 
 For scripts, benchmarks and tests that need a real server on loopback::
 
-    proc = spawn_server(8004, Path("ws"), log=Path("ws/server.log"))
-    ...
-    proc.terminate()
+    port = free_port()
+    proc = spawn_server(port, Path("ws"), log=Path("ws/server.log"))
+    try:
+        ...
+    finally:
+        stop_server(proc)
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,6 +55,24 @@ def spawn_server(port: int, workspace: Path, *, log: Path, env: Mapping[str, str
     proc.kill()
     raise ServerStartError(f"the server did not answer /healthz within {timeout:.0f} s: {_tail(log)}",
                            hint="Check the port is free and read the log.")
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stop a server started by ``spawn_server``: SIGTERM (a graceful shutdown that finishes the runs' records),
+    then SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the OS picks it; another process could take it before use)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _tail(log: Path, n: int = 3000) -> str:
