@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig
+from hugginggpt.agent import plan_only
+from hugginggpt.errors import RequestError
 from hugginggpt.planning.base import PlanContext, PlanOutcome
 from hugginggpt.planning.schema import Plan
 from hugginggpt.resources import path_tokens
@@ -118,3 +120,14 @@ def test_over_http_an_outside_path_is_403_whether_or_not_it_exists(tmp_path):
             assert error["code"] == "resource_forbidden" and "outside the allowed directories" in error["message"]
             bodies.append((error["message"].replace(str(path), "X"), error["hint"]))
     assert len(set(bodies)) == 1, bodies
+
+
+@pytest.mark.parametrize("request_text", ["describe photo.png \ud800", "a\x00b", "\x1b[2J clear my screen"])
+def test_requests_that_are_not_text_are_named_errors_before_planning(setup, request_text):
+    """A lone surrogate used to fail inside the MiniLM tokenizer (an internal error); NUL and escapes likewise."""
+    agent, planner, _, _ = setup
+    result = agent.run(request_text)
+    assert result.error is not None and result.error.code == "bad_request", result.error
+    assert planner.requests == []
+    with pytest.raises(RequestError):
+        plan_only(agent, request_text)

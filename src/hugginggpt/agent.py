@@ -186,12 +186,7 @@ class HuggingGPT:
     async def _arun(self, run: RunResult, request: str, files: list[str | Path], history: list[dict[str, Any]],
                     emit: Callable[[Event], None], usage: Usage) -> None:
         deadline = time.monotonic() + self.config.run_timeout  # every task ends by then (the execute stage)
-        request = (request or "").strip()
-        if not request:
-            raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
-        if len(request) > self.config.max_request_chars:
-            raise RequestError(f"The request is {len(request)} characters long; the limit is "
-                               f"{self.config.max_request_chars}.", hint="Shorten it or raise max_request_chars.")
+        request = check_request(request, self.config.max_request_chars)
         resolver = self._resolver(files)
         user_files = [resolver.check_user_file(Path(f)) for f in files]
         resolver.check_request_paths(request)  # "describe /etc/shadow": refused, never answered from nothing
@@ -338,6 +333,26 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
     return outcome
 
 
+def check_request(request: str | None, max_chars: int) -> str:
+    """The request, stripped; ``RequestError`` when it is empty, too long, or not text that can be encoded (lone
+    surrogates, NUL and other control characters would otherwise fail deep inside a tokenizer or a model)."""
+    request = (request or "").strip()
+    if not request:
+        raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
+    if len(request) > max_chars:
+        raise RequestError(f"The request is {len(request)} characters long; the limit is {max_chars}.",
+                           hint="Shorten it or raise max_request_chars.")
+    try:
+        request.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(f"The request holds a character that is not valid text (at position {exc.start}).",
+                           hint="Send the request as UTF-8 text.") from None
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in request):
+        raise RequestError("The request holds control characters (such as NUL).",
+                           hint="Send plain text; remove the control characters.")
+    return request
+
+
 def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
               history: list[dict[str, Any]] | None = None) -> Plan:
     """Stage 1 alone (``hugginggpt plan``, the server's ``/tasks``): planned as ``run`` plans it, with the files
@@ -345,14 +360,13 @@ def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
     history = history or []
     resolver = agent._resolver(files)
     known = [agent._known_user_file(resolver.check_user_file(Path(f)), f) for f in files]
-    if not request.strip():
-        raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
+    request = check_request(request, agent.config.max_request_chars)
     check_history(history, max_turns=agent.config.max_history_turns, max_chars=agent.config.max_history_chars)
     mine = len(known)
     known += known_resources(history, agent.store)
     context = PlanContext(registry=agent.registry, files=known, history=history,
                           max_tasks=agent.config.max_plan_tasks)
-    outcome = _plan_with_memory(agent.planner(), request.strip(), context)
+    outcome = _plan_with_memory(agent.planner(), request, context)
     if not outcome.plan.tasks:  # the same defaults as run: a named image or audio never plans empty
         outcome = media_default(outcome, request, known[:mine], known[mine:])
     reroute_control_maps(outcome.plan, known)
