@@ -250,7 +250,9 @@ def test_piper_speaks_5000_characters_of_prose_and_numbers_in_bounded_memory():
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["rate"] == 22050 and out["duration"] == round(out["frames"] / 22050, 2)
-    assert out["peak_mb"] < 1000, out
+    # Typically 450-650 MB, once 1,053 MB on a loaded machine (onnxruntime's arena); unchunked, this text peaked at
+    # 1,804 MB and 5,000 characters of numbers alone at tens of GB.
+    assert out["peak_mb"] < 1536, out
     # This text lasts about 600 s (0.12 s a character: every number is several words). Unchunked, espeak-ng cut the
     # table of numbers short and the clip lasted 371 s.
     assert 0.1 * len(text) < out["duration"] < 0.2 * len(text), out
