@@ -137,7 +137,8 @@ def test_ui_enter_while_a_run_goes_on_and_failed_runs_shown_as_failed(tmp_path, 
             page.keyboard.press("Enter")  # nothing to send, and nothing lost: the box is disabled
             page.wait_for_function("() => !document.querySelector('#hg-input textarea').disabled", timeout=300_000)
             # Straight after the answer, Enter sends the next message (the box has the focus again).
-            assert page.evaluate("document.activeElement === document.querySelector('#hg-input textarea')")
+            page.wait_for_function("() => document.activeElement === document.querySelector('#hg-input textarea')",
+                                   timeout=10_000)
             assert _send(page, app, "what is the sentiment of: this is a terrible, awful day") == "succeeded"
             assert "negative" in page.locator("#hg-chat").inner_text()
             # A run whose only task fails is shown as failed, in the progress card and in the answer.

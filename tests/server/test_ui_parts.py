@@ -125,12 +125,17 @@ def test_no_share_button_on_media(tmp_path):
 
 
 # ----- the chat handler's own failures ----------------------------------------------------------------------------
-def _respond(app: Any) -> Any:
+def _fn(app: Any, name: str) -> Any:
+    """The UI's event function ``name`` (a Gradio BlockFunction)."""
     from starlette.routing import Mount
 
     mount = next(r for r in app.router.routes if isinstance(r, Mount) and r.path == "/ui")
     blocks = mount.app.app.get_blocks()  # UIGuard -> Gradio's app
-    return next(f.fn for f in blocks.fns.values() if f.name == "respond")
+    return next(f for f in blocks.fns.values() if f.name == name)
+
+
+def _respond(app: Any) -> Any:
+    return _fn(app, "respond").fn
 
 
 def _last(app: Any, message: dict[str, Any]) -> tuple[Any, ...]:
@@ -164,4 +169,10 @@ def test_a_failure_before_the_run_is_said_in_the_chat(tmp_path, shared_agent, mo
         assert "'notes.txt' is not an image, audio or video file" in said and "Upload PNG" in said, said
     else:
         assert said.startswith("⚠️ Internal error (RuntimeError)") and "/srv/private" not in said
-    assert box.interactive is True and "what is the sentiment of: fine" in str(box.value)
+    assert "what is the sentiment of: fine" in str(box.value)
+    # respond's last update keeps the box locked; the event chained after it enables the box (see unlock in ui.py)
+    assert box.interactive is False
+    unlock = _fn(app, "unlock")
+    update = unlock.fn()
+    # Gradio applies only the arguments given to the component; no value is given, so the text put back stays
+    assert update.interactive is True and "value" not in update._constructor_args[0]

@@ -100,7 +100,7 @@ def build_blocks(st: ServerState, policy: LLMPolicy | None = None) -> Any:
 
         def box_state(busy: bool, value: Any = None) -> Any:
             """The message box: disabled while a run of this page goes on (as Gradio's ChatInterface does), so a
-            message can never be typed and then silently dropped; enabled again when the run ends."""
+            message can never be typed and then silently dropped; ``unlock`` enables it again when the run ends."""
             return gr.MultimodalTextbox(value=value, interactive=not busy,
                                         placeholder=BUSY_PLACEHOLDER if busy else PLACEHOLDER)
 
@@ -113,7 +113,7 @@ def build_blocks(st: ServerState, policy: LLMPolicy | None = None) -> Any:
             text = ((message or {}).get("text") or "").strip()
             files = (message or {}).get("files") or []
             if not text and not files:  # Enter on an empty box: nothing to do, nothing to complain about
-                yield history, box_state(False), gr.skip(), gr.skip(), gr.skip(), sess
+                yield history, box_state(True), gr.skip(), gr.skip(), gr.skip(), sess
                 return
             paths: list[Path] = []
             try:
@@ -137,7 +137,7 @@ def build_blocks(st: ServerState, policy: LLMPolicy | None = None) -> Any:
                 history.append({"role": "assistant", "content": _error_text(exc) if named else
                                 f"⚠️ Internal error ({type(exc).__name__}); see the server log."})
                 # The text goes back into the box, so it can be corrected and sent again.
-                yield (history, box_state(False, {"text": text, "files": []}), board.progress_html(),
+                yield (history, box_state(True, {"text": text, "files": []}), board.progress_html(),
                        board.plan_html(), board.models_html(), sess)
                 return
             board.run_id = run_id
@@ -156,11 +156,21 @@ def build_blocks(st: ServerState, policy: LLMPolicy | None = None) -> Any:
                 board.final = board.final or "failed"
                 history.append({"role": "assistant", "content": f"⚠️ The UI lost track of run {run_id} "
                                                                 f"({type(exc).__name__}); see /v1/runs/{run_id}."})
-            yield history, box_state(False), board.progress_html(), board.plan_html(), board.models_html(), sess
+            yield history, box_state(True), board.progress_html(), board.plan_html(), board.models_html(), sess
 
         outputs = [chat, box, progress, plan, models, session]
         sent = box.submit(respond, [box, chat, session], outputs, concurrency_limit=None, show_progress="hidden",
                           api_visibility="private")
+
+        def unlock() -> Any:
+            """Enable the box once ``respond`` has completed, not in its last update: Gradio ignores a submit while
+            the event is still pending, so an Enter pressed between that update and the completion was dropped."""
+            return gr.MultimodalTextbox(interactive=True, placeholder=PLACEHOLDER)
+
+        # Then the focus goes back to the box, so Enter sends the next message straight away.
+        sent.then(unlock, None, [box], show_progress="hidden", api_visibility="private").then(
+            None, None, None, js="() => { document.querySelector('#hg-input textarea')?.focus(); }",
+            api_visibility="private")
 
         def new_conversation(sess: dict[str, Any] | None) -> tuple[Any, ...]:
             sess = {**(sess or {}), "conversation": uuid.uuid4().hex}
