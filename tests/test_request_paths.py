@@ -10,7 +10,7 @@ from PIL import Image
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.agent import plan_only
-from hugginggpt.errors import RequestError
+from hugginggpt.errors import RequestError, ResourceAccessDenied
 from hugginggpt.planning.base import PlanContext, PlanOutcome
 from hugginggpt.planning.schema import Plan
 from hugginggpt.resources import path_tokens
@@ -131,3 +131,10 @@ def test_requests_that_are_not_text_are_named_errors_before_planning(setup, requ
     assert planner.requests == []
     with pytest.raises(RequestError):
         plan_only(agent, request_text)
+
+
+def test_plan_only_refuses_outside_paths_like_run(setup):
+    agent, planner, _, _ = setup
+    with pytest.raises(ResourceAccessDenied):
+        plan_only(agent, "describe /etc/shadow")
+    assert planner.requests == []

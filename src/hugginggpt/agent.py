@@ -361,6 +361,7 @@ def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
     resolver = agent._resolver(files)
     known = [agent._known_user_file(resolver.check_user_file(Path(f)), f) for f in files]
     request = check_request(request, agent.config.max_request_chars)
+    resolver.check_request_paths(request)  # refused exactly as run refuses it
     check_history(history, max_turns=agent.config.max_history_turns, max_chars=agent.config.max_history_chars)
     mine = len(known)
     known += known_resources(history, agent.store)
