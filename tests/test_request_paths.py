@@ -122,15 +122,20 @@ def test_over_http_an_outside_path_is_403_whether_or_not_it_exists(tmp_path):
     assert len(set(bodies)) == 1, bodies
 
 
-@pytest.mark.parametrize("request_text", ["describe photo.png \ud800", "a\x00b", "\x1b[2J clear my screen"])
-def test_requests_that_are_not_text_are_named_errors_before_planning(setup, request_text):
-    """A lone surrogate used to fail inside the MiniLM tokenizer (an internal error); NUL and escapes likewise."""
+@pytest.mark.parametrize(("request_text", "cleaned"), [
+    ("describe photo.png \ud800", "describe photo.png \ufffd"), ("a\x00b", "a b"),
+    ("\x1b[2J clear my screen", "[2J clear my screen")])
+def test_requests_with_characters_that_are_not_text_are_cleaned_before_planning(setup, request_text, cleaned):
+    """A lone surrogate used to fail inside the MiniLM tokenizer (an internal error); NUL and escapes likewise. They
+    are valid in a JSON string, so they are cleaned, not refused."""
     agent, planner, _, _ = setup
     result = agent.run(request_text)
-    assert result.error is not None and result.error.code == "bad_request", result.error
-    assert planner.requests == []
+    assert result.error is None, result.error
+    assert planner.requests == [cleaned]
+    plan_only(agent, request_text)  # planned, not refused
+    assert planner.requests == [cleaned, cleaned]
     with pytest.raises(RequestError):
-        plan_only(agent, request_text)
+        plan_only(agent, "\x00\x01 ")  # nothing left once cleaned: empty
 
 
 def test_plan_only_refuses_outside_paths_like_run(setup):

@@ -334,22 +334,19 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
 
 
 def check_request(request: str | None, max_chars: int) -> str:
-    """The request, stripped; ``RequestError`` when it is empty, too long, or not text that can be encoded (lone
-    surrogates, NUL and other control characters would otherwise fail deep inside a tokenizer or a model)."""
-    request = (request or "").strip()
+    """The request, cleaned and stripped; ``RequestError`` when it is empty or too long.
+
+    Lone surrogates (valid in JSON, not encodable as UTF-8) become U+FFFD and control characters other than tab and
+    newlines become spaces: they are what a client may send in a schema-valid string, and they would otherwise fail
+    deep inside a tokenizer or a model.
+    """
+    request = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else " " if ord(c) < 32 and c not in "\t\n\r" else c
+                      for c in (request or "")).strip()
     if not request:
         raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
     if len(request) > max_chars:
         raise RequestError(f"The request is {len(request)} characters long; the limit is {max_chars}.",
                            hint="Shorten it or raise max_request_chars.")
-    try:
-        request.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise RequestError(f"The request holds a character that is not valid text (at position {exc.start}).",
-                           hint="Send the request as UTF-8 text.") from None
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in request):
-        raise RequestError("The request holds control characters (such as NUL).",
-                           hint="Send plain text; remove the control characters.")
     return request
 
 
