@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -34,7 +35,7 @@ from .imaging import set_max_image_pixels
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
-from .planning.limits import check_plan_size
+from .planning.limits import check_plan_size, clean_text
 from .planning.schema import Plan, TaskSpec, ref_id
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder, is_dropped_note
@@ -333,6 +334,9 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
     return outcome
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, line feed, carriage return
+
+
 def check_request(request: str | None, max_chars: int) -> str:
     """The request, cleaned and stripped; ``RequestError`` when it is empty or too long.
 
@@ -340,8 +344,7 @@ def check_request(request: str | None, max_chars: int) -> str:
     newlines become spaces: they are what a client may send in a schema-valid string, and they would otherwise fail
     deep inside a tokenizer or a model.
     """
-    request = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else " " if ord(c) < 32 and c not in "\t\n\r" else c
-                      for c in (request or "")).strip()
+    request = _CONTROL.sub(" ", clean_text(request or "")).strip()
     if not request:
         raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
     if len(request) > max_chars:

@@ -9,6 +9,7 @@ thousands of digits, a thousand tasks, or one argument listing fifty thousand ``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import PlanTooLarge
@@ -65,13 +66,16 @@ def check_plan_size(plan: Plan, max_tasks: int) -> None:
 
 
 def clean_text(value: str) -> str:
-    """``value`` with lone surrogates (``"\\ud800"``, valid in JSON escapes, unencodable in UTF-8) replaced by
-    U+FFFD, so that a plan argument can be stored, logged and sent to a model."""
+    """``value`` with each lone surrogate (``"\\ud800"``, valid in JSON escapes, unencodable in UTF-8) replaced by
+    one U+FFFD, so that a request or a plan argument can be stored, logged and sent to a model."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", value)
     return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _BRACKETS = str.maketrans({c: None for c in map(chr, range(0x80)) if c not in "[]{}"})
