@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fault experts and the LLM double; hugginggpt as installed
 
-from faults.fault_experts import FixedPlanner  # noqa: E402
+from planner_doubles import FixedPlanner  # noqa: E402
 from hugginggpt.agent import HuggingGPT  # noqa: E402
 from hugginggpt.config import HuggingGPTConfig  # noqa: E402
 from hugginggpt.experts.pool import rss_mb  # noqa: E402

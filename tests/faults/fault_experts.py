@@ -19,25 +19,10 @@ from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.experts.base import Expert, ExpertOutput, ExpertResult, require_text
 from hugginggpt.experts.pool import ExpertPool
-from hugginggpt.planning.base import PlanContext, PlanOutcome
-from hugginggpt.planning.validate import repair_plan
-from hugginggpt.tasks import default_registry
+from planner_doubles import FixedPlanner
 
 # Set at the end of a test (or benchmark) so that hung worker threads finish instead of lingering.
 RELEASE = threading.Event()
-
-
-class FixedPlanner:
-    """Returns the plan it was given, through the real repair/validation code."""
-
-    name = "fixed"
-
-    def __init__(self, tasks: list[dict[str, Any]]) -> None:
-        self.tasks = tasks
-
-    def plan(self, request: str, context: PlanContext) -> PlanOutcome:
-        plan, notes = repair_plan(self.tasks, default_registry())
-        return PlanOutcome(plan=plan, planner=self.name, notes=notes)
 
 
 class Echo(Expert):

@@ -71,11 +71,11 @@ TEXT = ("The city council met on Tuesday in Springfield. Maria Lopez proposed a 
 def test_real_experts_are_unloaded_after_use_under_a_small_budget(tmp_path: Path) -> None:
     """VADER, spaCy NER and the MiniLM summarizer (a pool expert plus two process-wide residents) under a 1 MB
     budget: each is loaded for its task, and nothing idle stays loaded once its task is over."""
-    from faults.fault_experts import FixedPlanner
     from hugginggpt.agent import HuggingGPT
     from hugginggpt.config import HuggingGPTConfig
     from hugginggpt.experts.pool import residents
     from llm_doubles import ScriptedLLM
+    from planner_doubles import FixedPlanner
 
     planner = FixedPlanner([])
     agent = HuggingGPT(HuggingGPTConfig(workspace=tmp_path / "ws", memory_budget_mb=1), llm=ScriptedLLM(capable=False),

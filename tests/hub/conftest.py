@@ -13,22 +13,7 @@ from PIL import Image, ImageDraw
 
 from hugginggpt.agent import HuggingGPT
 from hugginggpt.config import HuggingGPTConfig
-from hugginggpt.planning.base import PlanContext, PlanOutcome
-from hugginggpt.planning.validate import repair_plan
-from hugginggpt.tasks import default_registry
-
-
-class FixedPlanner:
-    """Returns the plan it was given (validated by the real repair/validation code): stage 1 is not under test."""
-
-    name = "fixed"
-
-    def __init__(self, tasks: list[dict[str, Any]]) -> None:
-        self.tasks = tasks
-
-    def plan(self, request: str, context: PlanContext) -> PlanOutcome:
-        plan, notes = repair_plan(self.tasks, default_registry())
-        return PlanOutcome(plan=plan, planner=self.name, notes=notes)
+from planner_doubles import FixedPlanner
 
 
 @pytest.fixture(scope="session")
