@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fault experts and the LLM double; hugginggpt as installed
 
-from planner_doubles import FixedPlanner  # noqa: E402
 from hugginggpt.agent import HuggingGPT  # noqa: E402
 from hugginggpt.config import HuggingGPTConfig  # noqa: E402
 from hugginggpt.experts.pool import rss_mb  # noqa: E402
 from llm_doubles import ScriptedLLM  # noqa: E402
+from planner_doubles import FixedPlanner  # noqa: E402
 
 TEXT = ("The city council met on Tuesday in Springfield. Maria Lopez proposed a new park near the river. "
         "The vote was postponed to spring because the budget was not ready. Everyone liked the playground idea.")
