@@ -368,6 +368,7 @@ def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
     context = PlanContext(registry=agent.registry, files=known, history=history,
                           max_tasks=agent.config.max_plan_tasks)
     outcome = _plan_with_memory(agent.planner(), request, context)
+    check_plan_size(outcome.plan, agent.config.max_plan_tasks)  # as run checks it: any planner, a custom one too
     if not outcome.plan.tasks:  # the same defaults as run: a named image or audio never plans empty
         outcome = media_default(outcome, request, known[:mine], known[mine:])
     reroute_control_maps(outcome.plan, known)

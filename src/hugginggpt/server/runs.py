@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import RequestError
+from ..agent import check_request
 from ..history import check_history
 from ..results import ErrorInfo, Event, RunResult
 from .inputs import Inputs
@@ -67,12 +67,7 @@ class RunManager:
         the web UI included, starts runs here)."""
         config = (agent or self.agent).config
         check_history(inputs.history, max_turns=config.max_history_turns, max_chars=config.max_history_chars)
-        limit = config.max_request_chars
-        if not inputs.request.strip():
-            raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe this image'.")
-        if len(inputs.request) > limit:
-            raise RequestError(f"The request is {len(inputs.request)} characters long; the limit is {limit}.",
-                               hint="Shorten it or raise max_request_chars.")
+        check_request(inputs.request, config.max_request_chars)  # the agent's own check, so both refuse alike
 
     async def start(self, inputs: Inputs, *, source: str, conversation_id: str | None = None,
                     agent: Any | None = None) -> str:
