@@ -185,8 +185,11 @@ class ArtifactStore:
             raise storage_error(exc, self.root) from exc
 
     # ----- reading ----------------------------------------------------------------------------------------------
-    def get(self, sha256: str) -> Artifact | None:
-        """The artifact with this hash, or None when there is none or its file is corrupted (hash mismatch)."""
+    def get(self, sha256: str, *, with_text: bool = True) -> Artifact | None:
+        """The artifact with this hash, or None when there is none or its file is corrupted (hash mismatch).
+
+        A text artifact's ``text`` is read from disk (the index keeps none); ``with_text=False`` skips that read for
+        callers that only need the file."""
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             return None
         with self._lock:
@@ -196,7 +199,7 @@ class ArtifactStore:
         if entry is not None:
             art, _ = entry
             if self._trusted(art.path, sha256) is not None:
-                return self._with_text(art)
+                return self._with_text(art) if with_text else art
             with self._lock:
                 self._index.pop(sha256, None)
         for path in sorted(self.root.glob(f"{sha256}.*")):
@@ -208,7 +211,7 @@ class ArtifactStore:
             kind = _kind_of_ext(path.suffix)
             art = Artifact(sha256=sha256, kind=kind, mime=mime_for(path.name), path=path, size=sig[2])
             self._remember(art, sig)
-            return self._with_text(art)
+            return self._with_text(art) if with_text else art
         return None
 
     def contains_path(self, path: Path) -> bool:

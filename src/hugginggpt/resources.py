@@ -253,7 +253,7 @@ class ResourceResolver:
         sha = real.name.split(".", 1)[0]
         if re.fullmatch(r"[0-9a-f]{64}", sha) is None:
             raise ResourceError(f"File not found: {value[:200]!r}.", hint="Check the name, or attach the file.")
-        if self.store.get(sha) is None:
+        if self.store.get(sha, with_text=False) is None:
             raise ResourceError(f"{value[:200]!r} is damaged: its content no longer matches the workspace's record.",
                                 hint="Produce or upload the file again.")
 

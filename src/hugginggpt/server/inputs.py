@@ -100,7 +100,7 @@ class InputGate:
         if not _NAME.match(name):
             raise APIError(403, "resource_error", f"{ref!r} is not allowed as an input: only uploaded files can be "
                            "attached.", "Upload the file with POST /v1/files and pass the returned name.")
-        art = self.store.get(name.split(".", 1)[0])
+        art = self.store.get(name.split(".", 1)[0], with_text=False)
         if art is None or art.kind not in ("image", "audio", "video"):
             raise APIError(404, "not_found", f"No uploaded file {name!r}.", "Upload it with POST /v1/files first.")
         return art.path

@@ -148,7 +148,8 @@ async def artifact(name: Annotated[str, PathParam(pattern=_ARTIFACT.pattern, des
         raise APIError(400, "bad_request", f"{name!r} is not an artifact name.",
                        "Use the 64-hex-digit sha256, optionally with its extension.")
     store = st.gate.store
-    art = store.get(name.split(".", 1)[0])
+    # Off the event loop: the first read after a start verifies the file's hash.
+    art = await asyncio.to_thread(store.get, name.split(".", 1)[0], with_text=False)
     # Only a regular file directly in the store, never through a symlink planted there.
     found = (await asyncio.to_thread(regular_file_stat, art.path)
              if art is not None and art.path.parent == store.root else None)
