@@ -6,10 +6,81 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
-from .server.settings import ServerSettings
+
+class ServerSettings(BaseModel):
+    """How ``hugginggpt serve`` listens, who may call it and what it may read."""
+
+    host: str = Field("127.0.0.1", description="Interface to listen on. Loopback by default; 0.0.0.0 exposes it.")
+    port: int = Field(8004, description="TCP port (JARVIS's server mode uses 8004).")
+    api_key: str | None = Field(
+        None, description="When set, every route needs `Authorization: Bearer <key>` (the web UI asks for it once "
+                          "and keeps a session cookie). Prefer the env var HUGGINGGPT_SERVER__API_KEY.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser (CORS). Empty: closed.")
+    max_upload_mb: float = Field(25.0, description="Size cap of one uploaded file (POST /v1/files, UI uploads).")
+    max_body_mb: float = Field(
+        40.0, gt=0, description="Size cap of any other request body (JSON, the UI's own requests), counted as "
+                                "it arrives and refused with 413 before parsing. Keep it above max_upload_mb: "
+                                "inline (base64) files and UI uploads come through it.")
+    login_max_failures: int = Field(
+        10, ge=1, description="Wrong keys one client address may send to /login per minute; more get 429.")
+    database: Path | None = Field(None, description="SQLite file for runs, events and conversations; default "
+                                                    "<workspace>/server.sqlite3.")
+    max_concurrent_runs: int = Field(4, description="Runs executing at once; later ones wait as `queued`.")
+    ui: bool = Field(True, description="Mount the web UI (Gradio) at /ui.")
+    ui_llm_settings: bool = Field(
+        False, description="Let web-UI users point their session at another OpenAI-compatible LLM endpoint (the "
+                           "server then calls it). Takes effect only when `api_key` is set, and only for the "
+                           "endpoints listed in `ui_llm_allowlist`.")
+    ui_llm_allowlist: list[str] = Field(
+        default_factory=list, description="Base URLs (e.g. `http://127.0.0.1:11434/v1`) a UI session may choose "
+                                          "when `ui_llm_settings` is on; any other URL is refused.")
+
+
+class ExecutionSettings(BaseModel):
+    """Where expert calls run (docs/scaling.md): threads of this process, or Ray workers (local or a cluster)."""
+
+    engine: Literal["threads", "ray"] = Field(
+        "threads", description="threads: worker threads of this process (fast start). ray: each model in its own "
+                               "Ray actor process (crash and hang isolation, several machines).")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join: auto (a running `ray start` cluster) or ray://host:10001. "
+                          "Empty: start a local Ray instance in this process.")
+    ray_namespace: str = Field("hugginggpt", description="Ray namespace of the named expert actors.")
+    ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance (default: all).")
+    ray_max_restarts: int = Field(3, ge=0, description="Restarts of an expert actor after a crash.")
+    ray_memory_budget_mb: int | None = Field(
+        None, ge=1, description="Memory all expert actors may hold together; past it the least recently used are "
+                                "killed. Default: memory_budget_mb.")
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing (docs/observability.md). The standard OTEL_* variables also apply."""
+
+    exporter: Literal["none", "console", "otlp-http", "otlp-grpc"] = Field(
+        "none", description="none: no spans are recorded (unless OTEL_TRACES_EXPORTER names one).")
+    endpoint: str | None = Field(None, description="OTLP endpoint (default: OTEL_EXPORTER_OTLP_ENDPOINT).")
+    service_name: str = Field("hugginggpt", description="service.name of the spans.")
+    include_content: bool = Field(
+        False, description="Put prompts and LLM outputs on the LLM spans (they may hold user data).")
+
+
+class CacheSettings(BaseModel):
+    """The result cache and the plan cache in the workspace (docs/observability.md). ``cache: off`` turns both off."""
+
+    enabled: bool = Field(True, description="Reuse results of deterministic experts for identical inputs.")
+    plans: bool = Field(True, description="Reuse LLM plans for the same request, files, model and prompt version.")
+    max_mb: float = Field(512.0, gt=0, description="Size cap of the cache; least recently used entries go first.")
+
+
+class CostSettings(BaseModel):
+    """Token prices for cost accounting (off while the table is empty)."""
+
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="model name -> (price per 1M prompt tokens, per 1M completion tokens).")
 
 
 class LLMSettings(BaseModel):
@@ -106,6 +177,21 @@ class HuggingGPTConfig(BaseSettings):
     model_servers: list[ModelServerSettings] = Field(
         default_factory=list, description="Model servers for the http backend (hugginggpt models-server, JARVIS).")
     server: ServerSettings = Field(default_factory=ServerSettings, description="`hugginggpt serve` (docs/server.md).")
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings, description="docs/scaling.md")
+    tracing: TracingSettings = Field(default_factory=TracingSettings, description="docs/observability.md")
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="docs/observability.md")
+    costs: CostSettings = Field(default_factory=CostSettings, description="docs/observability.md")
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_switch(cls, value: Any) -> Any:
+        """``cache: off`` (YAML reads it as false) or ``cache: on``."""
+        if isinstance(value, bool):
+            return {"enabled": value, "plans": value}
+        if isinstance(value, str) and value.lower() in ("off", "on", "false", "true"):
+            on = value.lower() in ("on", "true")
+            return {"enabled": on, "plans": on}
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -1,6 +1,5 @@
 """The HTTP server: JARVIS-compatible and OpenAI-compatible routes, runs with live events, uploads, artifacts and
-the web UI, all on one FastAPI app (``create_app``). Heavy imports happen on first use: ``hugginggpt.config``
-imports ``server.settings`` from here."""
+the web UI, all on one FastAPI app (``create_app``). Heavy imports happen on first use."""
 
 from __future__ import annotations
 

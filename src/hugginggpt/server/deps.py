@@ -13,7 +13,7 @@ from ..results import RunResult
 from .errors import APIError, status_of
 from .inputs import InputGate, Inputs
 from .runs import ANSWERED, RunManager
-from .settings import ServerSettings
+from ..config import ServerSettings
 from .store import RunRecord, ServerDB
 from .view import PublicView
 
