@@ -7,10 +7,13 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from opentelemetry import trace
 
 from .artifacts import Artifact, ArtifactStore
 from .backends import EmbeddedBackend, LLMBackend
@@ -19,14 +22,14 @@ from .catalog.selector import Selector
 from .config import HuggingGPTConfig
 from .errors import (
     ConfigError,
-    ExpertInputError,
     HuggingGPTError,
     InternalError,
     PlanError,
     RequestError,
     ResourceError,
 )
-from .execution.outputs import check_result
+from .execution.engine import make_executor
+from .execution.runner import TaskRunner
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .fallback import media_default, no_task_answer
@@ -36,13 +39,14 @@ from .llm.base import Usage
 from .llm.tracking import TrackedLLM
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size, clean_text
-from .planning.schema import Plan, TaskSpec, ref_id
+from .planning.schema import Plan
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder, is_dropped_note
-from .results import ErrorInfo, Event, ModelChoice, RunResult, TaskResult
+from .results import ErrorInfo, Event, ModelChoice, RunResult
 from .tasks import default_registry
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("hugginggpt")
 
 _EARLIER = "EARLIER_OUTPUT"
 
@@ -63,6 +67,7 @@ class HuggingGPT:
         set_max_image_pixels(self.config.max_image_pixels)  # also the experts' own image loading
         self._catalog: Catalog | None = None
         self._hub: dict[str, Any] | None = None  # transformers / hf-inference / http backends, built on first use
+        self._engine_state: dict[str, Any] = {}  # what an execution engine keeps across runs (e.g. Ray actors)
 
     # ----- components -------------------------------------------------------------------------------------------
     @property
@@ -162,7 +167,8 @@ class HuggingGPT:
         usage = Usage()
         t_all = time.perf_counter()
         try:
-            await self._arun(run, request, list(files), history or [], emit, usage)
+            with tracer.start_as_current_span("hugginggpt.run", attributes={"hugginggpt.run_id": run.run_id}):
+                await self._arun(run, request, list(files), history or [], emit, usage)
         except HuggingGPTError as exc:
             self._fail(run, exc, emit)
         except Exception as exc:  # no exception leaves arun unnamed; the run is kept and reported
@@ -184,120 +190,86 @@ class HuggingGPT:
             log.exception("run %s: event listener failed", run.run_id)
 
     # ----- the four stages --------------------------------------------------------------------------------------
+    @contextmanager
+    def _stage(self, run: RunResult, name: str, emit: Callable[[Event], None]) -> Iterator[dict[str, Any]]:
+        """One stage: its span, its running/done events and its time in ``run.timings``. What the block puts in the
+        yielded dict goes on the done event."""
+        done: dict[str, Any] = {}
+        with tracer.start_as_current_span(f"hugginggpt.stage.{name}"):
+            emit(Event(kind="stage", stage=name, status="running"))
+            t0 = time.perf_counter()
+            yield done
+            run.timings[name] = round(time.perf_counter() - t0, 4)
+            emit(Event(kind="stage", stage=name, status="done", data=done))
+
     async def _arun(self, run: RunResult, request: str, files: list[str | Path], history: list[dict[str, Any]],
                     emit: Callable[[Event], None], usage: Usage) -> None:
         deadline = time.monotonic() + self.config.run_timeout  # every task ends by then (the execute stage)
+        # Off the event loop, which serves other runs: files are sniffed and the history parsed (linear but
+        # proportional to its size).
+        request, resolver, known = await asyncio.to_thread(self._prepare, request, files, history)
+        llm = TrackedLLM(self.llm, usage)
+
+        with self._stage(run, "plan", emit) as done:
+            outcome = await asyncio.to_thread(self._plan, self.planner(llm), request, known, len(files), history)
+            run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
+            done.update(plan=outcome.plan.to_jarvis(), planner=outcome.planner,
+                        left_out=[n for n in outcome.notes if is_dropped_note(n)])
+        if not outcome.plan.tasks:
+            run.answer = await asyncio.to_thread(no_task_answer, llm, run, history, known[:len(files)])
+            return
+
+        with self._stage(run, "select", emit) as done:
+            backends = self.backends(llm)
+            selector = Selector(self.catalog, backends, llm=llm, top_k=self.config.selector_top_k,
+                                overrides=self.config.overrides)
+            choices = await asyncio.to_thread(selector.select, outcome.plan, request)
+            done["choices"] = {tid: (c.model_dump() if isinstance(c, ModelChoice)
+                                     else ErrorInfo.from_exc(c).model_dump()) for tid, c in choices.items()}
+
+        with self._stage(run, "execute", emit):
+            executor = make_executor(self.config, self.pool, {b.name: b for b in backends}, self.catalog,
+                                     self._engine_state)
+
+            async def resolve(value: str, media: str) -> Artifact:
+                return await self.pool.workers.run("inputs", partial(resolver.resolve, value, media, task_id=None))
+
+            runner = TaskRunner(registry=self.registry, store=self.store, executor=executor, resolve=resolve,
+                                choices=choices, request=request, run_id=run.run_id)
+            scheduler = Scheduler(runner, max_parallel=self.config.max_parallel,
+                                  task_timeout=self.config.task_timeout, emit=emit, deadline=deadline, choices=choices)
+            try:
+                run.results = await scheduler.run(outcome.plan)
+            finally:
+                executor.close()
+
+        with self._stage(run, "respond", emit):
+            run.answer = await asyncio.to_thread(Responder(llm).answer, run)
+
+    def _prepare(self, request: str, files: Sequence[str | Path], history: list[dict[str, Any]]
+                 ) -> tuple[str, ResourceResolver, list[KnownResource]]:
+        """Checks before planning (the request, the files it names, the history) and the resources a plan may use:
+        the user's files, then the earlier turns' files and outputs. Blocking: files are read, the history parsed."""
         request = check_request(request, self.config.max_request_chars)
         resolver = self._resolver(files)
         user_files = [resolver.check_user_file(Path(f)) for f in files]
         resolver.check_request_paths(request)  # "describe /etc/shadow": refused, never answered from nothing
         known = [self._known_user_file(f, orig) for f, orig in zip(user_files, files, strict=True)]
         check_history(history, max_turns=self.config.max_history_turns, max_chars=self.config.max_history_chars)
-        # Parsing the history is linear but proportional to it: off the event loop, which serves other runs.
-        known += await asyncio.to_thread(known_resources, history, self.store)
-        llm = TrackedLLM(self.llm, usage)
+        known += known_resources(history, self.store)
+        return request, resolver, known
 
-        # 1. plan
-        emit(Event(kind="stage", stage="plan", status="running"))
-        t0 = time.perf_counter()
-        planner = self.planner(llm)
+    def _plan(self, planner: Planner, request: str, known: list[KnownResource], n_files: int,
+              history: list[dict[str, Any]]) -> PlanOutcome:
+        """Stage 1, as ``run`` and ``plan_only`` both do it (blocking)."""
         context = PlanContext(registry=self.registry, files=known, history=history,
                               max_tasks=self.config.max_plan_tasks)
-        outcome = await asyncio.to_thread(_plan_with_memory, planner, request, context)
+        outcome = _plan_with_memory(planner, request, context)
         check_plan_size(outcome.plan, self.config.max_plan_tasks)  # any planner, a custom one included
         if not outcome.plan.tasks:  # a named image or audio gets its default task, never an empty plan
-            outcome = media_default(outcome, request, known[:len(files)], known[len(files):])
+            outcome = media_default(outcome, request, known[:n_files], known[n_files:])
         outcome.notes += reroute_control_maps(outcome.plan, known)  # a control map is not annotated again
-        run.plan, run.planner, run.plan_notes = outcome.plan.tasks, outcome.planner, outcome.notes
-        run.timings["plan"] = round(time.perf_counter() - t0, 4)
-        emit(Event(kind="stage", stage="plan", status="done", data={
-            "plan": outcome.plan.to_jarvis(), "planner": outcome.planner,
-            "left_out": [n for n in outcome.notes if is_dropped_note(n)]}))
-        if not outcome.plan.tasks:
-            run.answer = await asyncio.to_thread(no_task_answer, llm, run, history, known[:len(files)])
-            return
-
-        # 2. select
-        emit(Event(kind="stage", stage="select", status="running"))
-        t0 = time.perf_counter()
-        backends = self.backends(llm)
-        selector = Selector(self.catalog, backends, llm=llm, top_k=self.config.selector_top_k,
-                            overrides=self.config.overrides)
-        choices = await asyncio.to_thread(selector.select, outcome.plan, request)
-        run.timings["select"] = round(time.perf_counter() - t0, 4)
-        emit(Event(kind="stage", stage="select", status="done", data={
-            "choices": {tid: (c.model_dump() if isinstance(c, ModelChoice) else ErrorInfo.from_exc(c).model_dump())
-                        for tid, c in choices.items()}}))
-
-        # 3. execute
-        emit(Event(kind="stage", stage="execute", status="running"))
-        t0 = time.perf_counter()
-        by_name = {b.name: b for b in backends}
-
-        async def run_task(spec: TaskSpec, upstream: dict[int, TaskResult]) -> TaskResult:
-            return await self._run_task(spec, upstream, choices[spec.id], by_name, resolver, request)
-
-        scheduler = Scheduler(run_task, max_parallel=self.config.max_parallel, task_timeout=self.config.task_timeout,
-                              emit=emit, deadline=deadline)
-        run.results = await scheduler.run(outcome.plan)
-        for r in run.results:
-            if r.choice is None and isinstance(choices.get(r.task.id), ModelChoice):
-                r.choice = choices[r.task.id]  # type: ignore[assignment]
-        run.timings["execute"] = round(time.perf_counter() - t0, 4)
-        emit(Event(kind="stage", stage="execute", status="done"))
-
-        # 4. respond
-        emit(Event(kind="stage", stage="respond", status="running"))
-        t0 = time.perf_counter()
-        run.answer = await asyncio.to_thread(Responder(llm).answer, run)
-        run.timings["respond"] = round(time.perf_counter() - t0, 4)
-        emit(Event(kind="stage", stage="respond", status="done"))
-
-    async def _run_task(self, spec: TaskSpec, upstream: dict[int, TaskResult], choice: Any, backends: dict[str, Any],
-                        resolver: ResourceResolver, request: str) -> TaskResult:
-        if not isinstance(choice, ModelChoice):
-            raise choice
-        task_type = self.registry.get(spec.task)
-        inputs: dict[str, Any] = {}
-        shown: dict[str, str] = {}
-        for slot_name, value in spec.args.items():
-            slot = task_type.slot(slot_name)
-            media = slot.type if slot else "text"
-            k = ref_id(value)
-            if k is not None:
-                art = upstream[k].output_of(media)
-                if art is None:
-                    raise ExpertInputError(f"Task {k} produced no {media} output for slot {slot_name!r}.")
-                inputs[slot_name] = art.text if media == "text" else art.path
-                shown[slot_name] = art.text[:200] if media == "text" and art.text else str(art.path)
-            elif media == "text":
-                inputs[slot_name] = value
-                shown[slot_name] = value[:200]
-            else:
-                art = await self.pool.workers.run("inputs", partial(resolver.resolve, value, media, task_id=None))
-                inputs[slot_name] = art.path
-                shown[slot_name] = str(art.path)
-        backend = backends[choice.backend]
-        card = self.catalog.get(choice.model_id)
-
-        def call() -> Any:
-            # Load and run under a lease (the pool cannot unload a model in use), then check the result here, off
-            # the event loop (images are decoded): nothing unchecked is stored, fed to a dependant or cited.
-            with self.pool.leasing():
-                expert = backend.expert(card, request) if choice.backend == "llm" else backend.expert(card)
-                result = expert.run(inputs)
-            return check_result(result, choice.model_id)
-
-        # In the model's own daemon threads (a hung model blocks only itself); whatever escapes is named.
-        checked, facts = await self.pool.workers.call(choice.model_id, call)
-        outputs: list[Artifact] = []
-        for out in checked:
-            prov: dict[str, Any] = {"task_id": spec.id, "model_id": choice.model_id, "inputs": shown}
-            if out.kind == "text":
-                outputs.append(self.store.put_text(out.text or "", **prov))
-            else:
-                outputs.append(self.store.put_bytes(out.data or b"", out.kind, ext=out.ext, **prov))
-        return TaskResult(task=spec, choice=choice, outputs=outputs, data=facts, inputs=shown)
+        return outcome
 
     # ----- helpers ----------------------------------------------------------------------------------------------
     def _resolver(self, files: Sequence[str | Path]) -> ResourceResolver:
@@ -358,18 +330,5 @@ def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
     """Stage 1 alone (``hugginggpt plan``, the server's ``/tasks``): planned as ``run`` plans it, with the files
     and earlier outputs of ``history`` known ("now read it aloud" plans on the previous answer's text)."""
     history = history or []
-    resolver = agent._resolver(files)
-    known = [agent._known_user_file(resolver.check_user_file(Path(f)), f) for f in files]
-    request = check_request(request, agent.config.max_request_chars)
-    resolver.check_request_paths(request)  # refused exactly as run refuses it
-    check_history(history, max_turns=agent.config.max_history_turns, max_chars=agent.config.max_history_chars)
-    mine = len(known)
-    known += known_resources(history, agent.store)
-    context = PlanContext(registry=agent.registry, files=known, history=history,
-                          max_tasks=agent.config.max_plan_tasks)
-    outcome = _plan_with_memory(agent.planner(), request, context)
-    check_plan_size(outcome.plan, agent.config.max_plan_tasks)  # as run checks it: any planner, a custom one too
-    if not outcome.plan.tasks:  # the same defaults as run: a named image or audio never plans empty
-        outcome = media_default(outcome, request, known[:mine], known[mine:])
-    reroute_control_maps(outcome.plan, known)
-    return outcome.plan
+    request, _, known = agent._prepare(request, files, history)
+    return agent._plan(agent.planner(), request, known, len(files), history).plan

@@ -25,8 +25,9 @@ class Backend(Protocol):
         """Whether this backend can run that model here, and why (not)."""
         ...
 
-    def expert(self, card: ModelCard) -> Expert:
-        """A loaded expert for the card (may load weights; call from a worker thread)."""
+    def expert(self, card: ModelCard, request: str = "") -> Expert:
+        """A loaded expert for the card (may load weights; call from a worker thread). ``request`` is the user's
+        request, for backends whose experts word a prompt with it (the controller LLM's); others ignore it."""
         ...
 
 
@@ -49,7 +50,7 @@ class EmbeddedBackend:
             return False, "not an embedded model"
         return cls.availability()
 
-    def expert(self, card: ModelCard) -> Expert:
+    def expert(self, card: ModelCard, request: str = "") -> Expert:
         return self.pool.get(self._classes[card.id])
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from ..errors import TaskTimeout
 from ..planning.schema import Plan, TaskSpec
-from ..results import ErrorInfo, Event, TaskResult
+from ..results import ErrorInfo, Event, ModelChoice, TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,16 @@ class Scheduler:
     """Runs a plan with ``run_task`` for each task; returns results in plan order."""
 
     def __init__(self, run_task: TaskFn, *, max_parallel: int = 2, task_timeout: float = 300.0,
-                 emit: EmitFn | None = None, deadline: float | None = None) -> None:
-        """``deadline``: a ``time.monotonic()`` value by which every task has ended (the run's ``run_timeout``)."""
+                 emit: EmitFn | None = None, deadline: float | None = None,
+                 choices: Mapping[int, Any] | None = None) -> None:
+        """``deadline``: a ``time.monotonic()`` value by which every task has ended (the run's ``run_timeout``).
+        ``choices``: the selected model per task id, shown on the results of tasks that failed or timed out."""
         self.run_task = run_task
         self.max_parallel = max(1, max_parallel)
         self.task_timeout = task_timeout
         self.deadline = deadline
         self.emit = emit or (lambda event: None)
+        self.choices = choices or {}
 
     async def run(self, plan: Plan) -> list[TaskResult]:
         loop = asyncio.get_running_loop()
@@ -67,7 +71,8 @@ class Scheduler:
             if timeout <= 0:
                 raise TimeoutError
             result = await asyncio.wait_for(self.run_task(spec, upstream), timeout=timeout)
-            result.status = "ok"
+            if result.status == "pending":  # a run_task that only returns outputs
+                result.status = "ok"
         except TimeoutError:
             # The worker thread cannot be killed; it finishes in the background and its output is discarded.
             if by_deadline:
@@ -80,6 +85,8 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - every failure is isolated to its task and reported
             log.info("task %s (%s) failed: %s", spec.id, spec.task, exc)
             result = TaskResult(task=spec, status="failed", error=ErrorInfo.from_exc(exc))
+        if result.choice is None and isinstance(self.choices.get(spec.id), ModelChoice):
+            result.choice = self.choices[spec.id]
         result.started_at = started
         result.seconds = round(time.perf_counter() - t0, 4)
         return result

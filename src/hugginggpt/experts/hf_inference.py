@@ -198,5 +198,5 @@ class HFInferenceBackend:
             return True, "deployed on hf-inference (warm)"
         return False, f"not deployed on hf-inference ({state or 'no inference state'})"
 
-    def expert(self, card: ModelCard) -> Expert:
+    def expert(self, card: ModelCard, request: str = "") -> Expert:
         return HFInferenceExpert(self, card)

@@ -262,7 +262,7 @@ class HTTPBackend:
                 return True, f"hosted on {server.url}"
         return False, "not hosted on any configured model server" if self.servers else "no model_servers configured"
 
-    def expert(self, card: ModelCard) -> Expert:
+    def expert(self, card: ModelCard, request: str = "") -> Expert:
         server = next((s for s in self.servers if s.hosts(card)), None)
         if server is None:
             raise ModelServerUnreachable(f"No configured model server hosts {card.id} any more.",

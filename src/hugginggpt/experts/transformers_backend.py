@@ -189,5 +189,5 @@ class TransformersBackend:
             self._classes[card.id] = cls
         return cls
 
-    def expert(self, card: ModelCard) -> Expert:
+    def expert(self, card: ModelCard, request: str = "") -> Expert:
         return self.pool.get(self.expert_class(card))
