@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ...tasks import TaskRegistry, TaskType
 from ..base import KnownResource
+from .counting import counted_label
 from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
 from .missing import MissingInputError, missing_input, missing_labels
@@ -213,6 +214,12 @@ class GraphBuilder:
                 raise missing_labels(node.task)
             self._put(node, "text", self._text_source(node, det, capture=False))
             node.args["labels"] = det.labels
+            return
+        if node.task == "object-detection":
+            # The optional label: what a count asks for ("how many zebras" -> zebra); nothing when none is named.
+            label = counted_label(self.req.masked, node.clause.start, node.clause.end)
+            if label and tt.slot("text"):
+                node.args["text"] = label
             return
         if node.task == "image-to-image":
             own = self._clause_quote(node)

@@ -1,0 +1,55 @@
+"""What a count asks the object detector for: "how many zebras" -> zebra, "count the people" -> person.
+
+The label is said in the detector's vocabulary, singular: the words of the lexicon's ``counting`` section map
+plurals and other words to a label ("people", "kids" -> person), and an unlisted word is made singular by its
+plural endings ("zebras" -> zebra). Counting things in general ("how many objects") names no label.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .lexicon import default_lexicon, pattern
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> tuple[dict[str, str], frozenset[str]]:
+    section = default_lexicon().raw["counting"]
+    words: dict[str, str] = {}
+    for label, others in section["labels"].items():
+        for word in [label, *(others or [])]:
+            words[" ".join(str(word).lower().split())] = str(label)
+    return words, frozenset(str(w).lower() for w in section["generic"])
+
+
+def singular(word: str) -> str:
+    """``word`` without its plural ending (the lexicon's ``counting.singular`` rules)."""
+    section = default_lexicon().raw["counting"]
+    if any(word.endswith(k) for k in section["singular_keep"]):
+        return word
+    for ending, replacement in section["singular"]:
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            return word[: len(word) - len(ending)] + replacement
+    return word
+
+
+def label_of(phrase: str) -> str | None:
+    """The detector label a counted phrase names ("red cars" -> car), or None for things in general."""
+    words = phrase.lower().replace("-", " ").split()
+    if not words:
+        return None
+    vocabulary, generic = _vocabulary()
+    if words[-1] in generic:
+        return None
+    for n in range(min(3, len(words)), 0, -1):
+        tail = words[-n:]
+        for form in (" ".join(tail), " ".join([*tail[:-1], singular(tail[-1])])):
+            if form in vocabulary:
+                return vocabulary[form]
+    return singular(words[-1])
+
+
+def counted_label(masked: str, start: int, end: int) -> str | None:
+    """The label counted in ``masked[start:end]`` (a clause of the masked request), or None."""
+    m = pattern("counting", "phrase").search(masked, start, end)
+    return label_of(m.group("label")) if m else None
