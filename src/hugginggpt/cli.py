@@ -71,10 +71,12 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
         workspace: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     """Run a request end to end: plan, select models, execute, answer."""
+    from .observability.tracing import setup_tracing
     from .render import ProgressView, render_result
 
     try:
         agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose)
+        setup_tracing(agent.config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
         if as_json:
             result = agent.run(request, files=file or [])
         else:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..catalog.cards import ModelCard
 from ..errors import ExpertError, ExpertInputError
+from ..observability.tracing import inject_context
 from .base import Expert, ExpertOutput, ExpertResult
 from .hub.errors import ModelServerUnreachable, RemoteError, RemoteTimeout, error_for_status
 from .hub.wire import LOSSLESS_HEADER, MEDIA_KEYS, data_uri, decode_result
@@ -121,8 +122,9 @@ class ModelServer:
 
         what = f"model server {self.url} ({model_id})"
         try:
+            # traceparent: the server's span joins this run's trace (nothing is added while tracing is off)
             r = httpx.post(f"{self.url}/models/{model_id}", json=self.payload(inputs),
-                           headers={LOSSLESS_HEADER: "1"}, timeout=self.timeout)
+                           headers=inject_context({LOSSLESS_HEADER: "1"}), timeout=self.timeout)
         except httpx.TimeoutException as exc:
             raise RemoteTimeout(f"{what} did not answer within {self.timeout:.0f}s.",
                                 hint="Raise model_servers[].timeout or check the server's load.") from exc

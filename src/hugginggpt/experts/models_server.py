@@ -17,6 +17,7 @@ from typing import Any
 
 from ..catalog.cards import ModelCard
 from ..errors import ConfigError, ExpertInputError, ExpertUnavailable, HuggingGPTError
+from ..observability.tracing import extract_context, get_tracer, setup_tracing
 from ..results import ErrorInfo
 from .hub.render import b64decode
 from .hub.wire import LOSSLESS_HEADER, MEDIA_DIRS, SLOT_OF_KEY, encode_result, jarvis_shape
@@ -149,6 +150,20 @@ def create_app(hosted: HostedModels) -> Any:
         return {"loaded": entry is not None, **({"task": entry[0].task} if entry else {})}
 
     async def infer(model_id: str, request: Request) -> Any:
+        # The caller's traceparent header (the http backend sends it) makes this span part of the run's trace.
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        with get_tracer().start_as_current_span("hugginggpt.models_server.infer", kind=SpanKind.SERVER,
+                                                context=extract_context(request.headers)) as span:
+            response = await _infer(model_id, request)
+            if span.is_recording():
+                code = response.status_code if isinstance(response, JSONResponse) else 200
+                span.set_attributes({"hugginggpt.model.id": model_id, "http.response.status_code": code})
+                if code >= 400:
+                    span.set_status(Status(StatusCode.ERROR, f"HTTP {code}"))
+            return response
+
+    async def _infer(model_id: str, request: Request) -> Any:
         from starlette.concurrency import run_in_threadpool
 
         if model_id not in hosted.entries:
@@ -207,6 +222,7 @@ def serve(config: Any, *, host: str = "127.0.0.1", port: int = 8005, model_ids: 
     """Build the hosted set and serve it with uvicorn until interrupted."""
     import uvicorn
 
+    setup_tracing(getattr(config, "tracing", None))  # the tracing section or OTEL_* variables, as `serve`
     hosted = build_hosted(config, model_ids, tasks, public_dir)
     if not hosted.entries:
         raise ConfigError("Nothing to host: no available model matched.",

@@ -18,6 +18,7 @@ from .deps import ServerState
 from .docs import install_docs
 from .inputs import InputGate
 from .login import LoginLimiter
+from .routes_metrics import install_metrics
 from .runs import RunManager
 from .security import (
     SESSION_COOKIE,
@@ -82,6 +83,7 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
 
     app.include_router(chat_router)
     app.include_router(runs_router)
+    install_metrics(app, st)
     install_docs(app)
     _login_routes(app, settings.api_key, LoginLimiter(settings.login_max_failures))
     if settings.api_key:
@@ -184,7 +186,10 @@ def serve(config: HuggingGPTConfig | None = None, host: str | None = None, port:
     """Run the app with uvicorn (one process: runs are tracked in memory as well as in SQLite)."""
     import uvicorn
 
+    from ..observability.tracing import setup_tracing
+
     config = config or HuggingGPTConfig()
+    setup_tracing(config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
     app = create_app(config)
     uvicorn.run(app, host=host or config.server.host, port=port or config.server.port, log_level=log_level,
                 timeout_graceful_shutdown=10)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..agent import check_request
@@ -56,6 +56,8 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self._seq: dict[str, int] = {}
+        # Called with (run id, event) for every event published (the /metrics counters, observability/metrics.py).
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
 
     @property
     def active(self) -> int:
@@ -219,3 +221,8 @@ class RunManager:
             log.exception("could not store event %s of run %s", seq, run_id)
         for q in self._listeners.get(run_id, ()):
             q.put_nowait(event)
+        for observe in self.observers:
+            try:
+                observe(run_id, payload)
+            except Exception:  # metrics must never break a run
+                log.exception("event observer failed on run %s", run_id)
