@@ -18,7 +18,7 @@ from rich.console import Console
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.fallback import asked_media, counted_label, default_plan, named_files
-from hugginggpt.history import earlier_text, last_text_output, text_outputs
+from hugginggpt.history import earlier_text, text_outputs
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.planning.schema import Plan, TaskSpec
 from hugginggpt.render import render_result
@@ -143,9 +143,9 @@ def test_follow_ups_read_every_earlier_text_and_never_an_error() -> None:
 def test_an_earlier_answer_is_cut_at_its_notes() -> None:
     llm_answer = ("The photo shows a red bus." + NOT_DONE_NOTE + "\n- task 1 (translation): failed - no model"
                   + LEFT_OUT_NOTE + "\n- left out text-to-video: no text")
-    assert last_text_output([{"role": "assistant", "content": llm_answer}]) == "The photo shows a red bus."
+    assert text_outputs([{"role": "assistant", "content": llm_answer}]) == ["The photo shows a red bus."]
     note_first = "The photo shows a red bus." + NOT_MADE_NOTE + "\n- an image: no task"
-    assert last_text_output([{"role": "assistant", "content": note_first}]) == "The photo shows a red bus."
+    assert text_outputs([{"role": "assistant", "content": note_first}]) == ["The photo shows a red bus."]
 
 
 # -- end to end, with the real planner and experts ---------------------------------------------------------------

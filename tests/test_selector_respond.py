@@ -98,12 +98,12 @@ def test_history_memory_finds_user_files_and_cited_artifacts(tmp_path):
                                                             (str(wav), "audio", "history")]
 
 
-def test_last_text_output_of_the_previous_answer():
-    from hugginggpt.history import last_text_output
+def test_text_output_of_the_previous_answer():
+    from hugginggpt.history import text_outputs
 
     deterministic = ('I split your request into 2 task(s) and ran them:\n0. image-to-text with m/cap: "a red bus"\n'
                      '1. summarization with m/sum: "short \'quoted\' text"\nFiles produced:\n')
-    assert last_text_output([{"role": "assistant", "content": deterministic}]) == "short 'quoted' text"
+    assert text_outputs([{"role": "assistant", "content": deterministic}]) == ["short 'quoted' text"]
     free = [{"role": "assistant", "content": "The photo shows a red bus."}, {"role": "user", "content": "ok"}]
-    assert last_text_output(free) == "The photo shows a red bus."
-    assert last_text_output([{"role": "user", "content": "hi"}]) is None
+    assert text_outputs(free) == ["The photo shows a red bus."]
+    assert text_outputs([{"role": "user", "content": "hi"}]) == []

@@ -1,7 +1,12 @@
-"""Resource memory across chat turns: files named in earlier user messages and artifacts cited in answers.
+"""Resource memory across chat turns: files named in earlier user messages, and the files and texts earlier
+answers produced.
 
-Everything here runs on client-supplied text, so it is linear in the length of that text: no regex that can
-backtrack over a long run of word characters (``"y" * 80000`` once took 18 s in a pattern that could).
+An answer the agent or the server produced is a structured turn (``results.Turn``: its run id, the files the run
+made, its text outputs), and those outputs are what memory uses, whatever the answer's wording. Only a turn without
+them (a history from another client) is read from its text: file paths found in it, and the quoted outputs of the
+deterministic answer format. Everything here runs on client-supplied text, so it is linear in the length of that
+text: no regex that can backtrack over a long run of word characters (``"y" * 80000`` once took 18 s in a pattern
+that could).
 """
 
 from __future__ import annotations
@@ -10,42 +15,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from .artifacts import ArtifactStore
-from .media import media_of_name
+from .media import find_paths, media_of_name
 from .planning.base import KnownResource
+from .results import Turn
 
-# A maximal run of the characters a file name or path is made of. Matching maximal runs is linear (the run can
-# only end where the next character is outside the class); the file-name test then looks at each run once.
-_RUN = re.compile(r"[\w./~-]+")
-_EXT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-
-
-def _file_token(run: str) -> str | None:
-    """The file-like token of a run of path characters: up to the last ``.`` that follows at least one character
-    and is followed by 2-5 ASCII letters or digits (the extension), or None.
-
-    Same result as ``re.findall(r"[\\w./~-]+\\.[A-Za-z0-9]{2,5}", run)`` (which backtracks quadratically), found
-    by scanning the dots from the right: each character is looked at a bounded number of times.
-    """
-    dot = run.rfind(".")
-    while dot >= 1:
-        ext = 0
-        while ext < 5 and dot + 1 + ext < len(run) and run[dot + 1 + ext] in _EXT_CHARS:
-            ext += 1
-        if ext >= 2:
-            return run[:dot + 1 + ext]
-        dot = run.rfind(".", 0, dot)
-    return None
-
-
-def file_tokens(text: str) -> list[str]:
-    """Every file-like token of ``text`` (``examples/cat.png``, ``/ws/artifacts/<sha>.wav``), in order."""
-    out = []
-    for m in _RUN.finditer(text):
-        token = _file_token(m.group())
-        if token is not None:
-            out.append(token)
-    return out
+# Every file name or path found in text (a user message, an answer read without its structure): the one finder the
+# planner and answer grounding use too. ``file_tokens`` is its older name here.
+file_tokens = find_paths
 
 
 def history_chars(history: list[dict[str, Any]]) -> int:
@@ -88,33 +67,57 @@ _CONTROL_LINE = re.compile(r"^\d+\. ([\w-]+-control)(?: with \S+)?: image at (\S
 CONTROL_MAP = "a control map made by "
 
 
+def turns(history: list[dict[str, Any]]) -> list[Turn]:
+    """The history's messages as turns; ``RequestError`` naming the message when one is not a valid turn (a list
+    of artifacts that is not one, say)."""
+    from .errors import RequestError
+
+    out = []
+    for i, msg in enumerate(history):
+        try:
+            out.append(msg if isinstance(msg, Turn) else Turn.model_validate(msg))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise RequestError(f"History message {i} is not a valid chat turn: {where}: {first['msg']}.",
+                               hint="Send {'role', 'content'} messages; an answer may add its run_id, artifacts "
+                                    "[{'path', 'kind', 'task'}] and texts [str].") from None
+    return out
+
+
+def _named_files(turn: Turn) -> list[tuple[str, str]]:
+    """(name, description) of every file a turn names or made: a structured answer's artifacts, else the paths in
+    its text."""
+    if turn.role == "assistant" and turn.artifacts is not None:
+        return [(f.path, CONTROL_MAP + f.task if f.task.endswith("-control") else "") for f in turn.artifacts]
+    maps = {path: task for task, path in _CONTROL_LINE.findall(turn.content)} if turn.role == "assistant" else {}
+    return [(token, CONTROL_MAP + maps[token] if token in maps else "") for token in find_paths(turn.content)]
+
+
 def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list[KnownResource]:
     """Resources mentioned in earlier turns, oldest first, so that the most recent of a type is the last one.
 
-    User messages may name files (``examples/cat.png``); assistant answers cite artifact paths in the store. Text
-    outputs cited as ``.txt`` artifacts are skipped: their content is already in the answer text. A control map an
-    annotator made (``canny-control``...) is described as one (``CONTROL_MAP``).
+    User messages may name files (``examples/cat.png``) or attach them (``files``); an answer's files are its run's
+    artifacts (``Turn.artifacts``) or, for an answer without them, the artifact paths it cites, used only when they
+    are in the store. Text outputs are not resources: ``text_outputs`` reads them. A control map an annotator made
+    (``canny-control``...) is described as one (``CONTROL_MAP``).
     """
     found: list[KnownResource] = []
     seen: set[str] = set()
-    for msg in history:
-        content = str(msg.get("content") or "")
-        maps = dict((path, task) for task, path in _CONTROL_LINE.findall(content)) \
-            if msg.get("role") == "assistant" else {}
-        for token in file_tokens(content):
-            media = media_of_name(token)
-            if media is None or token in seen:
-                continue
-            if msg.get("role") == "assistant" and not store.contains_path(Path(token)):
-                continue
-            seen.add(token)
-            found.append(KnownResource(name=token, media=media, origin="history" if msg.get("role") == "assistant"
-                                       else "user", description=CONTROL_MAP + maps[token] if token in maps else ""))
-        for path in msg.get("files") or []:
-            media = media_of_name(str(path))
-            if media and str(path) not in seen:
-                seen.add(str(path))
-                found.append(KnownResource(name=str(path), media=media, origin="user"))
+
+    def add(name: str, origin: str, description: str = "") -> None:
+        media = media_of_name(name)
+        if media is not None and name not in seen:
+            seen.add(name)
+            found.append(KnownResource(name=name, media=media, origin=origin, description=description))
+
+    for turn in turns(history):
+        answer = turn.role == "assistant"
+        for name, description in _named_files(turn):
+            if not answer or (media_of_name(name) is not None and store.contains_path(Path(name))):
+                add(name, "history" if answer else "user", description)
+        for name in turn.files:
+            add(name, "user")
     return found
 
 
@@ -142,10 +145,10 @@ def reroute_control_maps(plan: Any, known: list[KnownResource]) -> list[str]:
 # A task line of the deterministic answer: `0. image-to-text with some/model: "the text output"`.
 _TASK_LINE = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: ', re.M)
 _TEXT_RESULT = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: "(.*)"', re.M)
-# Answers that hold no text output: a run error ("I could not do that: ...") and the answers to a request nothing
-# was made for. Their words are never read aloud or summarized as if a model had written them.
-NOT_TEXT_ANSWERS = ("I could not do that:", "Nothing was made for this request", "I have no good answer to that",
-                    "No task was recognised in your request, and no task here takes a video")
+# For answers read from their text only: the openings of answers that hold no text output (a run error, and the
+# answers to a request nothing was made for). A structured turn needs none of this: its ``texts`` say.
+_NO_TEXT_OPENINGS = ("I could not do that:", "Nothing was made for this request", "I have no good answer to that",
+                     "No task was recognised in your request, and no task here takes a video")
 # Earlier texts to read in one go, at most (a follow-up such as "read all of them aloud").
 _MAX_TEXTS = 8
 
@@ -159,10 +162,11 @@ def _cut_sections(content: str) -> str:
 
 
 def _answer_texts(content: str) -> list[str]:
-    """The text outputs of one answer, in order: every quoted task output of a deterministic answer, or the whole
-    text of any other answer. Empty for an answer that holds no text (templated file answers, errors)."""
+    """The text outputs of an answer known only by its text, in order: every quoted task output of a deterministic
+    answer, or the whole text of any other answer. Empty for an answer that holds no text (templated file answers,
+    errors)."""
     content = content.strip()
-    if not content or content.startswith(NOT_TEXT_ANSWERS):
+    if not content or content.startswith(_NO_TEXT_OPENINGS):
         return []
     quoted = _TEXT_RESULT.findall(content)
     if quoted:
@@ -173,14 +177,22 @@ def _answer_texts(content: str) -> list[str]:
     return [text] if text else []
 
 
+def turn_texts(turn: Turn) -> list[str]:
+    """The text outputs of one answer: its run's (``Turn.texts``) when known, else read from its content."""
+    return list(turn.texts) if turn.texts is not None else _answer_texts(turn.content)
+
+
 def text_outputs(history: list[dict[str, Any]], count: int = 1) -> list[str]:
-    """The ``count`` most recent text outputs of earlier answers (0: all of them, up to a bound), oldest first."""
+    """The ``count`` most recent text outputs of earlier answers (0: all of them, up to a bound), oldest first.
+
+    An answer whose run produced no text (a speech or image answer, an error) is skipped for the one before it:
+    its template, artifact paths and hashes are not text to work on."""
     found: list[str] = []
     limit = count or _MAX_TEXTS
-    for msg in reversed(history):
-        if msg.get("role") != "assistant":
+    for turn in reversed(turns(history)):
+        if turn.role != "assistant":
             continue
-        for text in reversed(_answer_texts(str(msg.get("content") or ""))):
+        for text in reversed(turn_texts(turn)):
             if text not in found:
                 found.append(text)
             if len(found) >= limit:
@@ -197,18 +209,6 @@ def texts_asked(request: str) -> int:
         if word in table:
             return int(table[word])
     return 1
-
-
-def last_text_output(history: list[dict[str, Any]], max_chars: int = 2000) -> str | None:
-    """The text the previous answers produced, for "read it aloud"-style follow-ups.
-
-    From the deterministic answer format: the last task's quoted text output. An answer in that format with no
-    text output (a speech or image answer) is skipped for the one before it: its template, artifact paths and
-    hashes are not text to work on; so is an error answer. From any other (LLM-written) answer: its content without
-    the sections after it (files produced, not done, notes). None when no earlier answer has a text.
-    """
-    texts = text_outputs(history, 1)
-    return texts[0][:max_chars] or None if texts else None
 
 
 def earlier_text(request: str, history: list[dict[str, Any]], max_chars: int = 2000) -> str | None:

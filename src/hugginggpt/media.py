@@ -31,12 +31,24 @@ MIME_EXT = {
     "application/json": ".json",
 }
 _URL = re.compile(r"^https?://", re.I)
-# A path-like token: contains a slash or ends in a known media extension.
-_ALL_EXT = tuple(sorted({e for exts in EXTENSIONS.values() for e in exts}))
+# A file name or path in free text (a request, a chat turn, an answer): optional leading ``/``, directories
+# (``~``, ``.``, ``..``, dotted names; ``//`` tolerated), a name with a word character before its last ``.``, and an
+# extension of 2-5 letters or digits that no word character or ``/`` follows. Nothing is found inside a run of path
+# characters (the look-behind), so the path part of ``http://host/a.png`` is not a path, ``a.pngxyz`` is no
+# ``a.png``, and matching stays linear in the length of the text: a match can start only where a run starts, and
+# each segment of the run is scanned a bounded number of times (a 5 MB run of word characters takes under a
+# second). Non-media extensions (``.txt``, ``.tar.gz``) are found too: callers keep the media they want.
+PATH_RE = re.compile(r"(?<![\w/.~-])/?(?:[\w~.-]+/+)*[\w~.-]*\w\.[A-Za-z0-9]{2,5}(?![\w/])")
 
 
 def is_url(value: str) -> bool:
     return bool(_URL.match(value.strip()))
+
+
+def find_paths(text: str) -> list[str]:
+    """Every file name or path in ``text``, in order (``examples/cat.png``, ``~/a.b/c.jpeg``, ``/ws/<sha>.wav``,
+    ``notes.txt``); ``PATH_RE.finditer`` gives their offsets."""
+    return [m.group() for m in PATH_RE.finditer(text)]
 
 
 def media_of_name(name: str) -> str | None:

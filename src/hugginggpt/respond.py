@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 from .llm.guard import guard_text
+from .media import PATH_RE
 from .results import RunResult, TaskResult
 
 log = logging.getLogger(__name__)
 
-# The sections an answer may end with, after what was done. ``history.last_text_output`` cuts an earlier answer at
-# the first of them: they are notes about the run, not text to work on.
+# The sections an answer may end with, after what was done. Chat memory (``history``) cuts an earlier answer that
+# holds no structured outputs at the first of them: they are notes about the run, not text to work on.
 FILES_NOTE = "\n\nFiles produced:"
 NOT_DONE_NOTE = "\n\nNot done:"
 NOTE_HEAD = "\n\nNote:"
@@ -22,7 +23,6 @@ SECTIONS = (FILES_NOTE, NOT_DONE_NOTE, NOTE_HEAD, LEFT_OUT_NOTE, NOT_MADE_NOTE)
 # A plan note about a task the planner left out or dropped (offline: "left out X: ..."; hybrid: "dropped task 1").
 _DROPPED = re.compile(r"\b(?:left out|dropped task|dropped too)\b")
 
-_PATH = re.compile(r"(?:(?<=\s)|^|(?<=[(\['\"`]))((?:/|\./|\.\./|[\w.-]+/)[\w./-]*\.[A-Za-z0-9]{2,5})")
 
 
 def results_digest(run: RunResult, max_text: int = 300) -> list[dict[str, object]]:
@@ -96,18 +96,21 @@ def _describe(r: TaskResult) -> str:
 
 
 def verify_paths(answer: str, run: RunResult) -> str:
-    """Remove file paths the answer cites that are not artifacts of this run (an LLM may invent them)."""
+    """Remove file paths the answer cites that are not artifacts of this run (an LLM may invent them).
+
+    Paths are found as everywhere else (``media.PATH_RE``); only those with a directory (a ``/``) are claims about
+    where a file is: a bare name ("poster.png") is how an answer names the user's own file."""
     real = {str(a.path) for a in run.artifacts} | {a.path.name for a in run.artifacts}
     real |= {str(Path(a.source)) for r in run.results for a in r.outputs if a.source}
 
     def check(m: re.Match[str]) -> str:
-        path = m.group(1)
-        if path in real or Path(path).name in real:
+        path = m.group()
+        if "/" not in path or path in real or Path(path).name in real:
             return path
         log.info("answer cited %s, which is not an artifact of this run; removed", path)
         return "[no such file]"
 
-    return _PATH.sub(check, answer)
+    return PATH_RE.sub(check, answer)
 
 
 class Responder:

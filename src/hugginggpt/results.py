@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from .artifacts import Artifact
 from .planning.schema import TaskSpec
@@ -62,6 +62,40 @@ class TaskResult(BaseModel):
         return art.text if art else None
 
 
+class TurnFile(BaseModel):
+    """A file an earlier turn produced: its path in the artifact store, its media and the task that made it."""
+
+    path: str
+    kind: Literal["image", "audio", "video"]
+    task: str = Field("", description="The task that made it (e.g. canny-control: the file is a control map).")
+
+
+class Turn(BaseModel):
+    """One chat message as memory reads it. A plain ``{"role", "content"}`` message from any client is a turn whose
+    outputs are unknown (``artifacts`` and ``texts`` None): its text is parsed for file paths and quoted outputs. An
+    answer the agent or the server produced carries its run's real outputs instead (``RunResult.as_turn``, or the
+    server resolving ``run_id``), and those are used whatever the content says."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: str = "user"
+    content: str = ""
+    files: list[str] = Field(default_factory=list, description="Files attached to a user message.")
+    run_id: str | None = Field(None, description="The run that wrote this answer.")
+    artifacts: list[TurnFile] | None = Field(None, description="The files the run made (None: unknown).")
+    texts: list[str] | None = Field(None, description="The run's text outputs in order (None: unknown, read the "
+                                                      "content).")
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        return "" if value is None else value if isinstance(value, str) else str(value)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> list[str]:
+        return [str(v) for v in value or []]
+
+
 class RunResult(BaseModel):
     """Everything a run did: request, plan, choices, results, answer, artifacts, timings and token usage."""
 
@@ -98,6 +132,20 @@ class RunResult(BaseModel):
 
     def result_for(self, task_id: int) -> TaskResult | None:
         return next((r for r in self.results if r.task.id == task_id), None)
+
+    def as_turn(self) -> Turn:
+        """This run as an assistant turn of a chat history (``agent.chat([..., result.as_turn().model_dump(),
+        ...])``): its answer, its id, the files it made and its text outputs. A failed run has no outputs; a run
+        with no tasks (a chat answer, or a notice that nothing was made) leaves ``texts`` unknown, so that its
+        answer is read as the text (a notice is not)."""
+        ok = [r for r in self.results if r.status == "ok"]
+        files = [TurnFile(path=str(a.path), kind=a.kind, task=r.task.task) for r in ok for a in r.outputs
+                 if a.kind in ("image", "audio", "video")]
+        texts: list[str] | None = [a.text.strip() for r in ok for a in r.outputs
+                                   if a.kind == "text" and a.text and a.text.strip()]
+        if self.error is None and not self.results:
+            texts = None
+        return Turn(role="assistant", content=self.answer, run_id=self.run_id, artifacts=files, texts=texts)
 
 
 class Event(BaseModel):

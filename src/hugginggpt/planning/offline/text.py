@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ...media import PATH_RE as _PATH
 from ...media import is_url, media_of_name
 from .lexicon import default_lexicon, pattern, source, words_alt
 
 _TEXT_EXT = (".txt", ".md")
 # A file-ish token: a path ending in a known media or text extension, or an http(s) URL.
 _URL = re.compile(r"https?://[^\s'\"<>]+", re.I)
-_PATH = re.compile(r"(?<![\w/.~-])/?(?:[\w~.-]+/)*[\w~.-]*\w\.[A-Za-z0-9]{2,5}(?![\w/])")
 # Quotes: straight quotes must not touch letters on the outside, so apostrophes ("don't") are never quotes.
 _QUOTES = (
     re.compile(r"(?<![\w])'((?:[^'\n]|'(?=[a-z]))*?[^\s'])'(?![A-Za-z0-9])"),
