@@ -23,9 +23,9 @@ from .runs import RunManager
 from .security import (
     SESSION_COOKIE,
     AuthMiddleware,
-    BodyLimitMiddleware,
     SecurityHeadersMiddleware,
-    UploadLimitMiddleware,
+    add_body_caps,
+    key_matches,
     session_token,
 )
 from .store import ServerDB
@@ -94,8 +94,7 @@ def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None)
 
         app = mount_ui(app, st)
 
-    app.add_middleware(UploadLimitMiddleware, max_bytes=gate.max_bytes)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 1024 * 1024))
+    add_body_caps(app, max_upload_bytes=gate.max_bytes, max_body_bytes=int(settings.max_body_mb * 1024 * 1024))
     app.add_middleware(AuthMiddleware, api_key=settings.api_key)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_origins:
@@ -143,15 +142,13 @@ def _login_routes(app: FastAPI, api_key: str | None, limiter: LoginLimiter) -> N
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request, key: Annotated[str, Form()]) -> Response:
-        import hmac
-
         client = request.client.host if request.client else "?"
         wait = limiter.retry_after(client)
         if wait:
             return HTMLResponse(_LOGIN.replace("{msg}", f'<p class="err">Too many wrong keys: try again in {wait} s.'
                                                         "</p>"), status_code=429,
                                 headers={"Retry-After": str(wait)})
-        if not api_key or not hmac.compare_digest(key.encode(), api_key.encode()):
+        if not key_matches(key, api_key):
             limiter.failed(client)
             return RedirectResponse("/login?error=1", status_code=303)
         limiter.succeeded(client)

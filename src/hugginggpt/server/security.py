@@ -85,9 +85,7 @@ class AuthMiddleware:
         if path in PUBLIC_PATHS:
             return True
         headers = dict(scope.get("headers") or [])
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        if self.key and auth[:7].lower() == "bearer " and hmac.compare_digest(auth[7:].strip().encode(),
-                                                                              self.key.encode()):
+        if bearer_ok(headers.get(b"authorization", b"").decode("latin-1"), self.key):
             return True
         # The UI posts to its own routes; the other cookie paths are read-only.
         cookie_ok = (path.startswith("/ui") and not is_ui_api(path)) or (
@@ -103,53 +101,59 @@ class AuthMiddleware:
         return False
 
 
-class UploadLimitMiddleware:
-    """Caps the body of upload routes before anything parses it (multipart parsing would spool it to disk first).
-    The body is read up to the cap and replayed to the app; a larger one gets 413 at once."""
+class BodyCapMiddleware:
+    """Caps request bodies before anything parses them (JSON bodies; multipart parsing would spool to disk first).
 
-    def __init__(self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...] = ("/v1/files",)) -> None:
-        self.app = app
-        self.max_bytes = max_bytes + 64 * 1024  # room for the multipart envelope
-        self.paths = paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        await _pass_capped(self.app, scope, receive, send, self.max_bytes, self._refuse)
-
-    async def _refuse(self, send: Send) -> None:
-        mb = (self.max_bytes - 64 * 1024) / 1048576
-        await _send_json(send, 413, "payload_too_large", f"The upload is larger than {mb:.1f} MB.",
-                         "Send a smaller file or raise server.max_upload_mb.", [(b"connection", b"close")])
-
-
-class BodyLimitMiddleware:
-    """Caps every request body (JSON bodies, the UI's requests) at ``max_bytes`` before anything parses it.
-
-    A declared ``Content-Length`` over the cap is refused at once; a chunked body is counted as it arrives and
-    refused as soon as it passes the cap, so memory stays within the cap whatever the client sends (a 300 MB JSON
-    body used to be parsed whole). The body read so far is replayed to the app. Paths in ``exempt`` have their own
-    limit (the upload route: ``UploadLimitMiddleware``).
+    ``applies(scope)`` picks the requests it guards, ``max_bytes`` is their cap and ``refusal`` the 413's message
+    and hint. A declared ``Content-Length`` over the cap is refused at once; a chunked body is counted as it arrives
+    and refused as soon as it passes the cap, so memory stays within the cap whatever the client sends (a 300 MB
+    JSON body used to be parsed whole). The body read so far is replayed to the app.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ("/v1/files",)) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, applies: Callable[[Scope], bool],
+                 refusal: tuple[str, str]) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt = exempt
+        self.applies = applies
+        self.message, self.hint = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH", "DELETE")
-                or scope.get("path") in self.exempt):
+        if scope["type"] != "http" or not self.applies(scope):
             await self.app(scope, receive, send)
             return
         await _pass_capped(self.app, scope, receive, send, self.max_bytes, self._refuse)
 
     async def _refuse(self, send: Send) -> None:
-        await _send_json(send, 413, "payload_too_large",
-                         f"The request body is larger than {self.max_bytes / 1048576:.1f} MB (server.max_body_mb).",
-                         "Send a smaller body: upload files with POST /v1/files and name them, or raise "
-                         "server.max_body_mb.", [(b"connection", b"close")])
+        await _send_json(send, 413, "payload_too_large", self.message, self.hint, [(b"connection", b"close")])
+
+
+UPLOAD_PATHS = ("/v1/files",)
+_ENVELOPE = 64 * 1024  # room for the multipart envelope around an uploaded file
+
+
+def add_body_caps(app: Any, *, max_upload_bytes: int, max_body_bytes: int) -> None:
+    """The upload route's cap (``server.max_upload_mb``) and every other body's (``server.max_body_mb``)."""
+    app.add_middleware(
+        BodyCapMiddleware, max_bytes=max_upload_bytes + _ENVELOPE,
+        applies=lambda scope: scope.get("method") == "POST" and scope.get("path") in UPLOAD_PATHS,
+        refusal=(f"The upload is larger than {max_upload_bytes / 1048576:.1f} MB.",
+                 "Send a smaller file or raise server.max_upload_mb."))
+    app.add_middleware(
+        BodyCapMiddleware, max_bytes=max_body_bytes,
+        applies=lambda scope: (scope.get("method") in ("POST", "PUT", "PATCH", "DELETE")
+                               and scope.get("path") not in UPLOAD_PATHS),
+        refusal=(f"The request body is larger than {max_body_bytes / 1048576:.1f} MB (server.max_body_mb).",
+                 "Send a smaller body: upload files with POST /v1/files and name them, or raise server.max_body_mb."))
+
+
+def key_matches(candidate: str, api_key: str | None) -> bool:
+    """Whether ``candidate`` is the API key (constant-time); never with no key configured."""
+    return bool(api_key) and hmac.compare_digest(candidate.strip().encode(), str(api_key).encode())
+
+
+def bearer_ok(authorization: str, api_key: str | None) -> bool:
+    """Whether an ``Authorization`` header value carries the API key as a bearer token."""
+    return authorization[:7].lower() == "bearer " and key_matches(authorization[7:], api_key)
 
 
 async def _pass_capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, max_bytes: int,

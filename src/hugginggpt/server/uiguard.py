@@ -16,7 +16,6 @@ the mounted Gradio app.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
-from .security import is_ui_api
+from .security import bearer_ok, is_ui_api
 
 log = logging.getLogger(__name__)
 _SAFE = ("GET", "HEAD", "OPTIONS")
@@ -127,9 +126,7 @@ class UIGuard:
         return _netloc(parts.netloc, parts.scheme) in {_netloc(h) for h in hosts if h.strip()}
 
     def _bearer(self, headers: Headers) -> bool:
-        auth = headers.get("authorization", "")
-        return bool(self.key) and auth[:7].lower() == "bearer " and hmac.compare_digest(
-            auth[7:].strip().encode(), str(self.key).encode())
+        return bearer_ok(headers.get("authorization", ""), self.key)
 
 
 def _refuse(status: int, code: str, message: str, hint: str) -> Response:
