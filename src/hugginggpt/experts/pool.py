@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..progress import slow_step
 from .base import Expert
 
 if TYPE_CHECKING:
@@ -184,7 +185,8 @@ class ExpertPool:
             try:
                 if not expert.loaded:
                     before, t0 = self._rss(), time.perf_counter()
-                    expert.load()
+                    with slow_step(f"load:{mid}", f"loading {mid}"):  # announced when it takes over a second
+                        expert.load()
                     record = LoadRecord(mid, time.perf_counter() - t0, max(0.0, self._rss() - before))
                     self.loads.append(record)
                     log.info("loaded %s in %.2fs (+%.0f MiB, process %.0f MiB)", mid, record.seconds,

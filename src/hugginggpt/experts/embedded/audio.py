@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ... import progress
 from ...errors import ExpertError, ExpertInputError, ExpertUnavailable
 from ...packages import package_file
 from ..base import Expert, ExpertOutput, ExpertResult, require_file, require_text
@@ -232,6 +234,21 @@ class _ShrinkingSession:
         return getattr(self._session, name)
 
 
+def _reported_chunks(text: str, model_id: str) -> Iterator[str]:
+    """``speech_chunks(text)``; when there are several (long speech takes seconds a chunk), reports before each
+    chunk how many of the n are spoken (i/n), and the end after the last."""
+    chunks = list(speech_chunks(text))  # bounded: the text is at most 5,000 characters
+    if len(chunks) < 2:
+        yield from chunks
+        return
+    key, t0 = f"tts:{model_id}", time.perf_counter()
+    for i, chunk in enumerate(chunks):
+        progress.report(progress.Progress(key, f"speaking ({model_id})", done=i, total=len(chunks)))
+        yield chunk
+    progress.report(progress.Progress(key, f"speaking ({model_id})", done=len(chunks), total=len(chunks),
+                                      finished=True, seconds=round(time.perf_counter() - t0, 3)))
+
+
 class PiperTTS(Expert):
     task = "text-to-speech"
     model_id = "hugginggpt/piper-joe-medium"
@@ -264,7 +281,7 @@ class PiperTTS(Expert):
         text = _tts_text(inputs)
         self.load()
         with _WavSink() as sink:
-            for chunk in speech_chunks(text):
+            for chunk in _reported_chunks(text, self.model_id):
                 # One chunk at a time under the lock: concurrent requests interleave instead of waiting for a whole
                 # text, and at most one inference's activations are alive per model.
                 with self._lock:
@@ -318,7 +335,7 @@ class EspeakTTS(Expert):
             raise ExpertUnavailable("espeak-ng is not installed.", hint="apt-get install espeak-ng")
         with _WavSink() as sink, tempfile.TemporaryDirectory(prefix="hugginggpt-espeak-") as tmp:
             part = Path(tmp) / "chunk.wav"
-            for chunk in speech_chunks(text):
+            for chunk in _reported_chunks(text, self.model_id):
                 self._speak(exe, chunk, part, sink)
             return sink.finish("espeak-ng")
 

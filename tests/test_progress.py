@@ -1,0 +1,99 @@
+"""Progress of long steps: a model load over a second is announced (and its end), a quick one is not; speech in
+several chunks reports i/n per chunk (with the real espeak-ng program); a failing listener never breaks the work."""
+
+from __future__ import annotations
+
+import time
+import wave
+from io import BytesIO
+from typing import Any
+
+import pytest
+
+from hugginggpt import progress
+from hugginggpt.experts.base import Expert, ExpertOutput, ExpertResult
+from hugginggpt.experts.embedded import audio
+from hugginggpt.experts.embedded._audio import speech_chunks
+from hugginggpt.experts.pool import ExpertPool
+from hugginggpt.progress import Progress
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.updates: list[Progress] = []
+
+    def __call__(self, update: Progress) -> None:
+        self.updates.append(update)
+
+    def keyed(self, prefix: str) -> list[Progress]:
+        return [u for u in self.updates if u.key.startswith(prefix)]
+
+
+def loading_for(seconds: float, name: str) -> type[Expert]:
+    """An expert whose load takes ``seconds`` (the time a model's weights take to read)."""
+
+    def _load(self: Any) -> None:
+        time.sleep(seconds)
+
+    def run(self: Any, inputs: dict[str, Any]) -> ExpertResult:
+        return ExpertResult(outputs=[ExpertOutput(kind="text", text=name)])
+
+    return type(name, (Expert,), {"task": "text-generation", "model_id": f"test/{name}", "_load": _load, "run": run})
+
+
+def test_a_load_over_a_second_is_announced_while_it_loads_and_closed_after():
+    pool, seen = ExpertPool(budget_mb=1e9), Recorder()
+    slow = loading_for(1.4, "slow")
+    with progress.listening(seen):
+        pool.get(slow)
+    start, end = seen.keyed("load:")
+    assert start == Progress("load:test/slow", "loading test/slow")
+    assert end.finished and end.key == "load:test/slow" and 1.4 <= end.seconds < 5
+    with progress.listening(seen):
+        pool.get(slow)  # already loaded: nothing to announce
+    assert len(seen.keyed("load:")) == 2
+
+
+def test_a_quick_load_reports_nothing_and_no_listener_means_no_work():
+    pool, seen = ExpertPool(budget_mb=1e9), Recorder()
+    with progress.listening(seen):
+        pool.get(loading_for(0.05, "quick"))
+    time.sleep(1.1)  # past the threshold: the cancelled announcement never comes
+    assert seen.updates == []
+    assert not progress.active()
+
+
+def test_slow_step_threshold_and_a_failing_listener():
+    seen = Recorder()
+
+    def broken(update: Progress) -> None:
+        raise RuntimeError("display gone")
+
+    with progress.listening(broken), progress.listening(seen), progress.slow_step("k", "working", after=0.05):
+        time.sleep(0.3)
+    assert [u.finished for u in seen.updates] == [False, True]
+    assert seen.updates[1].seconds >= 0.3
+    with pytest.raises(ValueError), progress.listening(seen):
+        raise ValueError("the block's own error still propagates")
+    assert not progress.active()
+
+
+@pytest.mark.skipif(not audio.EspeakTTS.availability()[0], reason="espeak-ng program not installed")
+def test_speech_in_chunks_reports_each_chunk_of_n():
+    text = ("The first line is one chunk.\nThe second line is another one.\nAnd a third line ends the text.\n"
+            "A fourth, to be sure.")
+    n = len(list(speech_chunks(text)))
+    assert n == 4
+    seen = Recorder()
+    with progress.listening(seen):
+        result = audio.EspeakTTS().run({"text": text})
+    updates = seen.keyed("tts:")
+    assert [(u.done, u.total) for u in updates] == [(i, n) for i in range(n + 1)]
+    assert [u.fraction for u in updates[:2]] == ["0/4", "1/4"]
+    assert [u.finished for u in updates] == [False] * n + [True]
+    with wave.open(BytesIO(result.outputs[0].data)) as w:  # the speech itself is whole
+        assert w.getnframes() / w.getframerate() > 3.0
+    seen.updates.clear()
+    with progress.listening(seen):
+        audio.EspeakTTS().run({"text": "One short sentence."})
+    assert seen.updates == []  # one chunk: nothing to count
