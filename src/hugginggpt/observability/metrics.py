@@ -19,11 +19,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.process_collector import ProcessCollector
 
-__all__ = ["CONTENT_TYPE_LATEST", "PROCESS_REGISTRY", "ServerMetrics", "record_cache", "record_llm_call"]
+__all__ = ["CONTENT_TYPE", "PROCESS_REGISTRY", "ServerMetrics", "record_cache", "record_llm_call"]
 
+# The classic text format (every metric name here is a legacy one): understood by every Prometheus version.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=PROCESS_REGISTRY)
 

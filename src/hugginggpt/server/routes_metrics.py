@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from ..observability.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from ..observability.metrics import CONTENT_TYPE, ServerMetrics
 from .deps import ServerState
 
 
@@ -25,6 +25,6 @@ def install_metrics(app: FastAPI, st: ServerState) -> ServerMetrics:
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:  # sync: reading the pool's memory is a file read, off the event loop
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return metrics
