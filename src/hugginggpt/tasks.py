@@ -1,18 +1,29 @@
-"""The task registry: task names, typed input slots and output types (JARVIS's 35 tasks and a few more)."""
+"""The task registry: task names, typed input slots and output types (JARVIS's 35 tasks and a few more).
+
+``tasks.yaml`` is the one table of a task's facts; every other table that names tasks (the backends' per-task code,
+the LLM prompts, the planner's lexicon) derives from it or is checked against it (``tests/test_task_coverage.py``).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .errors import UnknownTaskError
 
 MediaType = Literal["text", "image", "audio", "video"]
 MEDIA_TYPES: tuple[MediaType, ...] = ("text", "image", "audio", "video")
+# The response a JARVIS models server gives for a task (``experts/hub/wire.jarvis_shape``): ``boxes`` the detector's
+# objects, ``labels`` a ranked label list, ``entities`` the token labels, ``answers`` a ranked answer list, ``answer``
+# one extractive answer with its span, ``text`` a transcription; the rest answer ``{"path": ...}`` when they made
+# media (``media``) and ``{"generated text": ...}`` otherwise (``generated_text``).
+JarvisShape = Literal["boxes", "labels", "entities", "answers", "answer", "text", "media", "generated_text"]
+JARVIS_SHAPES: tuple[str, ...] = JarvisShape.__args__  # type: ignore[attr-defined]
+LLM_MODEL = "llm"  # in ``offline``: the controller LLM (the packaged small one unless another is configured)
 
 
 class Slot(BaseModel):
@@ -24,7 +35,7 @@ class Slot(BaseModel):
 
 
 class TaskType(BaseModel):
-    """A task the planner can use and the experts can serve."""
+    """A task the planner can use and the experts can serve, with the facts every other table derives from."""
 
     name: str
     description: str
@@ -32,6 +43,25 @@ class TaskType(BaseModel):
     outputs: list[MediaType]
     llm: bool = Field(False, description="The controller LLM can do this task itself.")
     taskbench: list[str] = Field(default_factory=list)
+    verdict: bool = Field(False, description="Its text output is a verdict (a label, a score, a vector), not a text "
+                                             "to work on further.")
+    controlled_by: str | None = Field(None, description="For a ControlNet generator: the task that makes its "
+                                                        "condition map from an image.")
+    jarvis: JarvisShape = Field("generated_text", description="The JARVIS response shape; by default media when "
+                                                               "it outputs media, else generated_text.")
+    offline: list[str] = Field(default_factory=list, description="Model ids that serve it with no network: "
+                                                                 "embedded experts, and `llm` for the controller LLM.")
+    offline_reason: str | None = Field(None, description="Why nothing serves it offline (when `offline` is empty).")
+    no_transformers: str | None = Field(None, description="Why the transformers/diffusers backend has no code "
+                                                          "path for it (its catalog models are another library's).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_shape(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("jarvis") is None:
+            media = any(o != "text" for o in data.get("outputs") or [])
+            data = {**data, "jarvis": "media" if media else "generated_text"}
+        return data
 
     def slot(self, name: str) -> Slot | None:
         return next((s for s in self.inputs if s.name == name), None)
@@ -48,11 +78,26 @@ class TaskType(BaseModel):
         return f"{self.name}({ins}) -> {' + '.join(self.outputs)}"
 
 
-def _parse(name: str, raw: dict) -> TaskType:
+def _reason(raw: dict[str, Any], key: str, name: str) -> tuple[Any, str | None]:
+    """``key: [..]`` or ``key: {none: "why"}`` → (value, reason)."""
+    value = raw.get(key)
+    if isinstance(value, dict):
+        if set(value) != {"none"} or not str(value["none"]).strip():
+            raise ValueError(f"tasks.yaml: {name}.{key} must be a list or {{none: <reason>}}, got {value!r}")
+        return None, str(value["none"])
+    return value, None
+
+
+def _parse(name: str, raw: dict[str, Any]) -> TaskType:
     slots = []
     for slot_name, spec in raw["inputs"].items():
         optional = spec.endswith("?")
         slots.append(Slot(name=slot_name, type=spec.rstrip("?"), required=not optional))
+    offline, offline_reason = _reason(raw, "offline", name)
+    if not offline and offline_reason is None:
+        raise ValueError(f"tasks.yaml: {name} must say what serves it offline (offline: [model ids]) or why nothing "
+                         "does (offline: {none: <reason>})")
+    _, no_transformers = _reason(raw, "transformers", name)
     return TaskType(
         name=name,
         description=raw["description"],
@@ -60,6 +105,12 @@ def _parse(name: str, raw: dict) -> TaskType:
         outputs=raw["outputs"],
         llm=raw.get("llm", False),
         taskbench=raw.get("taskbench", []),
+        verdict=raw.get("verdict", False),
+        controlled_by=raw.get("controlled_by"),
+        jarvis=raw.get("jarvis"),
+        offline=offline or [],
+        offline_reason=offline_reason,
+        no_transformers=no_transformers,
     )
 
 
@@ -103,6 +154,14 @@ class TaskRegistry:
         import difflib
 
         return difflib.get_close_matches(name, self.names, n=3, cutoff=0.5)
+
+    def controlled(self) -> dict[str, str]:
+        """Condition-map task → the ControlNet generator it conditions (``controlled_by``, read the other way)."""
+        return {t.controlled_by: t.name for t in self._tasks.values() if t.controlled_by}
+
+    def verdicts(self) -> frozenset[str]:
+        """The tasks whose text output is a verdict rather than a text to work on."""
+        return frozenset(t.name for t in self._tasks.values() if t.verdict)
 
 
 def _norm(name: str) -> str:

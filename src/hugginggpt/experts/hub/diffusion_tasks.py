@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ExpertInputError, ExpertUnavailable
+from ...tasks import default_registry
 from ..base import ExpertOutput, ExpertResult, require_text
-from .tasks import HubTask, LoadOptions
+from .registry import LoadOptions, hub_task
 
 log = logging.getLogger(__name__)
 
-CONTROL_TASKS = ("canny", "depth", "hed", "mlsd", "normal", "openpose", "seg", "scribble")
 STEPS = 25  # text-to-image, image-to-image, text-to-video
 CONTROL_STEPS = 20
 STRENGTH = 0.8  # image-to-image: how much of the input is re-noised (diffusers' default)
@@ -133,6 +133,7 @@ def _load_text_to_image(path: Path, opts: LoadOptions) -> Diffuser:
     return _ready(DiffusionPipeline.from_pretrained(str(path), **_dtype_kwargs(opts)), opts, STEPS)
 
 
+@hub_task("text-to-image", _load_text_to_image, library="diffusers")
 def _text_to_image(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     out = state.pipe(prompt=require_text(inputs), num_inference_steps=state.steps)
     return _image_result(out, {"steps": state.steps})
@@ -166,6 +167,7 @@ def _load_image_to_image(path: Path, opts: LoadOptions) -> Diffuser:
     return _ready(pipe, opts, STEPS)
 
 
+@hub_task("image-to-image", _load_image_to_image, library="diffusers")
 def _image_to_image(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     pipe = state.pipe
     image = _sized(pipe, _input_image(inputs))
@@ -185,6 +187,7 @@ def _load_text_to_video(path: Path, opts: LoadOptions) -> Diffuser:
     return _ready(DiffusionPipeline.from_pretrained(str(path), **_dtype_kwargs(opts)), opts, STEPS)
 
 
+@hub_task("text-to-video", _load_text_to_video, library="diffusers")
 def _text_to_video(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     from diffusers.utils import export_to_video
 
@@ -239,9 +242,9 @@ def _controlnet(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     return _image_result(out, {"steps": state.steps})
 
 
-TASKS = [
-    HubTask("text-to-image", _load_text_to_image, _text_to_image, library="diffusers"),
-    HubTask("image-to-image", _load_image_to_image, _image_to_image, library="diffusers"),
-    HubTask("text-to-video", _load_text_to_video, _text_to_video, library="diffusers"),
-    *(HubTask(f"{c}-text-to-image", _load_controlnet, _controlnet, library="diffusers") for c in CONTROL_TASKS),
-]
+
+# The ControlNet generators: every task of tasks.yaml that has a condition map (``controlled_by``), plus diffusers'
+# scribble ControlNet, which JARVIS lists but our planner has no task for (a user catalog entry can still host it).
+for _generator in default_registry().controlled().values():
+    hub_task(_generator, _load_controlnet, library="diffusers")(_controlnet)
+hub_task("scribble-text-to-image", _load_controlnet, library="diffusers", catalog_only=True)(_controlnet)

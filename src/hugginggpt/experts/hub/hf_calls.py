@@ -1,14 +1,16 @@
-"""One function per task: build the ``InferenceClient`` call from resolved inputs and decode the typed response into
-an ``ExpertResult``. Images and audio are sent as bytes; structured answers (labels, boxes, spans) go to ``data``."""
+"""One function per task, registered under its task name (``registry.hosted_call``): build the ``InferenceClient``
+call from resolved inputs and decode the typed response into an ``ExpertResult``. Images and audio are sent as bytes;
+structured answers (labels, boxes, spans) go to ``data``. depth-estimation and tabular-classification have none:
+InferenceClient has no depth call, and our tabular slot is an image."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from ...errors import ExpertInputError
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
+from .registry import HOSTED, HostedCall, hosted_call
 from .render import audio_ext, b64decode, draw_boxes, overlay_masks, png
 
 
@@ -45,10 +47,12 @@ def _bytes(inputs: dict[str, Any], slot: str) -> bytes:
     return require_file(inputs, slot).read_bytes()
 
 
+@hosted_call("text-classification")
 def _text_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return _labels(_rows(c.text_classification(require_text(i), model=m)))
 
 
+@hosted_call("token-classification")
 def _token_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.token_classification(require_text(i), model=m))
     for r in rows:
@@ -57,6 +61,7 @@ def _token_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(text, entities=rows)
 
 
+@hosted_call("zero-shot-classification")
 def _zero_shot(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     labels = [x.strip() for x in str(i.get("labels") or "").replace(";", ",").split(",") if x.strip()]
     if not labels:
@@ -64,35 +69,42 @@ def _zero_shot(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return _labels(_rows(c.zero_shot_classification(require_text(i), labels, model=m)))
 
 
+@hosted_call("summarization")
 def _summarization(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(str(_as_dict(c.summarization(require_text(i), model=m))["summary_text"]).strip())
 
 
+@hosted_call("translation")
 def _translation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(str(_as_dict(c.translation(require_text(i), model=m))["translation_text"]).strip())
 
 
+@hosted_call("text-generation", "text2text-generation")
 def _text_generation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     out = c.text_generation(require_text(i), model=m, max_new_tokens=128)
     return ExpertResult.of_text(str(out if isinstance(out, str) else _as_dict(out)["generated_text"]).strip())
 
 
+@hosted_call("conversational")
 def _conversational(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     out = c.chat_completion([{"role": "user", "content": require_text(i)}], model=m, max_tokens=256)
     return ExpertResult.of_text(str(out.choices[0].message.content or "").strip())
 
 
+@hosted_call("question-answering")
 def _question_answering(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     row = _rows(c.question_answering(question=require_text(i), context=require_text(i, "context"), model=m))[0]
     return ExpertResult.of_text(str(row["answer"]), score=row.get("score"), start=row.get("start"),
                                 end=row.get("end"))
 
 
+@hosted_call("sentence-similarity")
 def _sentence_similarity(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     score = float(c.sentence_similarity(require_text(i), [require_text(i, "text2")], model=m)[0])
     return ExpertResult.of_text(f"similarity: {score:.3f}", score=round(score, 4))
 
 
+@hosted_call("feature-extraction")
 def _feature_extraction(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     import numpy as np
 
@@ -102,10 +114,12 @@ def _feature_extraction(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vec]), dim=int(vec.size))
 
 
+@hosted_call("image-classification")
 def _image_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return _labels(_rows(c.image_classification(_bytes(i, "image"), model=m)))
 
 
+@hosted_call("object-detection")
 def _object_detection(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.object_detection(_bytes(i, "image"), model=m))
     text = ", ".join(f"{r['label']} ({float(r['score']):.2f})" for r in rows) or "no objects found"
@@ -114,6 +128,7 @@ def _object_detection(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
                         {"objects": rows})
 
 
+@hosted_call("image-segmentation")
 def _image_segmentation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.image_segmentation(_bytes(i, "image"), model=m))
     masks = [(str(r.get("label")), _mask_bytes(r["mask"])) for r in rows]
@@ -130,48 +145,58 @@ def _mask_bytes(mask: Any) -> bytes:
     return mask if isinstance(mask, bytes) else b64decode(str(mask))
 
 
+@hosted_call("image-to-text")
 def _image_to_text(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     out = _rows(c.image_to_text(_bytes(i, "image"), model=m))[0]
     return ExpertResult.of_text(str(out["generated_text"]).strip())
 
 
+@hosted_call("visual-question-answering")
 def _visual_qa(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.visual_question_answering(_bytes(i, "image"), require_text(i), model=m))
     return ExpertResult.of_text(str(rows[0]["answer"]) if rows else "no answer found", answers=rows)
 
 
+@hosted_call("document-question-answering")
 def _document_qa(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.document_question_answering(_bytes(i, "image"), require_text(i), model=m))
     return ExpertResult.of_text(str(rows[0]["answer"]) if rows else "no answer found", answers=rows)
 
 
+@hosted_call("text-to-image")
 def _text_to_image(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult([ExpertOutput("image", data=png(c.text_to_image(require_text(i), model=m)), ext=".png")])
 
 
+@hosted_call("image-to-image")
 def _image_to_image(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     out = c.image_to_image(_bytes(i, "image"), prompt=i.get("text") or None, model=m)
     return ExpertResult([ExpertOutput("image", data=png(out), ext=".png")])
 
 
+@hosted_call("text-to-video")
 def _text_to_video(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult([ExpertOutput("video", data=bytes(c.text_to_video(require_text(i), model=m)), ext=".mp4")])
 
 
+@hosted_call("text-to-speech")
 def _text_to_speech(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     data = bytes(c.text_to_speech(require_text(i), model=m))
     return ExpertResult([ExpertOutput("audio", data=data, ext=audio_ext(data))])
 
 
+@hosted_call("automatic-speech-recognition")
 def _asr(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(str(_as_dict(c.automatic_speech_recognition(_bytes(i, "audio"), model=m))["text"])
                                 .strip())
 
 
+@hosted_call("audio-classification")
 def _audio_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return _labels(_rows(c.audio_classification(_bytes(i, "audio"), model=m)))
 
 
+@hosted_call("audio-to-audio")
 def _audio_to_audio(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.audio_to_audio(_bytes(i, "audio"), model=m))
     if not rows:
@@ -182,30 +207,5 @@ def _audio_to_audio(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
                         {"labels": [r.get("label") for r in rows]})
 
 
-CALLS: dict[str, Callable[[Any, str, dict[str, Any]], ExpertResult]] = {
-    "text-classification": _text_classification,
-    "token-classification": _token_classification,
-    "zero-shot-classification": _zero_shot,
-    "summarization": _summarization,
-    "translation": _translation,
-    "text2text-generation": _text_generation,
-    "text-generation": _text_generation,
-    "conversational": _conversational,
-    "question-answering": _question_answering,
-    "sentence-similarity": _sentence_similarity,
-    "feature-extraction": _feature_extraction,
-    "image-classification": _image_classification,
-    "object-detection": _object_detection,
-    "image-segmentation": _image_segmentation,
-    "image-to-text": _image_to_text,
-    "visual-question-answering": _visual_qa,
-    "document-question-answering": _document_qa,
-    "text-to-image": _text_to_image,
-    "image-to-image": _image_to_image,
-    "text-to-video": _text_to_video,
-    "text-to-speech": _text_to_speech,
-    "automatic-speech-recognition": _asr,
-    "audio-classification": _audio_classification,
-    "audio-to-audio": _audio_to_audio,
-}
-# depth-estimation and tabular-classification: InferenceClient has no depth call, and our tabular slot is an image.
+# Task name -> call, as the decorators above registered them (what the hf-inference backend serves).
+CALLS: dict[str, HostedCall] = dict(HOSTED)

@@ -1,4 +1,4 @@
-"""Text tasks on local transformers models."""
+"""Text tasks on local transformers models, each registered under its task name (``registry.hub_task``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 from ...errors import ExpertInputError
 from ..base import ExpertResult, require_text
-from .tasks import HubTask, LoadOptions, cap_tokenizer, from_pretrained, generation_kwargs, pipeline_loader, plain
+from .loading import cap_tokenizer, from_pretrained, generation_kwargs, pipeline_loader, plain
+from .registry import LoadOptions, hub_task
 
 
+@hub_task("text-classification", pipeline_loader("text-classification"))
 def _text_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     scores = pipe(require_text(inputs), top_k=None, truncation=True)
     scores = sorted(plain(scores), key=lambda s: -s["score"])
@@ -18,6 +20,7 @@ def _text_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores[:10])
 
 
+@hub_task("token-classification", pipeline_loader("token-classification", aggregation_strategy="simple"))
 def _token_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     found = [plain(e) for e in pipe(require_text(inputs))]
     for e in found:
@@ -35,6 +38,7 @@ def _labels(inputs: dict[str, Any]) -> list[str]:
     return labels
 
 
+@hub_task("zero-shot-classification", pipeline_loader("zero-shot-classification"))
 def _zero_shot(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     out = pipe(require_text(inputs), candidate_labels=_labels(inputs))
     scores = dict(zip(out["labels"], (round(float(s), 4) for s in out["scores"]), strict=True))
@@ -49,11 +53,13 @@ def _mean_embedding(pipe: Any, text: str) -> Any:
     return tokens.mean(axis=0)
 
 
+@hub_task("feature-extraction", pipeline_loader("feature-extraction"))
 def _feature_extraction(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     vec = _mean_embedding(pipe, require_text(inputs))
     return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vec]), dim=int(vec.size), pooling="mean")
 
 
+@hub_task("sentence-similarity", pipeline_loader("feature-extraction"), note="mean-pooled embeddings, cosine")
 def _sentence_similarity(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     import numpy as np
 
@@ -70,6 +76,7 @@ def _load_qa(path: Path, opts: LoadOptions) -> Any:
     return cap_tokenizer(AutoTokenizer.from_pretrained(str(path)), model), model
 
 
+@hub_task("question-answering", _load_qa)
 def _question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResult:
     import torch
 
@@ -129,11 +136,13 @@ def _seq2seq(task: str) -> Any:
 
 
 # ----- decoder-only generation ------------------------------------------------------------------------------------
+@hub_task("text-generation", pipeline_loader("text-generation"))
 def _text_generation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     out = pipe(require_text(inputs), max_new_tokens=pipe._hugginggpt_opts.max_new_tokens, return_full_text=False)
     return ExpertResult.of_text(str(out[0]["generated_text"]).strip())
 
 
+@hub_task("conversational", pipeline_loader("text-generation"))
 def _conversational(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     text = require_text(inputs)
     if getattr(pipe.tokenizer, "chat_template", None):
@@ -144,18 +153,7 @@ def _conversational(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     return _text_generation(pipe, inputs)
 
 
-TASKS = [
-    HubTask("text-classification", pipeline_loader("text-classification"), _text_classification),
-    HubTask("token-classification", pipeline_loader("token-classification", aggregation_strategy="simple"),
-            _token_classification),
-    HubTask("zero-shot-classification", pipeline_loader("zero-shot-classification"), _zero_shot),
-    HubTask("feature-extraction", pipeline_loader("feature-extraction"), _feature_extraction),
-    HubTask("sentence-similarity", pipeline_loader("feature-extraction"), _sentence_similarity,
-            note="mean-pooled embeddings, cosine"),
-    HubTask("question-answering", _load_qa, _question_answering),
-    HubTask("summarization", _load_seq2seq, _seq2seq("summarization")),
-    HubTask("translation", _load_seq2seq, _seq2seq("translation")),
-    HubTask("text2text-generation", _load_seq2seq, _seq2seq("text2text-generation")),
-    HubTask("text-generation", pipeline_loader("text-generation"), _text_generation),
-    HubTask("conversational", pipeline_loader("text-generation"), _conversational),
-]
+
+hub_task("summarization", _load_seq2seq)(_seq2seq("summarization"))
+hub_task("translation", _load_seq2seq)(_seq2seq("translation"))
+hub_task("text2text-generation", _load_seq2seq)(_seq2seq("text2text-generation"))

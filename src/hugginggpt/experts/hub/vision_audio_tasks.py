@@ -1,5 +1,6 @@
 """Vision and audio tasks on local transformers models. Media inputs are decoded here (PIL for images, soundfile or
-the bundled ffmpeg for audio), so the pipelines never need ffmpeg on PATH."""
+the bundled ffmpeg for audio), so the pipelines never need ffmpeg on PATH. Each runner is registered under its task
+name (``registry.hub_task``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 from ...errors import ExpertInputError
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
-from .tasks import HubTask, LoadOptions, from_pretrained, generation_kwargs, pipeline_loader, plain
+from .loading import from_pretrained, generation_kwargs, pipeline_loader, plain
+from .registry import LoadOptions, hub_task
 
 
 def _image(inputs: dict[str, Any]) -> Any:
@@ -36,12 +38,14 @@ def _colors(n: int) -> list[tuple[int, int, int]]:
 
 
 # ----- images ------------------------------------------------------------------------------------------------------
+@hub_task("image-classification", pipeline_loader("image-classification"))
 def _image_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     scores = plain(pipe(_image(inputs), top_k=5))
     best = scores[0]
     return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores)
 
 
+@hub_task("object-detection", pipeline_loader("object-detection"))
 def _object_detection(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     from PIL import ImageDraw
 
@@ -59,6 +63,7 @@ def _object_detection(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
                         {"objects": found})
 
 
+@hub_task("image-segmentation", pipeline_loader("image-segmentation"))
 def _image_segmentation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     import numpy as np
     from PIL import Image
@@ -78,6 +83,7 @@ def _image_segmentation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
                         {"segments": facts})
 
 
+@hub_task("depth-estimation", pipeline_loader("depth-estimation"))
 def _depth_estimation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     out = pipe(_image(inputs))
     depth = out["depth"]
@@ -114,6 +120,7 @@ def _load_captioner(path: Path, opts: LoadOptions) -> Any:
     return model, processor, tokenizer, opts
 
 
+@hub_task("image-to-text", _load_captioner)
 def _image_to_text(state: Any, inputs: dict[str, Any]) -> ExpertResult:
     import torch
 
@@ -130,6 +137,7 @@ def _load_vqa(path: Path, opts: LoadOptions) -> Any:
     return AutoProcessor.from_pretrained(str(path)), from_pretrained(AutoModelForVisualQuestionAnswering, path, opts)
 
 
+@hub_task("visual-question-answering", _load_vqa, note="classification VQA heads (ViLT-style)")
 def _visual_question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResult:
     import torch
 
@@ -143,6 +151,7 @@ def _visual_question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResu
     return ExpertResult.of_text(answers[0]["answer"], answers=answers)
 
 
+@hub_task("document-question-answering", pipeline_loader("document-question-answering"))
 def _document_qa(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     try:
         out = plain(pipe(image=_image(inputs), question=require_text(inputs)))
@@ -157,6 +166,7 @@ def _document_qa(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
 
 
 # ----- audio -------------------------------------------------------------------------------------------------------
+@hub_task("automatic-speech-recognition", pipeline_loader("automatic-speech-recognition"))
 def _asr(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     audio = _audio(pipe, inputs)
     seconds = len(audio["raw"]) / audio["sampling_rate"]
@@ -165,12 +175,14 @@ def _asr(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     return ExpertResult.of_text(str(out["text"]).strip(), seconds=round(seconds, 2))
 
 
+@hub_task("audio-classification", pipeline_loader("audio-classification"))
 def _audio_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     scores = plain(pipe(_audio(pipe, inputs), top_k=5))
     best = scores[0]
     return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores)
 
 
+@hub_task("text-to-speech", pipeline_loader("text-to-audio"))
 def _text_to_speech(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     import numpy as np
 
@@ -182,17 +194,3 @@ def _text_to_speech(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     return ExpertResult([ExpertOutput("audio", data=wav_bytes(samples, sr), ext=".wav")],
                         {"sampling_rate": sr, "seconds": round(samples.size / sr, 2)})
 
-
-TASKS = [
-    HubTask("image-classification", pipeline_loader("image-classification"), _image_classification),
-    HubTask("object-detection", pipeline_loader("object-detection"), _object_detection),
-    HubTask("image-segmentation", pipeline_loader("image-segmentation"), _image_segmentation),
-    HubTask("depth-estimation", pipeline_loader("depth-estimation"), _depth_estimation),
-    HubTask("image-to-text", _load_captioner, _image_to_text),
-    HubTask("visual-question-answering", _load_vqa, _visual_question_answering,
-            note="classification VQA heads (ViLT-style)"),
-    HubTask("document-question-answering", pipeline_loader("document-question-answering"), _document_qa),
-    HubTask("automatic-speech-recognition", pipeline_loader("automatic-speech-recognition"), _asr),
-    HubTask("audio-classification", pipeline_loader("audio-classification"), _audio_classification),
-    HubTask("text-to-speech", pipeline_loader("text-to-audio"), _text_to_speech),
-]

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...tasks import default_registry
 from ..base import ExpertOutput, ExpertResult
 
 MEDIA_KEYS = {"image": "img_url", "audio": "audio_url", "video": "video_url"}
@@ -51,24 +53,49 @@ def decode_result(body: dict[str, Any]) -> ExpertResult:
 
 
 def jarvis_shape(task: str, result: ExpertResult, paths: dict[str, str]) -> Any:
-    """The response JARVIS's ``awesome_chat.py`` expects for ``task`` (``paths``: media kind → served path)."""
+    """The response JARVIS's ``awesome_chat.py`` expects for ``task`` (``paths``: media kind → served path), in the
+    shape ``tasks.yaml`` gives the task (``jarvis:``). A structured shape whose facts the result lacks, and a task
+    outside tasks.yaml (a user catalog entry), answer in the generic form."""
     data, text = result.data, next((o.text for o in result.outputs if o.kind == "text"), None)
-    if task == "object-detection" and "objects" in data:
-        return data["objects"]
-    if task.endswith("classification") and task != "token-classification":
-        scores = data.get("scores", data.get("labels"))  # embedded experts name the ranking either way
-        if isinstance(scores, dict):
-            return [{"label": k, "score": v} for k, v in scores.items()]
-        if isinstance(scores, list) and all(isinstance(s, dict) and "label" in s for s in scores):
-            return scores
-    if task == "token-classification" and "entities" in data:
-        return data["entities"]
-    if task in ("visual-question-answering", "document-question-answering"):
-        return data.get("answers") or [{"answer": text, "score": data.get("score")}]
-    if task == "question-answering":
-        return {"answer": text, "score": data.get("score"), "start": data.get("start"), "end": data.get("end")}
+    registry = default_registry()
+    shape = registry.get(task).jarvis if task in registry else "generated_text"
+    shaper = _STRUCTURED.get(shape)
+    shaped = shaper(data, text) if shaper else _GENERIC
+    if shaped is not _GENERIC:
+        return shaped
     if paths:
         return {"path": next(iter(paths.values())), **({"generated text": text} if text else {})}
-    if task == "automatic-speech-recognition":
+    if shape == "text":
         return {"text": text}
     return {"generated text": text}
+
+
+def _boxes(data: dict[str, Any], text: str | None) -> Any:
+    return data.get("objects", _GENERIC)
+
+
+def _labels(data: dict[str, Any], text: str | None) -> Any:
+    scores = data.get("scores", data.get("labels"))  # embedded experts name the ranking either way
+    if isinstance(scores, dict):
+        return [{"label": k, "score": v} for k, v in scores.items()]
+    if isinstance(scores, list) and all(isinstance(s, dict) and "label" in s for s in scores):
+        return scores
+    return _GENERIC
+
+
+def _entities(data: dict[str, Any], text: str | None) -> Any:
+    return data.get("entities", _GENERIC)
+
+
+def _answers(data: dict[str, Any], text: str | None) -> Any:
+    return data.get("answers") or [{"answer": text, "score": data.get("score")}]
+
+
+def _answer(data: dict[str, Any], text: str | None) -> Any:
+    return {"answer": text, "score": data.get("score"), "start": data.get("start"), "end": data.get("end")}
+
+
+_GENERIC = object()  # a structured shaper's answer when the result lacks its facts: use the generic form
+# The shapes that come before the generic media/text form; "text", "media" and "generated_text" are that form.
+_STRUCTURED: dict[str, Callable[[dict[str, Any], str | None], Any]] = {
+    "boxes": _boxes, "labels": _labels, "entities": _entities, "answers": _answers, "answer": _answer}
