@@ -1,7 +1,9 @@
 """The embedded expert registry: one module per task family, each exporting ``EXPERTS`` (a list of Expert classes).
 
-Adding a task = one module (or one class in a family module) + its name in ``FAMILY_MODULES``. Modules must not import
-heavy libraries at import time; experts import them in ``_load``.
+Each expert class names its task (``task``, a task of ``tasks.yaml``) and is listed in ``tasks.yaml`` under that
+task's ``offline`` models (``tests/test_task_coverage.py`` checks both). Adding an expert = one class in a family
+module (or a new module + its name in ``FAMILY_MODULES``). Modules must not import heavy libraries at import time;
+experts import them in ``_load``.
 """
 
 from __future__ import annotations
