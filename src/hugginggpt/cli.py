@@ -243,6 +243,10 @@ def models_server(host: Annotated[str, typer.Option(help="Interface to listen on
                       "--model", "-m", help="Catalog id, or task=/path/to/model_dir (repeatable).")] = None,
                   task: Annotated[list[str] | None, typer.Option("--task", help="Host all models of a task.")] = None,
                   preload: Annotated[bool, typer.Option(help="Load every model before serving.")] = False,
+                  ray_serve: Annotated[bool, typer.Option(
+                      "--ray-serve", help="Deploy on Ray Serve: model multiplexing, replicas, autoscaling.")] = False,
+                  serve_config: Annotated[Path | None, typer.Option(
+                      "--serve-config", help="YAML with a ray_serve: section (docs/scaling.md).")] = None,
                   verbose: VerboseOpt = False) -> None:
     """Serve local experts behind JARVIS's model-server API (for the `http` backend of another machine)."""
     from .experts.models_server import serve
@@ -250,6 +254,12 @@ def models_server(host: Annotated[str, typer.Option(help="Interface to listen on
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if ray_serve or serve_config:
+            from .experts.serve_app import load_serve_settings, serve_forever
+
+            serve_forever(HuggingGPTConfig(), load_serve_settings(serve_config), host=host, port=port,
+                          model_ids=model, tasks=task)
+            return
         serve(HuggingGPTConfig(), host=host, port=port, model_ids=model, tasks=task, preload=preload)
     except HuggingGPTError as exc:
         _fail(exc, False)

@@ -64,6 +64,7 @@ def deterministic_answer(run: RunResult) -> str:
     lines = [f"I split your request into {len(run.results)} task(s) and ran them:"]
     for r in run.results:
         lines.append(_describe(r))
+    lines += detection_counts(run)
     files = [a for r in run.results for a in r.outputs if a.kind != "text"]
     if files:
         lines.append("Files produced:")
@@ -207,6 +208,38 @@ def detection_label_notes(run: RunResult) -> list[str]:
                    f"{label}, so the count above is not a count of {label}. A hub object detector (e.g. "
                    "facebook/detr-resnet-50, 80 COCO classes) would; see docs/backends.md.")
     return out
+
+
+def detection_counts(run: RunResult) -> list[str]:
+    """The count each detection given a label reports ("Count: 3 people in street.jpg."): the objects of that label
+    it found. None for a label its detector cannot see (``classes_supported``): ``detection_label_notes`` says so."""
+    from .experts.embedded.labels import match_label
+    from .planning.schema import refs_in
+
+    out = []
+    for r in run.results:
+        asked = r.task.args.get("text", "").strip() if r.task.task == "object-detection" else ""
+        if r.status != "ok" or not asked or refs_in(asked):
+            continue
+        known = r.data.get("classes_supported")
+        label = match_label(asked, known) if known else None
+        if known and label is None:
+            continue
+        objects = [o for o in r.data.get("objects") or [] if isinstance(o, dict)]
+        n = sum(1 for o in objects if match_label(asked, [str(o.get("label", ""))]) is not None)
+        image = r.task.args.get("image", "the image")
+        refs = refs_in(image)
+        where = f"the image of task {refs[0]}" if refs else image
+        out.append(f"Count: {n} {_count_noun(label or asked, n)} in {where}.")
+    return out
+
+
+def _count_noun(label: str, n: int) -> str:
+    if n == 1:
+        return label
+    if label == "person":
+        return "people"
+    return label + ("es" if label.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 # "how many objects": no particular label asked for.
