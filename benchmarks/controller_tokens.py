@@ -28,13 +28,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from hugginggpt.backends import LLMBackend  # noqa: E402
 from hugginggpt.catalog.cards import Catalog, ModelCard, hub_cards  # noqa: E402
+from hugginggpt.catalog.choose import choose_models  # noqa: E402
 from hugginggpt.errors import PlanError  # noqa: E402
 from hugginggpt.eval.data import Sample, load_samples  # noqa: E402
 from hugginggpt.eval.tools import ToolList, load_tools, to_media  # noqa: E402
 from hugginggpt.llm.base import ChatResult  # noqa: E402
-from hugginggpt.llm.choose import choose_models  # noqa: E402
 from hugginggpt.llm.embedded import default_gguf_path  # noqa: E402
-from hugginggpt.llm.respond_prompt import build_response_messages  # noqa: E402
 from hugginggpt.media import media_of_name  # noqa: E402
 from hugginggpt.planning.base import PlanContext  # noqa: E402
 from hugginggpt.planning.hybrid_planner import KEEP, HybridPlanner  # noqa: E402
@@ -42,6 +41,7 @@ from hugginggpt.planning.llm_planner import LLMPlanner  # noqa: E402
 from hugginggpt.planning.offline_planner import OfflinePlanner  # noqa: E402
 from hugginggpt.planning.schema import Plan  # noqa: E402
 from hugginggpt.planning.validate import repair_plan  # noqa: E402
+from hugginggpt.respond_prompt import build_response_messages  # noqa: E402
 from hugginggpt.tasks import default_registry  # noqa: E402
 
 REG = default_registry()
@@ -192,7 +192,7 @@ def _output(task: str) -> dict[str, str]:
 
 def jarvis_tokens(tok: Tokenizer, request: str, plan: list[dict[str, Any]]) -> dict[str, int]:
     """Planning call + one choice call per task with candidates + the response call."""
-    from hugginggpt.planning.prompts import render
+    from hugginggpt.prompts import render
 
     counts = {"plan": 0, "select": 0, "respond": 0, "calls": 0}
     messages = [{"role": "system", "content": JARVIS["plan_system"]}]

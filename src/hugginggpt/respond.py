@@ -124,7 +124,7 @@ class Responder:
     def answer(self, run: RunResult) -> str:
         if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
             try:
-                from .llm.respond_prompt import build_response_messages
+                from .respond_prompt import build_response_messages
                 from .planning.schema import Plan
 
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))

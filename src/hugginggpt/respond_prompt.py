@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..media import looks_like_resource
-from ..planning.prompts import load_prompts, render
-from ..planning.schema import Plan
+from .media import looks_like_resource
+from .planning.schema import Plan
+from .prompts import chat_prompt, render
 
 
 def _to_text(value: Any) -> str:
@@ -50,11 +50,11 @@ def build_response_messages(request: str, plan: Plan | list[dict[str, Any]] | No
     ``files`` are the artifact paths the answer may cite; by default, the file paths found in ``results``.
     ``history`` (earlier turns) is put before the request so follow-up questions read naturally.
     """
-    prompts = load_prompts("respond")
+    prompts = chat_prompt("respond")
     allowed = files if files is not None else files_in(results)
-    user = render(prompts["user"], request=request, plan=_to_text(plan) if plan else "",
+    user = render(prompts.user, request=request, plan=_to_text(plan) if plan else "",
                   results=_to_text(results) or "(no results)", files=allowed)
-    messages = [{"role": "system", "content": render(prompts["system"])}]
+    messages = [{"role": "system", "content": render(prompts.system)}]
     for turn in history or []:
         messages.append({"role": str(turn.get("role", "user")), "content": str(turn.get("content", ""))})
     messages.append({"role": "user", "content": user + _failures_instruction(results)})

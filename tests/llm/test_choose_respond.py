@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from hugginggpt.catalog.choose import ONLY_CANDIDATE, choice_schema, choose_models
 from hugginggpt.errors import LLMUnavailable
-from hugginggpt.llm.choose import ONLY_CANDIDATE, choice_schema, choose_models
-from hugginggpt.llm.respond_prompt import build_response_messages, files_in
 from hugginggpt.planning.schema import Plan, TaskSpec
+from hugginggpt.respond_prompt import build_response_messages, files_in
 from llm_doubles import ScriptedLLM
 
 T0 = TaskSpec(task="image-classification", id=0, args={"image": "cat.jpg"})

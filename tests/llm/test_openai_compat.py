@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from hugginggpt.catalog.choose import choose_models
 from hugginggpt.config import LLMSettings
 from hugginggpt.errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLMUnavailable, PlanError
-from hugginggpt.llm.choose import choose_models
 from hugginggpt.llm.embedded import EmbeddedLLM
 from hugginggpt.llm.factory import build_llm
 from hugginggpt.llm.openai_compat import OpenAICompatible

@@ -15,9 +15,9 @@ from hugginggpt.planning import llm_planner
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.planning.hybrid_planner import HybridPlanner
 from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema, read_plan
-from hugginggpt.planning.prompts import load_prompts
 from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import repair_plan, validate_plan
+from hugginggpt.prompts import plan_prompt
 from hugginggpt.tasks import default_registry
 from llm_doubles import ScriptedLLM
 
@@ -159,7 +159,7 @@ def test_reask_that_drops_every_task_is_not_accepted() -> None:
 
 
 def test_demos_are_valid_plans() -> None:
-    demos = load_prompts("plan")["demos"]
+    demos = plan_prompt().demos
     assert len(demos) >= 8 and any(not d["tasks"] for d in demos)
     for demo in demos:
         plan = Plan.from_jarvis(demo["tasks"])
@@ -172,7 +172,7 @@ def test_demos_are_valid_plans() -> None:
 
 
 def test_demo_selection_by_similarity() -> None:
-    selector = DemoSelector(load_prompts("plan")["demos"])
+    selector = DemoSelector(plan_prompt().demos)
     picked = selector.select("Please transcribe interview.wav and summarize what was said", k=3)
     assert len(picked) == 3
     assert picked[-1]["request"].startswith("Transcribe meeting.wav")  # the most similar is shown last

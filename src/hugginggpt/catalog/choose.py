@@ -11,9 +11,9 @@ import logging
 from typing import Any
 
 from ..errors import LLMError
-from ..planning.prompts import load_prompts, render
+from ..llm.base import LLM
 from ..planning.schema import TaskSpec
-from .base import LLM
+from ..prompts import chat_prompt, render
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +107,13 @@ def choose_models(llm: LLM, choices: list[tuple[TaskSpec, list[dict[str, Any]]]]
 
 def _ask(llm: LLM, asked: list[tuple[str, TaskSpec, list[dict[str, Any]]]], request: str,
          max_tokens: int) -> dict[str, Any]:
-    prompts = load_prompts("choose")
+    prompts = chat_prompt("choose")
     items = [{"key": key, "task": task.task, "args": json.dumps(task.args, ensure_ascii=False),
               "candidates": [{"id": _candidate_id(c), "facts": _facts(c),
                               "description": str(c.get("description") or "")[:80]} for c in candidates]}
              for key, task, candidates in asked]
-    messages = [{"role": "system", "content": render(prompts["system"])},
-                {"role": "user", "content": render(prompts["user"], request=request, items=items)}]
+    messages = [{"role": "system", "content": render(prompts.system)},
+                {"role": "user", "content": render(prompts.user, request=request, items=items)}]
     schema = choice_schema([(key, [_candidate_id(c) for c in candidates]) for key, _, candidates in asked])
     result = llm.chat(messages, json_schema=schema, max_tokens=max_tokens, temperature=0.0, stage="select")
     data = json.loads(result.text)

@@ -89,7 +89,7 @@ class Selector:
         return out
 
     def _ask_llm(self, plan: Plan, choose: dict[int, list[Candidate]], request: str) -> dict[int, tuple[str, str]]:
-        from ..llm.choose import choose_models
+        from .choose import choose_models
 
         if self.llm is None:
             return {}

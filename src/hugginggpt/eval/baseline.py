@@ -12,28 +12,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from ..errors import LLMResponseError, PlanError
 from ..llm.base import LLM
 from ..planning.base import PlanContext, PlanOutcome
-from ..planning.prompts import render
 from ..planning.schema import Plan, TaskSpec, gen
+from ..prompts import baseline_prompt, render
 from .data import NODE_REF
 from .tools import ToolList
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-@cache
-def load_baseline_prompt() -> dict[str, Any]:
-    """The parsed ``prompts/taskbench_baseline.yaml``."""
-    text = resources.files("hugginggpt.eval").joinpath("prompts/taskbench_baseline.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
 
 
 def task_nodes_json_schema(tool_names: Sequence[str] | None = None) -> dict[str, Any]:
@@ -131,19 +120,19 @@ class TaskBenchBaselinePlanner:
         self.llm = llm
         self.tools = tools
         self.demos = list(demos)
-        self.prompt = load_baseline_prompt()
-        self.temperature = float(self.prompt.get("temperature", 0.2) if temperature is None else temperature)
-        self.max_tokens = int(self.prompt.get("max_tokens", 2000) if max_tokens is None else max_tokens)
+        self.prompt = baseline_prompt()
+        self.temperature = float(self.prompt.temperature if temperature is None else temperature)
+        self.max_tokens = int(self.prompt.max_tokens if max_tokens is None else max_tokens)
         self.schema = task_nodes_json_schema(tools.names) if constrain and tools.typed else None
 
     def build_messages(self, request: str) -> list[dict[str, str]]:
         """The one user message of the prompt."""
         p = self.prompt
-        parts = [render(p["tools"], tools=[json.dumps(t.to_json()) for t in self.tools]),
-                 render(p["goal"] if self.tools.typed else p["goal_parameters"]),
-                 render(p["requirements"])]
-        parts += [render(p["demo"], request=d["request"], result=json.dumps(d["result"])) for d in self.demos]
-        parts.append(render(p["request"], request=request))
+        parts = [render(p.tools, tools=[json.dumps(t.to_json()) for t in self.tools]),
+                 render(p.goal if self.tools.typed else p.goal_parameters),
+                 render(p.requirements)]
+        parts += [render(p.demo, request=d["request"], result=json.dumps(d["result"])) for d in self.demos]
+        parts.append(render(p.request, request=request))
         return [{"role": "user", "content": "\n\n".join(parts)}]
 
     def plan(self, request: str, context: PlanContext | None = None) -> PlanOutcome:

@@ -24,11 +24,11 @@ from typing import Any
 
 from ..errors import LLMError, PlanError
 from ..llm.base import LLM
+from ..prompts import chat_prompt, render
 from ..tasks import TaskRegistry, default_registry
 from .base import PlanContext, PlanOutcome
 from .llm_planner import parse_plan_output
 from .offline_planner import OfflinePlanner
-from .prompts import load_prompts, render
 from .schema import GENERATED, Plan, TaskSpec, ref_id, refs_in
 from .validate import repair_plan, validate_plan
 
@@ -53,7 +53,7 @@ class HybridPlanner:
         self.llm = llm
         self.registry = registry or default_registry()
         self.offline = offline or OfflinePlanner(self.registry)
-        self.prompts = load_prompts("hybrid")
+        self.prompts = chat_prompt("hybrid")
         self.max_tokens = max_tokens
 
     # -- what the LLM may touch ----------------------------------------------------------------------------------
@@ -84,8 +84,8 @@ class HybridPlanner:
             rows.append({"id": t.id, "task": t.task, "output": "+".join(outputs),
                          "args": ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in t.args.items()),
                          "editable": self.editable_slots(t)})
-        return [{"role": "system", "content": render(self.prompts["system"])},
-                {"role": "user", "content": render(self.prompts["user"], request=request, files=context.files,
+        return [{"role": "system", "content": render(self.prompts.system)},
+                {"role": "user", "content": render(self.prompts.user, request=request, files=context.files,
                                                    tasks=rows)}]
 
     def needs_review(self, plan: Plan) -> bool:

@@ -28,10 +28,10 @@ from typing import Any
 from ..errors import LLMResponseError, LLMTruncated, PlanError, PlanTooLarge
 from ..llm.base import LLM
 from ..media import media_of_name
+from ..prompts import plan_prompt, render
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
 from .limits import MAX_PLAN_DEPTH, MAX_PLAN_TEXT_CHARS, check_structure, text_depth
-from .prompts import load_prompts, render
 from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
 from .shortlist import TaskShortlist, shortlist_for
 from .validate import repair_plan, validate_plan
@@ -226,8 +226,8 @@ class LLMPlanner:
         tasks that matter for the request (True: the registry's shared ``TaskShortlist``; False: every task)."""
         self.llm = llm
         self.registry = registry or default_registry()
-        self.prompts = load_prompts("plan")
-        self.demos = DemoSelector(self.prompts.get("demos", []))
+        self.prompts = plan_prompt()
+        self.demos = DemoSelector(self.prompts.demos)
         self.demos_k = demos_k
         self.max_tokens = max_tokens
         self.retry_max_tokens = retry_max_tokens or 2 * max_tokens
@@ -261,17 +261,17 @@ class LLMPlanner:
         if tasks is None:
             tasks = self.shown_tasks(request, context)
         shown = [t for t in self.registry if tasks is None or t.name in tasks]
-        system = render(self.prompts["system"], signatures=[t.signature() for t in shown])
+        system = render(self.prompts.system, signatures=[t.signature() for t in shown])
         messages = [{"role": "system", "content": system}]
         for demo in self.demos.select(request, self.demos_k, context.files, tasks):
             files = [KnownResource(name=f["name"], media=f["media"]) for f in demo.get("files", [])]
-            messages.append({"role": "user", "content": render(self.prompts["user"], request=demo["request"],
+            messages.append({"role": "user", "content": render(self.prompts.user, request=demo["request"],
                                                                files=files, history=[])})
             messages.append({"role": "assistant", "content": json.dumps({"tasks": demo["tasks"]})})
         history = [{"role": str(turn.get("role", "user")), "content": _clip(str(turn.get("content", "")),
                                                                             self.max_turn_chars)}
                    for turn in context.history[-self.history_turns:]] if self.history_turns else []
-        messages.append({"role": "user", "content": render(self.prompts["user"], request=request,
+        messages.append({"role": "user", "content": render(self.prompts.user, request=request,
                                                            files=context.files, history=history)})
         return messages
 
@@ -328,11 +328,11 @@ class LLMPlanner:
                 messages = [*messages, {"role": "assistant", "content": text}]
             if problem is not None:
                 notes.append(f"re-asked: the first answer was not a usable plan ({problem})")
-                reask = render(self.prompts["reask_unparseable"], error=problem)
+                reask = render(self.prompts.reask_unparseable, error=problem)
             else:
                 first_issues = issues
                 notes.append(f"re-asked with {len(issues)} validation problem(s): " + "; ".join(issues))
-                reask = render(self.prompts["reask_issues"], issues=issues)
+                reask = render(self.prompts.reask_issues, issues=issues)
             messages = [*messages, {"role": "user", "content": reask}]
         hint = ("Rephrase the request, name the files explicitly, or configure a stronger LLM "
                 "(llm.backend: openai) or the offline planner (planner: offline).")
