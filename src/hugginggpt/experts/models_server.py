@@ -12,6 +12,7 @@ import logging
 import tempfile
 import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,12 @@ def _media_file(value: str, slot: str, hosted: HostedModels) -> Path:
                            hint="Send media as data: URIs (the http backend does), or share a directory.")
 
 
-def create_app(hosted: HostedModels) -> Any:
-    """The FastAPI app. Endpoints are sync functions, so FastAPI runs inference in its thread pool."""
+def create_app(hosted: HostedModels, run: Callable[[str, dict[str, Any]], Awaitable[Any]] | None = None) -> Any:
+    """The FastAPI app. Endpoints are sync functions, so FastAPI runs inference in its thread pool.
+
+    ``run(model_id, inputs)`` replaces the inference step (``hosted.run`` in a worker thread): the Ray Serve
+    application (serve_app.py) sends it to its experts deployment; everything else of the protocol is shared.
+    """
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.responses import FileResponse, JSONResponse
 
@@ -176,7 +181,7 @@ def create_app(hosted: HostedModels) -> Any:
             return error(400, ExpertInputError(f"Bad request body: {exc}."))
         try:
             inputs = _inputs(body, hosted)
-            result = await run_in_threadpool(hosted.run, model_id, inputs)
+            result = await (run(model_id, inputs) if run else run_in_threadpool(hosted.run, model_id, inputs))
         except ExpertInputError as exc:
             return error(400, exc)
         except ExpertUnavailable as exc:
