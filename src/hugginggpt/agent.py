@@ -124,10 +124,14 @@ class HuggingGPT:
                 return self._offline_planner
             from .planning.hybrid_planner import HybridPlanner
 
-            return HybridPlanner(llm, self.registry, offline=self._offline_planner)
-        from .planning.llm_planner import LLMPlanner
+            planner: Planner = HybridPlanner(llm, self.registry, offline=self._offline_planner)
+        else:
+            from .planning.llm_planner import LLMPlanner
 
-        return LLMPlanner(llm, self.registry, shortlist=self.config.plan_shortlist)
+            planner = LLMPlanner(llm, self.registry, shortlist=self.config.plan_shortlist)
+        from .planning.plan_cache import cached_planner  # an LLM plan is reused for the same request and files
+
+        return cached_planner(planner, llm, self.config, self._engine_state, self.base_dir, self.registry)
 
     # ----- public API -------------------------------------------------------------------------------------------
     def run(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,

@@ -32,10 +32,11 @@ LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name
 GGUFOpt = Annotated[Path | None, typer.Option("--gguf", help="A GGUF file for the embedded LLM.")]
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Where artifacts are written.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result and plan caches.")]
 
 
 def _config(planner: str | None, llm_url: str | None, llm_model: str | None, gguf: Path | None,
-            workspace: Path | None, verbose: bool) -> HuggingGPTConfig:
+            workspace: Path | None, verbose: bool, no_cache: bool = False) -> HuggingGPTConfig:
     """Settings from hugginggpt.yaml / the environment, overridden by the command-line flags; logging set up."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -44,14 +45,15 @@ def _config(planner: str | None, llm_url: str | None, llm_model: str | None, ggu
         llm.update(backend="openai", base_url=llm_url, model=llm_model)
     if gguf:
         llm.update(backend="embedded", gguf_path=gguf)
-    return HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None)
+    return HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None,
+                                             cache=False if no_cache else None)
 
 
 def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: str | None = None,
-           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False):
+           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False, no_cache: bool = False):
     from .agent import HuggingGPT
 
-    config = _config(planner, llm_url, llm_model, gguf, workspace, verbose)
+    config = _config(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache)
     if not config.allowed_dirs:
         config = config.with_overrides(allowed_dirs=[Path.cwd()])
     return HuggingGPT(config, base_dir=Path.cwd())
@@ -69,13 +71,13 @@ def _fail(exc: HuggingGPTError, as_json: bool) -> None:
 @app.command()
 def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
-        workspace: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
+        workspace: WorkspaceOpt = None, verbose: VerboseOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Run a request end to end: plan, select models, execute, answer."""
     from .observability.tracing import setup_tracing
     from .render import ProgressView, render_result
 
     try:
-        agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose)
+        agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache)
         setup_tracing(agent.config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
         if as_json:
             result = agent.run(request, files=file or [])
@@ -120,11 +122,11 @@ def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: 
 
 @app.command()
 def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
-         llm_model: LLMModelOpt = None, workspace: WorkspaceOpt = None) -> None:
+         llm_model: LLMModelOpt = None, workspace: WorkspaceOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Interactive multi-turn chat; outputs of earlier turns can be referred to ("read it aloud")."""
     from .render import ProgressView, render_result
 
-    agent = _agent(planner, llm_url, llm_model, None, workspace)
+    agent = _agent(planner, llm_url, llm_model, None, workspace, no_cache=no_cache)
     history: list[dict[str, Any]] = []
     files = list(file or [])
     console.print("[bold]hugginggpt chat[/] - empty line or Ctrl-D to quit.")
@@ -292,11 +294,11 @@ PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: serv
 @app.command()
 def serve(host: HostOpt = None, port: PortOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
           llm_model: LLMModelOpt = None, gguf: GGUFOpt = None, workspace: WorkspaceOpt = None,
-          verbose: VerboseOpt = False) -> None:
+          verbose: VerboseOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Serve the HTTP API (JARVIS- and OpenAI-compatible, runs, uploads) and the web UI at /ui (docs/server.md)."""
     from .server.app import serve as run_server
 
-    run_server(_config(planner, llm_url, llm_model, gguf, workspace, verbose), host=host, port=port)
+    run_server(_config(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache), host=host, port=port)
 
 
 def main() -> None:  # pragma: no cover

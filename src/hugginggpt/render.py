@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .respond import is_dropped_note
-from .results import Event, RunResult
+from .results import Event, RunResult, TaskResult
 
 _STAGES = ("plan", "select", "execute", "respond")
 _ICON = {"pending": "[dim]·[/]", "running": "[yellow]…[/]", "done": "[green]✓[/]", "ok": "[green]✓[/]",
@@ -53,6 +53,8 @@ class ProgressView:
             row["status"] = event.status
             if event.message:
                 row["info"] = event.message
+            elif event.data.get("cache") == "hit":
+                row["info"] = f"{row.get('info', '')} (cached)".strip()
         if not self.console.is_terminal:
             if event.kind == "stage":
                 self.console.print(f"[dim]{event.stage}: {event.status}[/]")
@@ -85,8 +87,7 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
     if result.results:
         table = Table("id", "task", "model", "status", "output", "s", title="Tasks")
         for r in result.results:
-            status = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}[r.status] \
-                if r.status in ("ok", "failed", "skipped") else r.status
+            status = _status_cell(r)
             if r.status == "ok":
                 out = "\n".join((a.text or "")[:160] if a.kind == "text" else f"{a.kind}: {a.path}" for a in r.outputs)
             else:
@@ -115,3 +116,9 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
 
 
 _STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red"}
+
+
+def _status_cell(r: TaskResult) -> str:
+    """A task's status in the table; a result cache hit (execution/cache.py) is marked."""
+    status = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}.get(r.status, r.status)
+    return status + (" [cyan](cached)[/]" if r.cached else "")

@@ -52,6 +52,7 @@ class TaskResult(BaseModel):
     inputs: dict[str, str] = Field(default_factory=dict, description="slot -> resolved value or file path")
     started_at: float | None = None
     seconds: float | None = None
+    cached: bool = Field(False, description="Answered from the result cache (a deterministic expert, same inputs).")
 
     def output_of(self, media: str) -> Artifact | None:
         return next((a for a in self.outputs if a.kind == media), None)

@@ -63,6 +63,7 @@ class ExpertReply:
     outputs: list[CheckedOutput]
     facts: dict[str, Any] = field(default_factory=dict)
     worker: str = ""  # where it ran (e.g. "thread", or a Ray actor and node), for provenance and traces
+    cached: bool = False  # answered from the result cache (execution/cache.py), not by running the expert
 
 
 class Executor(Protocol):

@@ -14,7 +14,19 @@ from .runner import ThreadExecutor
 
 def make_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Any], catalog: Catalog,
                   shared: dict[str, Any]) -> Executor:
-    """The executor for one run. ``shared`` is the agent's state that outlives runs (e.g. a Ray engine's actors)."""
+    """The executor for one run. ``shared`` is the agent's state that outlives runs (e.g. a Ray engine's actors,
+    the workspace cache). With ``cache.enabled`` the engine's executor is wrapped in the result cache."""
+    executor = _engine_executor(config, pool, backends, catalog, shared)
+    if not config.cache.enabled:
+        return executor
+    from .cache import CachingExecutor, workspace_cache
+
+    return CachingExecutor(executor, workspace_cache(config, shared), backends, catalog.get)
+
+
+def _engine_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Any], catalog: Catalog,
+                     shared: dict[str, Any]) -> Executor:
+    """The executor of ``execution.engine``."""
     threads = ThreadExecutor(pool, backends, catalog.get)
     if config.execution.engine == "threads":
         return threads

@@ -98,7 +98,8 @@ class TaskRunner:
                 "hugginggpt.executor": getattr(self.executor, "name", "")}):
             reply = await self.executor.call(call)
         outputs = self.store_outputs(spec.id, choice.model_id, reply, shown)
-        return TaskResult(task=spec, status="ok", choice=choice, outputs=outputs, data=reply.facts, inputs=shown)
+        return TaskResult(task=spec, status="ok", choice=choice, outputs=outputs, data=reply.facts, inputs=shown,
+                          cached=reply.cached)
 
     async def bind(self, spec: TaskSpec, upstream: Mapping[int, TaskResult]
                    ) -> tuple[dict[str, str | MediaInput], dict[str, str]]:

@@ -55,7 +55,8 @@ class Scheduler:
             done[spec.id].set_result(result)
             self.emit(Event(kind="task", stage="execute", status=result.status, task_id=spec.id, task=spec.task,
                             message=result.error.message if result.error else "",
-                            data={"seconds": result.seconds, "outputs": [str(a.path) for a in result.outputs]}))
+                            data={"seconds": result.seconds, "outputs": [str(a.path) for a in result.outputs],
+                                  **({"cache": "hit"} if result.cached else {})}))
 
         await asyncio.gather(*(one(t) for t in plan.tasks))
         return [done[t.id].result() for t in plan.tasks]

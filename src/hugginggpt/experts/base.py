@@ -53,6 +53,7 @@ class ExpertCard:
     real_model: str = ""
     packages: tuple[str, ...] = ()
     limitations: str = ""
+    deterministic: bool = False
 
 
 class Expert(ABC):
@@ -65,6 +66,9 @@ class Expert(ABC):
     description: ClassVar[str] = ""
     real_model: ClassVar[str] = ""
     limitations: ClassVar[str] = ""
+    # Same inputs, same output bytes (checked by running twice in two processes): its results may be reused from the
+    # result cache (execution/cache.py). False for anything that samples (an LLM, diffusion with a random seed).
+    deterministic: ClassVar[bool] = False
     # Python modules that must be importable for the expert to work (checked without importing them).
     requires: ClassVar[tuple[str, ...]] = ()
 
@@ -74,7 +78,7 @@ class Expert(ABC):
     @classmethod
     def card(cls) -> ExpertCard:
         return ExpertCard(cls.model_id, cls.task, cls.backend, cls.license, cls.description, cls.real_model,
-                          cls.requires, cls.limitations)
+                          cls.requires, cls.limitations, cls.deterministic)
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:

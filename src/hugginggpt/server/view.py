@@ -135,7 +135,7 @@ def describe_event(ev: dict[str, Any]) -> str | None:
         if status == "running":
             return f"… {head}"
         if status == "ok":
-            return f"✓ {head} ({data.get('seconds') or 0:.2f} s)"
+            return f"✓ {head} ({data.get('seconds') or 0:.2f} s{', cached' if data.get('cache') == 'hit' else ''})"
         return f"✗ {head}: {status} - {ev.get('message', '')}"
     if kind == "error":
         return f"✗ {ev.get('message', '')}"

@@ -40,6 +40,7 @@ class _WhisperExpert(Expert):
     """faster-whisper on CPU with int8 weights; one transcription at a time per model."""
 
     task = "automatic-speech-recognition"
+    deterministic = False  # faster-whisper falls back to sampling (temperature > 0) on hard audio: never cached
     license = "MIT (OpenAI Whisper weights; faster-whisper, CTranslate2)"
     language: ClassVar[str | None] = None  # None: detect
 
@@ -252,6 +253,7 @@ def _reported_chunks(text: str, model_id: str) -> Iterator[str]:
 class PiperTTS(Expert):
     task = "text-to-speech"
     model_id = "hugginggpt/piper-joe-medium"
+    deterministic = False  # its speech differs from one process to the next (the voice's noise): never cached
     license = ("GPL-3.0-or-later (piper-tts runtime, an optional extra: pip install 'hugginggpt[tts-piper]'); "
                "voice en_US-joe-medium CC0")
     description = "Natural English (US, male) speech with Piper and the joe-medium voice, 22.05 kHz WAV."
@@ -306,6 +308,7 @@ class PiperTTS(Expert):
 class EspeakTTS(Expert):
     task = "text-to-speech"
     model_id = "hugginggpt/espeak-ng"
+    deterministic = True
     license = "GPL-3.0-or-later (espeak-ng, run as a separate program)"
     description = "Formant speech synthesis with the espeak-ng program (many languages; robotic voice), WAV."
     real_model = "espeak-ng (Debian package espeak-ng)"
@@ -365,6 +368,7 @@ class EspeakTTS(Expert):
 class SileroSpeechDetector(Expert):
     task = "audio-classification"
     model_id = "hugginggpt/silero-vad"
+    deterministic = True
     license = "MIT (silero-vad)"
     description = ("Speech vs non-speech with silero-vad (ONNX), with speech segments, loudness (RMS dBFS), duration "
                    "and the silent share of the clip.")

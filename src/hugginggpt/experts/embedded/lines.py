@@ -68,6 +68,7 @@ class LineSegmentControl(Expert):
 
     task: ClassVar[str] = "mlsd-control"
     model_id: ClassVar[str] = "hugginggpt/opencv-lsd-lines"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0 (OpenCV)"
     description: ClassVar[str] = (
         "Finds the straight line segments of an image (OpenCV's Line Segment Detector) and draws them white on "

@@ -280,6 +280,7 @@ class OcrExpert(Expert):
 
     task: ClassVar[str] = "image-to-text"
     model_id: ClassVar[str] = "hugginggpt/pp-ocrv4-reader"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "Reads the printed text in an image (OCR): PaddleOCR PP-OCRv4 text detection and recognition run by "

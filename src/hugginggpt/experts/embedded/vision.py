@@ -117,6 +117,7 @@ class ImageClassifier(Expert):
 
     task: ClassVar[str] = "image-classification"
     model_id: ClassVar[str] = "hugginggpt/efficientnet-lite0"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "EfficientNet-Lite0 trained on ImageNet-1k: names the main object of a photo among 1,000 everyday classes "
@@ -153,6 +154,7 @@ class FacePersonDetector(Expert):
 
     task: ClassVar[str] = "object-detection"
     model_id: ClassVar[str] = "hugginggpt/face-person-detector"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "Finds faces (mediapipe BlazeFace), people (OpenCV HOG pedestrian detector plus the mediapipe BlazePose "
@@ -208,6 +210,7 @@ class PersonSegmenter(Expert):
 
     task: ClassVar[str] = "image-segmentation"
     model_id: ClassVar[str] = "hugginggpt/selfie-segmentation"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "Separates people from the background (mediapipe selfie segmentation) and returns a black-and-white mask "
@@ -316,6 +319,7 @@ class OpenPoseControl(Expert):
 
     task: ClassVar[str] = "openpose-control"
     model_id: ClassVar[str] = "hugginggpt/mediapipe-openpose-map"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "Detects a person's body pose (mediapipe BlazePose, 33 landmarks) and draws it as an OpenPose-style "
@@ -352,6 +356,7 @@ class CannyControl(Expert):
 
     task: ClassVar[str] = "canny-control"
     model_id: ClassVar[str] = "hugginggpt/opencv-canny"
+    deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
         "Extracts a Canny edge map (white edges on black, thresholds 100/200), the condition image ControlNet's "
