@@ -20,6 +20,7 @@ from .backends import EmbeddedBackend, LLMBackend
 from .catalog.cards import Catalog
 from .catalog.selector import Selector
 from .config import HuggingGPTConfig
+from .costs import llm_model_name
 from .errors import (
     ConfigError,
     HuggingGPTError,
@@ -181,7 +182,7 @@ class HuggingGPT:
                 f"Internal error ({type(exc).__name__}: {str(exc)[:300] or 'no message'}).",
                 hint="This is a bug in hugginggpt or one of its models; the run was recorded with this error."), emit)
         run.timings["total"] = round(time.perf_counter() - t_all, 4)
-        run.usage = usage.to_dict()
+        run.usage = {**usage.to_dict(), "model": llm_model_name(self._llm)}  # the name costs are priced under
         return run
 
     @staticmethod

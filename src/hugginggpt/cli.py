@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from .cli_runs import runs_app  # run history (runs list|show|rm|gc)
 from .config import HuggingGPTConfig
 from .errors import HuggingGPTError
 from .eval.cli import eval_app  # Typer only; the harness itself is imported when the command runs
@@ -21,6 +22,7 @@ from .eval.cli import eval_app  # Typer only; the harness itself is imported whe
 app = typer.Typer(help="HuggingGPT: plan with an LLM, run expert models, answer from real outputs.",
                   no_args_is_help=True, add_completion=False)
 app.add_typer(eval_app, name="eval")
+app.add_typer(runs_app, name="runs")
 console = Console()
 err = Console(stderr=True)
 
@@ -73,17 +75,20 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
         workspace: WorkspaceOpt = None, verbose: VerboseOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Run a request end to end: plan, select models, execute, answer."""
+    from .cli_progress import run_progress
+    from .cli_runs import RunRecorder, print_cost
     from .observability.tracing import setup_tracing
     from .render import ProgressView, render_result
 
     try:
         agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache)
         setup_tracing(agent.config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
-        if as_json:
-            result = agent.run(request, files=file or [])
-        else:
-            with ProgressView(console) as view:
-                result = agent.run(request, files=file or [], on_event=view.on_event)
+        with RunRecorder(agent.config, "cli").run(request, file or []) as rec:  # recorded in the run history
+            if as_json:
+                result = rec.done(agent.run(request, files=file or []))
+            else:
+                with ProgressView(console) as view, run_progress(view, console):
+                    result = rec.done(agent.run(request, files=file or [], on_event=view.on_event))
     except HuggingGPTError as exc:
         _fail(exc, as_json)
         return
@@ -91,6 +96,7 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
         print(result.model_dump_json(indent=2))
     else:
         render_result(console, result)
+        print_cost(console, result.usage, agent.config)  # while costs.prices has entries
         if result.error is not None:
             e = result.error
             err.print(f"[bold red]{e.type}[/]: {escape(e.message)}" + (f"\n[dim]{escape(e.hint)}[/]" if e.hint else ""))
@@ -124,12 +130,17 @@ def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: 
 def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
          llm_model: LLMModelOpt = None, workspace: WorkspaceOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Interactive multi-turn chat; outputs of earlier turns can be referred to ("read it aloud")."""
+    import uuid
+
+    from .cli_progress import run_progress
+    from .cli_runs import RunRecorder
     from .render import ProgressView, render_result
 
     agent = _agent(planner, llm_url, llm_model, None, workspace, no_cache=no_cache)
     history: list[dict[str, Any]] = []
     files = list(file or [])
     console.print("[bold]hugginggpt chat[/] - empty line or Ctrl-D to quit.")
+    recorder = RunRecorder(agent.config, "cli-chat", conversation_id=uuid.uuid4().hex[:16])  # one conversation
     while True:
         try:
             line = console.input("[bold cyan]you> [/]").strip()
@@ -139,8 +150,8 @@ def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = 
             break
         history.append({"role": "user", "content": line, "files": [str(f) for f in files]})
         try:
-            with ProgressView(console) as view:
-                result = agent.run(line, files=files, history=history[:-1], on_event=view.on_event)
+            with recorder.run(line, files) as rec, ProgressView(console) as view, run_progress(view, console):
+                result = rec.done(agent.run(line, files=files, history=history[:-1], on_event=view.on_event))
         except HuggingGPTError as exc:
             err.print(f"[red]{type(exc).__name__}[/]: {escape(str(exc))}")
             history.pop()
@@ -225,13 +236,15 @@ def models_sync(task: Annotated[list[str] | None, typer.Option("--task", help="O
 def models_pull(model_id: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
     """Download a model into the Hugging Face cache (size shown first), for the transformers backend."""
     from .catalog.sync import plan_pull, pull
+    from .cli_progress import download_progress
 
     config = HuggingGPTConfig()
     try:
         plan = plan_pull(model_id, token=config.hf_token)
         console.print(f"{model_id}: {len(plan.files)} files, {plan.total_bytes / 1e6:,.1f} MB")
-        path = pull(plan, token=config.hf_token, cache_dir=config.hf_cache_dir,
-                    confirm=lambda p: yes or typer.confirm("Download?", default=False))
+        with download_progress(console) as bars:  # Rich bars (files, bytes) on a terminal
+            path = pull(plan, token=config.hf_token, cache_dir=config.hf_cache_dir, tqdm_class=bars,
+                        confirm=lambda p: yes or typer.confirm("Download?", default=False))
     except HuggingGPTError as exc:
         _fail(exc, False)
         return

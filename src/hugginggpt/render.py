@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -27,6 +29,8 @@ class ProgressView:
         self.console = console
         self.stages = {s: "pending" for s in _STAGES}
         self.tasks: dict[int, dict[str, Any]] = {}
+        self.steps: dict[str, Spinner] = {}  # long steps in progress (kind "progress"), by key
+        self._steps_lock = threading.Lock()  # progress comes from worker threads
         self._live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
 
     def __enter__(self) -> ProgressView:
@@ -48,6 +52,8 @@ class ProgressView:
                 for tid, c in event.data.get("choices", {}).items():
                     row = self.tasks.setdefault(int(tid), {"task": c.get("task", ""), "status": "pending"})
                     row["info"] = c.get("model_id") or c.get("message", "")
+        elif event.kind == "progress":
+            self._step(event)
         elif event.kind == "task" and event.task_id is not None:
             row = self.tasks.setdefault(event.task_id, {"task": event.task or "", "info": ""})
             row["status"] = event.status
@@ -63,13 +69,28 @@ class ProgressView:
                                    + (f" [dim]- {escape(event.message)}[/]" if event.message else ""))
         self._live.update(self._render())
 
+    def _step(self, event: Event) -> None:
+        key = str(event.data.get("key") or event.message)
+        with self._steps_lock:
+            if event.status != "running":
+                self.steps.pop(key, None)
+                return
+            done, total = event.data.get("done"), event.data.get("total")
+            text = Text(event.message + (f" {done}/{total}" if done is not None and total else "") + " …")
+            if key in self.steps:
+                self.steps[key].update(text=text)
+            else:
+                self.steps[key] = Spinner("dots", text=text, style="yellow")
+
     def _render(self) -> Group:
         head = Text.from_markup("  ".join(f"{_ICON.get(st, st)} {name}" for name, st in self.stages.items()))
         table = Table(box=None, show_header=False)
         for tid, row in sorted(self.tasks.items()):
             table.add_row(_ICON.get(row.get("status", "pending"), ""), str(tid), row["task"],
                           Text(str(row.get("info", ""))))
-        return Group(head, table)
+        with self._steps_lock:
+            steps = list(self.steps.values())
+        return Group(head, table, *steps)
 
 
 def render_result(console: Console, result: RunResult, brief: bool = False) -> None:

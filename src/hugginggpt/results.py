@@ -150,9 +150,10 @@ class RunResult(BaseModel):
 
 
 class Event(BaseModel):
-    """One progress event: a stage starting/ending or a task changing state."""
+    """One progress event: a stage starting/ending, a task changing state, or a long step inside a task (``progress``:
+    a slow model load, speech chunk i/n; ``data`` holds key, done, total, seconds)."""
 
-    kind: Literal["stage", "task", "answer", "error"]
+    kind: Literal["stage", "task", "answer", "error", "progress"]
     stage: Literal["plan", "select", "execute", "respond", "done"] | None = None
     status: str = ""
     task_id: int | None = None

@@ -142,15 +142,16 @@ def plan_pull(model_id: str, token: str | None = None) -> PullPlan:
 
 
 def pull(plan: PullPlan, token: str | None = None, cache_dir: Path | None = None,
-         confirm: Callable[[PullPlan], bool] | None = None) -> Path | None:
-    """Download the planned files into the HF cache, after ``confirm(plan)`` says yes. Returns the snapshot dir."""
+         confirm: Callable[[PullPlan], bool] | None = None, tqdm_class: type | None = None) -> Path | None:
+    """Download the planned files into the HF cache, after ``confirm(plan)`` says yes. Returns the snapshot dir.
+    ``tqdm_class`` draws the progress (the hub's own bars by default)."""
     from huggingface_hub import snapshot_download
 
     if confirm is not None and not confirm(plan):
         return None
     try:
         path = snapshot_download(plan.model_id, token=token, cache_dir=str(cache_dir) if cache_dir else None,
-                                 allow_patterns=[f for f, _ in plan.files])
+                                 allow_patterns=[f for f, _ in plan.files], tqdm_class=tqdm_class)
     except Exception as exc:
         raise _hub_error(exc, f"download {plan.model_id}") from exc
     return Path(path)
