@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -62,6 +63,44 @@ class RunManager:
     @property
     def active(self) -> int:
         return len(self._tasks)
+
+    # ----- chat memory ------------------------------------------------------------------------------------------
+    def answer_digest(self, answer: str) -> str:
+        """The key of an answer however a client sends it back: in its public form (artifact URLs, HTTP hints),
+        whitespace collapsed."""
+        return hashlib.sha256(" ".join(self.view.text(answer).split()).encode()).hexdigest()
+
+    def remember(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``history`` with every assistant turn this server answered resolved to its stored run: its ``run_id``
+        (sent with the message, or found from the answer's text) and the run's real ``artifacts`` and ``texts``
+        (``RunResult.as_turn``), which chat memory then reads instead of the answer's wording. Turns of other
+        clients, of unknown runs or of runs without a result stay as they are (read from their text). Reads
+        SQLite: call it in a worker thread."""
+        out = []
+        for msg in history:
+            result = self._result_of(msg) if msg.get("role") == "assistant" else None
+            if result is not None:
+                turn = result.as_turn()
+                msg = {**msg, "run_id": turn.run_id, "artifacts": [f.model_dump() for f in turn.artifacts or []],
+                       "texts": turn.texts}
+            out.append(msg)
+        return out
+
+    def _result_of(self, msg: dict[str, Any]) -> RunResult | None:
+        run_id = msg.get("run_id")
+        rec = self.db.get_run(run_id) if isinstance(run_id, str) and run_id else None
+        if rec is None or rec.result is None:
+            found = self.db.run_with_answer(self.answer_digest(str(msg.get("content") or "")))
+            rec = self.db.get_run(found) if found else None
+        if rec is None or rec.result is None:
+            return None
+        try:
+            result = RunResult.model_validate(rec.result)
+        except ValueError:  # a result stored by an older version that no longer validates: read the text
+            log.warning("stored result of run %s does not validate; its answer is read from its text", rec.id)
+            return None
+        result.run_id = rec.id
+        return result
 
     def check(self, inputs: Inputs, agent: Any | None = None) -> None:
         """Refuse at once what the agent would refuse first (so the client gets a 400/413, not a failed run), and
@@ -180,7 +219,8 @@ class RunManager:
             async with self._gate:
                 self.db.mark_running(run_id)
                 self._publish(run_id, {"kind": "run", "status": "running", "at": time.time()})
-                res: RunResult = await agent.arun(inputs.request, files=inputs.files, history=inputs.history,
+                history = await asyncio.to_thread(self.remember, inputs.history)
+                res: RunResult = await agent.arun(inputs.request, files=inputs.files, history=history,
                                                   on_event=on_event)
             res.run_id = run_id
             failure = failure_of(res)
@@ -198,6 +238,8 @@ class RunManager:
             answer = (result or {}).get("answer", "")
             try:
                 self.db.finish_run(run_id, status, result, error)
+                if result is not None:
+                    self.db.add_answer(run_id, self.answer_digest(answer))
                 if conversation_id and result is not None:
                     self.db.add_message(conversation_id, "assistant", answer, [], run_id)
             except Exception:  # a full disk must not keep listeners waiting for the end forever

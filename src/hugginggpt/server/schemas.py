@@ -86,6 +86,9 @@ class ChatMessage(BaseModel):
     content: str | list[ContentPart] | None = ""
     files: list[str] = Field(default_factory=list, max_length=MAX_FILES,
                              description="Uploads attached to this message.")
+    run_id: str | None = Field(None, pattern=ID_PATTERN, description="On an assistant message: the run that "
+                               "answered it (the answer's run_id), whose stored outputs the next turns work on "
+                               "whatever the message's text says.")
 
 
 # ----- JARVIS-compatible ----------------------------------------------------------------------------------------
@@ -265,6 +268,8 @@ class ChatCompletionRequest(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    run_id: str | None = Field(None, description="The run that answered (extension): a client that sends this "
+                               "message back in its history as it is keeps the run's outputs in memory.")
 
 
 class Choice(BaseModel):

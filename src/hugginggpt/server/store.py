@@ -1,4 +1,5 @@
-"""Durable server state in SQLite (stdlib ``sqlite3``): runs, their events, results, conversations and uploads.
+"""Durable server state in SQLite (stdlib ``sqlite3``): runs, their events, results, conversations and uploads, and
+a digest of each run's answer (so that an answer a client sends back in its chat history finds its run).
 
 One connection shared by the event loop and worker threads, guarded by a lock; statements are tiny, so holding the
 lock is cheaper than a connection per call. WAL mode keeps readers from blocking the writer.
@@ -32,6 +33,8 @@ CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created_at REAL N
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
     files TEXT NOT NULL, run_id TEXT, at REAL NOT NULL, PRIMARY KEY (conversation_id, seq));
+CREATE TABLE IF NOT EXISTS answers (
+    digest TEXT NOT NULL, run_id TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (digest, run_id));
 CREATE TABLE IF NOT EXISTS uploads (
     sha256 TEXT PRIMARY KEY, filename TEXT, media TEXT NOT NULL, mime TEXT NOT NULL, size INTEGER NOT NULL,
     created_at REAL NOT NULL);
@@ -139,6 +142,18 @@ class ServerDB:
         with self._tx() as c:
             rows = c.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit)).fetchall()
         return [_run(r) for r in rows]
+
+    def add_answer(self, run_id: str, digest: str) -> None:
+        """Record the digest of a finished run's answer (``RunManager.answer_digest``)."""
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO answers (digest, run_id, at) VALUES (?, ?, ?)", (digest, run_id,
+                                                                                            time.time()))
+
+    def run_with_answer(self, digest: str) -> str | None:
+        """The id of the latest run whose answer has this digest, or None."""
+        with self._tx() as c:
+            row = c.execute("SELECT run_id FROM answers WHERE digest=? ORDER BY at DESC LIMIT 1", (digest,)).fetchone()
+        return str(row["run_id"]) if row else None
 
     # ----- events -----------------------------------------------------------------------------------------------
     def add_event(self, run_id: str, seq: int, event: dict[str, Any]) -> None:
