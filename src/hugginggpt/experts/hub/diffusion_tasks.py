@@ -242,7 +242,6 @@ def _controlnet(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
     return _image_result(out, {"steps": state.steps})
 
 
-
 # The ControlNet generators: every task of tasks.yaml that has a condition map (``controlled_by``), plus diffusers'
 # scribble ControlNet, which JARVIS lists but our planner has no task for (a user catalog entry can still host it).
 for _generator in default_registry().controlled().values():

@@ -153,7 +153,7 @@ def _conversational(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     return _text_generation(pipe, inputs)
 
 
-
+# Sequence to sequence: one runner per task (a T5 model reads the task's prefix from its config).
 hub_task("summarization", _load_seq2seq)(_seq2seq("summarization"))
 hub_task("translation", _load_seq2seq)(_seq2seq("translation"))
 hub_task("text2text-generation", _load_seq2seq)(_seq2seq("text2text-generation"))

@@ -193,4 +193,3 @@ def _text_to_speech(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     sr = int(out["sampling_rate"])
     return ExpertResult([ExpertOutput("audio", data=wav_bytes(samples, sr), ext=".wav")],
                         {"sampling_rate": sr, "seconds": round(samples.size / sr, 2)})
-
