@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,46 @@ def test_cost_appears_only_with_prices_and_is_tokens_times_price(cwd: Path) -> N
     assert run_cost(usage, {"other": (1.0, 1.0)}).amount is None
     assert run_cost({"model": "x", "prompt_tokens": 0, "completion_tokens": 0}, {"other": (1.0, 1.0)}).amount == 0
     assert run_cost(usage, {"fake": (2.5, 10.0)}).amount == pytest.approx(expected)
+
+
+def test_server_and_cli_runs_share_one_history(cwd: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from hugginggpt.server.app import create_app
+
+    cli_run = run_json("Find the edges in red.png")
+    config = HuggingGPTConfig(workspace=cwd / "ws", server={"ui": False}, allowed_dirs=[cwd])
+    with TestClient(create_app(config)) as client:
+        runs = client.get("/v1/runs").json()["runs"]
+        assert [(r["id"], r["source"], r["status"]) for r in runs] == [(cli_run["run_id"], "cli", "succeeded")]
+        started = client.post("/v1/runs", json={"request": f"Find the edges in {cwd / 'square.png'}"})
+        assert started.status_code == 202, started.text
+        server_id = started.json()["id"]
+        for _ in range(600):
+            status = client.get(f"/v1/runs/{server_id}").json()["status"]
+            if status not in ("queued", "running"):
+                break
+            time.sleep(0.2)
+        assert status == "succeeded"
+    rows = json.loads(cli("runs", "list", "--workspace", "ws", "--json")[1])
+    assert {(r["id"], r["source"]) for r in rows} == {(cli_run["run_id"], "cli"), (server_id, "api")}
+    code, out = cli("runs", "show", server_id, "--workspace", "ws")
+    assert code == 0 and f"run {server_id}" in out and "api" in out
+
+
+def test_chat_turns_are_recorded_as_one_conversation(cwd: Path) -> None:
+    result = CliRunner().invoke(app, ["chat", "--workspace", "ws"],
+                                input="Find the edges in red.png\nFind the edges in square.png\n\n")
+    assert result.exit_code == 0, result.output
+    db = RunStore(cwd / "ws" / "server.sqlite3")
+    runs = db.list_runs()
+    assert [(r.source, r.status, r.request) for r in runs] == [
+        ("cli-chat", "succeeded", "Find the edges in square.png"),
+        ("cli-chat", "succeeded", "Find the edges in red.png")]
+    conversation = runs[0].conversation_id
+    assert conversation and runs[1].conversation_id == conversation
+    messages = db.messages(conversation)
+    assert [(m["role"], m["run_id"]) for m in messages] == [
+        ("user", runs[1].id), ("assistant", runs[1].id), ("user", runs[0].id), ("assistant", runs[0].id)]
+    assert messages[1]["content"] == runs[1].result["answer"]
+    db.close()

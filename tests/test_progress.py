@@ -97,3 +97,67 @@ def test_speech_in_chunks_reports_each_chunk_of_n():
     with progress.listening(seen):
         audio.EspeakTTS().run({"text": "One short sentence."})
     assert seen.updates == []  # one chunk: nothing to count
+
+
+# --- the CLI's display ----------------------------------------------------------------------------------------------
+
+
+def test_the_run_view_shows_a_step_while_it_lasts_and_only_on_a_terminal():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from hugginggpt.cli_progress import run_progress
+    from hugginggpt.render import ProgressView
+
+    terminal = Console(file=StringIO(), force_terminal=True, width=100)
+    with ProgressView(terminal) as view, run_progress(view, terminal):
+        assert progress.active()
+        progress.report(Progress("tts:m", "speaking (m)", done=2, total=5))
+        assert [str(s.text) for s in view.steps.values()] == ["speaking (m) 2/5 …"]
+        progress.report(Progress("load:x", "loading x"))
+        progress.report(Progress("tts:m", "speaking (m)", done=3, total=5))
+        assert [str(s.text) for s in view.steps.values()] == ["speaking (m) 3/5 …", "loading x …"]
+        terminal.print(view._render())
+        assert "loading x" in terminal.file.getvalue()
+        progress.report(Progress("load:x", "loading x", finished=True, seconds=1.5))
+        assert list(view.steps) == ["tts:m"]
+    assert not progress.active()
+
+    piped = Console(file=StringIO(), force_terminal=False)
+    with ProgressView(piped) as view, run_progress(view, piped):
+        assert not progress.active()  # not a terminal: nothing listens, nothing is printed
+        progress.report(Progress("load:x", "loading x"))
+    assert view.steps == {} and piped.file.getvalue() == ""
+
+
+def test_download_bars_follow_the_hubs_progress_calls():
+    """The bar class driven as snapshot_download drives it: a file-count bar over a thread map, byte bars whose total
+    grows, descriptions changed after the fact."""
+    from io import StringIO
+
+    from huggingface_hub.utils.tqdm import hf_thread_map
+    from rich.console import Console
+
+    from hugginggpt.cli_progress import download_progress
+
+    console = Console(file=StringIO(), force_terminal=True, width=100)
+    with download_progress(console) as bars:
+        transfer = bars(desc="Downloading bytes", total=0, initial=0, unit="B", unit_scale=True)
+
+        def fetch(size: int) -> int:
+            transfer.total = (transfer.total or 0) + size
+            transfer.refresh()
+            for _ in range(4):
+                transfer.update(size // 4)
+            return size
+
+        assert hf_thread_map(fetch, [4000, 8000, 12000], desc="Fetching 3 files", tqdm_class=bars) == [4000, 8000,
+                                                                                                      12000]
+        transfer.set_description_str("Download complete")
+        tasks = {t.description: t for t in bars.prog.tasks}
+        assert tasks["Fetching 3 files"].completed == 3 and tasks["Fetching 3 files"].total == 3
+        done = tasks["Download complete"]
+        assert done.completed == done.total == 24000 and done.fields["unit"] == "B"
+        assert transfer.format_dict["n"] == 24000
+    assert "24.0 kB" in console.file.getvalue()
