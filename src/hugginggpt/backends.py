@@ -16,6 +16,9 @@ from .experts.registry import embedded_expert_classes
 
 class Backend(Protocol):
     name: str
+    # True for a backend whose experts must run in the controller process (they wrap the controller's own objects):
+    # the Ray engine runs their calls in its worker threads instead of in actors. Default False.
+    in_process: bool = False
 
     def status(self) -> tuple[bool, str]:
         """Whether the backend can run anything at all here, and why (not)."""
@@ -58,6 +61,7 @@ class LLMBackend:
     """The controller LLM serving text tasks itself (cards ``llm/<model>``)."""
 
     name = "llm"
+    in_process = True  # its experts wrap the controller's own LLM object
 
     def __init__(self, llm: object | None) -> None:
         self.llm = llm

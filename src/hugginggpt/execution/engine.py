@@ -30,6 +30,10 @@ def _engine_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mappi
     threads = ThreadExecutor(pool, backends, catalog.get)
     if config.execution.engine == "threads":
         return threads
+    if config.execution.engine == "ray":
+        from .ray_executor import ray_executor
+
+        return ray_executor(config, threads, backends, catalog.get, shared)
     from ..errors import ConfigError
 
     raise ConfigError(f"execution.engine: {config.execution.engine} is not available in this build.",

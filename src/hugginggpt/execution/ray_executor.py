@@ -1,0 +1,386 @@
+"""The Ray engine (``execution.engine: ray``): each model runs in its own Ray actor process (docs/scaling.md).
+
+One named actor per (backend, model id) in the configured namespace, created on first use with ``get_if_exists``
+(several controller processes share them), kept across tasks, runs and requests with its expert loaded. What this
+buys over worker threads:
+
+- **crashes are contained**: a native crash (abort, segfault) or a kill ends the actor process, not the controller;
+  the task fails with ``ExpertCrashed`` and the actor restarts (``ray_max_restarts``) for the next call;
+- **hangs are stopped**: when a task times out, its actor is killed, so no CPU is left spinning; the next call to
+  the model starts a fresh actor;
+- **memory is bounded**: each actor's address space is capped (its expert gets a MemoryError, reported as
+  ``ExpertCrashed``), and the actors' declared memory together stay under ``ray_memory_budget_mb`` (the least
+  recently used idle actors are killed first);
+- **several machines**: actors are placed by resources derived from the task's media (``vision``, ``audio``
+  custom resources when the cluster has them), and inputs travel as bytes or object refs, never as paths.
+
+Backends that must run in the controller (``in_process = True``: the controller LLM) go to the wrapped
+:class:`ThreadExecutor`. Ray is imported lazily; without it, choosing this engine is a ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog.cards import ModelCard
+from ..config import HuggingGPTConfig
+from ..errors import ConfigError, ExpertCrashed, ExpertError, ExpertUnavailable
+from .calls import ExpertCall, ExpertReply, MediaInput
+from .runner import ThreadExecutor
+
+log = logging.getLogger(__name__)
+
+PIP_LINE = "pip install 'hugginggpt[ray]'"
+
+# Resident memory (MiB) an expert adds to a process, from docs/experts.md (benchmarks/experts.py); models not
+# listed get DEFAULT_MEMORY_MB until their actor reports what it really holds after a call.
+MEMORY_MB: dict[str, float] = {
+    "hugginggpt/silero-vad": 253, "hugginggpt/deepfilternet3": 78, "hugginggpt/whisper-tiny.en": 174,
+    "hugginggpt/whisper-base": 300, "hugginggpt/opencv-canny": 48, "hugginggpt/ocr-extractive-document-qa": 600,
+    "hugginggpt/minilm-embedding": 206, "hugginggpt/efficientnet-lite0": 257, "hugginggpt/selfie-segmentation": 116,
+    "hugginggpt/composite-captioner": 638, "hugginggpt/pp-ocrv4-reader": 300, "hugginggpt/opencv-lsd-lines": 63,
+    "hugginggpt/face-person-detector": 260, "hugginggpt/mediapipe-openpose-map": 214,
+    "hugginggpt/minilm-spacy-extractive-qa": 500, "hugginggpt/minilm-sentence-similarity": 207,
+    "hugginggpt/minilm-extractive-summarizer": 207, "hugginggpt/vader-sentiment": 21,
+    "hugginggpt/espeak-ng": 30, "hugginggpt/piper-joe-medium": 250, "hugginggpt/spacy-en-core-web-sm-ner": 302,
+    "hugginggpt/minilm-zero-shot": 207,
+}
+DEFAULT_MEMORY_MB = 1024.0  # a hub model we know nothing about
+BASE_MB = 250.0  # an actor process that has imported hugginggpt, before its expert loads
+# Media of a task -> the custom resource whose nodes run it (used only when the cluster declares that resource).
+MEDIA_RESOURCES: dict[str, str] = {"image": "vision", "video": "vision", "audio": "audio"}
+RESOURCE_UNIT = 0.001  # a placement label, not a capacity: any number of experts fit on a node that has it
+BIG_INPUT_BYTES = 4 * 2**20  # media above this go through the object store (ray.put) instead of inside the call
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("execution.engine: ray needs Ray, which is not installed.",
+                          hint=f"{PIP_LINE}, or use execution.engine: threads.") from None
+    return ray
+
+
+@dataclass(eq=False)
+class Actor:
+    """One expert actor known to this controller."""
+
+    name: str
+    handle: Any
+    memory_mb: float
+    cpus: float
+    busy: int = 0
+    crashes: int = 0
+    node: str = ""  # where it last answered from
+    ready: bool = False  # placed and constructed
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class RayEngine:
+    """What the Ray engine keeps across runs (in the agent's ``_engine_state``): Ray's initialisation, the actors
+    this controller uses (least recently used first) and the measured memory of each model."""
+
+    def __init__(self, config: HuggingGPTConfig) -> None:
+        self.config = config
+        self.settings = config.execution
+        self.budget_mb = float(self.settings.ray_memory_budget_mb or config.memory_budget_mb)
+        self.memory_mb: dict[str, float] = dict(MEMORY_MB)
+        self.media_resources: dict[str, str] = dict(getattr(self.settings, "ray_media_resources", MEDIA_RESOURCES))
+        self.num_cpus = 1.0  # per actor
+        self.num_gpus = 1.0 if config.device.startswith("cuda") else 0.0  # per hub-model actor
+        self.min_memory_cap_mb = 2048.0  # an actor's address space may grow by max(this, 4 x its memory)
+        self.actors: OrderedDict[str, Actor] = OrderedDict()
+        self.killed: dict[str, str] = {}  # actor name -> why this controller killed it (reported to waiting calls)
+        self._lock = threading.RLock()
+        self._ray: Any = None
+        self._config_dict = config.model_dump(mode="json")
+
+    # ----- Ray ----------------------------------------------------------------------------------------------------
+    def ray(self) -> Any:
+        """Ray, initialised on first use (blocking: starting a local instance takes seconds)."""
+        if self._ray is None:
+            with self._lock:
+                if self._ray is None:
+                    ray = import_ray()
+                    if not ray.is_initialized():
+                        local = self.settings.ray_address in (None, "")
+                        # "local": a new instance of our own, even where another one on this machine is found
+                        ray.init(address=self.settings.ray_address or "local", namespace=self.settings.ray_namespace,
+                                 num_cpus=self.settings.ray_num_cpus if local else None, include_dashboard=False,
+                                 ignore_reinit_error=True, log_to_driver=False)
+                    self._ray = ray
+        return self._ray
+
+    def namespace(self) -> str:
+        ctx = self.ray().get_runtime_context()
+        return ctx.namespace or self.settings.ray_namespace
+
+    # ----- actors -------------------------------------------------------------------------------------------------
+    def actor(self, backend: str, model_id: str, factory: str | None, media: set[str]) -> Actor:
+        """The actor for (backend, model), created (or found, when another controller made it) on first use."""
+        ray = self.ray()
+        name = f"{backend}:{model_id}"
+        with self._lock:
+            known = self.actors.get(name)
+            if known is not None:
+                self.actors.move_to_end(name)
+                known.busy += 1
+                known.last_used = time.monotonic()
+                return known
+            memory = self.memory_mb.get(model_id, DEFAULT_MEMORY_MB if backend != "embedded" else 300.0) + BASE_MB
+            gpus = self.num_gpus if backend == "transformers" else 0.0
+            self._make_room(memory, self.num_cpus)
+            from .ray_worker import ExpertWorker
+
+            options: dict[str, Any] = {
+                "name": name, "namespace": self.namespace(), "get_if_exists": True, "lifetime": "detached",
+                "max_restarts": self.settings.ray_max_restarts, "max_task_retries": 0, "num_cpus": self.num_cpus,
+                "memory": int(memory * 2**20), "resources": self.placement(media)}
+            if gpus:
+                options["num_gpus"] = gpus
+            cap = max(self.min_memory_cap_mb, 4 * memory)
+            handle = ray.remote(ExpertWorker).options(**options).remote(self._config_dict, backend, model_id,
+                                                                        factory, cap)
+            actor = self.actors[name] = Actor(name, handle, memory, self.num_cpus, busy=1)
+            self.killed.pop(name, None)
+            return actor
+
+    def placement(self, media: set[str]) -> dict[str, float]:
+        """Custom resources for a task's media, those the cluster declares (else the actor could never start)."""
+        have = self.ray().cluster_resources()
+        wanted = {self.media_resources[m] for m in media if m in self.media_resources}
+        return {r: RESOURCE_UNIT for r in sorted(wanted) if have.get(r)}
+
+    def release(self, actor: Actor, rss: float | None = None, model_id: str | None = None) -> None:
+        with self._lock:
+            actor.busy = max(0, actor.busy - 1)
+            actor.last_used = time.monotonic()
+            if rss and model_id:  # what the actor really holds, for the next sizing and the budget
+                actor.memory_mb = rss
+                self.memory_mb[model_id] = max(0.0, rss - BASE_MB)
+
+    def node_alive(self, node: str) -> bool:
+        """Whether a node is alive (True for an unknown one)."""
+        if not node:
+            return True
+        try:
+            nodes = self.ray().nodes()
+        except Exception:  # noqa: BLE001 - the cluster cannot say: do not call it lost
+            return True
+        return any(n.get("NodeID") == node and n.get("Alive") for n in nodes)
+
+    def kill(self, actor: Actor, why: str, *, restart: bool = False) -> None:
+        """Kill an actor (its running call dies with it). ``restart``: let Ray start it again (same name)."""
+        with self._lock:
+            if not restart and self.actors.get(actor.name) is actor:
+                del self.actors[actor.name]
+                self.killed[actor.name] = why
+        try:
+            self.ray().kill(actor.handle, no_restart=not restart)
+        except Exception as exc:  # noqa: BLE001 - already dead, or the cluster is gone: nothing left to stop
+            log.info("kill %s: %s", actor.name, exc)
+        log.warning("killed expert actor %s (%s)", actor.name, why)
+
+    def forget(self, actor: Actor) -> None:
+        """Drop a handle whose actor is dead for good (a new one is made on the next call)."""
+        with self._lock:
+            if self.actors.get(actor.name) is actor:
+                del self.actors[actor.name]
+
+    def _make_room(self, memory_mb: float, cpus: float) -> None:
+        """Kill least recently used idle actors while the new one would take the actors past the memory budget, or
+        past the cluster's CPUs (an actor that cannot be placed would wait for ever)."""
+        def used() -> float:
+            return sum(a.memory_mb for a in self.actors.values())
+
+        while used() + memory_mb > self.budget_mb and self._evict_one(f"over the memory budget {self.budget_mb:g}"):
+            pass
+        while self._cpus_used() + cpus > self._cpus_total() and self._evict_one("to free a CPU for another model"):
+            pass
+
+    def make_room_for(self, actor: Actor) -> bool:
+        """``actor`` is waiting to be placed: kill another idle actor of ours, if any. Whether one was killed."""
+        with self._lock:
+            return self._evict_one(f"to place {actor.name}", keep=actor)
+
+    def _evict_one(self, why: str, keep: Actor | None = None) -> bool:
+        idle = next((a for a in self.actors.values() if not a.busy and a is not keep), None)
+        if idle is None:
+            return False
+        self.kill(idle, f"least recently used, {why}")
+        return True
+
+    def _cpus_used(self) -> float:
+        return sum(a.cpus for a in self.actors.values())
+
+    def _cpus_total(self) -> float:
+        return float(self.ray().cluster_resources().get("CPU", 0.0))
+
+    def shutdown_actors(self) -> None:
+        """Kill every actor this controller knows (tests, and a server shutting down its own local instance)."""
+        with self._lock:
+            actors = list(self.actors.values())
+        for a in actors:
+            self.kill(a, "shutdown")
+
+
+class RayExecutor:
+    """Runs expert calls in Ray actors (see the module docstring); the controller LLM's stay in ``threads``."""
+
+    name = "ray"
+
+    def __init__(self, engine: RayEngine, threads: ThreadExecutor, backends: Mapping[str, Any],
+                 card: Callable[[str], ModelCard | None]) -> None:
+        self.engine = engine
+        self.threads = threads
+        self.backends = backends
+        self.card = card
+
+    async def call(self, call: ExpertCall) -> ExpertReply:
+        backend = self.backends[call.backend]
+        if getattr(backend, "in_process", False):
+            return await self.threads.call(call)
+        card = self.card(call.model_id)
+        if card is None:
+            raise ExpertUnavailable(f"{call.model_id} is not in the catalog.")
+        factory = getattr(backend, "worker_factory", None)
+        ray = await asyncio.to_thread(self.engine.ray)
+        inputs = await asyncio.to_thread(self._payload, call, ray)
+        for attempt in (1, 2):
+            actor = await asyncio.to_thread(self.engine.actor, call.backend, call.model_id, factory,
+                                            self._media(call))
+            try:
+                if not actor.ready:
+                    await self._placed(ray, actor, call.model_id)
+                return await self._run(ray, actor, card, call, inputs)
+            except _NodeLost as lost:
+                if attempt == 2:
+                    raise ExpertCrashed(f"{call.model_id}: its worker node was lost twice ({lost}).",
+                                        hint="Check the Ray cluster's nodes (ray status); the call is safe to "
+                                             "retry.") from None
+                log.warning("%s: node lost (%s); retrying once on another node", call.model_id, lost)
+        raise AssertionError("unreachable")
+
+    async def _placed(self, ray: Any, actor: Actor, model_id: str) -> None:
+        """Wait until a new actor runs (its expert is not loaded yet: the first call loads it). While it waits for
+        a CPU, idle actors of ours are killed one a second to make room."""
+        future = asyncio.ensure_future(actor.handle.info.remote())
+        try:
+            while True:
+                done, _ = await asyncio.wait({future}, timeout=1.0)
+                if done:
+                    actor.node = future.result()["node"]
+                    actor.ready = True
+                    return
+                await asyncio.to_thread(self.engine.make_room_for, actor)
+        except asyncio.CancelledError:
+            self.engine.release(actor)
+            self.engine.kill(actor, f"{model_id} was still waiting for a place when its task was cancelled")
+            raise
+        except ray.exceptions.RayActorError as exc:
+            self.engine.release(actor)
+            self.engine.forget(actor)
+            raise ExpertUnavailable(f"{model_id}: its Ray worker could not start ({_reason(str(exc))}).",
+                                    hint="See the worker's error above; check that hugginggpt and the model's "
+                                         "packages are installed on the Ray nodes.") from None
+
+    async def _run(self, ray: Any, actor: Actor, card: ModelCard, call: ExpertCall, inputs: dict[str, Any]
+                   ) -> ExpertReply:
+        from .ray_worker import Failure
+
+        ref = actor.handle.run.remote(card, call.request, inputs)
+        rss = None
+        try:
+            reply, rss, actor.node = await ref
+        except asyncio.CancelledError:  # the task's timeout or the run's deadline: stop the call, free its CPU
+            self.engine.kill(actor, f"a call to {call.model_id} was cancelled (timeout)")
+            raise
+        except ray.exceptions.RayActorError as exc:
+            raise self._died(actor, call.model_id, exc) from None
+        except ray.exceptions.RayTaskError as exc:  # the worker itself failed (not the expert: that is a Failure)
+            raise ExpertError(f"{call.model_id}: the Ray worker failed: {str(exc).splitlines()[0][:300]}",
+                              hint="See the Ray worker logs.") from None
+        except ray.exceptions.RayError as exc:  # out of memory (Ray's monitor), object lost, ...
+            raise ExpertCrashed(f"{call.model_id}: the Ray worker was lost ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0][:200]}).",
+                                hint="Ray's memory monitor or the cluster ended it; only this task failed.") from None
+        finally:
+            self.engine.release(actor, rss, call.model_id)
+        if isinstance(reply, Failure):
+            raise reply.exception()
+        return reply
+
+    def _died(self, actor: Actor, model_id: str, exc: Exception) -> Exception:
+        why = self.engine.killed.get(actor.name)
+        if why is not None:
+            return ExpertUnavailable(f"{model_id} was stopped while this call waited for it: {why}.",
+                                     hint="Retry; the next call starts a fresh worker.")
+        if not self.engine.node_alive(actor.node) or "node has died" in str(exc).lower():
+            return _NodeLost(f"node {actor.node[:8]} of {model_id}'s worker died")
+        restarts = self.engine.settings.ray_max_restarts
+        detail = ("it ended abruptly and Ray is restarting it"
+                  if isinstance(exc, self.engine.ray().exceptions.ActorUnavailableError) else _reason(str(exc)))
+        actor.crashes += 1
+        if actor.crashes > restarts:  # Ray will not restart it again: the next call makes a new one
+            self.engine.forget(actor)
+        return ExpertCrashed(
+            f"{model_id} crashed: its worker process died ({detail}).",
+            hint=f"A native crash (abort, segmentation fault) or the process was killed; only this task failed. "
+                 f"The worker restarts for the next call (up to {restarts} times).")
+
+    @staticmethod
+    def _payload(call: ExpertCall, ray: Any) -> dict[str, Any]:
+        """Inputs that travel: text as is, media as (light MediaInput, bytes or an object ref for large ones)."""
+        from .ray_worker import carried_payload
+
+        return {slot: (v if isinstance(v, str) else carried_payload(v, BIG_INPUT_BYTES, ray.put))
+                for slot, v in call.inputs.items()}
+
+    @staticmethod
+    def _media(call: ExpertCall) -> set[str]:
+        """The media a task handles: its media inputs and the outputs its task type declares."""
+        media = {v.kind for v in call.inputs.values() if isinstance(v, MediaInput)}
+        try:
+            from ..tasks import default_registry
+
+            media |= set(default_registry().get(call.task).outputs)
+        except Exception:  # noqa: BLE001 - an unknown task type: its inputs decide
+            pass
+        return media
+
+    def close(self) -> None:
+        """Nothing: the actors outlive the run (the engine in the agent's state keeps them)."""
+
+
+class _NodeLost(ExpertCrashed):
+    """The actor's node died (retried once: experts are idempotent)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
+def _reason(text: str) -> str:
+    """The first informative line of a Ray error message, short."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Traceback", "File ", "ray.exceptions")):
+            return line[:240]
+    return text[:240]
+
+
+def ray_executor(config: HuggingGPTConfig, threads: ThreadExecutor, backends: Mapping[str, Any],
+                 card: Callable[[str], ModelCard | None], shared: dict[str, Any]) -> RayExecutor:
+    """The Ray executor for one run; the engine (Ray, actors) lives in ``shared`` across runs."""
+    import_ray()  # a clear ConfigError now, before any task runs, when Ray is missing
+    engine = shared.get("ray")
+    if not isinstance(engine, RayEngine):
+        engine = shared["ray"] = RayEngine(config)
+    return RayExecutor(engine, threads, backends, card)
