@@ -157,7 +157,7 @@ class FaultBackend:
     def can_serve(self, card: ModelCard) -> tuple[bool, str]:
         return (card.id in self.classes), "fault expert"
 
-    def expert(self, card: ModelCard) -> Expert:
+    def expert(self, card: ModelCard, request: str = "") -> Expert:
         return self.pool.get(self.classes[card.id])
 
 
