@@ -37,6 +37,7 @@ def _parent(span: Any, by_id: dict[int, Any]) -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(raises=KeyError, strict=True, reason="the execute stage makes no hugginggpt.task span yet")
 def test_span_tree_of_a_real_run(tmp_path: Path, spans) -> None:
     image = _png(tmp_path / "photo.png")
     llm = ScriptedLLM('{"id": "hugginggpt/composite-captioner", "reason": "the only one"}',
