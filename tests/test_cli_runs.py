@@ -197,3 +197,22 @@ def test_chat_turns_are_recorded_as_one_conversation(cwd: Path) -> None:
         ("user", runs[1].id), ("assistant", runs[1].id), ("user", runs[0].id), ("assistant", runs[0].id)]
     assert messages[1]["content"] == runs[1].result["answer"]
     db.close()
+
+
+def test_an_interrupted_run_is_recorded_and_an_unwritable_history_never_fails_a_run(
+        cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hugginggpt.cli_runs import RunRecorder
+
+    config = HuggingGPTConfig(workspace=cwd / "ws")
+    with pytest.raises(KeyboardInterrupt), RunRecorder(config, "cli").run("Find the edges in red.png", []):
+        raise KeyboardInterrupt
+    db = RunStore(database_path(config))
+    (rec,) = db.list_runs()
+    assert rec.status == "interrupted" and rec.error["code"] == "interrupted" and rec.finished_at
+    db.close()
+
+    # A database that cannot be opened (here a directory): one warning, and the run itself goes on.
+    monkeypatch.setenv("HUGGINGGPT_SERVER__DATABASE", str(cwd))
+    result = CliRunner().invoke(app, ["run", "Find the edges in red.png", "--workspace", "ws2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("run history off: cannot write") == 1 and "Answer" in result.output

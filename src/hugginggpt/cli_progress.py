@@ -60,7 +60,7 @@ class _RichBar:
         self.n = initial or 0
         self.desc = desc or ""
         self._total = total
-        self._task = self.prog.add_task(self.desc, total=total or None, completed=self.n, unit=unit)
+        self._task = self.prog.add_task(self.desc, total=total or None, completed=int(self.n), unit=unit)
 
     @property
     def total(self) -> float | None:

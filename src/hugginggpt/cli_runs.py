@@ -111,6 +111,8 @@ class RunRecorder:
                          "message": "Stopped from the keyboard." if stopped else str(exc)[:500]}
                 self.write(lambda db: db.finish_run(run_id, "interrupted" if stopped else "failed", None, error))
             raise
+        finally:
+            self.close()  # reopened by the next run (a chat turn): no connection is held while the user types
 
     def close(self) -> None:
         if self._db is not None:
