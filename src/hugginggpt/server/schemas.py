@@ -41,7 +41,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 # not only whitespace (Python's whitespace, which is what the server strips), and among the messages a user message
 # with such a text (the request is the last of them).
 MAX_FILES = 64  # attachments one list may name; the whole request is capped at MAX_ATTACHMENTS (inputs.py)
-BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
+# Padded base64, as the server decodes it ("lrDPP=" has a wrong length: refused by the schema, not with a 400).
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 NONBLANK = "[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 HAS_REQUEST: dict[str, Any] = {"contains": {
