@@ -52,6 +52,10 @@ class PlanError(HuggingGPTError):
     """The plan is invalid and could not be repaired."""
 
     code = "plan_error"
+    # The media of the input the request lacks ("text" for "now read it aloud" with no text to read), set by the
+    # planner's missing-input error (``MissingInputError``); None for every other plan error. The agent then works
+    # on an earlier answer's text output (chat memory).
+    media: str | None = None
 
     def __init__(self, message: str, *, issues: list[str] | None = None, hint: str | None = None) -> None:
         self.issues = list(issues or [])
