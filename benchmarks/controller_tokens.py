@@ -35,11 +35,11 @@ from hugginggpt.eval.tools import ToolList, load_tools, to_media  # noqa: E402
 from hugginggpt.llm.base import ChatResult  # noqa: E402
 from hugginggpt.llm.embedded import default_gguf_path  # noqa: E402
 from hugginggpt.media import media_of_name  # noqa: E402
+from hugginggpt.plan_schema import Plan  # noqa: E402
 from hugginggpt.planning.base import PlanContext  # noqa: E402
 from hugginggpt.planning.hybrid_planner import KEEP, HybridPlanner  # noqa: E402
 from hugginggpt.planning.llm_planner import LLMPlanner  # noqa: E402
 from hugginggpt.planning.offline_planner import OfflinePlanner  # noqa: E402
-from hugginggpt.planning.schema import Plan  # noqa: E402
 from hugginggpt.planning.validate import repair_plan  # noqa: E402
 from hugginggpt.respond_prompt import build_response_messages  # noqa: E402
 from hugginggpt.tasks import default_registry  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hugginggpt.planning.schema import TaskSpec
+from hugginggpt.plan_schema import TaskSpec
 from hugginggpt.respond import detection_counts, deterministic_answer
 from hugginggpt.results import RunResult, TaskResult
 

@@ -19,8 +19,8 @@ from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.fallback import asked_media, counted_label, default_plan, named_files
 from hugginggpt.history import earlier_text, text_outputs
+from hugginggpt.plan_schema import Plan, TaskSpec
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
-from hugginggpt.planning.schema import Plan, TaskSpec
 from hugginggpt.render import render_result
 from hugginggpt.respond import LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, deterministic_answer
 from hugginggpt.results import RunResult

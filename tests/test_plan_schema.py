@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hugginggpt.errors import PlanTooLarge
+from hugginggpt.plan_schema import DEFAULT_MAX_PLAN_TASKS
 from hugginggpt.planning import Plan, repair_plan, validate_plan
 from hugginggpt.planning.limits import MAX_PLAN_DEPTH
 from hugginggpt.planning.llm_planner import read_plan
-from hugginggpt.planning.schema import DEFAULT_MAX_PLAN_TASKS
 from hugginggpt.tasks import default_registry
 
 REG = default_registry()

@@ -11,8 +11,8 @@ from PIL import Image
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.agent import plan_only
 from hugginggpt.errors import RequestError, ResourceAccessDenied
+from hugginggpt.plan_schema import Plan
 from hugginggpt.planning.base import PlanContext, PlanOutcome
-from hugginggpt.planning.schema import Plan
 from hugginggpt.resources import path_tokens
 from llm_doubles import ScriptedLLM
 

@@ -38,9 +38,9 @@ from .history import check_history, earlier_text, known_resources, reroute_contr
 from .imaging import set_max_image_pixels
 from .llm.base import Usage
 from .llm.tracking import TrackedLLM
+from .plan_schema import Plan
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size, clean_text
-from .planning.schema import Plan
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder, is_dropped_note
 from .results import ErrorInfo, Event, ModelChoice, RunResult

@@ -19,7 +19,7 @@ from typing import Any
 from .history import file_tokens
 from .llm.guard import wording
 from .media import media_of_name
-from .planning.schema import Plan, TaskSpec
+from .plan_schema import Plan, TaskSpec
 
 log = logging.getLogger(__name__)
 

@@ -124,8 +124,8 @@ class Responder:
     def answer(self, run: RunResult) -> str:
         if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
             try:
+                from .plan_schema import Plan
                 from .respond_prompt import build_response_messages
-                from .planning.schema import Plan
 
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
                 out = self.llm.chat(messages, max_tokens=self.max_tokens, stage="respond")  # type: ignore[attr-defined]
@@ -214,7 +214,7 @@ def detection_counts(run: RunResult) -> list[str]:
     """The count each detection given a label reports ("Count: 3 people in street.jpg."): the objects of that label
     it found. None for a label its detector cannot see (``classes_supported``): ``detection_label_notes`` says so."""
     from .experts.embedded.labels import match_label
-    from .planning.schema import refs_in
+    from .plan_schema import refs_in
 
     out = []
     for r in run.results:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .media import looks_like_resource
-from .planning.schema import Plan
+from .plan_schema import Plan
 from .prompts import chat_prompt, render
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from .artifacts import Artifact
-from .planning.schema import TaskSpec
+from .plan_schema import TaskSpec
 
 TaskStatus = Literal["pending", "running", "ok", "failed", "skipped"]
 RunStatus = Literal["succeeded", "partial", "failed"]

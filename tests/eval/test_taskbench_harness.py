@@ -13,8 +13,8 @@ from hugginggpt.errors import PlanError
 from hugginggpt.eval.data import Node, Sample
 from hugginggpt.eval.taskbench import evaluate, plan_to_nodes
 from hugginggpt.eval.tools import bind_tools
+from hugginggpt.plan_schema import Plan
 from hugginggpt.planning.base import PlanContext, PlanOutcome
-from hugginggpt.planning.schema import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKBENCH = Path(os.environ.get("HUGGINGGPT_TASKBENCH_DIR", ROOT.parent / "shared" / "taskbench"))

@@ -27,9 +27,9 @@ from hugginggpt.eval.wording import (
     plan_edges,
     same_plan,
 )
+from hugginggpt.plan_schema import Plan
 from hugginggpt.planning import validate_plan
 from hugginggpt.planning.base import PlanContext, PlanOutcome
-from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import repair_plan
 from hugginggpt.tasks import default_registry
 

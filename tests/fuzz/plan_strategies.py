@@ -27,8 +27,8 @@ from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import HuggingGPTError, PlanError
 from hugginggpt.experts.llm_expert import llm_model_id, llm_tasks
 from hugginggpt.llm.base import ChatResult
+from hugginggpt.plan_schema import DEFAULT_MAX_PLAN_TASKS, Plan, ref_id
 from hugginggpt.planning.limits import MAX_PLAN_DEPTH
-from hugginggpt.planning.schema import DEFAULT_MAX_PLAN_TASKS, Plan, ref_id
 from hugginggpt.planning.validate import repair_plan, validate_plan
 from hugginggpt.results import RunResult
 from hugginggpt.tasks import TaskRegistry, default_registry

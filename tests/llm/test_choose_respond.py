@@ -7,7 +7,7 @@ import json
 
 from hugginggpt.catalog.choose import ONLY_CANDIDATE, choice_schema, choose_models
 from hugginggpt.errors import LLMUnavailable
-from hugginggpt.planning.schema import Plan, TaskSpec
+from hugginggpt.plan_schema import Plan, TaskSpec
 from hugginggpt.respond_prompt import build_response_messages, files_in
 from llm_doubles import ScriptedLLM
 

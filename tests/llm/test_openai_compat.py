@@ -17,9 +17,9 @@ from hugginggpt.errors import LLMAuthError, LLMQuotaError, LLMResponseError, LLM
 from hugginggpt.llm.embedded import EmbeddedLLM
 from hugginggpt.llm.factory import build_llm
 from hugginggpt.llm.openai_compat import OpenAICompatible
+from hugginggpt.plan_schema import TaskSpec
 from hugginggpt.planning.base import KnownResource, PlanContext
 from hugginggpt.planning.llm_planner import LLMPlanner
-from hugginggpt.planning.schema import TaskSpec
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
 from llama_server import llama_server_url

@@ -10,7 +10,7 @@ from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.execution.calls import MediaInput
 from hugginggpt.observability import tracing
 from hugginggpt.observability.spans import input_attributes, output_attributes, record_task
-from hugginggpt.planning.schema import TaskSpec
+from hugginggpt.plan_schema import TaskSpec
 from hugginggpt.results import ErrorInfo, ModelChoice, TaskResult
 
 

@@ -15,10 +15,10 @@ import pytest
 from hugginggpt.agent import HuggingGPT
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError, LLMUnavailable, PlanError
+from hugginggpt.plan_schema import Plan, ref_id
 from hugginggpt.planning.base import PlanContext, PlanOutcome
 from hugginggpt.planning.hybrid_planner import HybridPlanner
 from hugginggpt.planning.offline_planner import OfflinePlanner
-from hugginggpt.planning.schema import Plan, ref_id
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
 from llm_doubles import ScriptedLLM

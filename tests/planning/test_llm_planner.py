@@ -11,11 +11,11 @@ import pytest
 
 from hugginggpt.errors import LLMResponseError, LLMUnavailable, PlanError, PlanTooLarge
 from hugginggpt.media import looks_like_resource
+from hugginggpt.plan_schema import Plan
 from hugginggpt.planning import llm_planner
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.planning.hybrid_planner import HybridPlanner
 from hugginggpt.planning.llm_planner import DemoSelector, LLMPlanner, parse_plan_output, plan_json_schema, read_plan
-from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import repair_plan, validate_plan
 from hugginggpt.prompts import plan_prompt
 from hugginggpt.tasks import default_registry

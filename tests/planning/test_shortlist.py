@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from hugginggpt.errors import PlanError
+from hugginggpt.plan_schema import Plan
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.planning.llm_planner import LLMPlanner, plan_json_schema
-from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.shortlist import Ranking, TaskShortlist, shortlist_for
 from hugginggpt.tasks import default_registry
 from llm_doubles import ScriptedLLM

@@ -18,10 +18,10 @@ import pytest
 from hugginggpt.errors import LLMTruncated, PlanError
 from hugginggpt.llm.base import ChatResult
 from hugginggpt.llm.openai_compat import OpenAICompatible
+from hugginggpt.plan_schema import Plan
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.planning.hybrid_planner import HybridPlanner
 from hugginggpt.planning.llm_planner import LLMPlanner
-from hugginggpt.planning.schema import Plan
 from hugginggpt.planning.validate import validate_plan
 from hugginggpt.tasks import default_registry
 from llama_server import llama_server_url

@@ -7,7 +7,7 @@ import pytest
 
 from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.errors import ConfigError, LLMQuotaError, PlanError, RequestError, ResourceAccessDenied, ResourceError
-from hugginggpt.planning.schema import TaskSpec
+from hugginggpt.plan_schema import TaskSpec
 from hugginggpt.results import ErrorInfo, RunResult, TaskResult
 from hugginggpt.server.errors import APIError, status_of
 from hugginggpt.server.graph import plan_svg

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import LLMError
 from ..llm.base import LLM
-from ..planning.schema import TaskSpec
+from ..plan_schema import TaskSpec
 from ..prompts import chat_prompt, render
 
 log = logging.getLogger(__name__)

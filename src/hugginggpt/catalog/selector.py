@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelSelectionError
-from ..planning.schema import Plan, TaskSpec
+from ..plan_schema import Plan, TaskSpec
 from ..results import ModelChoice
 from .cards import Catalog, ModelCard
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import LLMResponseError, PlanError
 from ..llm.base import LLM
+from ..plan_schema import Plan, TaskSpec, gen
 from ..planning.base import PlanContext, PlanOutcome
-from ..planning.schema import Plan, TaskSpec, gen
 from ..prompts import baseline_prompt, render
 from .data import NODE_REF
 from .tools import ToolList

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, HuggingGPTError
+from ..plan_schema import Plan
 from ..planning.base import PlanContext, Planner
-from ..planning.schema import Plan
 from .data import SAMPLE_TYPES, Node, Sample, load_samples
 from .metrics import Score, TaskBenchScorer
 from .tools import ToolBinding, ToolList, bind_tools, load_tools

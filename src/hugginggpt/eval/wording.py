@@ -40,8 +40,8 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, HuggingGPTError, PlanError
+from ..plan_schema import refs_in
 from ..planning.base import KnownResource, PlanContext, Planner
-from ..planning.schema import refs_in
 from ..tasks import TaskRegistry, default_registry
 from .metrics import Counts
 

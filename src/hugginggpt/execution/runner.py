@@ -24,7 +24,7 @@ from ..artifacts import Artifact, ArtifactStore
 from ..catalog.cards import ModelCard
 from ..errors import ExpertInputError, HuggingGPTError
 from ..experts.pool import ExpertPool
-from ..planning.schema import TaskSpec, ref_id
+from ..plan_schema import TaskSpec, ref_id
 from ..results import ErrorInfo, ModelChoice, TaskResult
 from ..tasks import TaskRegistry
 from .calls import ExpertCall, ExpertReply, MediaInput

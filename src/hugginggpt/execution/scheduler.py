@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..errors import TaskTimeout
-from ..planning.schema import Plan, TaskSpec
+from ..plan_schema import Plan, TaskSpec
 from ..results import ErrorInfo, Event, ModelChoice, TaskResult
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..plan_schema import DEFAULT_MAX_PLAN_TASKS, Plan
 from ..tasks import TaskRegistry
-from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from typing import Any
 
 from ..errors import LLMError, PlanError
 from ..llm.base import LLM
+from ..plan_schema import GENERATED, Plan, TaskSpec, ref_id, refs_in
 from ..prompts import chat_prompt, render
 from ..tasks import TaskRegistry, default_registry
 from .base import PlanContext, PlanOutcome
 from .llm_planner import parse_plan_output
 from .offline_planner import OfflinePlanner
-from .schema import GENERATED, Plan, TaskSpec, ref_id, refs_in
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..errors import PlanTooLarge
-from .schema import Plan
+from ..plan_schema import Plan
 
 MAX_PLAN_DEPTH = 16  # containers inside containers; a JARVIS plan needs 5 ({"tasks": [{"args": {"k": [..]}}]})
 MAX_PLAN_NODES = 100_000  # values in the whole structure (a shared sub-list counts each time it is reached)

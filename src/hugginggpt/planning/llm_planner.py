@@ -28,11 +28,11 @@ from typing import Any
 from ..errors import LLMResponseError, LLMTruncated, PlanError, PlanTooLarge
 from ..llm.base import LLM
 from ..media import media_of_name
+from ..plan_schema import DEFAULT_MAX_PLAN_TASKS, Plan
 from ..prompts import plan_prompt, render
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
 from .limits import MAX_PLAN_DEPTH, MAX_PLAN_TEXT_CHARS, check_structure, text_depth
-from .schema import DEFAULT_MAX_PLAN_TASKS, Plan
 from .shortlist import TaskShortlist, shortlist_for
 from .validate import repair_plan, validate_plan
 

@@ -28,13 +28,13 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import PlanError
+from ..plan_schema import Plan
 from ..tasks import TaskRegistry, default_registry
 from .base import KnownResource, PlanContext, PlanOutcome
 from .offline.build import GraphBuilder
 from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
 from .offline.learned_path import LearnedPath
 from .offline.text import Resource, parse_request
-from .schema import Plan
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)

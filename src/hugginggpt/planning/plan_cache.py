@@ -20,9 +20,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..plan_schema import Plan
 from ..tasks import TaskRegistry
 from .base import PlanContext, Planner, PlanOutcome
-from .schema import Plan
 
 log = logging.getLogger(__name__)
 

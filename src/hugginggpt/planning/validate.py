@@ -9,9 +9,9 @@ from typing import Any
 
 from ..errors import PlanError
 from ..media import looks_like_resource, media_of_name
+from ..plan_schema import DEFAULT_MAX_PLAN_TASKS, MAX_TASK_ID, Plan, TaskSpec, gen, ref_id, refs_in
 from ..tasks import TaskRegistry, TaskType
 from .limits import check_structure, clean_text, too_many_tasks
-from .schema import DEFAULT_MAX_PLAN_TASKS, MAX_TASK_ID, Plan, TaskSpec, gen, ref_id, refs_in
 
 # Slot names LLMs commonly invent, mapped onto ours.
 _SLOT_ALIASES = {

@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...plan_schema import gen
 from ...tasks import TaskRegistry, TaskType
-from ..schema import gen
 from .assemble import PlannedNode
 from .detect import Available, Detection
 from .features import request_features

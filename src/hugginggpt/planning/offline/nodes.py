@@ -5,8 +5,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from ...plan_schema import gen
 from ...tasks import TaskRegistry
-from ..schema import gen
 from .text import Clause
 
 
