@@ -73,7 +73,7 @@ def test_bomb_refused_on_every_path_with_flat_memory(tmp_path):
         from hostile_media import bomb_png, loopback_server, serve_bytes
         from hugginggpt.artifacts import ArtifactStore
         from hugginggpt.errors import MediaTooLarge
-        from hugginggpt.experts.embedded._image import load_image
+        from hugginggpt.codec.image import load_image
         from hugginggpt.resources import ResourceResolver
 
         def status(key):

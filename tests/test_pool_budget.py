@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hugginggpt.experts.base import Expert, ExpertResult
-from hugginggpt.experts.pool import ExpertPool, register_resident, residents
+from hugginggpt.experts.pool import ExpertPool
+from hugginggpt.residents import register_resident, residents, unregister_resident
 
 LOADED: dict[str, float] = {}  # model -> MB it holds (what the meter reads)
 
@@ -117,9 +118,7 @@ def test_residents_count_and_busy_ones_stay() -> None:
         assert pool.enforce() == ["test shared model"]
         assert not state["held"] and meter() == 100
     finally:
-        from hugginggpt.experts import pool as pool_module
-
-        pool_module._residents.remove(resident)
+        unregister_resident(resident)
 
 
 def test_shared_models_register_and_are_released_only_when_idle() -> None:
@@ -141,6 +140,4 @@ def test_shared_models_register_and_are_released_only_when_idle() -> None:
             assert model.loaded
         assert not model.loaded and closed == ["graph"]  # dropped and closed (mediapipe graphs leak otherwise)
     finally:
-        from hugginggpt.experts import pool as pool_module
-
-        pool_module._residents.remove(entry)
+        unregister_resident(entry)

@@ -13,7 +13,7 @@ import pytest
 from hugginggpt import progress
 from hugginggpt.experts.base import Expert, ExpertOutput, ExpertResult
 from hugginggpt.experts.embedded import audio
-from hugginggpt.experts.embedded._audio import speech_chunks
+from hugginggpt.experts.embedded._speech import speech_chunks
 from hugginggpt.experts.pool import ExpertPool
 from hugginggpt.progress import Progress
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hugginggpt.codec.audio import load_audio, resample, wav_bytes
 from hugginggpt.errors import ExpertInputError
 from hugginggpt.experts.embedded import audio
-from hugginggpt.experts.embedded._audio import load_audio, resample, speech_chunks, wav_bytes
+from hugginggpt.experts.embedded._speech import speech_chunks
 from hugginggpt.tasks import default_registry
 
 SR = 16000

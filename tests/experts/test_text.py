@@ -9,9 +9,9 @@ import threading
 import numpy as np
 import pytest
 
+from hugginggpt.embedding import get_minilm
 from hugginggpt.errors import ExpertInputError
 from hugginggpt.experts.embedded import text
-from hugginggpt.experts.embedded._minilm import get_minilm
 from hugginggpt.experts.embedded._nlp import split_sentences
 from hugginggpt.experts.embedded._qa import answer_from_lines, expected_labels
 from hugginggpt.tasks import default_registry
@@ -50,7 +50,7 @@ def test_minilm_embeddings_are_unit_vectors_and_meaningful():
 def test_minilm_needs_no_torch():
     import subprocess
 
-    code = ("import sys; from hugginggpt.experts.embedded._minilm import get_minilm; get_minilm().embed(['hi']); "
+    code = ("import sys; from hugginggpt.embedding import get_minilm; get_minilm().embed(['hi']); "
             "print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"

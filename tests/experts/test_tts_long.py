@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hugginggpt.errors import ExpertInputError
 from hugginggpt.experts.embedded import audio
-from hugginggpt.experts.embedded._audio import MAX_CHUNK_COST, MAX_DIGIT_RUN, speech_chunks, speech_cost
+from hugginggpt.experts.embedded._speech import MAX_CHUNK_COST, MAX_DIGIT_RUN, speech_chunks, speech_cost
 
 PROSE = ("The committee met on a grey morning to review the plans for the new library. "
          "Everyone agreed that the reading rooms should face the river, where the light is softer in the afternoon. "

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from hugginggpt.codec.image import image_slot, load_image, to_png_bytes
 from hugginggpt.errors import ExpertInputError, ExpertUnavailable
 from hugginggpt.experts.base import Expert, ExpertResult
 from hugginggpt.experts.embedded import _detect, caption, ocr, vision
 from hugginggpt.experts.embedded._detect import detect_faces
-from hugginggpt.experts.embedded._image import image_slot, load_image, to_png_bytes
 from hugginggpt.experts.registry import embedded_expert_classes
 from hugginggpt.tasks import default_registry
 

@@ -73,7 +73,7 @@ def test_real_experts_are_unloaded_after_use_under_a_small_budget(tmp_path: Path
     budget: each is loaded for its task, and nothing idle stays loaded once its task is over."""
     from hugginggpt.agent import HuggingGPT
     from hugginggpt.config import HuggingGPTConfig
-    from hugginggpt.experts.pool import residents
+    from hugginggpt.residents import residents
     from llm_doubles import ScriptedLLM
     from planner_doubles import FixedPlanner
 

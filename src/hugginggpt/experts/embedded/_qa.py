@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._minilm import get_minilm
+from ...embedding import get_minilm
 from ._nlp import parse
 
 # Question patterns -> spaCy entity labels (the first label found in the sentence wins); on a tie of position the

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from ...errors import ExpertError, ExpertUnavailable, HuggingGPTError
-from ..pool import register_resident
+from ...residents import register_resident
 
 T = TypeVar("T")
 
@@ -91,43 +91,6 @@ class SharedModel(Generic[T]):
                 f"{self.name} cannot be loaded: {type(exc).__name__}: {exc}",
                 hint="Check the embedded expert packages with `hugginggpt doctor`.",
             ) from exc
-
-
-class LazyResident(Generic[T]):
-    """One process-wide object, created by ``factory`` on the first ``get()`` and registered with the expert pools.
-
-    Unlike ``SharedModel`` no lock is held while callers use it: for objects that are safe to call from several
-    threads (the sentence embedder) or that serialise their own calls. ``release()`` drops it (the pool's eviction
-    when over the memory budget); a caller holding the object keeps it until it is done.
-    """
-
-    def __init__(self, name: str, factory: Callable[[], T]) -> None:
-        self._factory = factory
-        self._lock = threading.Lock()
-        self._obj: T | None = None
-        self._resident = register_resident(name, lambda: self._obj is not None, self.release)
-
-    @property
-    def current(self) -> T | None:
-        """The object if it is loaded now; never creates it."""
-        return self._obj
-
-    def get(self) -> T:
-        """The object, created on first call (under the lock, so only once)."""
-        self._resident.touch()
-        obj = self._obj
-        if obj is None:
-            with self._lock:
-                if self._obj is None:
-                    self._obj = self._factory()
-                obj = self._obj
-        return obj
-
-    def release(self) -> bool:
-        """Drop the object; True when one was loaded."""
-        with self._lock:
-            was_loaded, self._obj = self._obj is not None, None
-        return was_loaded
 
 
 def _close(obj: object) -> None:

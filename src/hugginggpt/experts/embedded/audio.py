@@ -20,10 +20,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ... import progress
+from ...codec.audio import dbfs, load_audio
 from ...errors import ExpertError, ExpertInputError, ExpertUnavailable
 from ...packages import package_file
 from ..base import Expert, ExpertOutput, ExpertResult, require_file, require_text
-from ._audio import dbfs, load_audio, speech_chunks
+from ._speech import speech_chunks
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from ...codec.image import image_slot
 from ...errors import ExpertUnavailable
 from ..base import Expert, ExpertOutput, ExpertResult
 from ._detect import Detection, detect_objects, release_detectors
-from ._image import image_slot
 from ._shared import guard
 from .ocr import OcrLine, join_lines, read_text
 from .vision import CLASSIFIER, classify

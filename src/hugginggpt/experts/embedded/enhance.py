@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...codec.audio import dbfs, load_audio, resample, wav_bytes
 from ...errors import ExpertUnavailable, MediaTooLarge
 from ..base import Expert, ExpertOutput, ExpertResult, require_file
-from ._audio import dbfs, load_audio, resample, wav_bytes
 
 log = logging.getLogger(__name__)
 

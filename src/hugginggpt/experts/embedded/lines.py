@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from ...codec.image import image_slot, to_png_bytes, to_rgb_array
 from ..base import Expert, ExpertOutput, ExpertResult
-from ._image import image_slot, to_png_bytes, to_rgb_array
 from ._shared import guard
 
 # ControlNet feeds its condition at 512 px: one-pixel lines on a much larger map would fade when it is resized, so

@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from ...codec.image import as_image, image_slot, to_bgr_array
 from ...errors import ExpertError, ExpertUnavailable
+from ...residents import LazyResident
 from ..base import Expert, ExpertOutput, ExpertResult
-from ._image import as_image, image_slot, to_bgr_array
-from ._shared import LazyResident
 
 log = logging.getLogger(__name__)
 

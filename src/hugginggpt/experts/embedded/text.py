@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...embedding import MODEL_ID as MINILM
+from ...embedding import REQUIRES as MINILM_REQUIRES
+from ...embedding import MiniLM, cosine, get_minilm
 from ...errors import ExpertInputError
 from ..base import Expert, ExpertResult, require_text
-from ._minilm import MODEL_ID as MINILM
-from ._minilm import REQUIRES as MINILM_REQUIRES
-from ._minilm import MiniLM, cosine, get_minilm
 from ._nlp import SPACY_PACKAGE, entities, get_nlp, split_sentences
 from ._qa import answer_from_lines, answer_from_sentences
 
@@ -206,7 +206,7 @@ class DocumentQA(ExtractiveQA):
         OcrExpert().load()
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
-        from ._image import image_slot
+        from ...codec.image import image_slot
         from .ocr import join_lines, read_text
 
         question = require_text(inputs, "text")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from ...codec.image import image_slot, to_png_bytes, to_rgb_array
 from ..base import Expert, ExpertOutput, ExpertResult
 from ._detect import (
     CLASSES_SUPPORTED,
@@ -26,7 +27,6 @@ from ._detect import (
     pose_landmarks,
     release_detectors,
 )
-from ._image import image_slot, to_png_bytes, to_rgb_array
 from ._shared import SharedModel, guard
 from .labels import match_label
 

@@ -140,7 +140,7 @@ def _text_to_image(state: Diffuser, inputs: dict[str, Any]) -> ExpertResult:
 
 
 def _input_image(inputs: dict[str, Any]) -> Any:
-    from ..embedded._image import load_image
+    from ...codec.image import load_image
 
     if not inputs.get("image"):
         raise ExpertInputError("This task needs an image in slot 'image', got none.",

