@@ -246,3 +246,50 @@ def test_size_bound_evicts_least_recently_used(tmp_path):
         assert sorted(c) == ["a", "c"] and c.volume() <= c.size_limit
         put(c, "d", blob)
         assert sorted(c) == ["c", "d"]
+
+
+class HubBackend:
+    """A test double for the transformers backend: its models lie in ``source`` (nothing is loaded)."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def expert_class(self, card: ModelCard) -> type:
+        return type("Expert", (), {"source": self.source})
+
+
+class Server:
+    """A test double for one model server of the http backend."""
+
+    url = "http://127.0.0.1:9"
+
+    def hosts(self, card: ModelCard) -> bool:
+        return True
+
+
+def test_hub_and_server_revisions(tmp_path):
+    snapshot = tmp_path / "models--org--m" / "snapshots" / "0123456789abcdef"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    own = tmp_path / "my-model"
+    own.mkdir()
+    (own / "model.bin").write_bytes(b"1")
+    backends = {"transformers": HubBackend(snapshot), "http": SimpleNamespace(servers=[Server()])}
+    card = lambda model_id: ModelCard(id=model_id, task="t")  # noqa: E731
+
+    def rev(task: str, backend: str = "transformers") -> str | None:
+        return result_cache.revision(call("x", "org/m", task, backend), backends, card)
+
+    assert rev("image-classification") == "commit:0123456789abcdef"
+    assert rev("text-to-image") is None and rev("text-generation") is None  # diffusers' seeds, sampling
+    assert rev("summarization") == "commit:0123456789abcdef"  # greedy: no generation config says otherwise
+    (snapshot / "generation_config.json").write_text('{"do_sample": true}')
+    assert rev("summarization") is None and rev("image-classification") == "commit:0123456789abcdef"
+    assert rev("image-classification", "http") == "http://127.0.0.1:9|org/m"
+    assert rev("summarization", "http") is None and rev("text-to-image", "http") is None
+    assert rev("image-classification", "hf-inference") is None
+    backends["transformers"] = HubBackend(own)
+    listed = rev("image-classification")
+    assert listed is not None and listed.startswith("files:")
+    (own / "model.bin").write_bytes(b"22")
+    assert rev("image-classification") not in (None, listed)  # new weights, new revision

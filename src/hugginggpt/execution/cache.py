@@ -4,10 +4,12 @@ A call is cached only when its expert is deterministic (same inputs, same bytes 
 
 * ``embedded``: the expert class says ``deterministic = True``; the revision is hugginggpt's version plus the versions
   of the installed distributions that ship the modules the expert needs (its weights' packages among them);
-* ``transformers``: every non-diffusers task except the sampling ones (``text-generation``, ``text-to-speech``, ...);
-  the revision is the HF cache snapshot (the commit hash) of the local weights, or a listing (names, sizes, mtimes)
-  of a user's model directory;
-* ``http`` (model servers): the same task rule; the revision is the server URL and the model id;
+* ``transformers``: every non-diffusers task except the sampling ones (``text-generation``, ``text-to-speech``, ...),
+  and a text-generating task (summary, translation, caption, ...) only when the checkpoint's generation config does
+  not sample; the revision is the HF cache snapshot (the commit hash) of the local weights, or a listing (names,
+  sizes, mtimes) of a user's model directory;
+* ``http`` (model servers): the same task rule, without the text-generating tasks (the server's generation config
+  is not visible); the revision is the server URL and the model id;
 * ``hf-inference`` and ``llm`` never: a hosted model changes without notice, the controller LLM samples.
 
 The key is a SHA-256 over the backend, model id, revision, task, each text input (Unicode NFC, stripped) and the
@@ -43,6 +45,9 @@ MB = 1024 * 1024
 # Hub tasks whose models may sample (a generation config with do_sample, a vocoder with noise): never cached.
 SAMPLING_TASKS = frozenset({"text-generation", "conversational", "text-to-speech", "text-to-audio"})
 NEVER_CACHED = frozenset({"hf-inference", "llm"})
+# Hub tasks that decode text with ``generate``: deterministic unless the checkpoint's generation config samples.
+GENERATING_TASKS = frozenset({"summarization", "translation", "text2text-generation", "image-to-text",
+                              "automatic-speech-recognition", "visual-question-answering"})
 
 
 # -- the store ----------------------------------------------------------------------------------------------------
@@ -137,6 +142,15 @@ def directory_revision(path: Path) -> str:
     return f"files:{digest.hexdigest()[:20]}"
 
 
+def samples(model_dir: Path) -> bool:
+    """Whether a local checkpoint's generation config turns sampling on (``do_sample``)."""
+    config = Path(model_dir) / "generation_config.json"
+    try:
+        return bool(json.loads(config.read_text(encoding="utf-8")).get("do_sample")) if config.is_file() else False
+    except (OSError, ValueError, AttributeError):
+        return True  # unreadable: assume it samples
+
+
 def _hub_deterministic(task: str) -> bool:
     from ..experts.hub.tasks import registry
 
@@ -144,7 +158,7 @@ def _hub_deterministic(task: str) -> bool:
     return hub is not None and hub.library != "diffusers" and task not in SAMPLING_TASKS
 
 
-def revision(call: ExpertCall, backends: Mapping[str, Any], card: Callable[[str], ModelCard]) -> str | None:
+def revision(call: ExpertCall, backends: Mapping[str, Any], card: Callable[[str], ModelCard | None]) -> str | None:
     """The revision of a deterministic expert, or None when its results must not be reused (blocking)."""
     if call.backend in NEVER_CACHED:
         return None
@@ -156,13 +170,16 @@ def revision(call: ExpertCall, backends: Mapping[str, Any], card: Callable[[str]
 
         cls = next((c for c in embedded_expert_classes() if c.model_id == call.model_id), None)
         return embedded_revision(cls) if cls is not None and getattr(cls, "deterministic", False) else None
-    if not _hub_deterministic(call.task):
+    model = card(call.model_id)
+    if model is None or not _hub_deterministic(call.task):
         return None
     if call.backend == "transformers":
-        source = getattr(backend.expert_class(card(call.model_id)), "source", None)
-        return directory_revision(Path(source)) if source else None
-    if call.backend == "http":
-        server = next((s for s in backend.servers if s.hosts(card(call.model_id))), None)
+        source = getattr(backend.expert_class(model), "source", None)
+        if not source or (call.task in GENERATING_TASKS and samples(Path(source))):
+            return None
+        return directory_revision(Path(source))
+    if call.backend == "http" and call.task not in GENERATING_TASKS:  # the server's generation config is unseen
+        server = next((s for s in backend.servers if s.hosts(model)), None)
         return f"{server.url}|{call.model_id}" if server is not None else None
     return None
 
@@ -215,7 +232,8 @@ def _unpack(value: Any) -> ExpertReply | None:
 class CachingExecutor:
     """Wraps any executor: a deterministic expert's repeated call is answered from the cache (``reply.cached``)."""
 
-    def __init__(self, inner: Any, cache: Any, backends: Mapping[str, Any], card: Callable[[str], ModelCard]) -> None:
+    def __init__(self, inner: Any, cache: Any, backends: Mapping[str, Any],
+                 card: Callable[[str], ModelCard | None]) -> None:
         self.inner = inner
         self.cache = cache
         self.backends = backends
