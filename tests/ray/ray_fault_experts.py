@@ -116,13 +116,25 @@ class SlowText(Expert):
         return ExpertResult.of_text("slept", node=_node(), pid=os.getpid())
 
 
+class SlowAudio(Expert):
+    """Listens for 8 seconds (long enough to lose its node meanwhile), then answers with its node."""
+
+    task = "audio-classification"
+    model_id = "rayfaults/slow-audio"
+
+    def run(self, inputs: dict[str, Any]) -> ExpertResult:
+        time.sleep(8)
+        return ExpertResult.of_text("listened", node=_node(), pid=os.getpid())
+
+
 def _node() -> str:
     import ray
 
     return ray.get_runtime_context().get_node_id()
 
 
-ALL: tuple[type[Expert], ...] = (Echo, Aborts, Segfaults, Spins, EatsMemory, ReadsImage, ReadsAudio, SlowText)
+ALL: tuple[type[Expert], ...] = (Echo, Aborts, Segfaults, Spins, EatsMemory, ReadsImage, ReadsAudio, SlowText,
+                                 SlowAudio)
 
 
 class RayFaultBackend:

@@ -267,6 +267,8 @@ class RayExecutor:
                                         hint="Check the Ray cluster's nodes (ray status); the call is safe to "
                                              "retry.") from None
                 log.warning("%s: node lost (%s); retrying once on another node", call.model_id, lost)
+                # a new actor (the old one would wait for the cluster to notice the loss before restarting)
+                self.engine.kill(actor, "its node was lost")
         raise AssertionError("unreachable")
 
     async def _placed(self, ray: Any, actor: Actor, model_id: str) -> None:
@@ -323,7 +325,7 @@ class RayExecutor:
         if why is not None:
             return ExpertUnavailable(f"{model_id} was stopped while this call waited for it: {why}.",
                                      hint="Retry; the next call starts a fresh worker.")
-        if not self.engine.node_alive(actor.node) or "node has died" in str(exc).lower():
+        if self._node_lost(actor, exc):
             return _NodeLost(f"node {actor.node[:8]} of {model_id}'s worker died")
         restarts = self.engine.settings.ray_max_restarts
         detail = ("it ended abruptly and Ray is restarting it"
@@ -335,6 +337,15 @@ class RayExecutor:
             f"{model_id} crashed: its worker process died ({detail}).",
             hint=f"A native crash (abort, segmentation fault) or the process was killed; only this task failed. "
                  f"The worker restarts for the next call (up to {restarts} times).")
+
+    def _node_lost(self, actor: Actor, exc: Exception) -> bool:
+        """Whether the actor's node (not just its process) went away. A process that crashed on a live node is
+        reported as restarting; a lost node as a closed connection, before the cluster marks the node dead."""
+        text = str(exc).lower()
+        if "node has died" in text or not self.engine.node_alive(actor.node):
+            return True
+        unavailable = isinstance(exc, self.engine.ray().exceptions.ActorUnavailableError)
+        return unavailable and "restarting" not in text and ("socket closed" in text or "rpc" in text)
 
     @staticmethod
     def _payload(call: ExpertCall, ray: Any) -> dict[str, Any]:
