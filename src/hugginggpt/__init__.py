@@ -4,6 +4,6 @@ real outputs — offline by default."""
 from .agent import HuggingGPT
 from .config import HuggingGPTConfig, LLMSettings
 from .results import Event, RunResult, TaskResult
+from .version import __version__
 
-__all__ = ["Event", "HuggingGPT", "HuggingGPTConfig", "LLMSettings", "RunResult", "TaskResult"]
-__version__ = "0.1.0"
+__all__ = ["Event", "HuggingGPT", "HuggingGPTConfig", "LLMSettings", "RunResult", "TaskResult", "__version__"]

@@ -22,6 +22,8 @@ from typing import IO, TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
+from ..version import __version__
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -204,7 +206,6 @@ def _ensure_provider(service: str) -> _Router:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
-    from .. import __version__
 
     router = _Router()
     current = trace.get_tracer_provider()

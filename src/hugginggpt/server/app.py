@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import __version__
 from ..config import HuggingGPTConfig
+from ..version import __version__
 from . import errors
 from .deps import ServerState
 from .docs import install_docs

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 
-from .. import __version__
+from ..version import __version__
 from .deps import ID_RE, ServerState, state
 from .errors import APIError
 from .files import NoFollowFileResponse, regular_file_stat
