@@ -37,7 +37,6 @@ def _parent(span: Any, by_id: dict[int, Any]) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(raises=KeyError, strict=True, reason="the execute stage makes no hugginggpt.task span yet")
 def test_span_tree_of_a_real_run(tmp_path: Path, spans) -> None:
     image = _png(tmp_path / "photo.png")
     llm = ScriptedLLM('{"id": "hugginggpt/composite-captioner", "reason": "the only one"}',
@@ -66,7 +65,7 @@ def test_span_tree_of_a_real_run(tmp_path: Path, spans) -> None:
     assert _parent(expert, by_id) == "hugginggpt.task"
     assert expert.attributes["hugginggpt.model_id"] == result.choice.model_id
     assert expert.attributes["hugginggpt.backend"] == result.choice.backend == "embedded"
-    assert expert.attributes["cache.hit"] is False or "cache.hit" not in expert.attributes
+    assert expert.attributes.get("cache.hit") in (False, None)  # the cache is off here
 
     llm_spans = {s.attributes["hugginggpt.stage"]: s for s in by_name["hugginggpt.llm"]}
     assert set(llm_spans) == {c["stage"] for c in llm.calls}

@@ -13,11 +13,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from opentelemetry import trace
+
 from ..errors import TaskTimeout
+from ..observability.spans import record_task
 from ..plan_schema import Plan, TaskSpec
 from ..results import ErrorInfo, Event, ModelChoice, TaskResult
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("hugginggpt")
 
 # Runs one task whose dependencies all succeeded; returns its result (status ok) or raises.
 TaskFn = Callable[[TaskSpec, dict[int, TaskResult]], Awaitable[TaskResult]]
@@ -47,11 +51,14 @@ class Scheduler:
         async def one(spec: TaskSpec) -> None:
             upstream = {d: await done[d] for d in spec.deps() if d in done}
             failed = [d for d, r in upstream.items() if r.status != "ok"]
-            if failed:
-                result = self._skipped(spec, failed, upstream)
-            else:
-                async with gate:
-                    result = await self._execute(spec, upstream)
+            with tracer.start_as_current_span("hugginggpt.task", attributes={
+                    "hugginggpt.task.id": spec.id, "hugginggpt.task.name": spec.task}) as span:
+                if failed:
+                    result = self._skipped(spec, failed, upstream)
+                else:
+                    async with gate:
+                        result = await self._execute(spec, upstream)
+                record_task(span, result)
             done[spec.id].set_result(result)
             self.emit(Event(kind="task", stage="execute", status=result.status, task_id=spec.id, task=spec.task,
                             message=result.error.message if result.error else "",
