@@ -293,3 +293,33 @@ def test_hub_and_server_revisions(tmp_path):
     assert listed is not None and listed.startswith("files:")
     (own / "model.bin").write_bytes(b"22")
     assert rev("image-classification") not in (None, listed)  # new weights, new revision
+
+
+def test_a_hit_is_marked_in_the_cli_table_the_ui_and_the_api(tmp_path):
+    from rich.console import Console
+
+    from hugginggpt.plan_schema import TaskSpec
+    from hugginggpt.render import render_result
+    from hugginggpt.results import ModelChoice, RunResult, TaskResult
+    from hugginggpt.server.uiparts import ProgressBoard
+    from hugginggpt.server.view import PublicView, describe_event
+
+    spec = TaskSpec(id=0, task="text-classification", dep=[-1], args={"text": "I love it"})
+    choice = ModelChoice(task_id=0, task=spec.task, model_id="hugginggpt/vader-sentiment", backend="embedded",
+                         reason="embedded")
+    rows = {}
+    for cached in (False, True):
+        run = RunResult(run_id="r", request="q", plan=[spec], answer="positive",
+                        results=[TaskResult(task=spec, status="ok", choice=choice, cached=cached, seconds=0.01)])
+        console = Console(record=True, width=200)
+        render_result(console, run, brief=True)
+        rows[cached] = console.export_text()
+        event = {"kind": "task", "status": "ok", "task_id": 0, "task": spec.task,
+                 "data": {"seconds": 0.01, **({"cache": "hit"} if cached else {})}}
+        board = ProgressBoard()
+        board.update(event)
+        assert ("cached" in board.task_info[0]) is cached
+        assert ("cached" in describe_event(event)) is cached
+        out = PublicView(tmp_path).task_result(run.results[0].model_dump(mode="json"))
+        assert out.cached is cached
+    assert "(cached)" in rows[True] and "(cached)" not in rows[False]

@@ -159,6 +159,7 @@ class TaskResultOut(BaseModel):
     error: ErrorDetail | None = None
     inputs: dict[str, str] = Field(default_factory=dict)
     seconds: float | None = None
+    cached: bool = Field(False, description="Answered from the result cache (a deterministic expert, same inputs).")
 
 
 class RunCreate(BaseModel):

@@ -78,7 +78,7 @@ class PublicView:
             outputs=[self.artifact(a) for a in r.get("outputs", [])], data=self.deep(r.get("data") or {}),
             error=ErrorDetail(**{**error, "message": self.text(error["message"]),
                                  "hint": self.text(error.get("hint") or "") or None}) if error else None,
-            inputs=self.deep(r.get("inputs") or {}), seconds=r.get("seconds"))
+            inputs=self.deep(r.get("inputs") or {}), seconds=r.get("seconds"), cached=bool(r.get("cached")))
 
     def run(self, rec: RunRecord) -> RunOut:
         res = rec.result or {}
