@@ -207,8 +207,9 @@ def main() -> None:
     result["spans_per_run"] = round(run_spans / runs_exported, 2)
     synthetic = {"hugginggpt.run": 1, "hugginggpt.task": 1, "hugginggpt.expert": 1, "hugginggpt.llm": 1,
                  **{f"hugginggpt.stage.{s}": 1 for s in ("plan", "select", "execute", "respond")}}
-    result["span_names_per_run"] = {k: round((v - synthetic.get(k, 0) * trees_exported) / runs_exported, 2)
-                                    for k, v in sorted(receiver.names.items())}
+    per_run = {k: round((v - synthetic.get(k, 0) * trees_exported) / runs_exported, 2)
+               for k, v in sorted(receiver.names.items())}
+    result["span_names_per_run"] = {k: v for k, v in per_run.items() if v}
     text = json.dumps(result, indent=1)
     print(text)
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
