@@ -12,8 +12,8 @@ from PIL import Image
 
 from hugginggpt.errors import ExpertCrashed, ExpertError, ExpertOutputError, ExpertUnavailable, MediaTooLarge
 from hugginggpt.execution.outputs import check_result
-from hugginggpt.execution.workers import DaemonExecutor, ExpertWorkers, contained
 from hugginggpt.experts.base import ExpertOutput, ExpertResult
+from hugginggpt.experts.workers import DaemonExecutor, ExpertWorkers, contained
 
 
 def png(size: tuple[int, int] = (32, 24)) -> bytes:

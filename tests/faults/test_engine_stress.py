@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hugginggpt.execution.workers import ExpertWorkers
 from hugginggpt.experts.base import Expert, ExpertResult
 from hugginggpt.experts.pool import ExpertPool
+from hugginggpt.experts.workers import ExpertWorkers
 from hugginggpt.planning import repair_plan
 from hugginggpt.respond import NOT_DONE_NOTE, _states_failure, not_done_note
 from hugginggpt.results import ErrorInfo, RunResult, TaskResult

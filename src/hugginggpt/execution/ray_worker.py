@@ -25,9 +25,9 @@ from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertUnavailable, HuggingGPTError
 from ..experts.pool import ExpertPool, rss_mb
+from ..experts.workers import contained
 from .calls import ExpertReply, MediaInput
 from .outputs import check_result
-from .workers import contained
 
 HUB_BACKENDS = ("transformers", "hf-inference", "http")
 

@@ -26,14 +26,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..progress import slow_step
 from ..residents import residents
 from .base import Expert
-
-if TYPE_CHECKING:
-    from ..execution.workers import ExpertWorkers
+from .workers import ExpertWorkers
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +91,6 @@ class ExpertPool:
     def workers(self) -> ExpertWorkers:
         """The worker threads expert calls run in: a small bounded pool of daemon threads per model id."""
         if self._workers is None:
-            from ..execution.workers import ExpertWorkers
-
             with self._lock:
                 if self._workers is None:
                     self._workers = ExpertWorkers()
