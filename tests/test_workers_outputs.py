@@ -53,7 +53,7 @@ def test_well_formed_outputs_pass_unchanged() -> None:
     (ExpertResult([ExpertOutput("image", data=b"GIF89a" + b"\0" * 20)]), "image output 0 is not an image PIL can"),
     (ExpertResult([ExpertOutput("audio", data=b"ID" + b"\0" * 40)]), "audio output 0 is not a WAV"),
     (ExpertResult([ExpertOutput("audio", data=b"RIFF\0\0\0\0WAVEdata")]), "not a WAV"),  # no fmt chunk, no samples
-    (ExpertResult([ExpertOutput("video", data=b"not a video at all")]), "video output 0 is not a MP4"),
+    (ExpertResult([ExpertOutput("video", data=b"not a video at all")]), "video output 0 is not a GIF/M4A/MP4"),
     (ExpertResult([ExpertOutput("json", text="{not json")]), "json output 0 is not JSON"),
     (ExpertResult([ExpertOutput("text", text="x")], data=["a"]), "facts as a list"),  # type: ignore[arg-type]
     (ExpertResult([ExpertOutput("text", text="x")], data={"f": object()}), "cannot be recorded as JSON"),

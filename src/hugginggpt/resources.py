@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from .artifacts import Artifact, ArtifactStore
+from .codec.formats import sniff
 from .errors import MediaTooLarge, ResourceAccessDenied, ResourceError
 from .fetch import Fetcher, refuse_private_host
 from .imaging import check_image_pixels
@@ -28,14 +29,6 @@ from .media import is_url, media_of_name
 
 log = logging.getLogger(__name__)
 
-# Magic numbers of the formats experts read; used to refuse files whose content does not match the slot.
-_SNIFF: list[tuple[bytes, int, str]] = [
-    (b"\x89PNG", 0, "image"), (b"\xff\xd8\xff", 0, "image"), (b"GIF8", 0, "image"), (b"BM", 0, "image"),
-    (b"WEBP", 8, "image"), (b"II*\x00", 0, "image"), (b"MM\x00*", 0, "image"),
-    (b"WAVE", 8, "audio"), (b"fLaC", 0, "audio"), (b"OggS", 0, "audio"), (b"ID3", 0, "audio"),
-    (b"\xff\xfb", 0, "audio"), (b"\xff\xf3", 0, "audio"), (b"\xff\xf2", 0, "audio"),
-    (b"ftyp", 4, "video"), (b"\x1a\x45\xdf\xa3", 0, "video"), (b"AVI ", 8, "video"),
-]
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0))
 _PATH_MAX, _NAME_MAX = 4096, 255
@@ -45,13 +38,9 @@ _RULE_HINT = ("Inputs may come only from the allowed directories (allowed_dirs) 
 
 
 def sniff_bytes(head: bytes) -> str | None:
-    """The media type (image/audio/video) that a file's first 32 bytes show, or None."""
-    for magic, offset, media in _SNIFF:
-        if head[offset:offset + len(magic)] == magic:
-            if media == "video" and magic == b"ftyp" and head[8:12] in (b"M4A ", b"M4B "):
-                return "audio"
-            return media
-    return None
+    """The media type (image/audio/video) that a file's first 32 bytes show, or None (codec/formats.py)."""
+    fmt = sniff(head)
+    return fmt.kinds[0] if fmt else None
 
 
 def sniff_media(path: Path) -> str | None:

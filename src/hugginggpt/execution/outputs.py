@@ -15,8 +15,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..codec.formats import Format, names_of, sniff
 from ..errors import ExpertOutputError, HuggingGPTError
 from ..experts.base import ExpertOutput, ExpertResult
+from ..media import media_of_name
 
 Kind = Literal["text", "image", "audio", "video", "json"]
 KINDS: tuple[str, ...] = ("text", "image", "audio", "video", "json")
@@ -69,34 +71,26 @@ def _check_output(out: Any, i: int, what: str) -> CheckedOutput:
         raise _bad(what, f"{kind} output {i} has no data ({_type(data)})")
     data = bytes(data)
     if kind == "image":
-        found = _check_image(data, i, what)
-    elif kind == "audio":
-        found = _check_signature(data, _AUDIO, "audio", i, what)
-    elif kind == "video":
-        found = _check_signature(data, _VIDEO, "video", i, what)
+        ext = _check_image(data, i, what)
+    elif kind in ("audio", "video"):
+        ext = _ext(out.ext, kind, _check_container(data, kind, i, what))
     else:
         try:
             json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _bad(what, f"json output {i} is not JSON ({exc})") from None
-        found = ".json"
-    return CheckedOutput(kind, data=data, ext=_ext(out.ext, kind, found))
+        ext = ".json"
+    return CheckedOutput(kind, data=data, ext=ext)
 
 
-# Containers whose flavour the signature does not tell (MP4 audio or video, Ogg Vorbis or Opus...).
-_AMBIGUOUS = {".m4a", ".mp4", ".webm", ".ogg", ".ogv"}
-
-
-def _ext(given: Any, kind: str, found: str) -> str:
+def _ext(given: Any, kind: str, fmt: Format) -> str:
     """The extension of the format found in the bytes (a PNG named ``.wav`` would be offered as sound); the
     expert's own only for containers the signature leaves ambiguous, when it names a file of the same kind."""
-    from ..media import media_of_name
-
-    if found in _AMBIGUOUS and isinstance(given, str) and given:
+    if fmt.ambiguous and isinstance(given, str) and given:
         ext = given if given.startswith(".") else f".{given}"
         if media_of_name(f"x{ext}") == kind:
             return ext
-    return found
+    return fmt.ext[kind]
 
 
 def _check_image(data: bytes, i: int, what: str) -> str:
@@ -138,34 +132,12 @@ def _is_wav(data: bytes) -> bool:
     return False
 
 
-def _is_mp3(data: bytes) -> bool:
-    return data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0)
-
-
-# format -> (test of the bytes, extension)
-_AUDIO: dict[str, tuple[Any, str]] = {
-    "WAV": (_is_wav, ".wav"),
-    "FLAC": (lambda d: d[:4] == b"fLaC", ".flac"),
-    "Ogg": (lambda d: d[:4] == b"OggS", ".ogg"),
-    "MP3": (_is_mp3, ".mp3"),
-    "MP4/M4A": (lambda d: d[4:8] == b"ftyp", ".m4a"),
-    "WebM": (lambda d: d[:4] == b"\x1a\x45\xdf\xa3", ".webm"),
-}
-_VIDEO: dict[str, tuple[Any, str]] = {
-    "MP4": (lambda d: d[4:8] == b"ftyp", ".mp4"),
-    "WebM/Matroska": (lambda d: d[:4] == b"\x1a\x45\xdf\xa3", ".webm"),
-    "AVI": (lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ", ".avi"),
-    "GIF": (lambda d: d[:6] in (b"GIF87a", b"GIF89a"), ".gif"),
-    "Ogg": (lambda d: d[:4] == b"OggS", ".ogv"),
-}
-
-
-def _check_signature(data: bytes, formats: dict[str, tuple[Any, str]], kind: str, i: int, what: str) -> str:
-    """The extension of the first container format whose signature the bytes carry, or ExpertOutputError."""
-    for test, ext in formats.values():
-        if test(data):
-            return ext
-    raise _bad(what, f"{kind} output {i} is not a {'/'.join(formats)} file ({len(data)} bytes, starting "
+def _check_container(data: bytes, kind: str, i: int, what: str) -> Format:
+    """The container format (codec/formats.py) of an audio or video output, or ExpertOutputError."""
+    fmt = sniff(data[:32])
+    if fmt is not None and kind in fmt.kinds and (fmt.name != "WAV" or _is_wav(data)):
+        return fmt
+    raise _bad(what, f"{kind} output {i} is not a {'/'.join(names_of(kind))} file ({len(data)} bytes, starting "
                      f"{data[:12]!r})")
 
 
