@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from ..errors import ConfigError
+from ..experts.registry import embedded_expert_classes
 
 
 class ModelCard(BaseModel):
@@ -48,8 +49,6 @@ def hub_cards() -> tuple[ModelCard, ...]:
 
 
 def embedded_cards() -> list[ModelCard]:
-    from ..experts.registry import embedded_expert_classes
-
     return [
         ModelCard(id=c.model_id, task=c.task, license=c.license or None, source="embedded",
                   description=c.description, limitations=c.limitations, real_model=c.real_model,

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelSelectionError
+from ..experts.hub.errors import ways_to_serve
+from ..experts.hub.tasks import NOT_COVERED, hosted
 from ..plan_schema import Plan, TaskSpec
 from ..results import ModelChoice
+from ..tasks import default_registry
 from .cards import Catalog, ModelCard
 
 log = logging.getLogger(__name__)
@@ -104,14 +107,9 @@ class Selector:
     def _no_model(self, spec: TaskSpec, rejected: list[str]) -> ModelSelectionError:
         """The error for a task nothing here serves: it names each backend and model that would, with the setting
         to change (``experts/hub/errors.ways_to_serve``)."""
-        from ..experts.hf_inference import _tasks as hosted_tasks
-        from ..experts.hub.errors import ways_to_serve
-        from ..experts.hub.tasks import NOT_COVERED
-        from ..tasks import default_registry
-
         hub = [c.id for c in self.catalog.for_task(spec.task) if c.source == "hub"][:5]
         registry = default_registry()
-        ways = ways_to_serve(spec.task, hub, local=spec.task not in NOT_COVERED, hosted=spec.task in hosted_tasks(),
+        ways = ways_to_serve(spec.task, hub, local=spec.task not in NOT_COVERED, hosted=spec.task in hosted(),
                              llm_task=spec.task in registry and registry.get(spec.task).llm)
         detail = f" Tried: {'; '.join(rejected[:3])}." if rejected and not hub else ""
         return ModelSelectionError(
