@@ -28,7 +28,8 @@ file_tokens = find_paths
 
 
 def history_chars(history: list[dict[str, Any]]) -> int:
-    """Characters of text in a history: message contents and attached file names."""
+    """Characters of text in a history: message contents and attached file names (what a client wrote; the outputs
+    a structured answer carries are its run's, bounded by what reading them takes: ``text_outputs``)."""
     return sum(len(str(m.get("content") or "")) + sum(len(str(f)) for f in m.get("files") or []) for m in history)
 
 
@@ -75,7 +76,7 @@ def turns(history: list[dict[str, Any]]) -> list[Turn]:
     out = []
     for i, msg in enumerate(history):
         try:
-            out.append(msg if isinstance(msg, Turn) else Turn.model_validate(msg))
+            out.append(Turn.model_validate(msg))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
