@@ -132,3 +132,13 @@ def test_an_invalid_turn_is_a_named_request_error(tmp_path: Path) -> None:
     result = agent.chat([{"role": "assistant", "content": "x", "texts": "not a list"},
                          {"role": "user", "content": "now read it aloud"}])
     assert result.status == "failed" and result.error is not None and result.error.type == "RequestError"
+
+
+def test_the_missing_input_error_declares_its_media() -> None:
+    """The agent reads ``PlanError.media`` (declared and typed) to know that a follow-up lacks its text."""
+    from hugginggpt.errors import PlanError
+    from hugginggpt.planning.offline.missing import missing_input
+
+    assert PlanError("no plan").media is None
+    lacks = missing_input("text-to-speech", "text")
+    assert isinstance(lacks, PlanError) and lacks.media == "text" and missing_input("x", "audio").media == "audio"
