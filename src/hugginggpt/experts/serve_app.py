@@ -243,6 +243,9 @@ class IngressReplica:
     deployment with the request's model id."""
 
     def __init__(self, experts: Any, config: Any, model_ids: list[str], public_dir: str | None) -> None:
+        from ..observability.tracing import setup_tracing
+
+        setup_tracing(getattr(config, "tracing", None))  # the server span joins the caller's trace, as in `serve`
         root = Path(public_dir) if public_dir else Path(tempfile.mkdtemp(prefix="hugginggpt-serve-ingress-"))
         hosted = build_hosted(config, model_ids, public_dir=root)
 
