@@ -144,3 +144,26 @@ def test_whole_run_through_model_servers(served: str, photo: Path, tmp_path: Pat
     by_id = {r.task.id: r for r in run.results}
     assert by_id[0].data["labels"] and by_id[1].data["label"].lower().startswith("pos"), by_id[1].data
     assert run.answer and time.monotonic() - started < 240
+
+
+def test_evicted_holder_unloads_once(tmp_path: Path) -> None:
+    """The multiplexer calls an evicted holder's ``__del__``; the object's finalizer later must not unload the same
+    model loaded again for a newer holder."""
+    import gc
+
+    from hugginggpt.experts.models_server import build_hosted
+    from hugginggpt.experts.serve_app import LoadedModel
+
+    hosted = build_hosted(HuggingGPTConfig(workspace=tmp_path / "ws"), ["hugginggpt/vader-sentiment"],
+                          public_dir=tmp_path / "public")
+    old = LoadedModel(hosted, "hugginggpt/vader-sentiment")
+    old.load()
+    assert hosted.pool.loaded_ids() == ["hugginggpt/vader-sentiment"]
+    old.__del__()  # evicted
+    assert hosted.pool.loaded_ids() == []
+    new = LoadedModel(hosted, "hugginggpt/vader-sentiment")
+    new.load()
+    del old
+    gc.collect()
+    assert hosted.pool.loaded_ids() == ["hugginggpt/vader-sentiment"]
+    assert new.run({"text": "lovely"}).data["label"].lower().startswith("pos")

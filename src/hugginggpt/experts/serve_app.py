@@ -144,6 +144,7 @@ class LoadedModel:
         self.hosted = hosted
         self.model_id = model_id
         self.loaded_at = time.time()
+        self.released = False
 
     def load(self) -> None:
         card, backend = self.hosted.entries[self.model_id]
@@ -158,7 +159,12 @@ class LoadedModel:
         return self.hosted.run(self.model_id, inputs)
 
     def __del__(self) -> None:
-        pool = getattr(getattr(self, "hosted", None), "pool", None)
+        # Once only: the multiplexer calls this on eviction, and the object's finalizer would call it again later,
+        # when the same model may have been loaded anew for another holder.
+        if getattr(self, "released", True):
+            return
+        self.released = True
+        pool = self.hosted.pool
         if pool is not None:
             pool._unload_idle(self.model_id)  # no-op while leased by a call in flight
 
