@@ -2,8 +2,9 @@
 
 A call is cached only when its expert is deterministic (same inputs, same bytes out) and its revision is known:
 
-* ``embedded``: the expert class says ``deterministic = True``; the revision is hugginggpt's version plus the versions
-  of the installed distributions that ship the modules the expert needs (its weights' packages among them);
+* ``embedded``: the expert class says ``deterministic = True``; the revision is hugginggpt's version plus the version
+  of each module the expert needs (its weights' packages among them: the distribution of that name, else the size
+  and mtime of the module's file);
 * ``transformers``: every non-diffusers task except the sampling ones (``text-generation``, ``text-to-speech``, ...),
   and a text-generating task (summary, translation, caption, ...) only when the checkpoint's generation config does
   not sample; the revision is the HF cache snapshot (the commit hash) of the local weights, or a listing (names,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.metadata as md
+import importlib.util
 import json
 import logging
 import os
@@ -109,23 +111,30 @@ def record(hit: bool, kind: str) -> None:
 # -- revisions ----------------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _module_distributions() -> Mapping[str, list[str]]:
-    return md.packages_distributions()
-
-
-def _version(dist: str) -> str:
+def module_revision(module: str) -> str:
+    """The installed version of the distribution named like ``module`` (``faster_whisper``, ``spacy``...), else
+    the size and modification time of the module's file (``cv2`` from opencv-python, ``piper`` from piper-tts: a
+    reinstall rewrites it). Cheap: no module is imported and the installed distributions are not scanned."""
+    for name in (module, module.replace("_", "-")):
+        try:
+            return f"{name}=={md.version(name)}"
+        except md.PackageNotFoundError:
+            continue
     try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "?"
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not os.path.exists(spec.origin):
+        return f"{module}:absent"
+    st = os.stat(spec.origin)
+    return f"{module}@{st.st_size}:{st.st_mtime_ns}"
 
 
 @lru_cache(maxsize=256)
 def embedded_revision(expert: type) -> str:
-    """hugginggpt's version and the versions of the distributions that ship the modules an expert needs."""
-    dists = sorted({d for m in getattr(expert, "requires", ()) for d in _module_distributions().get(m, [m])})
-    return ";".join([f"hugginggpt=={_version('hugginggpt')}", *(f"{d}=={_version(d)}" for d in dists)])
+    """hugginggpt's version and the revisions of the modules an expert needs (its weights' packages among them)."""
+    modules = sorted(set(getattr(expert, "requires", ())))
+    return ";".join([module_revision("hugginggpt"), *(module_revision(m) for m in modules)])
 
 
 def directory_revision(path: Path) -> str:
