@@ -35,10 +35,16 @@ GGUFOpt = Annotated[Path | None, typer.Option("--gguf", help="A GGUF file for th
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Where artifacts are written.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result and plan caches.")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Where experts run: threads (this process) | ray (one Ray actor per model; docs/scaling.md).")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="Ray cluster to join: auto | ray://host:10001 (implies --engine ray). Default: a local "
+                          "Ray instance.")]
 
 
 def _config(planner: str | None, llm_url: str | None, llm_model: str | None, gguf: Path | None,
-            workspace: Path | None, verbose: bool, no_cache: bool = False) -> HuggingGPTConfig:
+            workspace: Path | None, verbose: bool, no_cache: bool = False, engine: str | None = None,
+            ray_address: str | None = None) -> HuggingGPTConfig:
     """Settings from hugginggpt.yaml / the environment, overridden by the command-line flags; logging set up."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -47,15 +53,29 @@ def _config(planner: str | None, llm_url: str | None, llm_model: str | None, ggu
         llm.update(backend="openai", base_url=llm_url, model=llm_model)
     if gguf:
         llm.update(backend="embedded", gguf_path=gguf)
-    return HuggingGPTConfig().with_overrides(planner=planner, workspace=workspace, llm=llm or None,
-                                             cache=False if no_cache else None)
+    config = HuggingGPTConfig()
+    return config.with_overrides(planner=planner, workspace=workspace, llm=llm or None,
+                                 cache=False if no_cache else None,
+                                 execution=_execution(config, engine, ray_address))
+
+
+def _execution(config: HuggingGPTConfig, engine: str | None, ray_address: str | None) -> dict[str, Any] | None:
+    """The execution section with --engine / --ray-address applied (None: no flag given)."""
+    if engine is None and ray_address is None:
+        return None
+    engine = engine or "ray"
+    if engine not in ("threads", "ray"):
+        raise typer.BadParameter(f"{engine!r} is not an engine; use threads or ray.", param_hint="--engine")
+    return {**config.execution.model_dump(), "engine": engine,
+            **({"ray_address": ray_address} if ray_address else {})}
 
 
 def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: str | None = None,
-           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False, no_cache: bool = False):
+           gguf: Path | None = None, workspace: Path | None = None, verbose: bool = False, no_cache: bool = False,
+           engine: str | None = None, ray_address: str | None = None):
     from .agent import HuggingGPT
 
-    config = _config(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache)
+    config = _config(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache, engine, ray_address)
     if not config.allowed_dirs:
         config = config.with_overrides(allowed_dirs=[Path.cwd()])
     return HuggingGPT(config, base_dir=Path.cwd())
@@ -73,7 +93,8 @@ def _fail(exc: HuggingGPTError, as_json: bool) -> None:
 @app.command()
 def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
-        workspace: WorkspaceOpt = None, verbose: VerboseOpt = False, no_cache: NoCacheOpt = False) -> None:
+        workspace: WorkspaceOpt = None, verbose: VerboseOpt = False, no_cache: NoCacheOpt = False,
+        engine: EngineOpt = None, ray_address: RayAddressOpt = None) -> None:
     """Run a request end to end: plan, select models, execute, answer."""
     from .cli_progress import run_progress
     from .cli_runs import RunRecorder, print_cost
@@ -81,7 +102,7 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
     from .render import ProgressView, render_result
 
     try:
-        agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache)
+        agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache, engine, ray_address)
         setup_tracing(agent.config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
         with RunRecorder(agent.config, "cli").run(request, file or []) as rec:  # recorded in the run history
             if as_json:
@@ -128,7 +149,8 @@ def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: 
 
 @app.command()
 def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
-         llm_model: LLMModelOpt = None, workspace: WorkspaceOpt = None, no_cache: NoCacheOpt = False) -> None:
+         llm_model: LLMModelOpt = None, workspace: WorkspaceOpt = None, no_cache: NoCacheOpt = False,
+         engine: EngineOpt = None, ray_address: RayAddressOpt = None) -> None:
     """Interactive multi-turn chat; outputs of earlier turns can be referred to ("read it aloud")."""
     import uuid
 
@@ -136,7 +158,8 @@ def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = 
     from .cli_runs import RunRecorder
     from .render import ProgressView, render_result
 
-    agent = _agent(planner, llm_url, llm_model, None, workspace, no_cache=no_cache)
+    agent = _agent(planner, llm_url, llm_model, None, workspace, no_cache=no_cache, engine=engine,
+                   ray_address=ray_address)
     history: list[dict[str, Any]] = []
     files = list(file or [])
     console.print("[bold]hugginggpt chat[/] - empty line or Ctrl-D to quit.")
@@ -307,11 +330,13 @@ PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default: serv
 @app.command()
 def serve(host: HostOpt = None, port: PortOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = None,
           llm_model: LLMModelOpt = None, gguf: GGUFOpt = None, workspace: WorkspaceOpt = None,
-          verbose: VerboseOpt = False, no_cache: NoCacheOpt = False) -> None:
+          verbose: VerboseOpt = False, no_cache: NoCacheOpt = False, engine: EngineOpt = None,
+          ray_address: RayAddressOpt = None) -> None:
     """Serve the HTTP API (JARVIS- and OpenAI-compatible, runs, uploads) and the web UI at /ui (docs/server.md)."""
     from .server.app import serve as run_server
 
-    run_server(_config(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache), host=host, port=port)
+    run_server(_config(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache, engine, ray_address),
+               host=host, port=port)
 
 
 def main() -> None:  # pragma: no cover

@@ -95,7 +95,7 @@ class RayEngine:
         self.memory_mb: dict[str, float] = dict(MEMORY_MB)
         self.media_resources: dict[str, str] = dict(getattr(self.settings, "ray_media_resources", MEDIA_RESOURCES))
         self.num_cpus = 1.0  # per actor
-        self.num_gpus = 1.0 if config.device.startswith("cuda") else 0.0  # per hub-model actor
+        self.num_gpus = 1.0 if _device(config).startswith("cuda") else 0.0  # per hub-model actor
         self.min_memory_cap_mb = 2048.0  # an actor's address space may grow by max(this, 4 x its memory)
         self.actors: OrderedDict[str, Actor] = OrderedDict()
         self.killed: dict[str, str] = {}  # actor name -> why this controller killed it (reported to waiting calls)
@@ -111,13 +111,16 @@ class RayEngine:
                 if self._ray is None:
                     ray = import_ray()
                     if not ray.is_initialized():
-                        local = self.settings.ray_address in (None, "")
-                        # "local": a new instance of our own, even where another one on this machine is found
-                        ray.init(address=self.settings.ray_address or "local", namespace=self.settings.ray_namespace,
-                                 num_cpus=self.settings.ray_num_cpus if local else None, include_dashboard=False,
-                                 ignore_reinit_error=True, log_to_driver=False)
+                        _init_in_keeper_thread(ray, self._init_args())
                     self._ray = ray
         return self._ray
+
+    def _init_args(self) -> dict[str, Any]:
+        local = self.settings.ray_address in (None, "")
+        # "local": a new instance of our own, even where another one runs on this machine
+        return {"address": self.settings.ray_address or "local", "namespace": self.settings.ray_namespace,
+                "num_cpus": self.settings.ray_num_cpus if local else None, "include_dashboard": False,
+                "ignore_reinit_error": True, "log_to_driver": False}
 
     def namespace(self) -> str:
         ctx = self.ray().get_runtime_context()
@@ -207,8 +210,11 @@ class RayEngine:
             pass
 
     def make_room_for(self, actor: Actor) -> bool:
-        """``actor`` is waiting to be placed: kill another idle actor of ours, if any. Whether one was killed."""
+        """``actor`` is not running yet: when our actors' CPUs exceed the cluster's (it cannot be placed, rather than
+        still starting), kill another idle actor of ours. Whether one was killed."""
         with self._lock:
+            if self._cpus_used() <= self._cpus_total():
+                return False
             return self._evict_one(f"to place {actor.name}", keep=actor)
 
     def _evict_one(self, why: str, keep: Actor | None = None) -> bool:
@@ -230,6 +236,32 @@ class RayEngine:
             actors = list(self.actors.values())
         for a in actors:
             self.kill(a, "shutdown")
+
+
+def _init_in_keeper_thread(ray: Any, kwargs: dict[str, Any]) -> None:
+    """``ray.init`` in a thread that lives as long as the process. A local instance's processes (GCS, raylet) are
+    killed when the *thread* that started them exits (Linux parent-death signal), and runs call this from worker
+    threads that end with their event loop; the keeper thread never ends, so the instance stays up."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**kwargs)
+        return
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def keep() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            failure.append(exc)
+        finally:
+            done.set()
+        if not failure:
+            threading.Event().wait()  # for ever: the Ray processes die with this thread
+
+    threading.Thread(target=keep, name="ray-keeper", daemon=True).start()
+    done.wait()
+    if failure:
+        raise failure[0]
 
 
 class RayExecutor:
@@ -272,8 +304,8 @@ class RayExecutor:
         raise AssertionError("unreachable")
 
     async def _placed(self, ray: Any, actor: Actor, model_id: str) -> None:
-        """Wait until a new actor runs (its expert is not loaded yet: the first call loads it). While it waits for
-        a CPU, idle actors of ours are killed one a second to make room."""
+        """Wait until a new actor runs (its expert is not loaded yet: the first call loads it). While it cannot be
+        placed for want of a CPU, idle actors of ours are killed, one a second, to make room."""
         future = asyncio.ensure_future(actor.handle.info.remote())
         try:
             while True:
@@ -376,6 +408,12 @@ class _NodeLost(ExpertCrashed):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+
+
+def _device(config: HuggingGPTConfig) -> str:
+    """The local hub models' device: ``hub.device`` (or the older top-level ``device``)."""
+    hub = getattr(config, "hub", None)
+    return str(getattr(hub, "device", None) or getattr(config, "device", "auto"))
 
 
 def _reason(text: str) -> str:
