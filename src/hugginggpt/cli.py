@@ -263,10 +263,10 @@ def models_pull(model_id: str, yes: Annotated[bool, typer.Option("--yes", "-y", 
 
     config = HuggingGPTConfig()
     try:
-        plan = plan_pull(model_id, token=config.hf_token)
+        plan = plan_pull(model_id, token=config.hub.hf_token)
         console.print(f"{model_id}: {len(plan.files)} files, {plan.total_bytes / 1e6:,.1f} MB")
         with download_progress(console) as bars:  # Rich bars (files, bytes) on a terminal
-            path = pull(plan, token=config.hf_token, cache_dir=config.hf_cache_dir, tqdm_class=bars,
+            path = pull(plan, token=config.hub.hf_token, cache_dir=config.hub.hf_cache_dir, tqdm_class=bars,
                         confirm=lambda p: yes or typer.confirm("Download?", default=False))
     except HuggingGPTError as exc:
         _fail(exc, False)

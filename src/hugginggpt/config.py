@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 
@@ -113,6 +113,71 @@ class ModelServerSettings(BaseModel):
     timeout: float = Field(300.0, description="Seconds per inference request.")
 
 
+class HubSettings(BaseModel):
+    """Hub model backends (docs/backends.md): local transformers/diffusers models and hosted inference. The fields may
+    also be given at the top level (``device: cuda``, ``HUGGINGGPT_DEVICE``), as before this section existed."""
+
+    device: str = Field("auto", description="Device of local hub models: auto | cpu | cuda | cuda:N | mps.")
+    dtype: str = Field("auto", description="Torch dtype of local hub models: auto | float32 | float16 | bfloat16.")
+    hf_cache_dir: Path | None = Field(None, description="HF cache to read local models from (default: HF_HUB_CACHE).")
+    max_new_tokens: int = Field(128, description="Generation cap of local hub models (summaries, captions...).")
+    controlnet_base: str = Field("runwayml/stable-diffusion-v1-5", description="Base model of ControlNet cards.")
+    diffusion_steps: int | None = Field(
+        None, ge=1, description="Denoising steps of local diffusion models (default: 25; 20 for ControlNet).")
+    hf_token: str | None = Field(None, description="Hugging Face token for hf-inference (default: env HF_TOKEN).")
+    hf_inference_url: str | None = Field(
+        None, description="Base URL of the hosted inference API; models are posted to <url>/models/<id>.")
+    hf_timeout: float = Field(60.0, description="Seconds per hf-inference request.")
+    hf_status_ttl: float = Field(600.0, description="Seconds a hosted model's availability answer is cached.")
+
+
+HUB_FIELDS = tuple(HubSettings.model_fields)
+"""The hub settings also accepted at the top level (YAML keys, ``HUGGINGGPT_<FIELD>``, keyword arguments)."""
+
+
+def nest_hub_fields(data: Any) -> Any:
+    """``data`` with its top-level hub settings moved into its ``hub`` section (where one source gives both
+    spellings of a setting, the top-level one wins)."""
+    if not isinstance(data, dict) or not any(k in data for k in HUB_FIELDS):
+        return data
+    data = dict(data)
+    hub = data.get("hub")
+    hub = hub.model_dump() if isinstance(hub, HubSettings) else dict(hub) if isinstance(hub, dict) else {}
+    for key in HUB_FIELDS:
+        if key in data:
+            hub[key] = data.pop(key)
+    data["hub"] = hub
+    return data
+
+
+class _NestedHub(PydanticBaseSettingsSource):
+    """A settings source whose top-level hub settings are moved into ``hub`` before the sources are merged, so
+    that each spelling keeps its source's precedence."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, "", False
+
+    def __call__(self) -> dict[str, Any]:
+        return nest_hub_fields(self._inner())
+
+
+class _TopLevelHubEnv(PydanticBaseSettingsSource):
+    """``HUGGINGGPT_DEVICE``, ``HUGGINGGPT_HF_TOKEN``...: the hub settings' environment variables without ``HUB__``
+    (below ``HUGGINGGPT_HUB__<FIELD>`` when both are set)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, "", False
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith("HUGGINGGPT_")}
+        found = {f: env[f"HUGGINGGPT_{f.upper()}"] for f in HUB_FIELDS if f"HUGGINGGPT_{f.upper()}" in env}
+        return {"hub": found} if found else {}
+
+
 class HuggingGPTConfig(BaseSettings):
     """All settings. See docs/configuration.md."""
 
@@ -162,18 +227,7 @@ class HuggingGPTConfig(BaseSettings):
         default_factory=dict, description="task -> model id to force (e.g. {image-classification: my/model}).")
     # hub model backends (docs/backends.md)
     catalog_file: Path | None = Field(None, description="YAML list of extra model cards (local dirs, private models).")
-    device: str = Field("auto", description="Device of local hub models: auto | cpu | cuda | cuda:N | mps.")
-    dtype: str = Field("auto", description="Torch dtype of local hub models: auto | float32 | float16 | bfloat16.")
-    hf_cache_dir: Path | None = Field(None, description="HF cache to read local models from (default: HF_HUB_CACHE).")
-    max_new_tokens: int = Field(128, description="Generation cap of local hub models (summaries, captions...).")
-    controlnet_base: str = Field("runwayml/stable-diffusion-v1-5", description="Base model of ControlNet cards.")
-    diffusion_steps: int | None = Field(
-        None, ge=1, description="Denoising steps of local diffusion models (default: 25; 20 for ControlNet).")
-    hf_token: str | None = Field(None, description="Hugging Face token for hf-inference (default: env HF_TOKEN).")
-    hf_inference_url: str | None = Field(
-        None, description="Base URL of the hosted inference API; models are posted to <url>/models/<id>.")
-    hf_timeout: float = Field(60.0, description="Seconds per hf-inference request.")
-    hf_status_ttl: float = Field(600.0, description="Seconds a hosted model's availability answer is cached.")
+    hub: HubSettings = Field(default_factory=HubSettings, description="Hub model backends (docs/backends.md).")
     model_servers: list[ModelServerSettings] = Field(
         default_factory=list, description="Model servers for the http backend (hugginggpt models-server, JARVIS).")
     server: ServerSettings = Field(default_factory=ServerSettings, description="`hugginggpt serve` (docs/server.md).")
@@ -181,6 +235,12 @@ class HuggingGPTConfig(BaseSettings):
     tracing: TracingSettings = Field(default_factory=TracingSettings, description="docs/observability.md")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="docs/observability.md")
     costs: CostSettings = Field(default_factory=CostSettings, description="docs/observability.md")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hub_fields_at_top_level(cls, data: Any) -> Any:
+        """Move the top-level spelling of the hub settings (``device: cuda``) into ``hub``."""
+        return nest_hub_fields(data)
 
     @field_validator("cache", mode="before")
     @classmethod
@@ -203,7 +263,8 @@ class HuggingGPTConfig(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_file = os.environ.get("HUGGINGGPT_CONFIG", "hugginggpt.yaml")
-        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return (_NestedHub(init_settings), env_settings, _TopLevelHubEnv(settings_cls),
+                _NestedHub(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)))
 
     def with_overrides(self, **changes: Any) -> HuggingGPTConfig:
         """A copy with some fields changed (``llm`` may be a partial dict)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import HuggingGPTConfig
 from ..errors import HuggingGPTError
 from .cards import Catalog, ModelCard, user_cards
 
@@ -29,11 +30,11 @@ class CatalogSyncError(HuggingGPTError):
     code = "catalog_sync"
 
 
-def synced_path(config: Any) -> Path:
-    return Path(getattr(config, "workspace_path", Path(".hugginggpt"))) / "catalog" / "hub_models.json"
+def synced_path(config: HuggingGPTConfig) -> Path:
+    return config.workspace_path / "catalog" / "hub_models.json"
 
 
-def build_catalog(config: Any, extra: list[ModelCard] | None = None,
+def build_catalog(config: HuggingGPTConfig, extra: list[ModelCard] | None = None,
                   remote: list[ModelCard] | None = None) -> Catalog:
     """Bundled + embedded + ``extra`` (e.g. the LLM's cards) + synced overlay + ``catalog_file`` entries + ``remote``
     cards (what model servers host) whose ids are not known yet."""
@@ -44,7 +45,7 @@ def build_catalog(config: Any, extra: list[ModelCard] | None = None,
             overlay(catalog, [ModelCard(**row, source="hub") for row in json.loads(synced.read_text("utf-8"))])
         except (OSError, ValueError, TypeError) as exc:
             log.warning("ignoring the synced catalog %s: %s", synced, exc)
-    if getattr(config, "catalog_file", None):
+    if config.catalog_file:
         for card in user_cards(Path(config.catalog_file).expanduser()):
             catalog.add(card)
     for card in remote or []:
@@ -92,11 +93,12 @@ def _card_from_info(info: Any, task: str) -> ModelCard:
                      path=None)
 
 
-def sync(config: Any, tasks: list[str] | None = None, per_task: int = PER_TASK, token: str | None = None) -> Path:
+def sync(config: HuggingGPTConfig, tasks: list[str] | None = None, per_task: int = PER_TASK,
+         token: str | None = None) -> Path:
     """Fetch the most liked models of each catalog task from the hub and write the overlay file."""
     from huggingface_hub import HfApi
 
-    api = HfApi(token=token or getattr(config, "hf_token", None))
+    api = HfApi(token=token or config.hub.hf_token)
     wanted = tasks or Catalog.default().tasks()
     rows: list[dict[str, Any]] = []
     for task in wanted:

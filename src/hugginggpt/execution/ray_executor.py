@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -95,7 +96,7 @@ class RayEngine:
         self.memory_mb: dict[str, float] = dict(MEMORY_MB)
         self.media_resources: dict[str, str] = dict(getattr(self.settings, "ray_media_resources", MEDIA_RESOURCES))
         self.num_cpus = 1.0  # per actor
-        self.num_gpus = 1.0 if _device(config).startswith("cuda") else 0.0  # per hub-model actor
+        self.num_gpus = 1.0 if config.hub.device.startswith("cuda") else 0.0  # per hub-model actor
         self.min_memory_cap_mb = 2048.0  # an actor's address space may grow by max(this, 4 x its memory)
         self.actors: OrderedDict[str, Actor] = OrderedDict()
         self.killed: dict[str, str] = {}  # actor name -> why this controller killed it (reported to waiting calls)
@@ -171,14 +172,21 @@ class RayEngine:
                 self.memory_mb[model_id] = max(0.0, rss - BASE_MB)
 
     def node_alive(self, node: str) -> bool:
-        """Whether a node is alive (True for an unknown one)."""
+        """Whether a node is alive: the cluster has not marked it dead and its raylet accepts connections (a node
+        that just vanished is still listed as alive for several seconds). True for an unknown node."""
         if not node:
             return True
         try:
-            nodes = self.ray().nodes()
+            info = next((n for n in self.ray().nodes() if n.get("NodeID") == node), None)
         except Exception:  # noqa: BLE001 - the cluster cannot say: do not call it lost
             return True
-        return any(n.get("NodeID") == node and n.get("Alive") for n in nodes)
+        if info is None or not info.get("Alive"):
+            return False
+        try:
+            with socket.create_connection((info["NodeManagerAddress"], int(info["NodeManagerPort"])), timeout=2.0):
+                return True
+        except (OSError, KeyError, ValueError):
+            return False
 
     def kill(self, actor: Actor, why: str, *, restart: bool = False) -> None:
         """Kill an actor (its running call dies with it). ``restart``: let Ray start it again (same name)."""
@@ -338,7 +346,7 @@ class RayExecutor:
             self.engine.kill(actor, f"a call to {call.model_id} was cancelled (timeout)")
             raise
         except ray.exceptions.RayActorError as exc:
-            raise self._died(actor, call.model_id, exc) from None
+            raise await asyncio.to_thread(self._died, actor, call.model_id, exc) from None
         except ray.exceptions.RayTaskError as exc:  # the worker itself failed (not the expert: that is a Failure)
             raise ExpertError(f"{call.model_id}: the Ray worker failed: {str(exc).splitlines()[0][:300]}",
                               hint="See the Ray worker logs.") from None
@@ -371,13 +379,8 @@ class RayExecutor:
                  f"The worker restarts for the next call (up to {restarts} times).")
 
     def _node_lost(self, actor: Actor, exc: Exception) -> bool:
-        """Whether the actor's node (not just its process) went away. A process that crashed on a live node is
-        reported as restarting; a lost node as a closed connection, before the cluster marks the node dead."""
-        text = str(exc).lower()
-        if "node has died" in text or not self.engine.node_alive(actor.node):
-            return True
-        unavailable = isinstance(exc, self.engine.ray().exceptions.ActorUnavailableError)
-        return unavailable and "restarting" not in text and ("socket closed" in text or "rpc" in text)
+        """Whether the actor's node (not just its process) went away: the error says so, or the node is gone."""
+        return "node has died" in str(exc).lower() or not self.engine.node_alive(actor.node)
 
     @staticmethod
     def _payload(call: ExpertCall, ray: Any) -> dict[str, Any]:
@@ -408,12 +411,6 @@ class _NodeLost(ExpertCrashed):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-
-
-def _device(config: HuggingGPTConfig) -> str:
-    """The local hub models' device: ``hub.device`` (or the older top-level ``device``)."""
-    hub = getattr(config, "hub", None)
-    return str(getattr(hub, "device", None) or getattr(config, "device", "auto"))
 
 
 def _reason(text: str) -> str:

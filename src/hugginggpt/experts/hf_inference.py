@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from ..catalog.cards import ModelCard
+from ..config import HuggingGPTConfig
 from ..errors import ExpertError, HuggingGPTError
 from .base import Expert, ExpertResult
 from .hub.errors import ModelServerUnreachable, RemoteTimeout, error_for_status
@@ -103,9 +104,10 @@ class HFInferenceBackend:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: Any) -> HFInferenceBackend:
-        return cls(token=getattr(config, "hf_token", None), base_url=getattr(config, "hf_inference_url", None),
-                   timeout=getattr(config, "hf_timeout", 60.0), status_ttl=getattr(config, "hf_status_ttl", 600.0))
+    def from_config(cls, config: HuggingGPTConfig) -> HFInferenceBackend:
+        hub = config.hub
+        return cls(token=hub.hf_token, base_url=hub.hf_inference_url, timeout=hub.hf_timeout,
+                   status_ttl=hub.hf_status_ttl)
 
     def resolved_token(self) -> str | None:
         if self.token:

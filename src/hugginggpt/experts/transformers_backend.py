@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..catalog.cards import ModelCard
+from ..config import HuggingGPTConfig
 from ..errors import ExpertError, ExpertUnavailable, HuggingGPTError
 from .base import Expert, ExpertResult
 from .hub import local
@@ -116,12 +117,11 @@ class TransformersBackend:
         self._options: LoadOptions | None = None
 
     @classmethod
-    def from_config(cls, pool: ExpertPool, config: Any) -> TransformersBackend:
-        return cls(pool, device=getattr(config, "device", "auto"), dtype=getattr(config, "dtype", "auto"),
-                   cache_dir=getattr(config, "hf_cache_dir", None),
-                   max_new_tokens=getattr(config, "max_new_tokens", 128),
-                   controlnet_base=getattr(config, "controlnet_base", None),
-                   diffusion_steps=getattr(config, "diffusion_steps", None))
+    def from_config(cls, pool: ExpertPool, config: HuggingGPTConfig) -> TransformersBackend:
+        hub = config.hub
+        return cls(pool, device=hub.device, dtype=hub.dtype, cache_dir=hub.hf_cache_dir,
+                   max_new_tokens=hub.max_new_tokens, controlnet_base=hub.controlnet_base,
+                   diffusion_steps=hub.diffusion_steps)
 
     @property
     def tasks(self) -> dict[str, HubTask]:
