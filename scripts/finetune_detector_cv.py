@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hugginggpt.planning.offline import training as tr
-from hugginggpt.planning.offline.training import at_threshold, node_f1, oracle_k
+from hugginggpt.eval import training as tr
+from hugginggpt.eval.training import at_threshold, node_f1, oracle_k
 
 L2 = {"huggingface": 1e-3, "multimedia": 1e-2}  # as scripts/train_offline_planner.py
 
@@ -73,7 +73,7 @@ def finetune_probs(texts, y, tools, train, test, epochs: int, seed: int = 0) -> 
 
 
 class LinearRecipe:
-    """The shipped recipe (``planning.offline.training``) over one domain's samples: features read once, a model
+    """The shipped recipe (``eval.training``) over one domain's samples: features read once, a model
     fitted per fold."""
 
     def __init__(self, data_dir: Path, domain: str) -> None:

@@ -6,7 +6,7 @@
 
 Domains: ``huggingface`` and ``multimedia`` (TaskBench's tool lists, trained on ``<data>/<domain>_dev.jsonl``) and
 ``product`` (our registry's tasks, trained on both dev files under our task names plus ``data/requests.yaml`` and
-``data/phrases.yaml``). The recipe is ``hugginggpt.planning.offline.training``; ``--encoder DIR`` measures it over
+``data/phrases.yaml``). The recipe is ``hugginggpt.eval.training``; ``--encoder DIR`` measures it over
 another sentence-transformers encoder (nothing is saved then: the planner embeds with MiniLM).
 """
 
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hugginggpt.planning.offline import training as tr
+from hugginggpt.eval import training as tr
 from hugginggpt.planning.offline.features import load_embedder
 from hugginggpt.planning.offline.learned import load_phrases
 from hugginggpt.planning.offline.learned_path import registry_phrases

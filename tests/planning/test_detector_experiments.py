@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hugginggpt.planning.offline import training as tr
+from hugginggpt.eval import training as tr
 
 
 def test_sentence_encoder_over_the_packaged_minilm_folder():

@@ -1,4 +1,4 @@
-"""The learned detector's training code (``planning.offline.training``) on small synthetic data: labels, order
+"""The learned detector's training code (``eval.training``) on small synthetic data: labels, order
 statistics, the pair matrix, the scikit-learn fit and the numpy inference from its exported coefficients."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hugginggpt.planning.offline import training as tr
+from hugginggpt.eval import training as tr
 from hugginggpt.planning.offline.features import EMBED_DIM, request_features
 from hugginggpt.planning.offline.learned import LearnedModel, ToolSig
 from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner

@@ -168,8 +168,8 @@ def test_rules_plan_when_the_model_or_embedder_is_missing(monkeypatch, broken):
 @pytest.mark.timeout(900)  # embeds and plans a hundred requests: minutes on a busy machine
 @pytest.mark.skipif(not (DEV / "multimedia_dev.jsonl").exists(), reason="TaskBench dev data not present")
 def test_learned_detector_beats_rules_on_a_held_out_fold():
+    from hugginggpt.eval import training as tr
     from hugginggpt.eval.tools import bind_tools
-    from hugginggpt.planning.offline import training as tr
     from hugginggpt.planning.offline.features import load_embedder
     from hugginggpt.planning.offline.learned import load_phrases
 

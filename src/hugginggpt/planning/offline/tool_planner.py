@@ -67,32 +67,3 @@ class LearnedToolPlanner:
 def as_arguments(nodes: Sequence[PlannedNode]) -> list[tuple[str, list[str]]]:
     """Nodes with references written the TaskBench way (``<node-j>``)."""
     return [(n.tool, [f"<node-{a[1]}>" if isinstance(a, tuple) else a for a in n.args]) for n in nodes]
-
-
-class RuleTools:
-    """The tools the rule-based offline planner puts in a request's plan, as a 0/1 vector over ``tools``.
-
-    ``binding`` is an ``eval.tools.ToolBinding``-like object: ``registry`` to plan over and ``tool_name`` to map
-    planned task names back to tool names.
-    """
-
-    def __init__(self, binding, tools: Sequence[ToolSig]) -> None:
-        from ..offline_planner import OfflinePlanner
-
-        self.binding = binding
-        self.index = {t.name: i for i, t in enumerate(tools)}
-        self.planner = OfflinePlanner(registry=binding.registry, learned=False)
-
-    def vector(self, text: str) -> np.ndarray:
-        from ..base import PlanContext
-
-        v = np.zeros(len(self.index), dtype=np.float32)
-        try:
-            plan = self.planner.plan(text, PlanContext(registry=self.binding.registry)).plan
-        except Exception:  # noqa: BLE001 - a request the rules cannot plan gives no rule evidence
-            return v
-        for t in plan.tasks:
-            i = self.index.get(self.binding.tool_name(t.task))
-            if i is not None:
-                v[i] = 1.0
-        return v

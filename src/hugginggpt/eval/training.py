@@ -2,7 +2,9 @@
 
 One recipe serves every tool list: the TaskBench domains (their own tool names) and the product registry (our task
 names, trained on TaskBench requests whose tools are our tasks under other names plus our own requests in
-``data/requests.yaml`` and ``data/phrases.yaml``). ``scripts/train_offline_planner.py`` is the command line over it.
+``planning/offline/data/requests.yaml`` and ``data/phrases.yaml``). It reads TaskBench through ``eval.tools`` and
+``eval.data``, so it lives with the evaluation code, above the planner it trains.
+``scripts/train_offline_planner.py`` is the command line over it.
 
 The detector is one binary logistic regression (scikit-learn, L-BFGS) over (request, tool) pairs. A pair's features
 are the request's hashed words and sentence embedding, each in the tool's own block (so every tool gets its own word
@@ -22,18 +24,24 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import yaml
 from scipy import sparse
 
-from ...tasks import TaskRegistry
-from .features import HASH_DIM, RequestFeatures, request_features
-from .learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes
-from .learned_path import registry_phrases
-from .tool_planner import LearnedToolPlanner, RuleTools, as_arguments
+from ..planning.base import PlanContext
+from ..planning.offline.features import HASH_DIM, RequestFeatures, request_features
+from ..planning.offline.learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes, select
+from ..planning.offline.learned_path import registry_phrases
+from ..planning.offline.tool_planner import LearnedToolPlanner, as_arguments
+from ..planning.offline_planner import OfflinePlanner
+from ..tasks import TaskRegistry
+from .data import load_samples
+from .tools import load_tools
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +375,31 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+class RuleTools:
+    """The tools the rule-based offline planner puts in a request's plan, as a 0/1 vector over ``tools``.
+
+    ``binding`` is an ``eval.tools.ToolBinding``-like object: ``registry`` to plan over and ``tool_name`` to map
+    planned task names back to tool names.
+    """
+
+    def __init__(self, binding, tools: Sequence[ToolSig]) -> None:
+        self.binding = binding
+        self.index = {t.name: i for i, t in enumerate(tools)}
+        self.planner = OfflinePlanner(registry=binding.registry, learned=False)
+
+    def vector(self, text: str) -> np.ndarray:
+        v = np.zeros(len(self.index), dtype=np.float32)
+        try:
+            plan = self.planner.plan(text, PlanContext(registry=self.binding.registry)).plan
+        except Exception:  # noqa: BLE001 - a request the rules cannot plan gives no rule evidence
+            return v
+        for t in plan.tasks:
+            i = self.index.get(self.binding.tool_name(t.task))
+            if i is not None:
+                v[i] = 1.0
+        return v
+
+
 # -- training data ------------------------------------------------------------------------------------------------
 TASKBENCH_DOMAINS = ("huggingface", "multimedia")
 
@@ -375,9 +408,6 @@ def taskbench_examples(data_dir: Path, domain: str, rename: Callable[[str], str 
                        ) -> tuple[Any, list[Any], list[Example]]:
     """A TaskBench domain's tool list, its dev samples and those as examples (tool names kept, or mapped by
     ``rename``)."""
-    from ...eval.data import load_samples
-    from ...eval.tools import load_tools
-
     tools = load_tools(data_dir / f"data_{domain}" / "tool_desc.json")
     samples, _ = load_samples(data_dir / f"{domain}_dev.jsonl", tools)
     return tools, samples, examples_from_samples(samples, rename or (lambda n: n))
@@ -385,11 +415,7 @@ def taskbench_examples(data_dir: Path, domain: str, rename: Callable[[str], str 
 
 def load_requests() -> list[Example]:
     """Our own labelled training requests (``data/requests.yaml``)."""
-    from importlib import resources
-
-    import yaml
-
-    text = resources.files(__package__).joinpath("data", "requests.yaml").read_text(encoding="utf-8")
+    text = resources.files("hugginggpt.planning.offline").joinpath("data", "requests.yaml").read_text(encoding="utf-8")
     return [Example(str(r["request"]), tuple(str(t) for t in r["tasks"])) for r in yaml.safe_load(text) or []]
 
 
@@ -415,8 +441,6 @@ def node_f1(chosen: np.ndarray, y: np.ndarray) -> float:
 
 def at_threshold(probs: np.ndarray, t: float) -> np.ndarray:
     """Tools at or above ``t``, the best one when none is: the planner's own rule (``learned.select``) per request."""
-    from .learned import select
-
     chosen = np.zeros_like(probs)
     for r, p in enumerate(probs):
         chosen[r, select(p, t)] = 1.0
