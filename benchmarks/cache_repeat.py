@@ -40,7 +40,7 @@ from make_examples import main as make_examples  # noqa: E402
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig  # noqa: E402
 from hugginggpt.agent import plan_only  # noqa: E402
-from hugginggpt.execution.cache import workspace_cache  # noqa: E402
+from hugginggpt.cachestore import workspace_cache  # noqa: E402
 from hugginggpt.planning.plan_cache import PLAN_CACHE_NOTE  # noqa: E402
 
 GOAL = 0.2

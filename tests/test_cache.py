@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.cachestore import open_cache, put
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.execution import cache as result_cache
-from hugginggpt.execution.cache import CachingExecutor, open_cache, put, result_key
+from hugginggpt.execution.cache import CachingExecutor, result_key
 from hugginggpt.execution.calls import ExpertCall, ExpertReply, MediaInput
 from hugginggpt.execution.engine import make_executor
 from hugginggpt.execution.outputs import CheckedOutput

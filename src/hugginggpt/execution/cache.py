@@ -36,6 +36,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from ..cachestore import put, record
 from ..catalog.cards import ModelCard
 from .calls import ExpertCall, ExpertReply, MediaInput
 from .outputs import CheckedOutput
@@ -43,69 +44,12 @@ from .outputs import CheckedOutput
 log = logging.getLogger(__name__)
 
 KEY_VERSION = 1
-MB = 1024 * 1024
 # Hub tasks whose models may sample (a generation config with do_sample, a vocoder with noise): never cached.
 SAMPLING_TASKS = frozenset({"text-generation", "conversational", "text-to-speech", "text-to-audio"})
 NEVER_CACHED = frozenset({"hf-inference", "llm"})
 # Hub tasks that decode text with ``generate``: deterministic unless the checkpoint's generation config samples.
 GENERATING_TASKS = frozenset({"summarization", "translation", "text2text-generation", "image-to-text",
                               "automatic-speech-recognition", "visual-question-answering"})
-
-
-# -- the store ----------------------------------------------------------------------------------------------------
-
-
-def cache_dir(config: Any) -> Path:
-    """Where the workspace's caches live: ``<workspace>/cache``."""
-    return Path(config.workspace_path) / "cache"
-
-
-def open_cache(directory: Path, max_mb: float) -> Any:
-    """A process-safe on-disk cache of at most ``max_mb`` MB, least recently used entries evicted first.
-
-    Writers call :func:`put`, which evicts one entry at a time (diskcache's own culling drops ten at once, the
-    recently used among them in a small cache)."""
-    import diskcache
-
-    return diskcache.Cache(str(directory), size_limit=int(max_mb * MB), eviction_policy="least-recently-used",
-                           cull_limit=0)
-
-
-def put(cache: Any, key: str, value: Any) -> None:
-    """Store ``value`` and evict least recently used entries until the cache is within its size limit."""
-    cache.set(key, value)
-    try:
-        from diskcache.core import EVICTION_POLICY
-
-        oldest = EVICTION_POLICY[cache.eviction_policy]["cull"].format(fields="key", now=0)
-        for _ in range(10_000):
-            if cache.volume() <= cache.size_limit:
-                return
-            row = cache._sql(oldest, (1,)).fetchone()  # the least recently read or written key
-            if row is None or row[0] == key:
-                return  # the new entry alone is over the limit; it goes at the next write
-            cache.delete(row[0])
-    except (ImportError, AttributeError, KeyError):  # another diskcache layout: its own culling, ten at a time
-        cache.cull()
-
-
-def workspace_cache(config: Any, shared: dict[str, Any]) -> Any:
-    """The workspace cache object of this agent, opened once and kept in ``shared`` (the agent's lasting state)."""
-    directory = cache_dir(config)
-    held = shared.get("cache")
-    if held is None or held[0] != directory:
-        held = (directory, open_cache(directory, config.cache.max_mb))
-        shared["cache"] = held
-    return held[1]
-
-
-def record(hit: bool, kind: str) -> None:
-    """Count a lookup in the process metrics, where that module is present."""
-    try:
-        from ..observability.metrics import record_cache
-    except ImportError:  # metrics are optional
-        return
-    record_cache(hit, kind)
 
 
 # -- revisions ----------------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ def make_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[
     executor = _engine_executor(config, pool, backends, catalog, shared)
     if not config.cache.enabled:
         return executor
-    from .cache import CachingExecutor, workspace_cache
+    from ..cachestore import workspace_cache
+    from .cache import CachingExecutor
 
     return CachingExecutor(executor, workspace_cache(config, shared), backends, catalog.get)
 

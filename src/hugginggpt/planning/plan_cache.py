@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..cachestore import put, record, workspace_cache
 from ..plan_schema import Plan
 from ..tasks import TaskRegistry
 from .base import PlanContext, Planner, PlanOutcome
@@ -98,8 +99,6 @@ class CachedPlanner:
         return "plan:" + hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def plan(self, request: str, context: PlanContext) -> PlanOutcome:
-        from ..execution.cache import put, record
-
         try:
             key = self.key(request, context)
             value = self.cache.get(key)
@@ -142,6 +141,4 @@ def cached_planner(planner: Planner, llm: Any, config: Any, shared: dict[str, An
     """``planner`` behind the plan cache when ``cache.plans`` is on; ``planner`` itself otherwise."""
     if not config.cache.plans:
         return planner
-    from ..execution.cache import workspace_cache
-
     return CachedPlanner(planner, llm, workspace_cache(config, shared), base_dir=base_dir, registry=registry)
