@@ -1,8 +1,8 @@
 """Faulty experts for the Ray engine, and the backend that serves them in a Ray worker process.
 
 The controller and the Ray workers both import this module by the name ``ray_fault_experts`` (this directory is on
-the workers' PYTHONPATH, see conftest.py). The backend names ``worker_factory``, so a Ray actor builds the same backend
-in its own process from the configuration: nothing is pickled but the config, the card and the inputs.
+the workers' PYTHONPATH, see ray_support.py). The backend names ``worker_factory``, so a Ray actor builds the same
+backend in its own process from the configuration: nothing is pickled but the config, the card and the inputs.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import NAMESPACE, kill_named_actors, worker_path
 from ray_fault_experts import Echo, RayFaultAgent, ReadsAudio, ReadsImage, SlowAudio
+from ray_support import NAMESPACE, kill_named_actors, worker_path
 
 from llm_doubles import ScriptedLLM
 

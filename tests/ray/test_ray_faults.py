@@ -8,13 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cpu_seconds, psutil
 from ray_fault_experts import Aborts, EatsMemory, Echo, RayFaultAgent, Segfaults, Spins
+from ray_support import cpu_seconds, psutil_module
 
 from hugginggpt.execution.ray_executor import RayEngine
 from llm_doubles import ScriptedLLM
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("ray")
+psutil = psutil_module()
 
 CRASHERS = {"text-classification": Aborts.model_id, "token-classification": Segfaults.model_id,
             "summarization": Echo.model_id, "text-generation": Spins.model_id,

@@ -98,6 +98,7 @@ class RayEngine:
         self.num_cpus = 1.0  # per actor
         self.num_gpus = 1.0 if config.hub.device.startswith("cuda") else 0.0  # per hub-model actor
         self.min_memory_cap_mb = 2048.0  # an actor's address space may grow by max(this, 4 x its memory)
+        self.measured: set[str] = set()  # models whose memory an actor reported
         self.actors: OrderedDict[str, Actor] = OrderedDict()
         self.killed: dict[str, str] = {}  # actor name -> why this controller killed it (reported to waiting calls)
         self._lock = threading.RLock()
@@ -170,6 +171,14 @@ class RayEngine:
             if rss and model_id:  # what the actor really holds, for the next sizing and the budget
                 actor.memory_mb = rss
                 self.memory_mb[model_id] = max(0.0, rss - BASE_MB)
+                self.measured.add(model_id)
+
+    def learn(self, loads: Any) -> None:
+        """Take the memory the controller's own pool measured when it loaded a model (``ExpertPool.loads``), for
+        models no actor has measured yet."""
+        for record in list(loads):
+            if record.model_id not in self.measured and record.rss_delta_mb > 0:
+                self.memory_mb[record.model_id] = record.rss_delta_mb
 
     def node_alive(self, node: str) -> bool:
         """Whether a node is alive: the cluster has not marked it dead and its raylet accepts connections (a node
@@ -429,4 +438,5 @@ def ray_executor(config: HuggingGPTConfig, threads: ThreadExecutor, backends: Ma
     engine = shared.get("ray")
     if not isinstance(engine, RayEngine):
         engine = shared["ray"] = RayEngine(config)
+    engine.learn(threads.pool.loads)
     return RayExecutor(engine, threads, backends, card)
