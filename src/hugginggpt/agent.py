@@ -33,7 +33,7 @@ from .execution.engine import make_executor
 from .execution.runner import TaskRunner
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
-from .fallback import media_default, no_task_answer
+from .fallback import media_default
 from .history import check_history, earlier_text, known_resources, reroute_control_maps
 from .imaging import set_max_image_pixels
 from .llm.base import Usage
@@ -42,7 +42,7 @@ from .plan_schema import Plan
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size, clean_text
 from .resources import ResourceResolver, sniff_media
-from .respond import Responder, is_dropped_note
+from .respond import Responder, is_dropped_note, no_task_answer
 from .results import ErrorInfo, Event, ModelChoice, RunResult
 from .tasks import default_registry
 

@@ -3,8 +3,8 @@
 A request that names a file or asks for an image, audio or video never ends as chit-chat with an empty plan: a
 named image gets a caption and a named audio a transcription (the defaults for those media, said in the answer);
 a named video, for which no task here takes a video as input, gets an answer saying what is possible; media asked
-for and made by no task are listed, with the reason, in the answer. The wording this reads is in
-``llm/guard.yaml``.
+for and made by no task are listed, with the reason, in the answer (written by ``respond``, whose
+``no_task_answer`` answers an empty plan with these). The wording this reads is in ``llm/guard.yaml``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .history import file_tokens
 from .llm.guard import wording
 from .media import media_of_name
 from .plan_schema import Plan, TaskSpec
+from .planning.base import PlanOutcome
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,6 @@ def media_default(outcome: Any, request: str, attached: list[Any], earlier: Sequ
     """``outcome`` (a ``PlanOutcome`` with no tasks) with the default tasks for the files the request names or
     attaches (or, for a count, detection on the conversation's latest image: ``earlier`` are the resources of
     earlier turns), and notes saying so; unchanged when there are none."""
-    from .planning.base import PlanOutcome
-
     named = named_files(request, attached)
     found = default_plan(named) if named else count_plan(request, list(earlier))
     if found is None:
@@ -176,41 +175,3 @@ def media_default(outcome: Any, request: str, attached: list[Any], earlier: Sequ
     plan, notes = found
     kept = [n for n in outcome.notes if not n.startswith("no task detected")]  # no longer left to the LLM
     return PlanOutcome(plan=plan, planner=outcome.planner, notes=kept + notes, raw=outcome.raw)
-
-
-_CHAT_SYSTEM = "You are HuggingGPT, a helpful assistant. Answer briefly."
-_MIN_WORDS = 3  # a guarded chat answer shorter than this is no answer
-
-
-def no_task_answer(llm: Any, run: Any, history: list[dict[str, Any]], attached: list[Any]) -> str:
-    """The answer to a request with an empty plan.
-
-    A request that names a video (the only medium with no default task) or asks for media is answered without the
-    LLM: it says what was not made and why. Anything else is chit-chat with the LLM, guarded (``llm.guard``): the
-    text is stopped where it repeats itself or cut back at the token limit, sentences claiming media are removed,
-    and when too little is left a plain answer says so.
-    """
-    from .llm.guard import guard_text
-    from .respond import answer_notes
-
-    notes = answer_notes(run)
-    videos = [f for f in named_files(run.request, attached) if f.media == "video"]
-    if videos:
-        return video_only_answer(videos) + notes
-    if asked_media(run.request) or notes:
-        return "Nothing was made for this request: no task in it was recognised." + notes
-    messages = [{"role": "system", "content": _CHAT_SYSTEM}]
-    messages += [{"role": m["role"], "content": str(m.get("content", ""))} for m in history[-6:]
-                 if m.get("role") in ("user", "assistant")]
-    messages.append({"role": "user", "content": run.request})
-    out = llm.chat(messages, max_tokens=256, stage="respond")
-    report = guard_text(out.text, finish_reason=out.finish_reason)
-    if not report.tripped:
-        return report.text
-    problems = "; ".join(report.problems)
-    log.info("chat answer guarded: %s", problems)
-    if report.words() < _MIN_WORDS:
-        return (f"I have no good answer to that: the language model's answer {problems}, so it is not shown. "
-                f"The {getattr(llm, 'name', 'configured')} model handles short chats and texts; for more, configure "
-                "a larger one (llm.backend: openai with an OpenAI-compatible endpoint, or llm.gguf_path).")
-    return f"{report.text}\n\n(Shortened by the answer guard: the language model's answer {problems}.)"

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .answer_sections import SECTIONS
 from .artifacts import ArtifactStore
 from .media import find_paths, media_of_name
 from .planning.base import KnownResource
@@ -156,8 +157,6 @@ _MAX_TEXTS = 8
 
 def _cut_sections(content: str) -> str:
     """An answer without the sections after it (files produced, not done, notes): they are not text to work on."""
-    from .respond import SECTIONS
-
     cut = min((i for i in (content.find(s) for s in SECTIONS) if i >= 0), default=len(content))
     return content[:cut].strip()
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
+from .answer_sections import FILES_NOTE, LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, NOTE_HEAD
+from .experts.embedded.labels import match_label
+from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
 from .llm.guard import guard_text
 from .media import PATH_RE
+from .plan_schema import Plan, refs_in
+from .respond_prompt import build_response_messages
 from .results import RunResult, TaskResult
+from .tasks import default_registry
 
 log = logging.getLogger(__name__)
 
-# The sections an answer may end with, after what was done. Chat memory (``history``) cuts an earlier answer that
-# holds no structured outputs at the first of them: they are notes about the run, not text to work on.
-FILES_NOTE = "\n\nFiles produced:"
-NOT_DONE_NOTE = "\n\nNot done:"
-NOTE_HEAD = "\n\nNote:"
-LEFT_OUT_NOTE = "\n\nLeft out of the plan:"
-NOT_MADE_NOTE = "\n\nNot made:"
-SECTIONS = (FILES_NOTE, NOT_DONE_NOTE, NOTE_HEAD, LEFT_OUT_NOTE, NOT_MADE_NOTE)
 # A plan note about a task the planner left out or dropped (offline: "left out X: ..."; hybrid: "dropped task 1").
 _DROPPED = re.compile(r"\b(?:left out|dropped task|dropped too)\b")
 
@@ -124,9 +123,6 @@ class Responder:
     def answer(self, run: RunResult) -> str:
         if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
             try:
-                from .plan_schema import Plan
-                from .respond_prompt import build_response_messages
-
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
                 out = self.llm.chat(messages, max_tokens=self.max_tokens, stage="respond")  # type: ignore[attr-defined]
                 report = guard_text(out.text, finish_reason=out.finish_reason,
@@ -156,8 +152,6 @@ def answer_notes(run: RunResult) -> str:
     """The notes every answer ends with, each section only when it has something to say: the default task done
     when no task was recognised, the tasks left out of the plan (from its notes), the media asked for that no task
     made, and the labels the detector knows when the request counts something else."""
-    from .fallback import fallback_sentences, not_made_lines
-
     out = ""
     notes = fallback_sentences(run.plan_notes) + detection_label_notes(run)
     if notes:
@@ -183,8 +177,6 @@ def is_dropped_note(note: str) -> bool:
 
 
 def _outputs(task: str) -> list[str]:
-    from .tasks import default_registry
-
     registry = default_registry()
     return list(registry.get(task).outputs) if task in registry else []
 
@@ -192,9 +184,6 @@ def _outputs(task: str) -> list[str]:
 def detection_label_notes(run: RunResult) -> list[str]:
     """When the request counts a thing ("how many zebras") that the detector that ran cannot see, say which
     labels it knows (from its result's ``classes_supported``)."""
-    from .experts.embedded.labels import match_label
-    from .fallback import counted_label
-
     label = counted_label(run.request)
     if label is None:
         return []
@@ -213,9 +202,6 @@ def detection_label_notes(run: RunResult) -> list[str]:
 def detection_counts(run: RunResult) -> list[str]:
     """The count each detection given a label reports ("Count: 3 people in street.jpg."): the objects of that label
     it found. None for a label its detector cannot see (``classes_supported``): ``detection_label_notes`` says so."""
-    from .experts.embedded.labels import match_label
-    from .plan_schema import refs_in
-
     out = []
     for r in run.results:
         asked = r.task.args.get("text", "").strip() if r.task.task == "object-detection" else ""
@@ -285,3 +271,38 @@ def _states_failure(answer: str, r: TaskResult) -> bool:
         if named and _FAILURE_WORDS.search(sentence):
             return True
     return False
+
+
+_CHAT_SYSTEM = "You are HuggingGPT, a helpful assistant. Answer briefly."
+_MIN_WORDS = 3  # a guarded chat answer shorter than this is no answer
+
+
+def no_task_answer(llm: Any, run: Any, history: list[dict[str, Any]], attached: list[Any]) -> str:
+    """The answer to a request with an empty plan.
+
+    A request that names a video (the only medium with no default task) or asks for media is answered without the
+    LLM: it says what was not made and why. Anything else is chit-chat with the LLM, guarded (``llm.guard``): the
+    text is stopped where it repeats itself or cut back at the token limit, sentences claiming media are removed,
+    and when too little is left a plain answer says so.
+    """
+    notes = answer_notes(run)
+    videos = [f for f in named_files(run.request, attached) if f.media == "video"]
+    if videos:
+        return video_only_answer(videos) + notes
+    if asked_media(run.request) or notes:
+        return "Nothing was made for this request: no task in it was recognised." + notes
+    messages = [{"role": "system", "content": _CHAT_SYSTEM}]
+    messages += [{"role": m["role"], "content": str(m.get("content", ""))} for m in history[-6:]
+                 if m.get("role") in ("user", "assistant")]
+    messages.append({"role": "user", "content": run.request})
+    out = llm.chat(messages, max_tokens=256, stage="respond")
+    report = guard_text(out.text, finish_reason=out.finish_reason)
+    if not report.tripped:
+        return report.text
+    problems = "; ".join(report.problems)
+    log.info("chat answer guarded: %s", problems)
+    if report.words() < _MIN_WORDS:
+        return (f"I have no good answer to that: the language model's answer {problems}, so it is not shown. "
+                f"The {getattr(llm, 'name', 'configured')} model handles short chats and texts; for more, configure "
+                "a larger one (llm.backend: openai with an OpenAI-compatible endpoint, or llm.gguf_path).")
+    return f"{report.text}\n\n(Shortened by the answer guard: the language model's answer {problems}.)"

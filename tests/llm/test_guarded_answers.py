@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from hugginggpt.artifacts import ArtifactStore
-from hugginggpt.fallback import no_task_answer
 from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path
 from hugginggpt.llm.guard import claimed_media, repetition_start
 from hugginggpt.llm.openai_compat import OpenAICompatible
 from hugginggpt.planning import repair_plan
-from hugginggpt.respond import Responder, deterministic_answer
+from hugginggpt.respond import Responder, deterministic_answer, no_task_answer
 from hugginggpt.results import ModelChoice, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
 from llama_server import llama_server_url
