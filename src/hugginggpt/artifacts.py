@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from .errors import ResourceError, StorageError
-from .media import MIME_EXT, mime_for
+from .media import MIME_EXT, media_of_name, mime_for
 
 log = logging.getLogger(__name__)
 
@@ -312,8 +312,6 @@ def _normalise_ext(ext: str | None, mime: str | None, kind: str) -> str:
 
 
 def _kind_of_ext(ext: str) -> ArtifactKind:
-    from .media import media_of_name
-
     if ext == ".txt":
         return "text"
     if ext == ".json":

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from .answer_sections import SECTIONS
 from .artifacts import ArtifactStore
+from .errors import RequestError, RequestTooLarge
+from .llm.guard import wording
 from .media import find_paths, media_of_name
 from .planning.base import KnownResource
 from .results import Turn
@@ -40,8 +42,6 @@ def check_history(history: list[dict[str, Any]], *, max_turns: int, max_chars: i
     Checked before anything reads the history (path finding, planning, storage), so that one request cannot make
     the agent or the server work in proportion to an unbounded body.
     """
-    from .errors import RequestTooLarge
-
     if len(history) > max_turns:
         raise RequestTooLarge(f"The chat history has {len(history)} earlier messages; the limit is {max_turns} "
                               "(max_history_turns).", hint="Send only the recent turns, or raise max_history_turns.")
@@ -72,8 +72,6 @@ CONTROL_MAP = "a control map made by "
 def turns(history: list[dict[str, Any]]) -> list[Turn]:
     """The history's messages as turns; ``RequestError`` naming the message when one is not a valid turn (a list
     of artifacts that is not one, say)."""
-    from .errors import RequestError
-
     out = []
     for i, msg in enumerate(history):
         try:
@@ -202,8 +200,6 @@ def text_outputs(history: list[dict[str, Any]], count: int = 1) -> list[str]:
 
 def texts_asked(request: str) -> int:
     """How many earlier texts a follow-up means: 1, or 2 for "both", 0 (all) for "all of them" (``guard.yaml``)."""
-    from .llm.guard import wording
-
     table: dict[str, int] = wording().get("several_texts", {})
     for word in re.findall(r"[a-z]+", request.lower()):
         if word in table:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from .artifacts import Artifact
+from .errors import HuggingGPTError
 from .plan_schema import TaskSpec
 
 TaskStatus = Literal["pending", "running", "ok", "failed", "skipped"]
@@ -33,8 +34,6 @@ class ErrorInfo(BaseModel):
 
     @classmethod
     def from_exc(cls, exc: BaseException) -> ErrorInfo:
-        from .errors import HuggingGPTError
-
         if isinstance(exc, HuggingGPTError):
             return cls(type=type(exc).__name__, code=exc.code, message=exc.message, hint=exc.hint)
         return cls(type=type(exc).__name__, code="internal_error", message=str(exc) or repr(exc))

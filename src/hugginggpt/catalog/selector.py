@@ -14,6 +14,7 @@ from ..plan_schema import Plan, TaskSpec
 from ..results import ModelChoice
 from ..tasks import default_registry
 from .cards import Catalog, ModelCard
+from .choose import choose_models
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ class Selector:
         return out
 
     def _ask_llm(self, plan: Plan, choose: dict[int, list[Candidate]], request: str) -> dict[int, tuple[str, str]]:
-        from .choose import choose_models
-
         if self.llm is None:
             return {}
         by_id = plan.by_id()

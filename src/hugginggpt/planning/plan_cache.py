@@ -22,6 +22,7 @@ from typing import Any
 
 from ..cachestore import put, record, workspace_cache
 from ..plan_schema import Plan
+from ..prompts import prompt_version as prompt_files_version
 from ..tasks import TaskRegistry
 from .base import PlanContext, Planner, PlanOutcome
 
@@ -33,8 +34,6 @@ PLAN_CACHE_NOTE = "plan from the plan cache"
 
 def prompt_version(registry: TaskRegistry | None = None) -> str:
     """A hash of the prompt files (``hugginggpt/prompts``) and of the task signatures the planning prompt shows."""
-    from ..prompts import prompt_version as prompt_files_version
-
     digest = hashlib.sha256(prompt_files_version().encode())
     if registry is not None:
         for task in registry:

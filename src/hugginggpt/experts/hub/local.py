@@ -12,6 +12,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from ...errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5")
@@ -97,8 +99,6 @@ def pick_dtype(setting: str, device: str) -> object:
         try:
             return getattr(torch, setting)
         except AttributeError:
-            from ...errors import ConfigError
-
             raise ConfigError(f"Unknown dtype {setting!r}.", hint="Use auto, float32, float16 or bfloat16.") from None
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
