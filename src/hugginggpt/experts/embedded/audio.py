@@ -41,7 +41,9 @@ class _WhisperExpert(Expert):
     """faster-whisper on CPU with int8 weights; one transcription at a time per model."""
 
     task = "automatic-speech-recognition"
-    deterministic = False  # faster-whisper falls back to sampling (temperature > 0) on hard audio: never cached
+    # faster-whisper falls back to sampling (temperature > 0) on hard audio; CTranslate2's sampler is seeded before
+    # each transcription (under the lock), so the same audio gives the same text in any process.
+    deterministic = True
     license = "MIT (OpenAI Whisper weights; faster-whisper, CTranslate2)"
     language: ClassVar[str | None] = None  # None: detect
 
@@ -63,6 +65,9 @@ class _WhisperExpert(Expert):
         audio = load_audio(require_file(inputs, "audio"), SR)
         self.load()
         with self._lock:  # CTranslate2 runs one batch per replica; a lock keeps the generator's state private
+            import ctranslate2  # loaded with faster-whisper already
+
+            ctranslate2.set_random_seed(_SEED)
             # vad_filter skips non-speech (faster-whisper's bundled silero ONNX): without it Whisper invents words on
             # silence and spends 3-10 s on tones and noise.
             segments, info = self._model.transcribe(audio, language=self.language, beam_size=5, vad_filter=True,
@@ -142,6 +147,7 @@ MAX_PIPER_PHONEMES = 320
 estimate, since the phonemes of a chunk are only known after espeak-ng has read it."""
 
 
+_SEED = 20230330  # the seed of faster-whisper's sampler (see ``deterministic`` below)
 _UNSPEAKABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 """Control characters and lone surrogates: a NUL ends espeak-ng's C string (the rest went unsaid) and a surrogate
 cannot be encoded for it at all. Line breaks are split off before this applies."""
@@ -254,7 +260,9 @@ def _reported_chunks(text: str, model_id: str) -> Iterator[str]:
 class PiperTTS(Expert):
     task = "text-to-speech"
     model_id = "hugginggpt/piper-joe-medium"
-    deterministic = False  # its speech differs from one process to the next (the voice's noise): never cached
+    # The voice's noise comes from random generators inside the ONNX graph, seeded once per session by onnxruntime:
+    # the same text sounds slightly different on each call. Never cached.
+    deterministic = False
     license = ("GPL-3.0-or-later (piper-tts runtime, an optional extra: pip install 'hugginggpt[tts-piper]'); "
                "voice en_US-joe-medium CC0")
     description = "Natural English (US, male) speech with Piper and the joe-medium voice, 22.05 kHz WAV."
