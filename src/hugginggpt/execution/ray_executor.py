@@ -151,7 +151,8 @@ class RayEngine:
                 "memory": int(memory * 2**20), "resources": self.placement(media)}
             if gpus:
                 options["num_gpus"] = gpus
-            cap = max(self.min_memory_cap_mb, 4 * memory)
+            # no cap on a GPU actor: CUDA reserves far more address space than it uses
+            cap = None if gpus else max(self.min_memory_cap_mb, 4 * memory)
             handle = ray.remote(ExpertWorker).options(**options).remote(self._config_dict, backend, model_id,
                                                                         factory, cap)
             actor = self.actors[name] = Actor(name, handle, memory, self.num_cpus, busy=1)
