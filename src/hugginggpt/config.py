@@ -52,6 +52,11 @@ class ExecutionSettings(BaseModel):
     ray_namespace: str = Field("hugginggpt", description="Ray namespace of the named expert actors.")
     ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance (default: all).")
     ray_max_restarts: int = Field(3, ge=0, description="Restarts of an expert actor after a crash.")
+    ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs each expert actor reserves (Ray places by them).")
+    ray_media_resources: dict[str, str] = Field(
+        default_factory=lambda: {"image": "vision", "video": "vision", "audio": "audio"},
+        description="Custom Ray resource an expert actor asks for, by the media it reads; asked for only when the "
+                    "cluster declares that resource (e.g. `ray start --resources '{\"vision\": 1}'`).")
     ray_memory_budget_mb: int | None = Field(
         None, ge=1, description="Memory all expert actors may hold together; past it the least recently used are "
                                 "killed. Default: memory_budget_mb.")
