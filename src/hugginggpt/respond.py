@@ -12,6 +12,7 @@ from .experts.embedded.labels import match_label
 from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
 from .llm.guard import guard_text
 from .media import PATH_RE
+from .payloads import Boxes
 from .plan_schema import Plan, refs_in
 from .respond_prompt import build_response_messages
 from .results import RunResult, TaskResult
@@ -189,7 +190,8 @@ def detection_label_notes(run: RunResult) -> list[str]:
         return []
     out = []
     for r in run.results:
-        known = r.data.get("classes_supported") if r.status == "ok" and r.task.task == "object-detection" else None
+        boxes = Boxes.from_facts(r.data) if r.status == "ok" and r.task.task == "object-detection" else None
+        known = boxes.known if boxes is not None else None
         if not known or match_label(label, known) is not None or label in GENERIC_OBJECTS:
             continue
         model = r.choice.model_id if r.choice else "the detector"
@@ -207,12 +209,12 @@ def detection_counts(run: RunResult) -> list[str]:
         asked = r.task.args.get("text", "").strip() if r.task.task == "object-detection" else ""
         if r.status != "ok" or not asked or refs_in(asked):
             continue
-        known = r.data.get("classes_supported")
+        boxes = Boxes.from_facts(r.data) or Boxes(())
+        known = boxes.known
         label = match_label(asked, known) if known else None
         if known and label is None:
             continue
-        objects = [o for o in r.data.get("objects") or [] if isinstance(o, dict)]
-        n = sum(1 for o in objects if match_label(asked, [str(o.get("label", ""))]) is not None)
+        n = sum(1 for found in boxes.labels() if match_label(asked, [found]) is not None)
         image = r.task.args.get("image", "the image")
         refs = refs_in(image)
         where = f"the image of task {refs[0]}" if refs else image

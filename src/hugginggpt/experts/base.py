@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import ExpertInputError
+from ..payloads import Payload
 
 OutputKind = Literal["text", "image", "audio", "video", "json"]
 
@@ -31,10 +32,23 @@ class ExpertOutput:
 @dataclass
 class ExpertResult:
     """What an expert returns: its outputs (first of each kind is what ``<GENERATED>-k`` resolves to) and
-    structured facts (labels, scores, boxes...) that the responder can quote."""
+    structured facts (labels, scores, boxes...) that the responder can quote.
+
+    ``payload``: the typed form of those facts (``payloads.Labels``, ``Boxes``...) when the expert built one with
+    ``of``. It lives only in this process; the facts are what travels (as JSON), and consumers read them back with
+    ``<Payload>.from_facts(result.data)``."""
 
     outputs: list[ExpertOutput]
     data: dict[str, Any] = field(default_factory=dict)
+    payload: Payload | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, payload: Payload, *media: ExpertOutput, text: str | None = None, media_first: bool = False,
+           **facts: Any) -> ExpertResult:
+        """A result from a payload: its ``text()`` (or ``text``) as the text output, next to ``media`` (before it
+        with ``media_first``), and its ``facts()`` plus any extra ``facts``."""
+        said = ExpertOutput("text", text=payload.text() if text is None else text)
+        return cls([*media, said] if media_first else [said, *media], {**payload.facts(), **facts}, payload)
 
     @classmethod
     def of_text(cls, text: str, **data: Any) -> ExpertResult:

@@ -20,6 +20,7 @@ from typing import Any
 from ..catalog.cards import ModelCard
 from ..errors import ExpertError, ExpertInputError
 from ..observability.tracing import inject_context
+from ..payloads import Boxes, Entities, Labels, scored
 from .base import Expert, ExpertOutput, ExpertResult
 from .hub.errors import ModelServerUnreachable, RemoteError, RemoteTimeout, error_for_status
 from .hub.wire import LOSSLESS_HEADER, MEDIA_KEYS, data_uri, decode_result
@@ -162,15 +163,12 @@ class ModelServer:
             if rows and "answer" in rows[0]:
                 return ExpertResult.of_text(str(rows[0]["answer"]), answers=rows)
             if rows and "box" in rows[0]:
-                text: Any = ", ".join(f"{r['label']} ({float(r['score']):.2f})" for r in rows)
-                return ExpertResult.of_text(text or "no objects found", objects=rows)
+                return ExpertResult.of(Boxes.of(rows))
             if rows and "entity_group" in rows[0]:
-                return ExpertResult.of_text("; ".join(f"{r['word']}: {r['entity_group']}" for r in rows),
-                                            entities=rows)
-            best: dict[str, Any] = max(rows, key=lambda r: float(r.get("score", 0))) if rows else \
-                {"label": "none", "score": 0}
-            return ExpertResult.of_text(f"{best['label']} ({float(best['score']):.2f})", label=best["label"],
-                                        scores=rows)
+                return ExpertResult.of(Entities.of(rows))
+            if not rows:
+                return ExpertResult.of_text(scored("none", 0), label="none", scores=rows)
+            return ExpertResult.of(Labels.of(rows))
         if not isinstance(body, dict):
             raise RemoteError(f"{what} answered something that is not a result: {str(body)[:200]}")
         outputs: list[ExpertOutput] = []

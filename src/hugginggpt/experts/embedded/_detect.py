@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from ...codec.image import to_png_bytes, to_rgb_array
+from ...payloads import Box, Boxes, scored
 from ._shared import SharedModel
 
 CLASSES_SUPPORTED = ("face", "person", "cat face")
@@ -31,6 +32,7 @@ _MIN_FACE_SCORE = 0.5
 _MIN_HOG_MARGIN = 1.0  # below this, HOG fires on round objects and textures (a helmet, a flag)
 _HOG_WINDOW = (64, 128)  # width, height
 _VISIBLE = 0.5
+_DIGITS = 4  # scores in the facts
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,17 @@ class Detection:
     box: tuple[int, int, int, int]
     source: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_box(self) -> Box:
         x0, y0, x1, y1 = self.box
-        return {
-            "label": self.label,
-            "score": round(self.score, 4),
-            "box": {"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1},
-            "source": self.source,
-        }
+        return Box(self.label, self.score, {"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1}, {"source": self.source})
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.as_box().to_dict(_DIGITS)
+
+
+def as_boxes(found: list[Detection]) -> Boxes:
+    """The detections as a payload: the labels this detector knows, scores rounded in the facts."""
+    return Boxes(tuple(d.as_box() for d in found), known=CLASSES_SUPPORTED, digits=_DIGITS)
 
 
 def mediapipe_ready() -> bool:
@@ -322,7 +327,7 @@ def describe_detections(found: list[Detection]) -> str:
         )
     counts = Counter(d.label for d in found)
     summary = ", ".join(f"{n} {_plural(label, n)}" for label, n in counts.items())
-    items = "; ".join(f"{d.label} ({d.score:.2f}) at [{', '.join(str(v) for v in d.box)}]" for d in found)
+    items = "; ".join(f"{scored(d.label, d.score)} at [{', '.join(str(v) for v in d.box)}]" for d in found)
     return f"Found {summary}: {items}. (Boxes are [xmin, ymin, xmax, ymax] in pixels.)"
 
 
@@ -333,19 +338,5 @@ def _plural(label: str, n: int) -> str:
 
 
 def draw_detections(image: Image.Image, found: list[Detection]) -> bytes:
-    """The image with a labelled box per detection, as PNG bytes."""
-    canvas = image.convert("RGB").copy()
-    draw = ImageDraw.Draw(canvas)
-    w, h = canvas.size
-    width = max(2, round(min(w, h) / 200))
-    font = ImageFont.load_default(size=max(12, round(min(w, h) / 30)))
-    for det in found:
-        color = _COLORS.get(det.label, (255, 200, 0))
-        draw.rectangle(det.box, outline=color, width=width)
-        caption = f"{det.label} {det.score:.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), caption, font=font)
-        tw, th = right - left, bottom - top
-        ty = det.box[1] - th - 2 * width if det.box[1] - th - 2 * width >= 0 else det.box[1]
-        draw.rectangle((det.box[0], ty, det.box[0] + tw + 2 * width, ty + th + 2 * width), fill=color)
-        draw.text((det.box[0] + width - left, ty + width - top), caption, fill=(255, 255, 255), font=font)
-    return to_png_bytes(canvas)
+    """The image with a labelled box per detection (a colour per class), as PNG bytes."""
+    return to_png_bytes(as_boxes(found).draw(image, palette=_COLORS))

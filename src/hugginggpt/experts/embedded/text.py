@@ -7,7 +7,6 @@ embeddings; each says so in ``limitations``.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, ClassVar
 
@@ -17,6 +16,7 @@ from ...embedding import MODEL_ID as MINILM
 from ...embedding import REQUIRES as MINILM_REQUIRES
 from ...embedding import MiniLM, cosine, get_minilm
 from ...errors import ExpertInputError
+from ...payloads import Answer, Embedding, Labels
 from ..base import Expert, ExpertResult, require_text
 from ._nlp import SPACY_PACKAGE, entities, get_nlp, split_sentences
 from ._qa import answer_from_lines, answer_from_sentences
@@ -88,7 +88,7 @@ class FeatureExtraction(_MiniLMExpert):
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
         vector = self.minilm.embed_one(require_text(inputs))
-        return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vector]), dim=int(vector.size))
+        return ExpertResult.of(Embedding.of(vector))
 
 
 class ZeroShotClassifier(_MiniLMExpert):
@@ -112,7 +112,7 @@ class ZeroShotClassifier(_MiniLMExpert):
         best, score = ranking[0]
         others = ", ".join(f"{label} {s:.2f}" for label, s in ranking[1:])
         summary = f"{best} (score {score:.2f}" + (f"; others: {others})" if others else ")")
-        return ExpertResult.of_text(summary, label=best, scores=dict(ranking))
+        return ExpertResult.of(Labels.of(dict(ranking)), text=summary)
 
 
 class VaderSentiment(Expert):
@@ -178,8 +178,8 @@ class ExtractiveQA(_MiniLMExpert):
         question, context = require_text(inputs, "text"), require_text(inputs, "context")
         self.load()
         answer = answer_from_sentences(question, split_sentences(context))
-        return ExpertResult.of_text(answer.answer, sentence=answer.sentence, score=round(answer.score, 4),
-                                    entity_label=answer.label)
+        return ExpertResult.of(Answer(answer.answer, round(answer.score, 4)), sentence=answer.sentence,
+                               entity_label=answer.label)
 
 
 class DocumentQA(ExtractiveQA):
@@ -217,8 +217,8 @@ class DocumentQA(ExtractiveQA):
         if not lines:
             return ExpertResult.of_text("No text was found in the document image.", lines=[])
         answer = answer_from_lines(question, lines)
-        return ExpertResult.of_text(answer.answer, line=answer.sentence, score=round(answer.score, 4),
-                                    entity_label=answer.label, lines=lines)
+        return ExpertResult.of(Answer(answer.answer, round(answer.score, 4)), line=answer.sentence,
+                               entity_label=answer.label, lines=lines)
 
 
 EXPERTS: list[type[Expert]] = [ExtractiveSummarizer, SentenceSimilarity, FeatureExtraction, ZeroShotClassifier,

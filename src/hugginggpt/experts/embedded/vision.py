@@ -16,9 +16,11 @@ import numpy as np
 from PIL import Image
 
 from ...codec.image import image_slot, to_png_bytes, to_rgb_array
+from ...payloads import Labels
 from ..base import Expert, ExpertOutput, ExpertResult
 from ._detect import (
     CLASSES_SUPPORTED,
+    as_boxes,
     describe_detections,
     detect_objects,
     draw_detections,
@@ -145,8 +147,7 @@ class ImageClassifier(Expert):
         path, image = image_slot(inputs)
         with guard("Image classification", path):
             labels = classify(image, top_k=5)
-        text = ", ".join(f"{item['label']} ({item['score']:.2f})" for item in labels)
-        return ExpertResult([ExpertOutput("text", text=text)], {"labels": labels})
+        return ExpertResult.of(Labels.of(labels, key="labels", show=None))
 
 
 class FacePersonDetector(Expert):
@@ -197,12 +198,8 @@ class FacePersonDetector(Expert):
         if asked and label is None:
             text = (f"This detector cannot see {asked!r}: it only knows {', '.join(CLASSES_SUPPORTED)}. "
                     f"What it found instead: {text}")
-        data = {"objects": [d.to_dict() for d in found], "classes_supported": list(CLASSES_SUPPORTED),
-                "asked": asked or None, "label": label}
-        return ExpertResult(
-            [ExpertOutput("text", text=text), ExpertOutput("image", data=annotated, ext=".png")],
-            data,
-        )
+        return ExpertResult.of(as_boxes(found), ExpertOutput("image", data=annotated, ext=".png"), text=text,
+                               asked=asked or None, label=label)
 
 
 class PersonSegmenter(Expert):

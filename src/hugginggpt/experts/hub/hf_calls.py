@@ -5,13 +5,13 @@ InferenceClient has no depth call, and our tabular slot is an image."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ...errors import ExpertInputError
+from ...payloads import Answer, Answers, Boxes, Embedding, Entities, Labels, Masks
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
 from .registry import HOSTED, HostedCall, hosted_call
-from .render import audio_ext, b64decode, draw_boxes, overlay_masks, png
+from .render import audio_ext, b64decode, png
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -36,11 +36,7 @@ def _rows(value: Any) -> list[dict[str, Any]]:
 
 
 def _labels(rows: list[dict[str, Any]]) -> ExpertResult:
-    rows = sorted(rows, key=lambda r: -float(r.get("score") or 0))
-    if not rows:
-        return ExpertResult.of_text("no label returned", scores=[])
-    best = rows[0]
-    return ExpertResult.of_text(f"{best['label']} ({float(best['score']):.2f})", label=best["label"], scores=rows)
+    return ExpertResult.of(Labels.of(sorted(rows, key=lambda r: -float(r.get("score") or 0))))
 
 
 def _bytes(inputs: dict[str, Any], slot: str) -> bytes:
@@ -57,8 +53,7 @@ def _token_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     rows = _rows(c.token_classification(require_text(i), model=m))
     for r in rows:
         r["label"] = r.pop("entity_group", None) or r.pop("entity", None) or r.get("label")
-    text = "; ".join(f"{r.get('word')}: {r['label']}" for r in rows) or "no entities found"
-    return ExpertResult.of_text(text, entities=rows)
+    return ExpertResult.of(Entities.of(rows, group_key="label"))
 
 
 @hosted_call("zero-shot-classification")
@@ -94,8 +89,7 @@ def _conversational(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
 @hosted_call("question-answering")
 def _question_answering(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     row = _rows(c.question_answering(question=require_text(i), context=require_text(i, "context"), model=m))[0]
-    return ExpertResult.of_text(str(row["answer"]), score=row.get("score"), start=row.get("start"),
-                                end=row.get("end"))
+    return ExpertResult.of(Answer(str(row["answer"]), row.get("score"), (row.get("start"), row.get("end"))))
 
 
 @hosted_call("sentence-similarity")
@@ -111,7 +105,7 @@ def _feature_extraction(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     vec = np.asarray(c.feature_extraction(require_text(i), model=m), dtype=np.float32)
     while vec.ndim > 1:  # (1, tokens, hidden) or (tokens, hidden) → mean over tokens
         vec = vec.mean(axis=0)
-    return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vec]), dim=int(vec.size))
+    return ExpertResult.of(Embedding.of(vec))
 
 
 @hosted_call("image-classification")
@@ -121,21 +115,27 @@ def _image_classification(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
 
 @hosted_call("object-detection")
 def _object_detection(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
-    rows = _rows(c.object_detection(_bytes(i, "image"), model=m))
-    text = ", ".join(f"{r['label']} ({float(r['score']):.2f})" for r in rows) or "no objects found"
-    picture = draw_boxes(require_file(i, "image"), rows)
-    return ExpertResult([ExpertOutput("text", text=text), ExpertOutput("image", data=picture, ext=".png")],
-                        {"objects": rows})
+    from ...codec.image import load_image
+
+    boxes = Boxes.of(_rows(c.object_detection(_bytes(i, "image"), model=m)))
+    picture = png(boxes.draw(load_image(require_file(i, "image"))))
+    return ExpertResult.of(boxes, ExpertOutput("image", data=picture, ext=".png"))
 
 
 @hosted_call("image-segmentation")
 def _image_segmentation(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
-    rows = _rows(c.image_segmentation(_bytes(i, "image"), model=m))
-    masks = [(str(r.get("label")), _mask_bytes(r["mask"])) for r in rows]
-    picture, facts = overlay_masks(require_file(i, "image"), masks)
-    text = ", ".join(f"{f['label']} ({f['area']:.0%} of the image)" for f in facts) or "no segments found"
-    return ExpertResult([ExpertOutput("image", data=picture, ext=".png"), ExpertOutput("text", text=text)],
-                        {"segments": facts})
+    from ...codec.image import load_image
+    from ...imaging import check_image_pixels
+
+    image = load_image(require_file(i, "image"))
+    masks = []
+    for r in _rows(c.image_segmentation(_bytes(i, "image"), model=m)):
+        label, mask = str(r.get("label")), _mask_bytes(r["mask"])
+        check_image_pixels(mask, name=f"The mask of {label!r}")  # masks come from remote models: no bombs
+        masks.append((label, mask, None))
+    segments = Masks.measure(image.size, masks)
+    return ExpertResult.of(segments, ExpertOutput("image", data=png(segments.draw(image)), ext=".png"),
+                           media_first=True)
 
 
 def _mask_bytes(mask: Any) -> bytes:
@@ -153,14 +153,14 @@ def _image_to_text(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
 
 @hosted_call("visual-question-answering")
 def _visual_qa(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
-    rows = _rows(c.visual_question_answering(_bytes(i, "image"), require_text(i), model=m))
-    return ExpertResult.of_text(str(rows[0]["answer"]) if rows else "no answer found", answers=rows)
+    return ExpertResult.of(Answers(tuple(_rows(c.visual_question_answering(_bytes(i, "image"), require_text(i),
+                                                                           model=m)))))
 
 
 @hosted_call("document-question-answering")
 def _document_qa(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
-    rows = _rows(c.document_question_answering(_bytes(i, "image"), require_text(i), model=m))
-    return ExpertResult.of_text(str(rows[0]["answer"]) if rows else "no answer found", answers=rows)
+    return ExpertResult.of(Answers(tuple(_rows(c.document_question_answering(_bytes(i, "image"), require_text(i),
+                                                                             model=m)))))
 
 
 @hosted_call("text-to-image")

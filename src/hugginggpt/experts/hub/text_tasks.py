@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ...errors import ExpertInputError
+from ...payloads import Answer, Embedding, Entities, Labels
 from ..base import ExpertResult, require_text
 from .loading import cap_tokenizer, from_pretrained, generation_kwargs, pipeline_loader, plain
 from .registry import LoadOptions, hub_task
@@ -15,9 +15,7 @@ from .registry import LoadOptions, hub_task
 @hub_task("text-classification", pipeline_loader("text-classification"))
 def _text_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     scores = pipe(require_text(inputs), top_k=None, truncation=True)
-    scores = sorted(plain(scores), key=lambda s: -s["score"])
-    best = scores[0]
-    return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores[:10])
+    return ExpertResult.of(Labels.of(sorted(plain(scores), key=lambda s: -s["score"])[:10]))
 
 
 @hub_task("token-classification", pipeline_loader("token-classification", aggregation_strategy="simple"))
@@ -25,8 +23,7 @@ def _token_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     found = [plain(e) for e in pipe(require_text(inputs))]
     for e in found:
         e["label"] = e.pop("entity_group", e.pop("entity", ""))
-    text = "; ".join(f"{e['word']}: {e['label']}" for e in found) or "no entities found"
-    return ExpertResult.of_text(text, entities=found)
+    return ExpertResult.of(Entities.of(found, group_key="label"))
 
 
 def _labels(inputs: dict[str, Any]) -> list[str]:
@@ -42,8 +39,7 @@ def _labels(inputs: dict[str, Any]) -> list[str]:
 def _zero_shot(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     out = pipe(require_text(inputs), candidate_labels=_labels(inputs))
     scores = dict(zip(out["labels"], (round(float(s), 4) for s in out["scores"]), strict=True))
-    best = out["labels"][0]
-    return ExpertResult.of_text(f"{best} ({scores[best]:.2f})", label=best, scores=scores)
+    return ExpertResult.of(Labels.of(scores))
 
 
 def _mean_embedding(pipe: Any, text: str) -> Any:
@@ -56,7 +52,7 @@ def _mean_embedding(pipe: Any, text: str) -> Any:
 @hub_task("feature-extraction", pipeline_loader("feature-extraction"))
 def _feature_extraction(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     vec = _mean_embedding(pipe, require_text(inputs))
-    return ExpertResult.of_text(json.dumps([round(float(x), 6) for x in vec]), dim=int(vec.size), pooling="mean")
+    return ExpertResult.of(Embedding.of(vec), pooling="mean")
 
 
 @hub_task("sentence-similarity", pipeline_loader("feature-extraction"), note="mean-pooled embeddings, cosine")
@@ -102,7 +98,7 @@ def _question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResult:
                 best, span = float(start[i] + end[j]), (i, j)
     answer = context[offsets[span[0]][0]:offsets[span[1]][1]]
     prob = float(torch.softmax(start[ctx], 0)[ctx.index(span[0])] * torch.softmax(end[ctx], 0)[ctx.index(span[1])])
-    return ExpertResult.of_text(answer, score=round(prob, 4), start=offsets[span[0]][0], end=offsets[span[1]][1])
+    return ExpertResult.of(Answer(answer, round(prob, 4), (offsets[span[0]][0], offsets[span[1]][1])))
 
 
 # ----- sequence to sequence: summarization, translation, text2text ------------------------------------------------

@@ -4,11 +4,11 @@ name (``registry.hub_task``)."""
 
 from __future__ import annotations
 
-import colorsys
 from pathlib import Path
 from typing import Any
 
 from ...errors import ExpertInputError
+from ...payloads import Answers, Boxes, Labels, Masks
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
 from .loading import from_pretrained, generation_kwargs, pipeline_loader, plain
 from .registry import LoadOptions, hub_task
@@ -33,54 +33,27 @@ def _audio(pipe: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"raw": load_audio(require_file(inputs, "audio"), sr=sr), "sampling_rate": sr}
 
 
-def _colors(n: int) -> list[tuple[int, int, int]]:
-    return [tuple(int(c * 255) for c in colorsys.hsv_to_rgb(i / max(n, 1), 0.8, 1.0)) for i in range(n)]  # type: ignore[misc]
-
-
 # ----- images ------------------------------------------------------------------------------------------------------
 @hub_task("image-classification", pipeline_loader("image-classification"))
 def _image_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
-    scores = plain(pipe(_image(inputs), top_k=5))
-    best = scores[0]
-    return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores)
+    return ExpertResult.of(Labels.of(plain(pipe(_image(inputs), top_k=5))))
 
 
 @hub_task("object-detection", pipeline_loader("object-detection"))
 def _object_detection(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
-    from PIL import ImageDraw
-
     image = _image(inputs)
-    found = plain(pipe(image, threshold=0.5))
-    labels = sorted({d["label"] for d in found})
-    color = dict(zip(labels, _colors(len(labels)), strict=True))
-    draw = ImageDraw.Draw(image)
-    for d in found:  # boxes drawn as JARVIS does, so "show me" has something to show
-        b = d["box"]
-        draw.rectangle(((b["xmin"], b["ymin"]), (b["xmax"], b["ymax"])), outline=color[d["label"]], width=2)
-        draw.text((b["xmin"] + 4, max(0, b["ymin"] - 12)), d["label"], fill=color[d["label"]])
-    text = ", ".join(f"{d['label']} ({d['score']:.2f})" for d in found) or "no objects found above 0.5"
-    return ExpertResult([ExpertOutput("text", text=text), ExpertOutput("image", data=_png(image), ext=".png")],
-                        {"objects": found})
+    boxes = Boxes.of(plain(pipe(image, threshold=0.5)), empty="no objects found above 0.5")
+    # boxes drawn as JARVIS does, so "show me" has something to show
+    return ExpertResult.of(boxes, ExpertOutput("image", data=_png(boxes.draw(image)), ext=".png"))
 
 
 @hub_task("image-segmentation", pipeline_loader("image-segmentation"))
 def _image_segmentation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
-    import numpy as np
-    from PIL import Image
-
     image = _image(inputs)
-    segments = pipe(image)
-    base = np.asarray(image, dtype=np.float32)
-    overlay = base.copy()
-    facts = []
-    for seg, color in zip(segments, _colors(len(segments)), strict=True):
-        mask = np.asarray(seg["mask"].convert("L").resize(image.size)) > 127
-        overlay[mask] = 0.45 * base[mask] + 0.55 * np.asarray(color, dtype=np.float32)
-        facts.append({"label": seg["label"], "score": plain(seg.get("score")), "area": round(float(mask.mean()), 4)})
-    out = Image.fromarray(overlay.clip(0, 255).astype(np.uint8))
-    text = ", ".join(f"{f['label']} ({f['area']:.0%} of the image)" for f in facts) or "no segments found"
-    return ExpertResult([ExpertOutput("image", data=_png(out), ext=".png"), ExpertOutput("text", text=text)],
-                        {"segments": facts})
+    segments = Masks.measure(image.size, [(s["label"], s["mask"], plain(s.get("score"))) for s in pipe(image)],
+                             scored=True)
+    return ExpertResult.of(segments, ExpertOutput("image", data=_png(segments.draw(image)), ext=".png"),
+                           media_first=True)
 
 
 @hub_task("depth-estimation", pipeline_loader("depth-estimation"))
@@ -146,9 +119,8 @@ def _visual_question_answering(state: Any, inputs: dict[str, Any]) -> ExpertResu
     with torch.no_grad():
         logits = model(**enc).logits[0].float().softmax(-1).cpu()
     top = logits.topk(min(3, logits.numel()))
-    answers = [{"answer": model.config.id2label[int(i)], "score": round(float(s), 4)}
-               for s, i in zip(top.values, top.indices, strict=True)]
-    return ExpertResult.of_text(answers[0]["answer"], answers=answers)
+    return ExpertResult.of(Answers(tuple({"answer": model.config.id2label[int(i)], "score": round(float(s), 4)}
+                                         for s, i in zip(top.values, top.indices, strict=True))))
 
 
 @hub_task("document-question-answering", pipeline_loader("document-question-answering"))
@@ -162,7 +134,7 @@ def _document_qa(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     out = out if isinstance(out, list) else [out]
     if not out:
         return ExpertResult.of_text("no answer found")
-    return ExpertResult.of_text(str(out[0]["answer"]), answers=out)
+    return ExpertResult.of(Answers(tuple(out)))
 
 
 # ----- audio -------------------------------------------------------------------------------------------------------
@@ -177,9 +149,7 @@ def _asr(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
 
 @hub_task("audio-classification", pipeline_loader("audio-classification"))
 def _audio_classification(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
-    scores = plain(pipe(_audio(pipe, inputs), top_k=5))
-    best = scores[0]
-    return ExpertResult.of_text(f"{best['label']} ({best['score']:.2f})", label=best["label"], scores=scores)
+    return ExpertResult.of(Labels.of(plain(pipe(_audio(pipe, inputs), top_k=5))))
 
 
 @hub_task("text-to-speech", pipeline_loader("text-to-audio"))

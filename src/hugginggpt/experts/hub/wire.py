@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...payloads import Answer, Answers, Boxes, Entities, Labels
 from ...tasks import default_registry
 from ..base import ExpertOutput, ExpertResult
 
@@ -71,28 +72,26 @@ def jarvis_shape(task: str, result: ExpertResult, paths: dict[str, str]) -> Any:
 
 
 def _boxes(data: dict[str, Any], text: str | None) -> Any:
-    return data.get("objects", _GENERIC)
+    boxes = Boxes.from_facts(data)
+    return boxes.jarvis() if boxes is not None else _GENERIC
 
 
 def _labels(data: dict[str, Any], text: str | None) -> Any:
-    scores = data.get("scores", data.get("labels"))  # embedded experts name the ranking either way
-    if isinstance(scores, dict):
-        return [{"label": k, "score": v} for k, v in scores.items()]
-    if isinstance(scores, list) and all(isinstance(s, dict) and "label" in s for s in scores):
-        return scores
-    return _GENERIC
+    labels = Labels.from_facts(data)  # embedded experts name the ranking "scores" or "labels"
+    return labels.jarvis() if labels is not None else _GENERIC
 
 
 def _entities(data: dict[str, Any], text: str | None) -> Any:
-    return data.get("entities", _GENERIC)
+    entities = Entities.from_facts(data)
+    return entities.jarvis() if entities is not None else _GENERIC
 
 
 def _answers(data: dict[str, Any], text: str | None) -> Any:
-    return data.get("answers") or [{"answer": text, "score": data.get("score")}]
+    return Answers.from_facts(data, text).jarvis()
 
 
 def _answer(data: dict[str, Any], text: str | None) -> Any:
-    return {"answer": text, "score": data.get("score"), "start": data.get("start"), "end": data.get("end")}
+    return Answer.from_facts(data, text).jarvis()
 
 
 _GENERIC = object()  # a structured shaper's answer when the result lacks its facts: use the generic form
