@@ -148,7 +148,7 @@ def _login_routes(app: FastAPI, api_key: str | None, limiter: LoginLimiter) -> N
             return HTMLResponse(_LOGIN.replace("{msg}", f'<p class="err">Too many wrong keys: try again in {wait} s.'
                                                         "</p>"), status_code=429,
                                 headers={"Retry-After": str(wait)})
-        if not key_matches(key, api_key):
+        if not api_key or not key_matches(key, api_key):
             limiter.failed(client)
             return RedirectResponse("/login?error=1", status_code=303)
         limiter.succeeded(client)
