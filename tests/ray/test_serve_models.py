@@ -90,6 +90,48 @@ def test_settings_file_section(tmp_path: Path) -> None:
     assert RayServeSettings().experts.options()["num_replicas"] == 1
 
 
+def test_cli_ray_serve_starts_answers_and_stops(tmp_path: Path) -> None:
+    """`hugginggpt models-server --ray-serve --serve-config FILE` (runs before the module's Serve instance starts):
+    it deploys, answers the JARVIS API, and on Ctrl-C shuts Serve and its local Ray down and exits."""
+    import os
+    import signal
+    import sys
+
+    config = tmp_path / "serve.yaml"
+    config.write_text("ray_serve:\n  num_cpus: 2\n  experts: {num_cpus: 0.5}\n  ingress: {num_cpus: 0}\n",
+                      encoding="utf-8")
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HUGGINGGPT_CONFIG": os.devnull, "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "hugginggpt.cli", "models-server", "--ray-serve", "--serve-config",
+                             str(config), "--port", str(port), "--model", "hugginggpt/vader-sentiment"],
+                            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{url}/running", timeout=2).json().get("running"):
+                    break
+            except (httpx.HTTPError, ValueError):
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"models-server --ray-serve did not start (exit code {proc.poll()})")
+        scores = httpx.post(f"{url}/models/hugginggpt/vader-sentiment", json={"text": "I love it, great"},
+                            timeout=60).json()
+        assert {s["label"]: s["score"] for s in scores}["pos"] > 0.5, scores
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=90) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        try:  # whatever Ray left in this process group (nothing when shutdown worked)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_http_backend_runs_experts_on_serve(served: str, photo: Path, speech: Path) -> None:
     from ray import serve
 
