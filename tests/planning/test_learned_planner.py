@@ -258,3 +258,14 @@ def test_product_planning_keeps_chit_chat_empty_and_rule_plans():
     rules = OfflinePlanner(learned=False).plan("Transcribe 'meeting.wav' and summarize it.", context).plan
     both = planner.plan("Transcribe 'meeting.wav' and summarize it.", context).plan
     assert both.model_dump() == rules.model_dump()
+
+
+def test_a_count_over_a_taskbench_tool_list_gives_the_detector_only_its_image():
+    # Our object-detection has an optional label slot (the count's label); TaskBench's Object Detection takes only an
+    # image, and the model trained on that list fills the tool's own inputs, so the label never scores as an argument.
+    binding = _bound("huggingface")
+    outcome = OfflinePlanner().plan("count the zebras in c.jpg", PlanContext(registry=binding.registry))
+    detections = [t for t in outcome.plan.tasks if binding.tool_name(t.task) == "Object Detection"]
+    assert detections and all(t.args == {"image": "c.jpg"} for t in detections)
+    product = OfflinePlanner().plan("count the zebras in c.jpg", PlanContext(registry=default_registry()))
+    assert [t.args for t in product.plan.tasks] == [{"image": "c.jpg", "text": "zebra"}]
