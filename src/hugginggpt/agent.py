@@ -172,8 +172,9 @@ class HuggingGPT:
         usage = Usage()
         t_all = time.perf_counter()
         try:
-            with tracer.start_as_current_span("hugginggpt.run", attributes={"hugginggpt.run_id": run.run_id}):
+            with tracer.start_as_current_span("hugginggpt.run", attributes={"hugginggpt.run_id": run.run_id}) as span:
                 await self._arun(run, request, list(files), history or [], emit, usage)
+                span.set_attribute("hugginggpt.run.status", run.status)
         except HuggingGPTError as exc:
             self._fail(run, exc, emit)
         except Exception as exc:  # no exception leaves arun unnamed; the run is kept and reported

@@ -4,6 +4,7 @@ under the stage that made them, and the attributes each span carries."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def test_span_tree_of_a_real_run(tmp_path: Path, spans) -> None:
 
     (root,) = by_name["hugginggpt.run"]
     assert root.parent is None and root.attributes["hugginggpt.run_id"] == run.run_id
+    assert root.attributes["hugginggpt.run.status"] == "succeeded"
     assert all(s.context.trace_id == root.context.trace_id for s in by_id.values())
     stages = [s for s in by_id.values() if s.name.startswith("hugginggpt.stage.")]
     assert sorted(s.name.rsplit(".", 1)[1] for s in stages) == sorted(STAGES)
@@ -61,11 +63,18 @@ def test_span_tree_of_a_real_run(tmp_path: Path, spans) -> None:
     assert task.attributes["hugginggpt.task.id"] == result.task.id
     assert task.attributes["hugginggpt.task.name"] == "image-to-text"
     assert task.attributes["hugginggpt.task.status"] == "ok"
+    assert list(task.attributes["hugginggpt.output.sha256"]) == [a.sha256 for a in result.outputs]
+    assert list(task.attributes["hugginggpt.output.sizes"]) == [a.size for a in result.outputs]
+    assert list(task.attributes["hugginggpt.output.kinds"]) == ["text"]
     (expert,) = by_name["hugginggpt.expert"]
     assert _parent(expert, by_id) == "hugginggpt.task"
     assert expert.attributes["hugginggpt.model_id"] == result.choice.model_id
     assert expert.attributes["hugginggpt.backend"] == result.choice.backend == "embedded"
     assert expert.attributes.get("cache.hit") in (False, None)  # the cache is off here
+    # the input image by its hash and size: the same bytes as the user's file, stored under that hash
+    assert list(expert.attributes["hugginggpt.input.slots"]) == ["image"]
+    assert list(expert.attributes["hugginggpt.input.sha256"]) == [hashlib.sha256(image.read_bytes()).hexdigest()]
+    assert list(expert.attributes["hugginggpt.input.sizes"]) == [image.stat().st_size]
 
     llm_spans = {s.attributes["hugginggpt.stage"]: s for s in by_name["hugginggpt.llm"]}
     assert set(llm_spans) == {c["stage"] for c in llm.calls}

@@ -24,6 +24,7 @@ from ..artifacts import Artifact, ArtifactStore
 from ..catalog.cards import ModelCard
 from ..errors import ExpertInputError, HuggingGPTError
 from ..experts.pool import ExpertPool
+from ..observability.spans import input_attributes
 from ..plan_schema import TaskSpec, ref_id
 from ..results import ErrorInfo, ModelChoice, TaskResult
 from ..tasks import TaskRegistry
@@ -95,7 +96,9 @@ class TaskRunner:
                           inputs=inputs, request=self.request, run_id=self.run_id)
         with tracer.start_as_current_span("hugginggpt.expert", attributes={
                 "hugginggpt.model_id": choice.model_id, "hugginggpt.backend": choice.backend,
-                "hugginggpt.executor": getattr(self.executor, "name", "")}):
+                "hugginggpt.executor": getattr(self.executor, "name", "")}) as span:
+            if span.is_recording():  # inputs by kind, SHA-256 and size (outputs: on the task span)
+                span.set_attributes(input_attributes(inputs))
             reply = await self.executor.call(call)
         outputs = self.store_outputs(spec.id, choice.model_id, reply, shown)
         return TaskResult(task=spec, status="ok", choice=choice, outputs=outputs, data=reply.facts, inputs=shown,
