@@ -284,7 +284,8 @@ def models_server(host: Annotated[str, typer.Option(help="Interface to listen on
                   ray_serve: Annotated[bool, typer.Option(
                       "--ray-serve", help="Deploy on Ray Serve: model multiplexing, replicas, autoscaling.")] = False,
                   serve_config: Annotated[Path | None, typer.Option(
-                      "--serve-config", help="YAML with a ray_serve: section (docs/scaling.md).")] = None,
+                      "--serve-config", help="YAML with a ray_serve: section (default: that of hugginggpt.yaml; "
+                                             "docs/scaling.md).")] = None,
                   verbose: VerboseOpt = False) -> None:
     """Serve local experts behind JARVIS's model-server API (for the `http` backend of another machine)."""
     from .experts.models_server import serve

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 pytest.importorskip("ray.serve")
 
 from hugginggpt.config import HuggingGPTConfig
+from hugginggpt.errors import ConfigError
 from hugginggpt.experts.http_backend import ModelServer
 from hugginggpt.experts.serve_app import RayServeSettings, build_app, load_serve_settings
 
@@ -88,6 +89,17 @@ def test_settings_file_section(tmp_path: Path) -> None:
     assert settings.max_models_per_replica == 5
     assert options["autoscaling_config"]["max_replicas"] == 3 and "num_replicas" not in options
     assert RayServeSettings().experts.options()["num_replicas"] == 1
+    # No --serve-config: the ray_serve: section of the configuration file, when it has one.
+    main = tmp_path / "hugginggpt.yaml"
+    main.write_text("planner: offline\nray_serve:\n  experts: {num_replicas: 2}\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HUGGINGGPT_CONFIG", str(main))
+        assert load_serve_settings(None).experts.num_replicas == 2
+        main.write_text("planner: offline\n", encoding="utf-8")
+        assert load_serve_settings(None) == RayServeSettings()
+    with pytest.raises(ConfigError, match="Invalid Ray Serve settings"):
+        path.write_text("ray_serve:\n  experts: {num_replicas: 0}\n", encoding="utf-8")
+        load_serve_settings(path)
 
 
 def test_cli_ray_serve_starts_answers_and_stops(tmp_path: Path) -> None:

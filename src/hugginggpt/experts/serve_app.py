@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
 import time
 import uuid
@@ -94,9 +95,17 @@ class RayServeSettings(BaseModel):
 
 def load_serve_settings(path: Path | None) -> RayServeSettings:
     """Settings from a YAML file: its ``ray_serve:`` section (so it can live in hugginggpt.yaml), or the whole file.
-    No file: the defaults."""
+    No file given: the ``ray_serve:`` section of the configuration file (``HUGGINGGPT_CONFIG``, else
+    ``hugginggpt.yaml``) when it has one, else the defaults."""
     if path is None:
-        return RayServeSettings()
+        default = Path(os.environ.get("HUGGINGGPT_CONFIG", "hugginggpt.yaml"))
+        try:
+            data = yaml.safe_load(default.read_text(encoding="utf-8")) if default.is_file() else None
+        except (OSError, yaml.YAMLError):
+            data = None  # the main configuration reports its own file's problems
+        if not (isinstance(data, dict) and data.get("ray_serve")):
+            return RayServeSettings()
+        path = default
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
