@@ -52,8 +52,8 @@ def _extra(row: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
 # ----- labels ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Label:
-    label: str
-    score: float
+    label: str | None
+    score: float | None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,8 +117,8 @@ class Labels:
 class Box:
     """One detection: ``box`` is ``{"xmin", "ymin", "xmax", "ymax"}`` in pixels (as the detector gave it)."""
 
-    label: str
-    score: float
+    label: str | None
+    score: float | None
     box: Mapping[str, Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -202,7 +202,7 @@ class Boxes:
             box = b.corners()
             if box is None:
                 continue
-            color = palette.get(b.label, (255, 200, 0))
+            color = palette.get(str(b.label), (255, 200, 0))
             draw.rectangle(box, outline=color, width=width)
             caption = f"{b.label} {b.score:.2f}"
             left, top, right, bottom = draw.textbbox((0, 0), caption, font=font)
