@@ -16,8 +16,8 @@ from typing import Any
 from opentelemetry import trace
 
 from .artifacts import Artifact, ArtifactStore
-from .backends import EmbeddedBackend, LLMBackend
-from .catalog.cards import Catalog
+from .backends import Backend, EmbeddedBackend, LLMBackend
+from .catalog.cards import Catalog, ModelCard
 from .catalog.selector import Selector
 from .config import HuggingGPTConfig
 from .costs import llm_model_name
@@ -36,7 +36,7 @@ from .experts.pool import ExpertPool
 from .fallback import media_default
 from .history import check_history, earlier_text, known_resources, reroute_control_maps
 from .imaging import set_max_image_pixels
-from .llm.base import Usage
+from .llm.base import LLM, Usage
 from .llm.tracking import TrackedLLM
 from .plan_schema import Plan
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
@@ -55,7 +55,7 @@ _EARLIER = "EARLIER_OUTPUT"
 class HuggingGPT:
     """The controller. ``run`` for one request, ``astream`` for events as they happen, ``chat`` for multi-turn."""
 
-    def __init__(self, config: HuggingGPTConfig | None = None, *, llm: Any | None = None,
+    def __init__(self, config: HuggingGPTConfig | None = None, *, llm: LLM | None = None,
                  planner: Planner | None = None, base_dir: Path | None = None) -> None:
         self.config = config or HuggingGPTConfig()
         self.registry = default_registry()
@@ -67,12 +67,12 @@ class HuggingGPT:
         self.store = ArtifactStore(self.config.workspace_path)
         set_max_image_pixels(self.config.max_image_pixels)  # also the experts' own image loading
         self._catalog: Catalog | None = None
-        self._hub: dict[str, Any] | None = None  # transformers / hf-inference / http backends, built on first use
+        self._hub: dict[str, Backend] | None = None  # transformers / hf-inference / http backends, built on first use
         self._engine_state: dict[str, Any] = {}  # what an execution engine keeps across runs (e.g. Ray actors)
 
     # ----- components -------------------------------------------------------------------------------------------
     @property
-    def llm(self) -> Any:
+    def llm(self) -> LLM:
         """The controller LLM (built on first use; the embedded model loads on its first call)."""
         if self._llm is None:
             from .llm.factory import build_llm
@@ -85,11 +85,17 @@ class HuggingGPT:
         if self._catalog is None:
             from .catalog.sync import build_catalog
 
-            self._catalog = build_catalog(self.config, extra=LLMBackend(self.llm).cards(),
-                                          remote=self.hub_backends()["http"].cards())
+            self._catalog = build_catalog(self.config, extra=LLMBackend(self.llm).cards(), remote=self._served_cards())
         return self._catalog
 
-    def hub_backends(self) -> dict[str, Any]:
+    def _served_cards(self) -> list[ModelCard]:
+        """The models the configured model servers host (what the ``http`` backend lists)."""
+        from .experts.http_backend import HTTPBackend
+
+        http = self.hub_backends()["http"]
+        return http.cards() if isinstance(http, HTTPBackend) else []
+
+    def hub_backends(self) -> dict[str, Backend]:
         """The hub backends by name (nothing is loaded or contacted when they are built)."""
         if self._hub is None:
             from .experts.hub.modes import build_hub_backends
@@ -97,14 +103,14 @@ class HuggingGPT:
             self._hub = build_hub_backends(self.config, self.pool)
         return self._hub
 
-    def backends(self, llm: Any | None = None) -> list[Any]:
+    def backends(self, llm: LLM | None = None) -> list[Backend]:
         """Backends in order of preference for ``inference_mode`` (see experts/hub/modes.py)."""
         from .experts.hub.modes import arrange
 
         return arrange(self.config.inference_mode, self.hub_backends(), EmbeddedBackend(self.pool),
                        LLMBackend(llm or self.llm))
 
-    def planner(self, llm: Any | None = None) -> Planner:
+    def planner(self, llm: LLM | None = None) -> Planner:
         if self._planner is not None:
             return self._planner
         llm = llm or self.llm
@@ -300,7 +306,7 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
     try:
         return planner.plan(request, context)
     except PlanError as exc:
-        earlier = earlier_text(request, context.history) if getattr(exc, "media", None) == "text" else None
+        earlier = earlier_text(request, context.history) if exc.media == "text" else None
         if earlier is None:
             raise
     # Plan with a neutral quoted stand-in (the earlier text's own words must not steer task detection), then put the

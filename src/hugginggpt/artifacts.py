@@ -311,10 +311,18 @@ def _normalise_ext(ext: str | None, mime: str | None, kind: str) -> str:
     return _DEFAULT_EXT.get(kind, ".bin")
 
 
+_KINDS: dict[str, ArtifactKind] = {"text": "text", "image": "image", "audio": "audio", "video": "video", "json": "json"}
+
+
+def artifact_kind(media: str | None, default: ArtifactKind = "json") -> ArtifactKind:
+    """A media name (``text``, ``image``, ``audio``, ``video``, ``json``) as an artifact kind; others: ``default``."""
+    return _KINDS.get(media or "", default)
+
+
 def _kind_of_ext(ext: str) -> ArtifactKind:
     if ext == ".txt":
         return "text"
     if ext == ".json":
         return "json"
     media = media_of_name(f"x{ext}")
-    return media if media in ("image", "audio", "video") else "json"  # type: ignore[return-value]
+    return artifact_kind(media) if media in ("image", "audio", "video") else "json"

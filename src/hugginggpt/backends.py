@@ -9,16 +9,21 @@ from __future__ import annotations
 from typing import Protocol
 
 from .catalog.cards import ModelCard
+from .errors import ExpertUnavailable
 from .experts.base import Expert
 from .experts.pool import ExpertPool
 from .experts.registry import embedded_expert_classes
+from .llm.base import LLM
 
 
 class Backend(Protocol):
+    """What the selector and the executors use of a backend.
+
+    A backend class may also set ``in_process = True`` when its experts must run in the controller process (they wrap
+    the controller's own objects): the Ray engine runs their calls in its worker threads instead of in actors. It is
+    optional (absent means False), so it is not a member of the protocol."""
+
     name: str
-    # True for a backend whose experts must run in the controller process (they wrap the controller's own objects):
-    # the Ray engine runs their calls in its worker threads instead of in actors. Default False.
-    in_process: bool = False
 
     def status(self) -> tuple[bool, str]:
         """Whether the backend can run anything at all here, and why (not)."""
@@ -63,19 +68,17 @@ class LLMBackend:
     name = "llm"
     in_process = True  # its experts wrap the controller's own LLM object
 
-    def __init__(self, llm: object | None) -> None:
+    def __init__(self, llm: LLM | None) -> None:
         self.llm = llm
 
     def cards(self) -> list[ModelCard]:
-        from .experts.llm_expert import llm_model_id, llm_tasks
+        from .experts.llm_expert import POLISH_ID, PolishedSummarizer, llm_model_id, llm_tasks
 
         if self.llm is None:
             return []
-        from .experts.llm_expert import POLISH_ID, PolishedSummarizer
-
-        mid = llm_model_id(self.llm)  # type: ignore[arg-type]
+        mid = llm_model_id(self.llm)
         cards = [ModelCard(id=mid, task=t, source="llm", tags=["llm"],
-                           description=f"The controller LLM ({self.llm.name}) doing {t} itself.")  # type: ignore[attr-defined]
+                           description=f"The controller LLM ({self.llm.name}) doing {t} itself.")
                  for t in llm_tasks()]
         cards.append(ModelCard(id=POLISH_ID, task="summarization", source="llm", tags=["llm", "extractive"],
                                description=PolishedSummarizer.description, limitations=PolishedSummarizer.limitations))
@@ -84,7 +87,7 @@ class LLMBackend:
     def status(self) -> tuple[bool, str]:
         if self.llm is None:
             return False, "no controller LLM configured"
-        return True, f"{self.llm.name} ({'capable' if self.llm.capable else 'small: chat and writing only'})"  # type: ignore[attr-defined]
+        return True, f"{self.llm.name} ({'capable' if self.llm.capable else 'small: chat and writing only'})"
 
     def can_serve(self, card: ModelCard) -> tuple[bool, str]:
         from .experts.llm_expert import ANY_LLM_TASKS, POLISH_ID
@@ -93,13 +96,15 @@ class LLMBackend:
             return False, "not served by the LLM"
         if card.id == POLISH_ID:  # rewriting a few given sentences is within a small model's reach
             return True, "MiniLM extraction + controller LLM rewrite"
-        if card.task not in ANY_LLM_TASKS and not self.llm.capable:  # type: ignore[attr-defined]
+        if card.task not in ANY_LLM_TASKS and not self.llm.capable:
             return False, f"the controller LLM is too small for {card.task}; configure a capable LLM endpoint"
         return True, "controller LLM"
 
     def expert(self, card: ModelCard, request: str = "") -> Expert:
         from .experts.llm_expert import POLISH_ID, LLMTaskExpert, PolishedSummarizer
 
+        if self.llm is None:
+            raise ExpertUnavailable(f"{card.id} needs the controller LLM, and none is configured.")
         if card.id == POLISH_ID:
-            return PolishedSummarizer(self.llm)  # type: ignore[arg-type]
-        return LLMTaskExpert(self.llm, card.task, request)  # type: ignore[arg-type]
+            return PolishedSummarizer(self.llm)
+        return LLMTaskExpert(self.llm, card.task, request)

@@ -81,7 +81,7 @@ class Plan(BaseModel):
     def __len__(self) -> int:
         return len(self.tasks)
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[TaskSpec]:  # type: ignore[override]  # tasks, not pydantic's (field, value) pairs
         return iter(self.tasks)
 
     def by_id(self) -> dict[int, TaskSpec]:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from .artifacts import Artifact, ArtifactStore
+from .artifacts import Artifact, ArtifactStore, artifact_kind
 from .codec.formats import sniff
 from .errors import MediaTooLarge, ResourceAccessDenied, ResourceError
 from .fetch import Fetcher, refuse_private_host
@@ -174,7 +174,7 @@ class ResourceResolver:
             if found == "image":
                 check_image_pixels(f, max_pixels=self.max_image_pixels, name=value)
             capped = _CappedReader(f, int(self.max_input_mb * _MB), self._too_big(value))
-            return self.store.put_stream(capped, media, ext=real.suffix,  # type: ignore[arg-type]  # media: a kind
+            return self.store.put_stream(capped, artifact_kind(media), ext=real.suffix,
                                          source=str(real), task_id=task_id)
 
     def locate(self, value: str) -> Path:
@@ -309,7 +309,7 @@ class ResourceResolver:
         if found == "image":
             check_image_pixels(data, max_pixels=self.max_image_pixels, name=url)
         ext = Path(url.split("?", 1)[0]).suffix or None
-        return self.store.put_bytes(data, media, ext=ext, source=url, task_id=task_id)  # type: ignore[arg-type]
+        return self.store.put_bytes(data, artifact_kind(media), ext=ext, source=url, task_id=task_id)
 
 
 def _head(f: BinaryIO) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, Field, model_validator
@@ -22,7 +22,7 @@ MEDIA_TYPES: tuple[MediaType, ...] = ("text", "image", "audio", "video")
 # one extractive answer with its span, ``text`` a transcription; the rest answer ``{"path": ...}`` when they made
 # media (``media``) and ``{"generated text": ...}`` otherwise (``generated_text``).
 JarvisShape = Literal["boxes", "labels", "entities", "answers", "answer", "text", "media", "generated_text"]
-JARVIS_SHAPES: tuple[str, ...] = JarvisShape.__args__  # type: ignore[attr-defined]
+JARVIS_SHAPES: tuple[str, ...] = get_args(JarvisShape)
 LLM_MODEL = "llm"  # in ``offline``: the controller LLM (the packaged small one unless another is configured)
 
 

@@ -93,10 +93,11 @@ def choose_models(llm: LLM, choices: list[tuple[TaskSpec, list[dict[str, Any]]]]
 
     for key, task, candidates in asked:
         ids = [_candidate_id(c) for c in candidates]
-        pick = answer.get(key) if isinstance(answer.get(key), dict) else None
-        model_id = str(pick.get("id", "")) if pick else ""
+        given = answer.get(key)
+        pick: dict[str, Any] = given if isinstance(given, dict) else {}
+        model_id = str(pick.get("id", ""))
         if model_id in ids:
-            reason = str(pick.get("reason") or "chosen by the LLM").strip()  # type: ignore[union-attr]
+            reason = str(pick.get("reason") or "chosen by the LLM").strip()
             chosen[task.id] = (model_id, reason)
         else:
             why = failure or (f"the LLM chose {model_id!r}, not a candidate" if model_id else

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from ..errors import ModelSelectionError
 from ..experts.hub.errors import ways_to_serve
 from ..experts.hub.tasks import NOT_COVERED, hosted
+from ..llm.base import LLM
 from ..plan_schema import Plan, TaskSpec
 from ..results import ModelChoice
 from ..tasks import default_registry
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 
 # Offline models first (no network, no download), then the LLM, then hub models by popularity.
 _SOURCE_RANK = {"user": 0, "embedded": 1, "llm": 2, "hub": 3}
+
+
+class CardServer(Protocol):
+    """What the selector asks of a backend (``backends.Backend`` has it): its name, and whether it serves a card."""
+
+    name: str
+
+    def can_serve(self, card: ModelCard) -> tuple[bool, str]: ...
 
 
 @dataclass
@@ -37,7 +46,7 @@ class Selector:
     that call fails) the top-ranked candidate wins.
     """
 
-    def __init__(self, catalog: Catalog, backends: Sequence[Any], *, llm: Any | None = None, top_k: int = 5,
+    def __init__(self, catalog: Catalog, backends: Sequence[CardServer], *, llm: LLM | None = None, top_k: int = 5,
                  overrides: dict[str, str] | None = None) -> None:
         self.catalog = catalog
         self.backends = list(backends)
@@ -56,11 +65,11 @@ class Selector:
         for card in cards:
             why = []
             for backend in self.backends:
-                ok, reason = backend.can_serve(card)  # type: ignore[attr-defined]
+                ok, reason = backend.can_serve(card)
                 if ok:
-                    found.append(Candidate(card, backend.name, reason))  # type: ignore[attr-defined]
+                    found.append(Candidate(card, backend.name, reason))
                     break
-                why.append(f"{backend.name}: {reason}")  # type: ignore[attr-defined]
+                why.append(f"{backend.name}: {reason}")
             else:
                 rejected.append(f"{card.id} ({'; '.join(why) or 'no backend'})")
         return found, rejected
@@ -76,7 +85,7 @@ class Selector:
             ranked[spec.id] = cands[: self.top_k]
         choose = {tid: c for tid, c in ranked.items() if len(c) > 1}
         llm_pick: dict[int, tuple[str, str]] = {}
-        if choose and self.llm is not None and getattr(self.llm, "capable", False):
+        if choose and self.llm is not None and self.llm.capable:
             llm_pick = self._ask_llm(plan, choose, request)
         for tid, cands in ranked.items():
             spec = plan.by_id()[tid]

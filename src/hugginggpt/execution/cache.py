@@ -29,16 +29,17 @@ import json
 import logging
 import os
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry import trace
 
+from ..backends import Backend
 from ..cachestore import put, record
 from ..catalog.cards import ModelCard
-from .calls import ExpertCall, ExpertReply, MediaInput
+from .calls import Executor, ExpertCall, ExpertReply, MediaInput
 from .outputs import CheckedOutput
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,29 @@ def _hub_deterministic(task: str) -> bool:
     return hub is not None and hub.library != "diffusers" and task not in SAMPLING_TASKS
 
 
-def revision(call: ExpertCall, backends: Mapping[str, Any], card: Callable[[str], ModelCard | None]) -> str | None:
+@runtime_checkable
+class LocalWeights(Protocol):
+    """A backend that runs weights from a local directory (transformers): the expert class holds its ``source``."""
+
+    def expert_class(self, card: ModelCard) -> type[Any]: ...
+
+
+class HostingServer(Protocol):
+    url: str
+
+    def hosts(self, card: ModelCard) -> bool: ...
+
+
+@runtime_checkable
+class ServerBackend(Protocol):
+    """A backend whose models run on servers (http): the revision is the server that hosts the model."""
+
+    @property
+    def servers(self) -> Sequence[HostingServer]: ...
+
+
+def revision(call: ExpertCall, backends: Mapping[str, Backend],
+             card: Callable[[str], ModelCard | None]) -> str | None:
     """The revision of a deterministic expert, or None when its results must not be reused (blocking)."""
     if call.backend in NEVER_CACHED:
         return None
@@ -126,12 +149,13 @@ def revision(call: ExpertCall, backends: Mapping[str, Any], card: Callable[[str]
     model = card(call.model_id)
     if model is None or not _hub_deterministic(call.task):
         return None
-    if call.backend == "transformers":
+    if call.backend == "transformers" and isinstance(backend, LocalWeights):
         source = getattr(backend.expert_class(model), "source", None)
         if not source or (call.task in GENERATING_TASKS and samples(Path(source))):
             return None
         return directory_revision(Path(source))
-    if call.backend == "http" and call.task not in GENERATING_TASKS:  # the server's generation config is unseen
+    # a model server's generation config is unseen: its generating tasks are never cached
+    if call.backend == "http" and call.task not in GENERATING_TASKS and isinstance(backend, ServerBackend):
         server = next((s for s in backend.servers if s.hosts(model)), None)
         return f"{server.url}|{call.model_id}" if server is not None else None
     return None
@@ -185,13 +209,13 @@ def _unpack(value: Any) -> ExpertReply | None:
 class CachingExecutor:
     """Wraps any executor: a deterministic expert's repeated call is answered from the cache (``reply.cached``)."""
 
-    def __init__(self, inner: Any, cache: Any, backends: Mapping[str, Any],
+    def __init__(self, inner: Executor, cache: Any, backends: Mapping[str, Backend],
                  card: Callable[[str], ModelCard | None]) -> None:
         self.inner = inner
         self.cache = cache
         self.backends = backends
         self.card = card
-        self.name = f"{getattr(inner, 'name', 'executor')}+cache"
+        self.name = f"{inner.name}+cache"
 
     def _lookup(self, call: ExpertCall) -> tuple[str | None, ExpertReply | None]:
         """(the key, the cached reply) of a call; (None, None) when the call is not cacheable (blocking)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..backends import Backend
 from ..catalog.cards import Catalog
 from ..config import HuggingGPTConfig
 from ..experts.pool import ExpertPool
@@ -12,7 +13,7 @@ from .calls import Executor
 from .runner import ThreadExecutor
 
 
-def make_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Any], catalog: Catalog,
+def make_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Backend], catalog: Catalog,
                   shared: dict[str, Any]) -> Executor:
     """The executor for one run. ``shared`` is the agent's state that outlives runs (e.g. a Ray engine's actors,
     the workspace cache). With ``cache.enabled`` the engine's executor is wrapped in the result cache."""
@@ -25,7 +26,7 @@ def make_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[
     return CachingExecutor(executor, workspace_cache(config, shared), backends, catalog.get)
 
 
-def _engine_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Any], catalog: Catalog,
+def _engine_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Backend], catalog: Catalog,
                      shared: dict[str, Any]) -> Executor:
     """The executor of ``execution.engine``."""
     threads = ThreadExecutor(pool, backends, catalog.get)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends import Backend
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertCrashed, ExpertError, ExpertUnavailable
@@ -287,7 +288,7 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, engine: RayEngine, threads: ThreadExecutor, backends: Mapping[str, Any],
+    def __init__(self, engine: RayEngine, threads: ThreadExecutor, backends: Mapping[str, Backend],
                  card: Callable[[str], ModelCard | None]) -> None:
         self.engine = engine
         self.threads = threads
@@ -368,6 +369,8 @@ class RayExecutor:
             self.engine.release(actor, rss, call.model_id)
         if isinstance(reply, Failure):
             raise reply.exception()
+        if not isinstance(reply, ExpertReply):
+            raise ExpertError(f"{call.model_id}: the Ray worker answered a {type(reply).__name__}, not a reply.")
         return reply
 
     def _died(self, actor: Actor, model_id: str, exc: Exception) -> Exception:
@@ -432,7 +435,7 @@ def _reason(text: str) -> str:
     return text[:240]
 
 
-def ray_executor(config: HuggingGPTConfig, threads: ThreadExecutor, backends: Mapping[str, Any],
+def ray_executor(config: HuggingGPTConfig, threads: ThreadExecutor, backends: Mapping[str, Backend],
                  card: Callable[[str], ModelCard | None], shared: dict[str, Any]) -> RayExecutor:
     """The Ray executor for one run; the engine (Ray, actors) lives in ``shared`` across runs."""
     import_ray()  # a clear ConfigError now, before any task runs, when Ray is missing

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backends import Backend
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertUnavailable, HuggingGPTError
@@ -49,12 +50,13 @@ class Failure:
         return cls(self.message, hint=self.hint)
 
 
-def build_backend(config: HuggingGPTConfig, pool: ExpertPool, name: str, factory: str | None = None) -> Any:
+def build_backend(config: HuggingGPTConfig, pool: ExpertPool, name: str, factory: str | None = None) -> Backend:
     """The backend ``name`` as the controller would build it, in this process. ``factory`` (``module:function``,
     called with the config and the pool) builds a backend that is neither embedded nor a hub backend."""
     if factory:
         module, _, fn = factory.partition(":")
-        return getattr(importlib.import_module(module), fn)(config, pool)
+        built: Backend = getattr(importlib.import_module(module), fn)(config, pool)
+        return built
     if name == "embedded":
         from ..backends import EmbeddedBackend
 
@@ -62,7 +64,8 @@ def build_backend(config: HuggingGPTConfig, pool: ExpertPool, name: str, factory
     if name in HUB_BACKENDS:
         from ..experts.hub.modes import build_hub_backends
 
-        return build_hub_backends(config, pool)[name]
+        hub: Backend = build_hub_backends(config, pool)[name]
+        return hub
     raise ConfigError(f"The backend {name!r} cannot run in a Ray worker.",
                       hint="Give its class a worker_factory ('module:function' building it from the config and an "
                            "ExpertPool), mark it in_process = True, or use execution.engine: threads.")

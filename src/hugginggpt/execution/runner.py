@@ -21,15 +21,16 @@ from typing import Any
 from opentelemetry import trace
 
 from ..artifacts import Artifact, ArtifactStore
+from ..backends import Backend
 from ..catalog.cards import ModelCard
-from ..errors import ExpertInputError, HuggingGPTError
+from ..errors import ExpertInputError, ExpertUnavailable, HuggingGPTError
 from ..experts.pool import ExpertPool
 from ..observability.spans import input_attributes
 from ..plan_schema import TaskSpec, ref_id
 from ..results import ErrorInfo, ModelChoice, TaskResult
 from ..tasks import TaskRegistry
-from .calls import ExpertCall, ExpertReply, MediaInput
-from .outputs import check_result
+from .calls import Executor, ExpertCall, ExpertReply, MediaInput
+from .outputs import CheckedOutput, check_result
 
 tracer = trace.get_tracer("hugginggpt")
 
@@ -46,7 +47,8 @@ class ThreadExecutor:
 
     name = "threads"
 
-    def __init__(self, pool: ExpertPool, backends: Mapping[str, Any], card: Callable[[str], ModelCard]) -> None:
+    def __init__(self, pool: ExpertPool, backends: Mapping[str, Backend],
+                 card: Callable[[str], ModelCard | None]) -> None:
         self.pool = pool
         self.backends = backends
         self.card = card
@@ -54,9 +56,11 @@ class ThreadExecutor:
     async def call(self, call: ExpertCall) -> ExpertReply:
         backend = self.backends[call.backend]
         card = self.card(call.model_id)
+        if card is None:
+            raise ExpertUnavailable(f"{call.model_id} is not in the catalog.", hint="hugginggpt models lists it.")
         inputs = call.local_inputs()
 
-        def run() -> tuple[Any, dict[str, Any]]:
+        def run() -> tuple[list[CheckedOutput], dict[str, Any]]:
             # Load and run under a lease (the pool cannot unload a model in use), then check the result here, off
             # the event loop (images are decoded): nothing unchecked is stored, fed to a dependant or cited.
             with self.pool.leasing():
@@ -75,7 +79,7 @@ class ThreadExecutor:
 class TaskRunner:
     """Runs one task of a run (the scheduler's ``run_task``)."""
 
-    def __init__(self, *, registry: TaskRegistry, store: ArtifactStore, executor: Any, resolve: ResolveFn,
+    def __init__(self, *, registry: TaskRegistry, store: ArtifactStore, executor: Executor, resolve: ResolveFn,
                  choices: Mapping[int, ModelChoice | HuggingGPTError], request: str = "", run_id: str = "") -> None:
         self.registry = registry
         self.store = store

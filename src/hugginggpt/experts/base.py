@@ -71,10 +71,13 @@ class ExpertCard:
 
 
 class Expert(ABC):
-    """Base class of every expert. Subclasses set the class attributes and implement ``_load`` and ``run``."""
+    """Base class of every expert. Subclasses set the class attributes and implement ``_load`` and ``run``.
 
-    task: ClassVar[str]
-    model_id: ClassVar[str]
+    ``task`` and ``model_id`` are the expert's identity: class attributes for an expert of one model (the embedded
+    ones), instance attributes set in ``__init__`` by experts that a backend builds from a catalog card."""
+
+    task: str
+    model_id: str
     backend: ClassVar[str] = "embedded"
     license: ClassVar[str] = ""
     description: ClassVar[str] = ""

@@ -25,6 +25,7 @@ from ..config import HuggingGPTConfig
 from ..errors import ExpertError, HuggingGPTError
 from .base import Expert, ExpertResult
 from .hub.errors import ModelServerUnreachable, RemoteTimeout, error_for_status
+from .hub.registry import HostedCall
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,16 @@ _DOWN_S = 30.0  # after a connection failure, skip probing the service for this 
 MAX_PROBES_PER_TASK = 10
 
 
-def _tasks() -> dict[str, Any]:
+def _tasks() -> dict[str, HostedCall]:
     from .hub.hf_calls import CALLS
 
     return CALLS
 
 
-def map_error(exc: BaseException, what: str) -> ExpertError:
+def map_error(exc: BaseException, what: str) -> HuggingGPTError:
     """huggingface_hub / httpx exceptions → our named errors."""
     if isinstance(exc, HuggingGPTError):
-        return exc  # type: ignore[return-value]
+        return exc
     name = type(exc).__name__
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
@@ -51,7 +52,7 @@ def map_error(exc: BaseException, what: str) -> ExpertError:
         return RemoteTimeout(f"{what} did not answer in time.", hint="Retry, raise hf_timeout, or run it locally.")
     if status is not None:
         try:
-            detail = response.text  # type: ignore[union-attr]
+            detail = str(getattr(response, "text", ""))
         except Exception:  # noqa: BLE001 - a streamed/closed body has no text; the status is enough
             detail = ""
         return error_for_status(int(status), what, detail)
@@ -72,8 +73,8 @@ class HFInferenceExpert(Expert):
         super().__init__()
         self._backend = backend
         self.card_ = card
-        self.model_id = card.id  # type: ignore[misc]
-        self.task = card.task  # type: ignore[misc]
+        self.model_id = card.id
+        self.task = card.task
         self._loaded = True
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:

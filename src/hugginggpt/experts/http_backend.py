@@ -209,8 +209,8 @@ class RemoteExpert(Expert):
     def __init__(self, server: ModelServer, card: ModelCard) -> None:
         super().__init__()
         self.server = server
-        self.model_id = card.id  # type: ignore[misc]
-        self.task = card.task  # type: ignore[misc]
+        self.model_id = card.id
+        self.task = card.task
         self._loaded = True
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:

@@ -38,8 +38,8 @@ class LLMTaskExpert(Expert):
     def __init__(self, llm: LLM, task: str, request: str = "") -> None:
         super().__init__()
         self.llm = llm
-        self.task = task  # type: ignore[misc]
-        self.model_id = llm_model_id(llm)  # type: ignore[misc]
+        self.task = task
+        self.model_id = llm_model_id(llm)
         self.request = request
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:

@@ -27,7 +27,7 @@ from ..llm.base import LLM
 from ..plan_schema import GENERATED, Plan, TaskSpec, ref_id, refs_in
 from ..prompts import chat_prompt, render
 from ..tasks import TaskRegistry, default_registry
-from .base import PlanContext, PlanOutcome
+from .base import PlanContext, Planner, PlanOutcome
 from .llm_planner import parse_plan_output
 from .offline_planner import OfflinePlanner
 from .validate import repair_plan, validate_plan
@@ -48,11 +48,11 @@ class HybridPlanner:
 
     name = "hybrid"
 
-    def __init__(self, llm: LLM, registry: TaskRegistry | None = None, offline: Any | None = None, *,
+    def __init__(self, llm: LLM, registry: TaskRegistry | None = None, offline: Planner | None = None, *,
                  max_tokens: int = 512) -> None:
         self.llm = llm
         self.registry = registry or default_registry()
-        self.offline = offline or OfflinePlanner(self.registry)
+        self.offline: Planner = offline or OfflinePlanner(self.registry)
         self.prompts = chat_prompt("hybrid")
         self.max_tokens = max_tokens
 

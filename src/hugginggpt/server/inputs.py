@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import Artifact, ArtifactStore
+from ..artifacts import Artifact, ArtifactStore, artifact_kind
 from ..errors import RequestTooLarge
 from ..history import check_history, recent_history
 from ..imaging import check_image_pixels
@@ -77,7 +77,7 @@ class InputGate:
             named = tmp.with_suffix(ext)
             tmp.replace(named)
             tmp = named
-            art = self.store.put_file(tmp, media, source=f"upload:{filename or ''}")  # type: ignore[arg-type]
+            art = self.store.put_file(tmp, artifact_kind(media), source=f"upload:{filename or ''}")
         finally:
             tmp.unlink(missing_ok=True)
         self.db.add_upload(art.sha256, filename, media, art.mime, art.size)
