@@ -142,9 +142,10 @@ class HuggingGPT:
 
     # ----- public API -------------------------------------------------------------------------------------------
     def run(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,
-            on_event: Callable[[Event], None] | None = None) -> RunResult:
-        """Run one request end to end (blocking)."""
-        return asyncio.run(self.arun(request, files=files, history=history, on_event=on_event))
+            on_event: Callable[[Event], None] | None = None, run_id: str | None = None) -> RunResult:
+        """Run one request end to end (blocking). ``run_id``: the id the caller records the run under (the run
+        history, the server), also put on the run's trace; a new one by default."""
+        return asyncio.run(self.arun(request, files=files, history=history, on_event=on_event, run_id=run_id))
 
     def chat(self, history: list[dict[str, Any]], files: Sequence[str | Path] = ()) -> RunResult:
         """Answer the last user message of an OpenAI-style history. Files mentioned or produced in earlier turns
@@ -172,9 +173,9 @@ class HuggingGPT:
                     message=result.answer, data={"run": result.model_dump(mode="json")})
 
     async def arun(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,
-                   on_event: Callable[[Event], None] | None = None) -> RunResult:
+                   on_event: Callable[[Event], None] | None = None, run_id: str | None = None) -> RunResult:
         emit = on_event or (lambda e: None)
-        run = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
+        run = RunResult(run_id=run_id or uuid.uuid4().hex[:12], request=request)
         usage = Usage()
         t_all = time.perf_counter()
         try:

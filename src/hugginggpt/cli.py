@@ -106,10 +106,10 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
         setup_tracing(agent.config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
         with RunRecorder(agent.config, "cli").run(request, file or []) as rec:  # recorded in the run history
             if as_json:
-                result = rec.done(agent.run(request, files=file or []))
+                result = rec.done(agent.run(request, files=file or [], run_id=rec.run_id))
             else:
                 with ProgressView(console) as view, run_progress(view, console):
-                    result = rec.done(agent.run(request, files=file or [], on_event=view.on_event))
+                    result = rec.done(agent.run(request, files=file or [], on_event=view.on_event, run_id=rec.run_id))
     except HuggingGPTError as exc:
         _fail(exc, as_json)
         return
@@ -174,7 +174,8 @@ def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = 
         history.append({"role": "user", "content": line, "files": [str(f) for f in files]})
         try:
             with recorder.run(line, files) as rec, ProgressView(console) as view, run_progress(view, console):
-                result = rec.done(agent.run(line, files=files, history=history[:-1], on_event=view.on_event))
+                result = rec.done(agent.run(line, files=files, history=history[:-1], on_event=view.on_event,
+                                            run_id=rec.run_id))
         except HuggingGPTError as exc:
             err.print(f"[red]{type(exc).__name__}[/]: {escape(str(exc))}")
             history.pop()
