@@ -13,7 +13,7 @@ Two requests: ``text`` (sentiment of a sentence: one fast task, where a fixed co
 ``--warmup`` untimed ones; modes are interleaved over ``--rounds`` rounds so drift of a shared machine spreads
 evenly. Reported: median, mean and p90 seconds per run, and the median's difference from ``off``.
 
-    python benchmarks/tracing_overhead.py --runs 30 --rounds 2
+    python benchmarks/tracing_overhead.py --runs 15 --rounds 2   # the defaults
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def summary(times: list[float]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=20, help="timed runs per request, mode and round")
+    ap.add_argument("--runs", type=int, default=15, help="timed runs per request, mode and round")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
