@@ -26,6 +26,7 @@ def test_run_json_with_console_spans(tmp_path: Path) -> None:
     assert result["status"] == "succeeded"
     spans = _console_spans(proc.stderr)
     (run,) = [s for s in spans if s["name"] == "hugginggpt.run"]
+    assert run["attributes"]["hugginggpt.run_id"] == result["run_id"]  # the id the run history shows
     trace = [s for s in spans if s["context"]["trace_id"] == run["context"]["trace_id"]]
     assert {"hugginggpt.stage.plan", "hugginggpt.stage.execute", "hugginggpt.expert"} <= {s["name"] for s in trace}
     (expert,) = [s for s in trace if s["name"] == "hugginggpt.expert"]
