@@ -34,6 +34,7 @@ from ..backends import Backend
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertCrashed, ExpertError, ExpertUnavailable
+from ..observability.tracing import inject_context
 from .calls import ExpertCall, ExpertReply, MediaInput
 from .runner import ThreadExecutor
 
@@ -349,7 +350,7 @@ class RayExecutor:
                    ) -> ExpertReply:
         from .ray_worker import Failure
 
-        ref = actor.handle.run.remote(card, call.request, inputs)
+        ref = actor.handle.run.remote(card, call.request, inputs, inject_context())
         rss = None
         try:
             reply, rss, actor.node = await ref

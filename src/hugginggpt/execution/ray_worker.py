@@ -27,6 +27,7 @@ from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertUnavailable, HuggingGPTError
 from ..experts.pool import ExpertPool, rss_mb
 from ..experts.workers import contained
+from ..observability.tracing import attach_context, get_tracer, setup_tracing
 from .calls import ExpertReply, MediaInput
 from .outputs import check_result
 
@@ -114,6 +115,7 @@ class ExpertWorker:
         from ..imaging import set_max_image_pixels
 
         self.config = HuggingGPTConfig.model_validate(config)
+        setup_tracing(self.config.tracing)  # the worker's spans go where the controller's go
         set_max_image_pixels(self.config.max_image_pixels)
         self.pool = ExpertPool(self.config.memory_budget_mb)
         self.model_id = model_id
@@ -125,10 +127,16 @@ class ExpertWorker:
     def info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "node": _node_id(), "rss_mb": round(rss_mb(), 1), "memory_cap": self.cap}
 
-    def run(self, card: ModelCard, request: str, inputs: Mapping[str, Any]
+    def run(self, card: ModelCard, request: str, inputs: Mapping[str, Any], trace: Mapping[str, str] | None = None
             ) -> tuple[ExpertReply | Failure, float, str]:
         """Run the expert on the inputs: the checked reply (or the named failure), this process's RSS after it (MiB)
-        and this node's id."""
+        and this node's id. ``trace``: the caller's trace context, so the worker's span joins the run's trace."""
+        with attach_context(trace), get_tracer().start_as_current_span("hugginggpt.worker", attributes={
+                "hugginggpt.model_id": card.id, "hugginggpt.worker": self.where}):
+            return self._run(card, request, inputs)
+
+    def _run(self, card: ModelCard, request: str, inputs: Mapping[str, Any]
+             ) -> tuple[ExpertReply | Failure, float, str]:
         try:
             with tempfile.TemporaryDirectory(prefix="hugginggpt-call-") as tmp:
                 local = materialize(inputs, Path(tmp))
