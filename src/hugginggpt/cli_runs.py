@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
@@ -206,9 +206,11 @@ def list_runs(limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="M
     priced = bool(config.costs.prices)
     table = Table(title=f"{len(rows)} run(s) in {database_path(config)}", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-    for name, justify in (("id", "left"), ("status", "left"), ("source", "left"), ("started", "left"),
-                          ("s", "right"), ("tokens", "right"), ("files", "right")):
-        table.add_column(name, justify=justify, no_wrap=True,  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("id", "left"), ("status", "left"), ("source", "left"),
+                                                      ("started", "left"), ("s", "right"), ("tokens", "right"),
+                                                      ("files", "right"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True,
                          min_width={"id": 16, "status": 9, "started": 11, "s": 5}.get(name, len(name)))
     if priced:
         table.add_column("cost", justify="right", no_wrap=True, min_width=8)

@@ -10,6 +10,7 @@ from typing import Any
 from .answer_sections import FILES_NOTE, LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, NOTE_HEAD
 from .experts.embedded.labels import match_label
 from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
+from .llm.base import LLM
 from .llm.guard import guard_text
 from .media import PATH_RE
 from .payloads import Boxes
@@ -117,7 +118,7 @@ def verify_paths(answer: str, run: RunResult) -> str:
 class Responder:
     """LLM answer from the digest when the LLM is capable; otherwise the deterministic answer."""
 
-    def __init__(self, llm: object | None = None, *, max_tokens: int = 600) -> None:
+    def __init__(self, llm: LLM | None = None, *, max_tokens: int = 600) -> None:
         self.llm = llm
         self.max_tokens = max_tokens  # an answer that reaches it is cut off: the deterministic answer is used
 
@@ -125,7 +126,7 @@ class Responder:
         if self.llm is not None and getattr(self.llm, "capable", False) and run.results:
             try:
                 messages = build_response_messages(run.request, Plan(tasks=run.plan), results_digest(run))
-                out = self.llm.chat(messages, max_tokens=self.max_tokens, stage="respond")  # type: ignore[attr-defined]
+                out = self.llm.chat(messages, max_tokens=self.max_tokens, stage="respond")
                 report = guard_text(out.text, finish_reason=out.finish_reason,
                                     media_made={a.kind for a in run.artifacts}, tasks_ran=True)
                 if report.tripped:
@@ -279,7 +280,7 @@ _CHAT_SYSTEM = "You are HuggingGPT, a helpful assistant. Answer briefly."
 _MIN_WORDS = 3  # a guarded chat answer shorter than this is no answer
 
 
-def no_task_answer(llm: Any, run: Any, history: list[dict[str, Any]], attached: list[Any]) -> str:
+def no_task_answer(llm: LLM, run: RunResult, history: list[dict[str, Any]], attached: list[Any]) -> str:
     """The answer to a request with an empty plan.
 
     A request that names a video (the only medium with no default task) or asks for media is answered without the

@@ -191,7 +191,9 @@ def run(data: Path, tools_path: Path, planner_kind: str = "offline", *, limit: i
         raise ConfigError("--limit must be at least 1.")
     tools = load_tools(tools_path)
     samples, report = load_samples(data, tools, limit=limit, skip=skip)
-    binding = bind_tools(tools, names=tool_names)  # type: ignore[arg-type]
+    if tool_names not in ("registry", "native"):
+        raise ConfigError(f"--tool-names is registry or native, not {tool_names!r}.")
+    binding = bind_tools(tools, names="native" if tool_names == "native" else "registry")
     demo_list = load_demos(demos_from, demos, tools) if demos_from and demos > 0 else []
     planner = make_planner(planner_kind, binding, llm_factory, demo_list)
     result = evaluate(samples, planner, binding, on_prediction=on_prediction)

@@ -103,8 +103,9 @@ def to_media(type_name: str) -> str:
     return t if t in MEDIA_TYPES else "text"
 
 
-class ToolList(Sequence[ToolSpec]):
-    """The tools of one domain, in file order (TaskBench's tool index is the 1-based position)."""
+class ToolList:
+    """The tools of one domain, in file order (TaskBench's tool index is the 1-based position). Indexed and iterated
+    like a list of ``ToolSpec``; ``in`` and ``index`` take a tool name."""
 
     def __init__(self, tools: Sequence[ToolSpec], domain: str = "") -> None:
         self.tools = list(tools)
@@ -112,7 +113,7 @@ class ToolList(Sequence[ToolSpec]):
         self._by_name = {t.name: t for t in self.tools}
         self._index = {t.name: i + 1 for i, t in enumerate(self.tools)}
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i: int) -> ToolSpec:
         return self.tools[i]
 
     def __len__(self) -> int:
@@ -136,7 +137,7 @@ class ToolList(Sequence[ToolSpec]):
     def get(self, name: str) -> ToolSpec | None:
         return self._by_name.get(name)
 
-    def index(self, name: str) -> int:  # type: ignore[override]
+    def index(self, name: str) -> int:
         """TaskBench's tool index (1-based), 0 for a name outside the list."""
         return self._index.get(name, 0)
 

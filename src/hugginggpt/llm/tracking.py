@@ -11,7 +11,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ..observability.metrics import record_llm_call
 from ..observability.tracing import content_enabled, get_tracer
-from .base import ChatResult, Usage
+from .base import LLM, ChatResult, Usage
 
 LLM_SPAN = "hugginggpt.llm"
 
@@ -19,11 +19,11 @@ LLM_SPAN = "hugginggpt.llm"
 class TrackedLLM:
     """Wraps an LLM so that all calls made during one run are counted in that run's ``Usage``."""
 
-    def __init__(self, llm: Any, usage: Usage) -> None:
+    def __init__(self, llm: LLM, usage: Usage) -> None:
         self._llm = llm
         self.usage = usage
-        self.name = llm.name
-        self.capable = llm.capable
+        self.name: str = llm.name
+        self.capable: bool = llm.capable
 
     def chat(self, messages: list[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
              max_tokens: int = 512, temperature: float = 0.0, stage: str = "other") -> ChatResult:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..agent import HuggingGPT
 from ..config import HuggingGPTConfig
 from ..version import __version__
 from . import errors
@@ -38,18 +39,16 @@ answers from the real outputs. JARVIS-compatible routes (`/hugginggpt`, `/tasks`
 chat completions (model `hugginggpt`), background runs with live SSE events, uploads and artifacts. Web UI: `/ui`."""
 
 
-def build_agent(config: HuggingGPTConfig) -> Any:
+def build_agent(config: HuggingGPTConfig) -> HuggingGPT:
     """The server's agent: requests may read only the artifact store (uploads, earlier outputs) plus directories
     the configuration lists explicitly; URLs only if ``allow_urls``."""
-    from ..agent import HuggingGPT
-
     artifacts = config.workspace_path / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     allowed = [artifacts, *(Path(d).expanduser().resolve() for d in config.allowed_dirs)]
     return HuggingGPT(config.with_overrides(allowed_dirs=allowed), base_dir=artifacts)
 
 
-def create_app(config: HuggingGPTConfig | None = None, agent: Any | None = None) -> FastAPI:
+def create_app(config: HuggingGPTConfig | None = None, agent: HuggingGPT | None = None) -> FastAPI:
     """The server app. ``agent`` defaults to a ``HuggingGPT`` built from ``config`` (see ``build_agent``)."""
     config = config or HuggingGPTConfig()
     settings = config.server

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..agent import check_request
+from ..agent import HuggingGPT, check_request
 from ..history import check_history
 from ..results import ErrorInfo, Event, RunResult
 from .inputs import Inputs
@@ -49,7 +49,7 @@ def failure_of(result: RunResult) -> ErrorInfo | None:
 class RunManager:
     """Starts runs, records their events and results, and lets callers wait for or listen to them."""
 
-    def __init__(self, agent: Any, db: ServerDB, view: PublicView, *, max_concurrent: int = 4) -> None:
+    def __init__(self, agent: HuggingGPT, db: ServerDB, view: PublicView, *, max_concurrent: int = 4) -> None:
         self.agent = agent
         self.db = db
         self.view = view
@@ -102,7 +102,7 @@ class RunManager:
         result.run_id = rec.id
         return result
 
-    def check(self, inputs: Inputs, agent: Any | None = None) -> None:
+    def check(self, inputs: Inputs, agent: HuggingGPT | None = None) -> None:
         """Refuse at once what the agent would refuse first (so the client gets a 400/413, not a failed run), and
         before anything is stored: an empty or too long request, a history over the limits (every entry point,
         the web UI included, starts runs here)."""
@@ -111,7 +111,7 @@ class RunManager:
         check_request(inputs.request, config.max_request_chars)  # the agent's own check, so both refuse alike
 
     async def start(self, inputs: Inputs, *, source: str, conversation_id: str | None = None,
-                    agent: Any | None = None) -> str:
+                    agent: HuggingGPT | None = None) -> str:
         """Record a queued run and start it in the background; returns its id."""
         self.check(inputs, agent)
         run_id = uuid.uuid4().hex[:16]
@@ -200,7 +200,7 @@ class RunManager:
         self.db.interrupt_unfinished("The server stopped while this run was in progress.")
 
     # ----- internals --------------------------------------------------------------------------------------------
-    async def _execute(self, run_id: str, inputs: Inputs, agent: Any, conversation_id: str | None) -> None:
+    async def _execute(self, run_id: str, inputs: Inputs, agent: HuggingGPT, conversation_id: str | None) -> None:
         loop = asyncio.get_running_loop()
 
         def on_event(event: Event) -> None:
@@ -221,7 +221,7 @@ class RunManager:
                 self._publish(run_id, {"kind": "run", "status": "running", "at": time.time()})
                 history = await asyncio.to_thread(self.remember, inputs.history)
                 res: RunResult = await agent.arun(inputs.request, files=inputs.files, history=history,
-                                                  on_event=on_event)
+                                                  on_event=on_event, run_id=run_id)
             res.run_id = run_id
             failure = failure_of(res)
             status = res.status

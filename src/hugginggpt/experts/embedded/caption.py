@@ -128,8 +128,8 @@ def _shorten(text: str) -> str:
 class CompositeCaptioner(Expert):
     """image-to-text: a template sentence from the classifier, the detectors and OCR (not a neural captioner)."""
 
-    task: ClassVar[str] = "image-to-text"
-    model_id: ClassVar[str] = "hugginggpt/composite-captioner"
+    task = "image-to-text"
+    model_id = "hugginggpt/composite-captioner"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (

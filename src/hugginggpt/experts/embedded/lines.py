@@ -66,8 +66,8 @@ def draw_segments(size: tuple[int, int], segments: np.ndarray[Any, Any]) -> np.n
 class LineSegmentControl(Expert):
     """mlsd-control: a ControlNet M-LSD style map of straight lines from OpenCV's Line Segment Detector."""
 
-    task: ClassVar[str] = "mlsd-control"
-    model_id: ClassVar[str] = "hugginggpt/opencv-lsd-lines"
+    task = "mlsd-control"
+    model_id = "hugginggpt/opencv-lsd-lines"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0 (OpenCV)"
     description: ClassVar[str] = (

@@ -278,8 +278,8 @@ _ENGINE: LazyResident[_RapidOcrEngine | _TesseractEngine] = LazyResident("OCR en
 class OcrExpert(Expert):
     """image-to-text by reading the printed text in the image (no description of the scene)."""
 
-    task: ClassVar[str] = "image-to-text"
-    model_id: ClassVar[str] = "hugginggpt/pp-ocrv4-reader"
+    task = "image-to-text"
+    model_id = "hugginggpt/pp-ocrv4-reader"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (

@@ -117,8 +117,8 @@ def segment_person(image: Image.Image) -> np.ndarray[Any, Any]:
 class ImageClassifier(Expert):
     """image-classification with EfficientNet-Lite0 (ImageNet-1k)."""
 
-    task: ClassVar[str] = "image-classification"
-    model_id: ClassVar[str] = "hugginggpt/efficientnet-lite0"
+    task = "image-classification"
+    model_id = "hugginggpt/efficientnet-lite0"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
@@ -153,8 +153,8 @@ class ImageClassifier(Expert):
 class FacePersonDetector(Expert):
     """object-detection limited to what really ships offline: faces, people and cat faces."""
 
-    task: ClassVar[str] = "object-detection"
-    model_id: ClassVar[str] = "hugginggpt/face-person-detector"
+    task = "object-detection"
+    model_id = "hugginggpt/face-person-detector"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
@@ -205,8 +205,8 @@ class FacePersonDetector(Expert):
 class PersonSegmenter(Expert):
     """image-segmentation: person vs background with mediapipe selfie segmentation."""
 
-    task: ClassVar[str] = "image-segmentation"
-    model_id: ClassVar[str] = "hugginggpt/selfie-segmentation"
+    task = "image-segmentation"
+    model_id = "hugginggpt/selfie-segmentation"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
@@ -314,8 +314,8 @@ def draw_openpose(size: tuple[int, int], points: list[tuple[float, float, float]
 class OpenPoseControl(Expert):
     """openpose-control: a ControlNet OpenPose condition map from mediapipe pose landmarks."""
 
-    task: ClassVar[str] = "openpose-control"
-    model_id: ClassVar[str] = "hugginggpt/mediapipe-openpose-map"
+    task = "openpose-control"
+    model_id = "hugginggpt/mediapipe-openpose-map"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
@@ -351,8 +351,8 @@ class OpenPoseControl(Expert):
 class CannyControl(Expert):
     """canny-control: Canny edges with the thresholds of ControlNet's annotator (as JARVIS)."""
 
-    task: ClassVar[str] = "canny-control"
-    model_id: ClassVar[str] = "hugginggpt/opencv-canny"
+    task = "canny-control"
+    model_id = "hugginggpt/opencv-canny"
     deterministic: ClassVar[bool] = True
     license: ClassVar[str] = "Apache-2.0"
     description: ClassVar[str] = (
