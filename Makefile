@@ -31,8 +31,13 @@ lint: setup
 	$(PY) -m ruff check src tests benchmarks examples scripts
 	$(PY) -m mypy src/hugginggpt
 
-test: setup lint
+test: setup lint typecheck
 	$(PY) -m pytest -q
+
+# mypy in strict mode on the core packages (their override in pyproject.toml; `make lint` checks the rest).
+.PHONY: typecheck
+typecheck: setup
+	MYPYPATH=src $(VENV)/bin/mypy -p hugginggpt.plan_schema -p hugginggpt.execution -p hugginggpt.backends -p hugginggpt.catalog
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
