@@ -85,7 +85,7 @@ class PublicView:
         results = [self.task_result(r) for r in res.get("results", [])]
         error = rec.error or res.get("error")
         return RunOut(
-            id=rec.id, status=rec.status, source=rec.source, request=self.text(rec.request),  # type: ignore[arg-type]
+            id=rec.id, status=rec.status, source=rec.source, request=self.text(rec.request),
             conversation_id=rec.conversation_id, created_at=rec.created_at, started_at=rec.started_at,
             finished_at=rec.finished_at, answer=self.text(res["answer"]) if "answer" in res else None,
             planner=res.get("planner"), plan=[JarvisTask(**self.deep(t)) for t in res.get("plan", [])],
