@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 
+from ..agent import HuggingGPT
 from ..config import HuggingGPTConfig
 from ..results import RunResult
 from .errors import APIError, status_of
@@ -26,7 +26,7 @@ class ServerState:
 
     config: HuggingGPTConfig
     settings: ServerSettings
-    agent: Any
+    agent: HuggingGPT
     db: ServerDB
     view: PublicView
     gate: InputGate
@@ -57,4 +57,5 @@ class ServerState:
 
 
 def state(request: Request) -> ServerState:
-    return request.app.state.hg  # type: ignore[no-any-return]
+    st: ServerState = request.app.state.hg  # set by create_app
+    return st
