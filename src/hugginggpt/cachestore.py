@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .config import HuggingGPTConfig
+
 MB = 1024 * 1024
 
 
-def cache_dir(config: Any) -> Path:
+def cache_dir(config: HuggingGPTConfig) -> Path:
     """Where the workspace's caches live: ``<workspace>/cache``."""
     return Path(config.workspace_path) / "cache"
 
@@ -44,7 +46,7 @@ def put(cache: Any, key: str, value: Any) -> None:
         cache.cull()
 
 
-def workspace_cache(config: Any, shared: dict[str, Any]) -> Any:
+def workspace_cache(config: HuggingGPTConfig, shared: dict[str, Any]) -> Any:
     """The workspace cache object of this agent, opened once and kept in ``shared`` (the agent's lasting state)."""
     directory = cache_dir(config)
     held = shared.get("cache")
@@ -57,7 +59,7 @@ def workspace_cache(config: Any, shared: dict[str, Any]) -> Any:
 def record(hit: bool, kind: str) -> None:
     """Count a lookup in the process metrics, where that module is present."""
     try:
-        from ..observability.metrics import record_cache
+        from .observability.metrics import record_cache
     except ImportError:  # metrics are optional
         return
     record_cache(hit, kind)

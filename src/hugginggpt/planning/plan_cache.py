@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..cachestore import put, record, workspace_cache
+from ..config import HuggingGPTConfig
+from ..llm.base import LLM
 from ..plan_schema import Plan
 from ..prompts import prompt_version as prompt_files_version
 from ..tasks import TaskRegistry
@@ -49,7 +51,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def llm_identity(llm: Any) -> str:
+def llm_identity(llm: LLM) -> str:
     """Backend name, model name and base URL of an LLM (a model property may ask the server once)."""
     parts = [str(getattr(llm, "name", ""))]
     for attr in ("model", "base_url"):
@@ -66,7 +68,7 @@ _TOKEN = re.compile(r"[^\s\"'`<>()\[\]{},;|]+")
 class CachedPlanner:
     """Wraps an LLM planner: the same request on the same files, model and prompts gets the stored plan."""
 
-    def __init__(self, inner: Planner, llm: Any, cache: Any, *, base_dir: Path, registry: TaskRegistry) -> None:
+    def __init__(self, inner: Planner, llm: LLM, cache: Any, *, base_dir: Path, registry: TaskRegistry) -> None:
         self.inner = inner
         self.llm = llm
         self.cache = cache
@@ -121,7 +123,7 @@ class CachedPlanner:
         return outcome
 
 
-def _plan_tokens(llm: Any) -> int:
+def _plan_tokens(llm: LLM) -> int:
     """Planning tokens counted so far by a run's tracked LLM (0 when it does not count)."""
     stage = (getattr(getattr(llm, "usage", None), "by_stage", None) or {}).get("plan") or {}
     return int(stage.get("prompt_tokens", 0)) + int(stage.get("completion_tokens", 0))
@@ -135,7 +137,7 @@ def _unpack(value: Any) -> tuple[PlanOutcome, int] | None:
         return None
 
 
-def cached_planner(planner: Planner, llm: Any, config: Any, shared: dict[str, Any], base_dir: Path,
+def cached_planner(planner: Planner, llm: LLM, config: HuggingGPTConfig, shared: dict[str, Any], base_dir: Path,
                    registry: TaskRegistry) -> Planner:
     """``planner`` behind the plan cache when ``cache.plans`` is on; ``planner`` itself otherwise."""
     if not config.cache.plans:

@@ -8,11 +8,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ResourceAccessDenied
 from .graph import plan_svg
+
+if TYPE_CHECKING:  # kept light: the agent is imported when a session needs its own
+    from ..agent import HuggingGPT
+    from .deps import ServerState
 
 STAGES = ("plan", "select", "execute", "respond")
 _LABEL = {"plan": "Plan", "select": "Models", "execute": "Run", "respond": "Answer"}
@@ -292,10 +296,10 @@ def check_endpoint(policy: LLMPolicy, url: str) -> str:
     return norm
 
 
-_AGENTS: OrderedDict[str, Any] = OrderedDict()
+_AGENTS: OrderedDict[str, HuggingGPT] = OrderedDict()
 
 
-def session_agent(st: Any, llm: dict[str, Any] | None) -> Any:
+def session_agent(st: ServerState, llm: dict[str, Any] | None) -> HuggingGPT:
     """The server's agent, or one that uses the LLM endpoint a UI session chose (cached, expert pool shared). The
     endpoint is checked again here, against the current rule, whatever the session state says."""
     if not llm:
