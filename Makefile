@@ -30,6 +30,7 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check src tests benchmarks examples scripts
 	$(PY) -m mypy src/hugginggpt
+	$(VENV)/bin/lint-imports  # the import layers and no import cycles (contracts in pyproject.toml)
 
 test: setup lint typecheck
 	$(PY) -m pytest -q

@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from hugginggpt.backends import LLMBackend  # noqa: E402
+from hugginggpt.backends.llm import LLMBackend  # noqa: E402
 from hugginggpt.catalog.cards import Catalog, ModelCard, hub_cards  # noqa: E402
 from hugginggpt.catalog.choose import choose_models  # noqa: E402
 from hugginggpt.errors import PlanError  # noqa: E402

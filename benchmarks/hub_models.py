@@ -70,9 +70,9 @@ def main() -> int:
     import transformers
 
     from hub.tiny_models import build  # tests/hub/tiny_models.py
+    from hugginggpt.backends.transformers import TransformersBackend
     from hugginggpt.catalog.cards import ModelCard
     from hugginggpt.experts.pool import ExpertPool, rss_mb
-    from hugginggpt.experts.transformers_backend import TransformersBackend
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig
-from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.backends.embedded import EmbeddedBackend
 from hugginggpt.cachestore import open_cache, put
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.execution import cache as result_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hugginggpt.artifacts import ArtifactStore
-from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.backends.embedded import EmbeddedBackend
 from hugginggpt.catalog.cards import Catalog, hub_cards
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.errors import ModelSelectionError

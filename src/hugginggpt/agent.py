@@ -16,7 +16,9 @@ from typing import Any
 from opentelemetry import trace
 
 from .artifacts import Artifact, ArtifactStore
-from .backends import Backend, EmbeddedBackend, LLMBackend
+from .backends.base import Backend
+from .backends.embedded import EmbeddedBackend
+from .backends.llm import LLMBackend
 from .catalog.cards import Catalog, ModelCard
 from .catalog.selector import Selector
 from .config import HuggingGPTConfig
@@ -90,7 +92,7 @@ class HuggingGPT:
 
     def _served_cards(self) -> list[ModelCard]:
         """The models the configured model servers host (what the ``http`` backend lists)."""
-        from .experts.http_backend import HTTPBackend
+        from .backends.http import HTTPBackend
 
         http = self.hub_backends()["http"]
         return http.cards() if isinstance(http, HTTPBackend) else []
@@ -98,14 +100,14 @@ class HuggingGPT:
     def hub_backends(self) -> dict[str, Backend]:
         """The hub backends by name (nothing is loaded or contacted when they are built)."""
         if self._hub is None:
-            from .experts.hub.modes import build_hub_backends
+            from .backends.modes import build_hub_backends
 
             self._hub = build_hub_backends(self.config, self.pool)
         return self._hub
 
     def backends(self, llm: LLM | None = None) -> list[Backend]:
-        """Backends in order of preference for ``inference_mode`` (see experts/hub/modes.py)."""
-        from .experts.hub.modes import arrange
+        """Backends in order of preference for ``inference_mode`` (see backends/modes.py)."""
+        from .backends.modes import arrange
 
         return arrange(self.config.inference_mode, self.hub_backends(), EmbeddedBackend(self.pool),
                        LLMBackend(llm or self.llm))

@@ -289,13 +289,13 @@ def models_server(host: Annotated[str, typer.Option(help="Interface to listen on
                                              "docs/scaling.md).")] = None,
                   verbose: VerboseOpt = False) -> None:
     """Serve local experts behind JARVIS's model-server API (for the `http` backend of another machine)."""
-    from .experts.models_server import serve
+    from .server.models_server import serve
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if ray_serve or serve_config:
-            from .experts.serve_app import load_serve_settings, serve_forever
+            from .server.serve_app import load_serve_settings, serve_forever
 
             serve_forever(HuggingGPTConfig(), load_serve_settings(serve_config), host=host, port=port,
                           model_ids=model, tasks=task)

@@ -42,6 +42,6 @@ def _planner_name(agent: HuggingGPT) -> str:
 def _hub_backend_status(agent: HuggingGPT, live: list[Any]) -> dict[str, dict[str, Any]]:
     """The hub backends (transformers, hf-inference, http): whether they work here, and whether the configured
     inference_mode uses them."""
-    from .experts.hub.modes import hub_status
+    from .backends.modes import hub_status
 
     return hub_status(agent.config.inference_mode, agent.hub_backends(), live)

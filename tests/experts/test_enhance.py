@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.backends.embedded import EmbeddedBackend
 from hugginggpt.catalog.cards import Catalog
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.errors import ExpertInputError, MediaTooLarge

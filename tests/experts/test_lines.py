@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hugginggpt.backends import EmbeddedBackend
+from hugginggpt.backends.embedded import EmbeddedBackend
 from hugginggpt.catalog.cards import Catalog
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.errors import ExpertInputError

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from hugginggpt import errors
 from hugginggpt.agent import HuggingGPT
-from hugginggpt.backends import LLMBackend
+from hugginggpt.backends.llm import LLMBackend
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import HuggingGPTError, PlanError
 from hugginggpt.experts.llm_expert import llm_model_id, llm_tasks

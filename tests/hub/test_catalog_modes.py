@@ -93,7 +93,7 @@ def test_models_server_hosts_a_local_transformers_model(tiny, media, tmp_path: P
     from fastapi.testclient import TestClient
 
     from hugginggpt.experts.hub.wire import LOSSLESS_HEADER, decode_result
-    from hugginggpt.experts.models_server import build_hosted, create_app
+    from hugginggpt.server.models_server import build_hosted, create_app
 
     model_dir = tiny("object-detection")
     config = HuggingGPTConfig(workspace=tmp_path / "ws", device="cpu")
@@ -129,8 +129,8 @@ def test_backend_modules_import_without_the_heavy_stack() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, hugginggpt.experts.transformers_backend, hugginggpt.experts.hf_inference, "
-            "hugginggpt.experts.http_backend, hugginggpt.experts.models_server; "
+    code = ("import sys, hugginggpt.backends.transformers, hugginggpt.backends.hf_inference, "
+            "hugginggpt.backends.http, hugginggpt.server.models_server; "
             "print(sorted(m for m in ('torch', 'transformers', 'diffusers', 'fastapi') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -151,8 +151,8 @@ def test_missing_transformers_is_reported_not_raised(monkeypatch: pytest.MonkeyP
         rows = diagnose(make_agent([]))["backends"]
         assert rows["transformers"]["available"] is False
         assert "transformers" in rows["transformers"]["reason"] and "hugginggpt[hub]" in rows["transformers"]["reason"]
+        from hugginggpt.backends.transformers import TransformersBackend
         from hugginggpt.experts.pool import ExpertPool
-        from hugginggpt.experts.transformers_backend import TransformersBackend
 
         ok, why = TransformersBackend(ExpertPool()).can_serve(ModelCard(id="x", task="text-classification"))
         assert not ok and "transformers" in why

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from hugginggpt.backends.transformers import TransformersBackend
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.experts.hub.diffusion_tasks import fit_size
 from hugginggpt.experts.pool import ExpertPool
-from hugginggpt.experts.transformers_backend import TransformersBackend
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STEPS = 2

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hugginggpt.backends.hf_inference import HFInferenceBackend
 from hugginggpt.catalog.cards import ModelCard
-from hugginggpt.experts.hf_inference import HFInferenceBackend
 from hugginggpt.experts.hub.errors import HubAuthError, HubModelLoading, HubModelNotFound, HubRateLimited, RemoteTimeout
 
 from .hf_recorded import RECORDED, RecordingServer
@@ -127,7 +127,7 @@ def test_plan_in_huggingface_mode(hosted, media, make_agent) -> None:
 
 
 def test_only_the_top_models_of_a_task_are_probed(hosted) -> None:
-    from hugginggpt.experts.hf_inference import MAX_PROBES_PER_TASK
+    from hugginggpt.backends.hf_inference import MAX_PROBES_PER_TASK
 
     server, backend = hosted
     answers = [backend.can_serve(ModelCard(id=f"org/model-{i}", task="summarization"))

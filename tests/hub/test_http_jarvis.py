@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from hugginggpt.backends.http import HTTPBackend, ModelServer
 from hugginggpt.catalog.cards import ModelCard
-from hugginggpt.experts.http_backend import HTTPBackend, ModelServer
 from hugginggpt.experts.hub.errors import ModelServerUnreachable, RemoteError
 from stub_http import serve_in_thread, stop
 

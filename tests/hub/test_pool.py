@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from hugginggpt.backends.transformers import TransformersBackend
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.experts.pool import ExpertPool, rss_mb
-from hugginggpt.experts.transformers_backend import TransformersBackend
 from hugginggpt.residents import residents
 
 pytestmark = pytest.mark.slow

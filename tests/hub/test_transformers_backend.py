@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from hugginggpt.backends.transformers import TransformersBackend
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.experts.pool import ExpertPool
-from hugginggpt.experts.transformers_backend import TransformersBackend
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hugginggpt.experts.http_backend import ModelServer
+from hugginggpt.backends.http import ModelServer
 from hugginggpt.observability import tracing
 
 # A models-server process (imports and one small model): seconds, more on a loaded machine.

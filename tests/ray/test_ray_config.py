@@ -9,7 +9,8 @@ import sys
 import pytest
 import typer
 
-from hugginggpt.backends import EmbeddedBackend, LLMBackend
+from hugginggpt.backends.embedded import EmbeddedBackend
+from hugginggpt.backends.llm import LLMBackend
 from hugginggpt.catalog.cards import Catalog
 from hugginggpt.cli import _config
 from hugginggpt.config import HuggingGPTConfig

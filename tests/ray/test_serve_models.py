@@ -19,10 +19,10 @@ from PIL import Image, ImageDraw
 
 pytest.importorskip("ray.serve")
 
+from hugginggpt.backends.http import ModelServer
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError
-from hugginggpt.experts.http_backend import ModelServer
-from hugginggpt.experts.serve_app import RayServeSettings, build_app, load_serve_settings
+from hugginggpt.server.serve_app import RayServeSettings, build_app, load_serve_settings
 
 # Starts Ray and Serve (about 20 s on 2 cores) and loads four real models in one replica, one after another.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -205,8 +205,8 @@ def test_evicted_holder_unloads_once(tmp_path: Path) -> None:
     model loaded again for a newer holder."""
     import gc
 
-    from hugginggpt.experts.models_server import build_hosted
-    from hugginggpt.experts.serve_app import LoadedModel
+    from hugginggpt.server.models_server import build_hosted
+    from hugginggpt.server.serve_app import LoadedModel
 
     hosted = build_hosted(HuggingGPTConfig(workspace=tmp_path / "ws"), ["hugginggpt/vader-sentiment"],
                           public_dir=tmp_path / "public")

@@ -36,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry import trace
 
-from ..backends import Backend
+from ..backends.base import Backend
 from ..cachestore import put, record
 from ..catalog.cards import ModelCard
 from .calls import Executor, ExpertCall, ExpertReply, MediaInput

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..backends import Backend
+from ..backends.base import Backend
 from ..catalog.cards import Catalog
 from ..config import HuggingGPTConfig
 from ..experts.pool import ExpertPool

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends import Backend
+from ..backends.base import Backend
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertCrashed, ExpertError, ExpertUnavailable

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backends import Backend
+from ..backends.base import Backend
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ConfigError, ExpertUnavailable, HuggingGPTError
@@ -59,11 +59,11 @@ def build_backend(config: HuggingGPTConfig, pool: ExpertPool, name: str, factory
         built: Backend = getattr(importlib.import_module(module), fn)(config, pool)
         return built
     if name == "embedded":
-        from ..backends import EmbeddedBackend
+        from ..backends.embedded import EmbeddedBackend
 
         return EmbeddedBackend(pool)
     if name in HUB_BACKENDS:
-        from ..experts.hub.modes import build_hub_backends
+        from ..backends.modes import build_hub_backends
 
         hub: Backend = build_hub_backends(config, pool)[name]
         return hub

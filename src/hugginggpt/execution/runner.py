@@ -21,7 +21,7 @@ from typing import Any
 from opentelemetry import trace
 
 from ..artifacts import Artifact, ArtifactStore
-from ..backends import Backend
+from ..backends.base import Backend
 from ..catalog.cards import ModelCard
 from ..errors import ExpertInputError, ExpertUnavailable, HuggingGPTError
 from ..experts.pool import ExpertPool

@@ -23,9 +23,10 @@ from typing import Any
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ExpertError, HuggingGPTError
-from .base import Expert, ExpertResult
-from .hub.errors import ModelServerUnreachable, RemoteTimeout, error_for_status
-from .hub.registry import HostedCall
+from ..experts.base import Expert, ExpertResult
+from ..experts.hub.errors import ModelServerUnreachable, RemoteTimeout, error_for_status
+from ..experts.hub.hf_calls import CALLS
+from ..experts.hub.registry import HostedCall
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ MAX_PROBES_PER_TASK = 10
 
 
 def _tasks() -> dict[str, HostedCall]:
-    from .hub.hf_calls import CALLS
-
     return CALLS
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..pool import ExpertPool
+from ..config import HuggingGPTConfig
+from ..experts.pool import ExpertPool
+from .hf_inference import HFInferenceBackend
+from .http import HTTPBackend
+from .transformers import TransformersBackend
 
 
-def build_hub_backends(config: Any, pool: ExpertPool) -> dict[str, Any]:
+def build_hub_backends(config: HuggingGPTConfig, pool: ExpertPool) -> dict[str, Any]:
     """The three hub backends built from the config (cheap: nothing is loaded or contacted here)."""
-    from ..hf_inference import HFInferenceBackend
-    from ..http_backend import HTTPBackend
-    from ..transformers_backend import TransformersBackend
-
     return {"transformers": TransformersBackend.from_config(pool, config),
             "hf-inference": HFInferenceBackend.from_config(config),
             "http": HTTPBackend.from_config(config)}

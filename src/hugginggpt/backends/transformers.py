@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
 from ..errors import ExpertError, ExpertUnavailable, HuggingGPTError
-from .base import Expert, ExpertResult
-from .hub import local
-from .hub.tasks import NOT_COVERED, HubTask, LoadOptions, registry
-from .pool import ExpertPool
+from ..experts.base import Expert, ExpertResult
+from ..experts.hub import local
+from ..experts.hub.tasks import NOT_COVERED, HubTask, LoadOptions, registry
+from ..experts.pool import ExpertPool
 
 log = logging.getLogger(__name__)
 

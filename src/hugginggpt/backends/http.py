@@ -19,11 +19,11 @@ from typing import Any
 
 from ..catalog.cards import ModelCard
 from ..errors import ExpertError, ExpertInputError
+from ..experts.base import Expert, ExpertOutput, ExpertResult
+from ..experts.hub.errors import ModelServerUnreachable, RemoteError, RemoteTimeout, error_for_status
+from ..experts.hub.wire import LOSSLESS_HEADER, MEDIA_KEYS, data_uri, decode_result
 from ..observability.tracing import inject_context
 from ..payloads import Boxes, Entities, Labels, scored
-from .base import Expert, ExpertOutput, ExpertResult
-from .hub.errors import ModelServerUnreachable, RemoteError, RemoteTimeout, error_for_status
-from .hub.wire import LOSSLESS_HEADER, MEDIA_KEYS, data_uri, decode_result
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import errors
 from ..errors import ConfigError, ExpertUnavailable, HuggingGPTError, InternalError
 from ..execution.calls import MediaInput
-from .base import ExpertResult
-from .hub.wire import decode_result, encode_result
+from ..experts.base import ExpertResult
+from ..experts.hub import errors as hub_errors
+from ..experts.hub.wire import decode_result, encode_result
 from .models_server import HostedModels, build_hosted, create_app
 
 log = logging.getLogger(__name__)
@@ -133,9 +135,6 @@ def _error_reply(exc: BaseException) -> dict[str, Any]:
 
 def _raise_error(err: dict[str, Any]) -> None:
     """Raise the replica's error again in the ingress, as its own class when it is a hugginggpt error."""
-    from .. import errors
-    from .hub import errors as hub_errors
-
     cls = getattr(errors, err["type"], None) or getattr(hub_errors, err["type"], None)
     if isinstance(cls, type) and issubclass(cls, HuggingGPTError):
         try:

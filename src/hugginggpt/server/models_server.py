@@ -16,13 +16,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ..backends.embedded import EmbeddedBackend
+from ..backends.transformers import TransformersBackend
 from ..catalog.cards import ModelCard
+from ..catalog.sync import build_catalog
 from ..errors import ConfigError, ExpertInputError, ExpertUnavailable, HuggingGPTError
+from ..experts.hub.render import b64decode
+from ..experts.hub.wire import LOSSLESS_HEADER, MEDIA_DIRS, SLOT_OF_KEY, encode_result, jarvis_shape
+from ..experts.pool import ExpertPool
 from ..observability.tracing import extract_context, get_tracer, setup_tracing
 from ..results import ErrorInfo
-from .hub.render import b64decode
-from .hub.wire import LOSSLESS_HEADER, MEDIA_DIRS, SLOT_OF_KEY, encode_result, jarvis_shape
-from .pool import ExpertPool
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,6 @@ def build_hosted(config: Any, model_ids: list[str] | None = None, tasks: list[st
                  public_dir: Path | None = None) -> HostedModels:
     """Pick what to host: the given ids (catalog ids or ``task=directory`` for a local model), else every embedded
     expert and local hub model available here (optionally only for ``tasks``)."""
-    from ..backends import EmbeddedBackend
-    from ..catalog.sync import build_catalog
-    from .transformers_backend import TransformersBackend
-
     pool = ExpertPool(getattr(config, "memory_budget_mb", 6144))
     backends: list[Any] = [EmbeddedBackend(pool), TransformersBackend.from_config(pool, config)]
     catalog = build_catalog(config)
