@@ -41,7 +41,11 @@ def scored(label: Any, score: Any) -> str:
 
 def colors(n: int) -> list[tuple[int, int, int]]:
     """``n`` evenly spaced bright colours (the JARVIS drawing palette)."""
-    return [tuple(int(c * 255) for c in colorsys.hsv_to_rgb(i / max(n, 1), 0.8, 1.0)) for i in range(n)]  # type: ignore[misc]
+    return [_rgb255(*colorsys.hsv_to_rgb(i / max(n, 1), 0.8, 1.0)) for i in range(n)]
+
+
+def _rgb255(r: float, g: float, b: float) -> tuple[int, int, int]:
+    return int(r * 255), int(g * 255), int(b * 255)
 
 
 def _extra(row: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
