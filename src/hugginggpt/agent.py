@@ -18,9 +18,12 @@ from opentelemetry import trace
 from .artifacts import Artifact, ArtifactStore
 from .backends.base import Backend
 from .backends.embedded import EmbeddedBackend
+from .backends.http import HTTPBackend
 from .backends.llm import LLMBackend
+from .backends.modes import arrange, build_hub_backends
 from .catalog.cards import Catalog, ModelCard
 from .catalog.selector import Selector
+from .catalog.sync import build_catalog
 from .config import HuggingGPTConfig
 from .costs import llm_model_name
 from .errors import (
@@ -85,30 +88,22 @@ class HuggingGPT:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            from .catalog.sync import build_catalog
-
             self._catalog = build_catalog(self.config, extra=LLMBackend(self.llm).cards(), remote=self._served_cards())
         return self._catalog
 
     def _served_cards(self) -> list[ModelCard]:
         """The models the configured model servers host (what the ``http`` backend lists)."""
-        from .backends.http import HTTPBackend
-
         http = self.hub_backends()["http"]
         return http.cards() if isinstance(http, HTTPBackend) else []
 
     def hub_backends(self) -> dict[str, Backend]:
         """The hub backends by name (nothing is loaded or contacted when they are built)."""
         if self._hub is None:
-            from .backends.modes import build_hub_backends
-
             self._hub = build_hub_backends(self.config, self.pool)
         return self._hub
 
     def backends(self, llm: LLM | None = None) -> list[Backend]:
         """Backends in order of preference for ``inference_mode`` (see backends/modes.py)."""
-        from .backends.modes import arrange
-
         return arrange(self.config.inference_mode, self.hub_backends(), EmbeddedBackend(self.pool),
                        LLMBackend(llm or self.llm))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .agent import HuggingGPT
+from .backends.modes import hub_status
+from .catalog.selector import Selector
 
 
 def diagnose(agent: HuggingGPT) -> dict[str, Any]:
@@ -22,8 +24,6 @@ def diagnose(agent: HuggingGPT) -> dict[str, Any]:
     for name, row in _hub_backend_status(agent, live).items():
         backends[name] = row
     tasks: dict[str, list[str]] = {}
-    from .catalog.selector import Selector
-
     selector = Selector(agent.catalog, live, top_k=100)
     for task in agent.registry.names:
         cands, _ = selector.candidates(task)
@@ -42,6 +42,4 @@ def _planner_name(agent: HuggingGPT) -> str:
 def _hub_backend_status(agent: HuggingGPT, live: list[Any]) -> dict[str, dict[str, Any]]:
     """The hub backends (transformers, hf-inference, http): whether they work here, and whether the configured
     inference_mode uses them."""
-    from .backends.modes import hub_status
-
     return hub_status(agent.config.inference_mode, agent.hub_backends(), live)
