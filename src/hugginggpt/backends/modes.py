@@ -9,25 +9,32 @@ The selector asks backends in order and takes the first that can serve a card, s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..config import HuggingGPTConfig
 from ..experts.pool import ExpertPool
+from .base import Backend
 from .hf_inference import HFInferenceBackend
 from .http import HTTPBackend
 from .transformers import TransformersBackend
 
 
-def build_hub_backends(config: HuggingGPTConfig, pool: ExpertPool) -> dict[str, Any]:
+def build_hub_backends(config: HuggingGPTConfig, pool: ExpertPool) -> dict[str, Backend]:
     """The three hub backends built from the config (cheap: nothing is loaded or contacted here)."""
     return {"transformers": TransformersBackend.from_config(pool, config),
             "hf-inference": HFInferenceBackend.from_config(config),
             "http": HTTPBackend.from_config(config)}
 
 
-def arrange(mode: str, hub: dict[str, Any], embedded: Any, llm: Any) -> list[Any]:
+def _has_servers(backend: Backend) -> bool:
+    """Whether this is the http backend with at least one model server configured."""
+    return isinstance(backend, HTTPBackend) and bool(backend.servers)
+
+
+def arrange(mode: str, hub: Mapping[str, Backend], embedded: Backend, llm: Backend) -> list[Backend]:
     """The backends to use, best first, for ``mode``."""
-    servers = [hub["http"]] if hub["http"].servers else []
+    servers = [hub["http"]] if _has_servers(hub["http"]) else []
     if mode == "huggingface":
         return [hub["hf-inference"], llm]
     local = [*servers, hub["transformers"], embedded, llm]
@@ -36,13 +43,13 @@ def arrange(mode: str, hub: dict[str, Any], embedded: Any, llm: Any) -> list[Any
     return local
 
 
-def hub_status(mode: str, hub: dict[str, Any], in_use: list[Any]) -> dict[str, dict[str, Any]]:
+def hub_status(mode: str, hub: Mapping[str, Backend], in_use: list[Backend]) -> dict[str, dict[str, Any]]:
     """Doctor rows for the hub backends: availability, reason, and whether the mode uses them."""
     used = {b.name for b in in_use}
     out: dict[str, dict[str, Any]] = {}
     for name, backend in hub.items():
         ok, reason = backend.status()
-        if name not in used and not (name == "http" and not backend.servers):
+        if name not in used and not (name == "http" and not _has_servers(backend)):
             reason = f"{reason} (not used with inference_mode: {mode})"
         out[name] = {"available": ok, "reason": reason, "in_use": name in used}
     return out

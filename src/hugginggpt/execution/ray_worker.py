@@ -65,8 +65,7 @@ def build_backend(config: HuggingGPTConfig, pool: ExpertPool, name: str, factory
     if name in HUB_BACKENDS:
         from ..backends.modes import build_hub_backends
 
-        hub: Backend = build_hub_backends(config, pool)[name]
-        return hub
+        return build_hub_backends(config, pool)[name]
     raise ConfigError(f"The backend {name!r} cannot run in a Ray worker.",
                       hint="Give its class a worker_factory ('module:function' building it from the config and an "
                            "ExpertPool), mark it in_process = True, or use execution.engine: threads.")
