@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llm_doubles import ScriptedLLM
-from observability.conftest import OTLPReceiver
 
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.observability import tracing
+from llm_doubles import ScriptedLLM
+from observability.conftest import OTLPReceiver
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hugginggpt.errors import ConfigError, ResourceAccessDenied
 from hugginggpt.config import ServerSettings
+from hugginggpt.errors import ConfigError, ResourceAccessDenied
 from hugginggpt.server.ui import _answer_messages, _media
 from hugginggpt.server.uiparts import CSS, ProgressBoard, check_endpoint, llm_policy, normalize_endpoint
 from hugginggpt.server.view import PublicView
