@@ -255,8 +255,8 @@ class HubBackend:
     def __init__(self, source: Path) -> None:
         self.source = source
 
-    def expert_class(self, card: ModelCard) -> type:
-        return type("Expert", (), {"source": self.source})
+    def weights_dir(self, card: ModelCard) -> Path | None:
+        return self.source
 
 
 class Server:

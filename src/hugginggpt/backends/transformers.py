@@ -13,8 +13,9 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from ..catalog.cards import ModelCard
 from ..config import HuggingGPTConfig
@@ -34,15 +35,19 @@ _LOOKUP_TTL = 30.0  # seconds a "weights here / not here" answer is trusted (a p
 
 
 class TransformersExpert(Expert):
-    """A hub model run locally. Subclassed per model by the backend (the pool keys experts by class)."""
+    """A hub model run locally: its card's identity, its weights directory and the load options are instance data
+    (the pool holds one instance per model id)."""
 
     backend = "transformers"
-    source: ClassVar[Path]
-    hub_task: ClassVar[HubTask]
-    options: ClassVar[LoadOptions]
+    requires = ("torch", "transformers")
 
-    def __init__(self) -> None:
+    def __init__(self, card: ModelCard, source: Path, hub_task: HubTask, options: LoadOptions) -> None:
         super().__init__()
+        self.model_id = card.id
+        self.task = card.task
+        self.source = source
+        self.hub_task = hub_task
+        self.options = options
         self._model: Any = None
 
     def _load(self) -> None:
@@ -113,7 +118,6 @@ class TransformersBackend:
         self.diffusion_steps = diffusion_steps
         self._tasks: dict[str, HubTask] | None = None
         self._lookups: dict[tuple[str, str | None], tuple[float, Path | None, str]] = {}
-        self._classes: dict[str, type[TransformersExpert]] = {}
         self._options: LoadOptions | None = None
 
     @classmethod
@@ -171,23 +175,20 @@ class TransformersBackend:
                                         extra={k: v for k, v in extra.items() if v is not None})
         return self._options
 
-    def expert_class(self, card: ModelCard) -> type[TransformersExpert]:
-        """The per-model expert class (built once, so the pool recognises the model on later calls)."""
-        cls = self._classes.get(card.id)
-        if cls is None:
-            path, why = self.locate(card)
-            if path is None:
-                raise ExpertUnavailable(f"{card.id} cannot run on the transformers backend: {why}.",
-                                        hint=f"hugginggpt models pull {card.id}, or set the card's path.")
-            task = self.tasks.get(card.task)
-            if task is None:
-                raise ExpertUnavailable(f"The transformers backend has no code path for {card.task}.")
-            cls = type(f"TransformersExpert_{len(self._classes)}", (TransformersExpert,), {
-                "model_id": card.id, "task": card.task, "source": path, "hub_task": task,
-                "options": self.load_options(), "license": card.license or "",
-                "description": f"{card.id} ({card.task}) from {path}", "requires": ("torch", "transformers")})
-            self._classes[card.id] = cls
-        return cls
+    def weights_dir(self, card: ModelCard) -> Path | None:
+        """The local directory of the card's weights, or None when they are not on this machine."""
+        return self.locate(card)[0]
+
+    def make_expert(self, card: ModelCard) -> TransformersExpert:
+        """A new (not yet loaded) expert for the card. Raises ``ExpertUnavailable`` when it cannot run here."""
+        path, why = self.locate(card)
+        if path is None:
+            raise ExpertUnavailable(f"{card.id} cannot run on the transformers backend: {why}.",
+                                    hint=f"hugginggpt models pull {card.id}, or set the card's path.")
+        task = self.tasks.get(card.task)
+        if task is None:
+            raise ExpertUnavailable(f"The transformers backend has no code path for {card.task}.")
+        return TransformersExpert(card, path, task, self.load_options())
 
     def expert(self, card: ModelCard, request: str = "") -> Expert:
-        return self.pool.get(self.expert_class(card))
+        return self.pool.get_or_make(card.id, partial(self.make_expert, card))

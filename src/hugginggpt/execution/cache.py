@@ -114,9 +114,9 @@ def _hub_deterministic(task: str) -> bool:
 
 @runtime_checkable
 class LocalWeights(Protocol):
-    """A backend that runs weights from a local directory (transformers): the expert class holds its ``source``."""
+    """A backend that runs weights from a local directory (transformers)."""
 
-    def expert_class(self, card: ModelCard) -> type[Any]: ...
+    def weights_dir(self, card: ModelCard) -> Path | None: ...
 
 
 class HostingServer(Protocol):
@@ -150,10 +150,10 @@ def revision(call: ExpertCall, backends: Mapping[str, Backend],
     if model is None or not _hub_deterministic(call.task):
         return None
     if call.backend == "transformers" and isinstance(backend, LocalWeights):
-        source = getattr(backend.expert_class(model), "source", None)
-        if not source or (call.task in GENERATING_TASKS and samples(Path(source))):
+        source = backend.weights_dir(model)
+        if source is None or (call.task in GENERATING_TASKS and samples(source)):
             return None
-        return directory_revision(Path(source))
+        return directory_revision(source)
     # a model server's generation config is unseen: its generating tasks are never cached
     if call.backend == "http" and call.task not in GENERATING_TASKS and isinstance(backend, ServerBackend):
         server = next((s for s in backend.servers if s.hosts(model)), None)

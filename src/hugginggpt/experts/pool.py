@@ -139,12 +139,17 @@ class ExpertPool:
             return self._locks.setdefault(model_id, threading.Lock())
 
     def get(self, cls: type[Expert]) -> Expert:
-        mid = cls.model_id
+        """The loaded expert of ``cls`` (an expert class of one model, built with no arguments)."""
+        return self.get_or_make(cls.model_id, cls)
+
+    def get_or_make(self, mid: str, make: Callable[[], Expert]) -> Expert:
+        """The loaded expert of model ``mid``; ``make`` builds it when the pool holds none (then it is loaded)."""
         with self._model_lock(mid):
             with self._lock:
-                expert = self._experts.get(mid)
-                if expert is None:
-                    expert = self._experts[mid] = cls()
+                held = self._experts.get(mid)
+            made = held if held is not None else make()  # outside the pool's lock: building may look files up
+            with self._lock:
+                expert = self._experts.setdefault(mid, made)
                 self._experts.move_to_end(mid)
                 self._used[mid] = time.monotonic()
                 self._take(mid)
