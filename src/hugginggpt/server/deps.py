@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from ..agent import HuggingGPT
-from ..config import HuggingGPTConfig
+from ..config import HuggingGPTConfig, ServerSettings
 from ..results import RunResult
 from .errors import APIError, status_of
 from .inputs import InputGate, Inputs
 from .runs import ANSWERED, RunManager
-from ..config import ServerSettings
 from .store import RunRecord, ServerDB
 from .view import PublicView
 
