@@ -17,7 +17,8 @@ from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError
 from hugginggpt.execution.calls import ExpertCall
 from hugginggpt.execution.engine import make_executor
-from hugginggpt.execution.ray_executor import RayEngine, RayExecutor, import_ray
+from hugginggpt.execution.ray_engine import RayEngine, import_ray
+from hugginggpt.execution.ray_executor import RayExecutor
 from hugginggpt.execution.runner import ThreadExecutor
 from hugginggpt.experts.pool import ExpertPool
 from llm_doubles import ScriptedLLM

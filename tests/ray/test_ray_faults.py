@@ -11,7 +11,7 @@ import pytest
 from ray_fault_experts import Aborts, EatsMemory, Echo, RayFaultAgent, Segfaults, Spins
 from ray_support import cpu_seconds, psutil_module
 
-from hugginggpt.execution.ray_executor import RayEngine
+from hugginggpt.execution.ray_engine import RayEngine
 from llm_doubles import ScriptedLLM
 
 pytestmark = pytest.mark.slow
