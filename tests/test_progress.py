@@ -161,3 +161,35 @@ def test_download_bars_follow_the_hubs_progress_calls():
         assert done.completed == done.total == 24000 and done.fields["unit"] == "B"
         assert transfer.format_dict["n"] == 24000
     assert "24.0 kB" in console.file.getvalue()
+
+
+# --- progress in a run's own event stream (CLI view, server events, web UI) -----------------------------------------
+
+def test_a_runs_progress_reaches_its_own_events_and_the_ui_board(tmp_path) -> None:
+    """Speech of several chunks, spoken by the real espeak-ng inside a run: the chunk i/n updates come as
+    ``progress`` events of that run (from the expert's worker thread), and the web UI's board shows the step while it
+    lasts. Progress made outside the run (a process-wide report) is not in the run's stream."""
+    from hugginggpt import HuggingGPT, HuggingGPTConfig
+    from hugginggpt.server.uiparts import ProgressBoard
+    from planner_doubles import FixedPlanner
+
+    text = "The first line is one chunk.\nThe second line is another one.\nAnd a third line ends the text."
+    plan = [{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": text}}]
+    config = HuggingGPTConfig(workspace=tmp_path / "ws", allowed_dirs=[tmp_path], cache=False,
+                              overrides={"text-to-speech": "hugginggpt/espeak-ng"})
+    agent = HuggingGPT(config, planner=FixedPlanner(plan), base_dir=tmp_path)
+    events: list[Any] = []
+    progress.report(Progress("outside", "not this run's"))  # nobody listens: dropped
+    run = agent.run("read it aloud", on_event=events.append)
+    assert run.status == "succeeded", run.results[0].error
+    steps = [e for e in events if e.kind == "progress"]
+    assert [(e.data["done"], e.data["total"]) for e in steps] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert [e.status for e in steps] == ["running"] * 3 + ["done"]
+    assert all(e.data["key"].startswith("tts:") for e in steps)
+
+    board = ProgressBoard()
+    for e in steps[:2]:
+        board.update(e.model_dump(mode="json"))
+    assert "⏳" in board.progress_html() and "(1/3)" in board.progress_html()
+    board.update(steps[-1].model_dump(mode="json"))
+    assert "⏳" not in board.progress_html()

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from . import progress
 from .artifacts import Artifact, ArtifactStore
 from .backends.base import Backend
 from .backends.embedded import EmbeddedBackend
@@ -48,7 +49,7 @@ from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
 from .planning.limits import check_plan_size, clean_text
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder, is_dropped_note, no_task_answer
-from .results import ErrorInfo, Event, ModelChoice, RunResult
+from .results import ErrorInfo, Event, ModelChoice, RunResult, progress_event
 from .tasks import default_registry
 
 log = logging.getLogger(__name__)
@@ -155,10 +156,21 @@ class HuggingGPT:
                       history: list[dict[str, Any]] | None = None) -> AsyncIterator[Event]:
         """Yield stage and task events as they happen; the last event (kind ``answer``) carries the RunResult."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def put(event: Event) -> None:  # progress events come from worker threads
+            try:
+                here = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                here = False
+            if here:
+                queue.put_nowait(event)
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
 
         async def runner() -> RunResult:
             try:
-                return await self.arun(request, files=files, history=history, on_event=queue.put_nowait)
+                return await self.arun(request, files=files, history=history, on_event=put)
             finally:
                 queue.put_nowait(None)
 
@@ -176,7 +188,8 @@ class HuggingGPT:
         usage = Usage()
         t_all = time.perf_counter()
         try:
-            with tracer.start_as_current_span("hugginggpt.run", attributes={"hugginggpt.run_id": run.run_id}) as span:
+            with (tracer.start_as_current_span("hugginggpt.run", attributes={"hugginggpt.run_id": run.run_id}) as span,
+                  progress.for_run(lambda update: emit(progress_event(update)))):  # slow loads, speech chunk i/n
                 await self._arun(run, request, list(files), history or [], emit, usage)
                 span.set_attribute("hugginggpt.run.status", run.status)
         except HuggingGPTError as exc:

@@ -15,13 +15,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.text import Text
 
 from . import progress
-from .results import Event
-
-
-def progress_event(update: progress.Progress) -> Event:
-    """A progress update as an event of the run's stream (kind ``progress``)."""
-    return Event(kind="progress", status="done" if update.finished else "running", message=update.message,
-                 data={"key": update.key, "done": update.done, "total": update.total, "seconds": update.seconds})
+from .results import progress_event
 
 
 @contextmanager

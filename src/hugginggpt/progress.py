@@ -1,13 +1,18 @@
 """Progress of long steps inside a run (a slow model load, speech synthesized chunk by chunk), for whoever shows it.
 
-Code doing the work calls :func:`report` (or wraps a step in :func:`slow_step`); a front end subscribes with
-:func:`listening` for as long as it shows progress (the CLI does during a run). Listeners are process-wide, as the
-models and worker threads are: with no listener, reporting costs a lock and a list copy. A listener that raises is
-logged and never breaks the work.
+Code doing the work calls :func:`report` (or wraps a step in :func:`slow_step`). Two kinds of listener get it:
+
+- the run's own (:func:`for_run`, set by the agent for the duration of a run): a context variable, so an update
+  reaches only the run whose work made it (worker threads run in a copy of the run's context), as a ``progress``
+  event of that run's stream (the CLI's live view, the server's events and the web UI);
+- process-wide ones (:func:`listening`), for work outside a run (model downloads).
+
+With no listener, reporting costs a lock and a list copy. A listener that raises is logged and never breaks the work.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -40,6 +45,8 @@ ProgressCallback = Callable[[Progress], None]
 
 _listeners: list[ProgressCallback] = []
 _lock = threading.Lock()
+_run_listener: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar(
+    "hugginggpt_run_progress", default=None)
 
 SLOW_STEP_S = 1.0  # a step that takes longer than this is announced (model loads)
 
@@ -65,15 +72,29 @@ def listening(callback: ProgressCallback) -> Iterator[None]:
         remove_listener(callback)
 
 
+@contextmanager
+def for_run(callback: ProgressCallback) -> Iterator[None]:
+    """Send the progress of the work done in this context (and in the threads it hands work to with a copy of it)
+    to ``callback`` inside the block."""
+    token = _run_listener.set(callback)
+    try:
+        yield
+    finally:
+        _run_listener.reset(token)
+
+
 def active() -> bool:
     """Whether anyone listens (so that a caller can skip building updates)."""
     with _lock:
-        return bool(_listeners)
+        return bool(_listeners) or _run_listener.get() is not None
 
 
 def report(update: Progress) -> None:
     with _lock:
         listeners = list(_listeners)
+    mine = _run_listener.get()
+    if mine is not None:
+        listeners.append(mine)
     for callback in listeners:
         try:
             callback(update)
@@ -96,7 +117,7 @@ def slow_step(key: str, message: str, after: float = SLOW_STEP_S) -> Iterator[No
             state["announced"] = True
         report(Progress(key, message))
 
-    timer = threading.Timer(after, announce)
+    timer = threading.Timer(after, contextvars.copy_context().run, args=(announce,))  # the run's listener too
     timer.daemon = True
     timer.start()
     try:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from .artifacts import Artifact
 from .errors import HuggingGPTError
 from .plan_schema import TaskSpec
+from .progress import Progress
 
 TaskStatus = Literal["pending", "running", "ok", "failed", "skipped"]
 RunStatus = Literal["succeeded", "partial", "failed"]
@@ -160,3 +161,9 @@ class Event(BaseModel):
     message: str = ""
     data: dict[str, Any] = Field(default_factory=dict)
     at: float = Field(default_factory=time.time)
+
+
+def progress_event(update: Progress) -> Event:
+    """A progress update (a slow model load, speech chunk i/n) as an event of the run's stream (kind ``progress``)."""
+    return Event(kind="progress", status="done" if update.finished else "running", message=update.message,
+                 data={"key": update.key, "done": update.done, "total": update.total, "seconds": update.seconds})

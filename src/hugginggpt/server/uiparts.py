@@ -110,6 +110,7 @@ class ProgressBoard:
         self.started = time.time()
         self.final: str | None = None
         self.left_out: list[str] = []  # plan notes about tasks the planner left out
+        self.steps: dict[str, str] = {}  # long steps in progress (loading a model, speech i/n), by key
 
     def update(self, ev: dict[str, Any]) -> None:
         kind, status, data = ev.get("kind"), ev.get("status", ""), ev.get("data") or {}
@@ -128,6 +129,8 @@ class ProgressBoard:
             secs = data.get("seconds")
             self.task_info[ev["task_id"]] = ev.get("message") or (f"{secs:.2f} s" if secs is not None else "") + (
                 " · cached" if data.get("cache") == "hit" else "")
+        elif kind == "progress":
+            self._step(ev, status, data)
         elif kind == "error":
             self.message = ev.get("message", "")
             for s in STAGES:
@@ -137,6 +140,15 @@ class ProgressBoard:
             self.final = status
             if status == "interrupted":
                 self.message = "The run was interrupted."
+
+    def _step(self, ev: dict[str, Any], status: str, data: dict[str, Any]) -> None:
+        """A slow model load, speech chunk i/n: shown while it lasts."""
+        key = str(data.get("key") or ev.get("message", ""))
+        if status == "running":
+            done, total = data.get("done"), data.get("total")
+            self.steps[key] = ev.get("message", "") + (f" ({done}/{total})" if total else "")
+        else:
+            self.steps.pop(key, None)
 
     def finish(self, run_status: str, result: dict[str, Any] | None) -> None:
         """Settle the final status from the stored run: the server's ``failed``/``interrupted`` win, otherwise the
@@ -172,7 +184,8 @@ class ProgressBoard:
             f'{_ICON.get(self.task_status.get(t["id"], "pending"), "")} '
             f'{escape(_clip(self.task_info.get(t["id"], self.task_status.get(t["id"], "")), 60))}</span></li>'
             for t in self.tasks)
-        tail = f'<div class="hg-msg">{escape(self.message)}</div>' if self.message else ""
+        tail = "".join(f'<div class="hg-msg">⏳ {escape(_clip(m, 80))}</div>' for m in self.steps.values())
+        tail += f'<div class="hg-msg">{escape(self.message)}</div>' if self.message else ""
         if self.run_id and self.final:
             took = time.time() - self.started
             tail += (f'<div class="hg-empty">run <a href="/v1/runs/{self.run_id}" target="_blank">{self.run_id}</a>'
