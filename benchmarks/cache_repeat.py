@@ -6,8 +6,8 @@ Usage: python benchmarks/cache_repeat.py [--no-plans]
    cache is cleared, then the requests run twice: the first pass (models warm, cache cold) stores what the
    deterministic experts return, the second is served from it. Reported: the second pass's latency over the
    first's (goal <= 0.2), per request and in total, with the tasks served from the cache and whether the outputs are
-   the same files. Piper TTS and faster-whisper are not deterministic (docs/observability.md), so the requests that
-   use them still run those models.
+   the same files. Piper TTS is not deterministic (docs/observability.md), so the requests that use it
+   still run it.
 2. Plan cache: the same requests with ``planner: llm`` against a fake OpenAI-compatible server on loopback (defined
    below; it is not a model: it replays the offline planner's plan for each request, and answers other calls with
    the first allowed value of their schema or a short text). Its token counts are real counts of the prompts and
