@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from faults.fault_experts import FaultBackend
 from hugginggpt.agent import HuggingGPT
 from hugginggpt.catalog.cards import ModelCard
 from hugginggpt.config import HuggingGPTConfig
@@ -137,24 +138,15 @@ ALL: tuple[type[Expert], ...] = (Echo, Aborts, Segfaults, Spins, EatsMemory, Rea
                                  SlowAudio)
 
 
-class RayFaultBackend:
-    """Serves the experts above; ``worker_factory`` rebuilds it in a Ray worker process."""
+class RayFaultBackend(FaultBackend):
+    """The fault backend of tests/faults serving the experts above; ``worker_factory`` rebuilds it in a Ray worker
+    process."""
 
     name = "ray-faults"
     worker_factory = "ray_fault_experts:worker_backend"
 
     def __init__(self, pool: ExpertPool, classes: Sequence[type[Expert]] = ALL) -> None:
-        self.pool = pool
-        self.classes = {c.model_id: c for c in classes}
-
-    def status(self) -> tuple[bool, str]:
-        return True, f"{len(self.classes)} fault experts"
-
-    def can_serve(self, card: ModelCard) -> tuple[bool, str]:
-        return (card.id in self.classes), "fault expert"
-
-    def expert(self, card: ModelCard, request: str = "") -> Expert:
-        return self.pool.get(self.classes[card.id])
+        super().__init__(pool, classes)
 
 
 def worker_backend(config: HuggingGPTConfig, pool: ExpertPool) -> RayFaultBackend:
