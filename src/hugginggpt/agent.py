@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -46,7 +45,7 @@ from .llm.base import LLM, Usage
 from .llm.tracking import TrackedLLM
 from .plan_schema import Plan
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
-from .planning.limits import check_plan_size, clean_text
+from .planning.limits import check_plan_size, check_request
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder, is_dropped_note, no_task_answer
 from .results import ErrorInfo, Event, ModelChoice, RunResult, progress_event
@@ -327,25 +326,6 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
         task.args = {k: earlier if _EARLIER in v else v for k, v in task.args.items()}
     outcome.notes.append("the text to work on is the previous answer's output")
     return outcome
-
-
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, line feed, carriage return
-
-
-def check_request(request: str | None, max_chars: int) -> str:
-    """The request, cleaned and stripped; ``RequestError`` when it is empty or too long.
-
-    Lone surrogates (valid in JSON, not encodable as UTF-8) become U+FFFD and control characters other than tab and
-    newlines become spaces: they are what a client may send in a schema-valid string, and they would otherwise fail
-    deep inside a tokenizer or a model.
-    """
-    request = _CONTROL.sub(" ", clean_text(request or "")).strip()
-    if not request:
-        raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
-    if len(request) > max_chars:
-        raise RequestError(f"The request is {len(request)} characters long; the limit is {max_chars}.",
-                           hint="Shorten it or raise max_request_chars.")
-    return request
 
 
 def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import PlanTooLarge
+from ..errors import PlanTooLarge, RequestError
 from ..plan_schema import Plan
 
 MAX_PLAN_DEPTH = 16  # containers inside containers; a JARVIS plan needs 5 ({"tasks": [{"args": {"k": [..]}}]})
@@ -111,3 +111,22 @@ def text_depth(text: str) -> int:
     level = np.concatenate(([0], np.cumsum(steps)))
     # The depth after unbalanced closers are ignored: the running sum minus its lowest point so far.
     return int((level - np.minimum.accumulate(level)).max())
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, line feed, carriage return
+
+
+def check_request(request: str | None, max_chars: int) -> str:
+    """The request, cleaned and stripped; ``RequestError`` when it is empty or too long.
+
+    Lone surrogates (valid in JSON, not encodable as UTF-8) become U+FFFD and control characters other than tab and
+    newlines become spaces: they are what a client may send in a schema-valid string, and they would otherwise fail
+    deep inside a tokenizer or a model.
+    """
+    request = _CONTROL.sub(" ", clean_text(request or "")).strip()
+    if not request:
+        raise RequestError("The request is empty.", hint="Say what you want done, e.g. 'describe photo.jpg'.")
+    if len(request) > max_chars:
+        raise RequestError(f"The request is {len(request)} characters long; the limit is {max_chars}.",
+                           hint="Shorten it or raise max_request_chars.")
+    return request

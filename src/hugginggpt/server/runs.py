@@ -15,8 +15,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..agent import HuggingGPT, check_request
+from ..agent import HuggingGPT
 from ..history import check_history
+from ..planning.limits import check_request
 from ..results import ErrorInfo, Event, RunResult
 from .inputs import Inputs
 from .store import RunRecord, ServerDB
