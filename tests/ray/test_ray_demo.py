@@ -4,6 +4,7 @@ media hashes agree; the artifacts are stored by the controller with the same pro
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from llm_doubles import ScriptedLLM
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples"))
 # examples/demo.py's requests with images, speech and text
 REQUESTS = [
     "Describe examples/poster.png and read the description aloud.",
@@ -40,9 +42,16 @@ def outcome(agent: HuggingGPT, request: str) -> list[tuple]:
 
 
 def make_agent(tmp_path: Path, engine: str) -> HuggingGPT:
-    config = HuggingGPTConfig(workspace=tmp_path / engine, allowed_dirs=[ROOT], cache=False,
+    """An agent whose base directory holds the demo's generated inputs under ``examples/`` (as ``make demo`` makes
+    them)."""
+    from make_examples import main as make_examples
+
+    base = tmp_path / "base"
+    if not (base / "examples").is_dir():
+        make_examples(base / "examples")
+    config = HuggingGPTConfig(workspace=tmp_path / engine, allowed_dirs=[base], cache=False,
                               execution={"engine": engine})
-    return HuggingGPT(config, llm=ScriptedLLM(capable=False), base_dir=ROOT)
+    return HuggingGPT(config, llm=ScriptedLLM(capable=False), base_dir=base)
 
 
 @pytest.mark.timeout(240)  # three requests, five real models loaded twice (threads, then one Ray actor each)
