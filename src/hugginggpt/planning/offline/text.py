@@ -20,11 +20,12 @@ from .lexicon import default_lexicon, pattern, source, words_alt
 _TEXT_EXT = (".txt", ".md")
 # A file-ish token: a path ending in a known media or text extension, or an http(s) URL.
 _URL = re.compile(r"https?://[^\s'\"<>]+", re.I)
-# Quotes: straight quotes must not touch letters on the outside, so apostrophes ("don't") are never quotes.
+# Quotes: straight quotes must not touch letters on the outside, so apostrophes ("don't") are never quotes. Double
+# quotes may span lines (a pasted paragraph to read aloud or translate); single quotes stay on one line.
 _QUOTES = (
     re.compile(r"(?<![\w])'((?:[^'\n]|'(?=[a-z]))*?[^\s'])'(?![A-Za-z0-9])"),
-    re.compile(r'"([^"\n]+?)"'),
-    re.compile(r"\u201c([^\u201d\n]+?)\u201d"),
+    re.compile(r'"([^"]+?)"'),
+    re.compile(r"\u201c([^\u201d]+?)\u201d"),
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
 )
 # "Summarize this: <text>" - a literal after a colon, up to the end of the line.
