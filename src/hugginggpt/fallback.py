@@ -4,7 +4,7 @@ A request that names a file or asks for an image, audio or video never ends as c
 named image gets a caption and a named audio a transcription (the defaults for those media, said in the answer);
 a named video, for which no task here takes a video as input, gets an answer saying what is possible; media asked
 for and made by no task are listed, with the reason, in the answer (written by ``respond``, whose
-``no_task_answer`` answers an empty plan with these). The wording this reads is in ``llm/guard.yaml``.
+``no_task_answer`` answers an empty plan with these). The wording this reads is in ``guard.yaml``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .guard import wording
 from .history import file_tokens
-from .llm.guard import wording
 from .media import media_of_name
 from .plan_schema import Plan, TaskSpec
 from .planning.base import PlanOutcome

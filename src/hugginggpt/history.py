@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from .answer_sections import SECTIONS
 from .artifacts import ArtifactStore
 from .errors import RequestError, RequestTooLarge
-from .llm.guard import wording
+from .guard import wording
 from .media import find_paths, media_of_name
 from .planning.base import KnownResource
 from .results import Turn

@@ -10,8 +10,8 @@ from typing import Any
 from .answer_sections import FILES_NOTE, LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, NOTE_HEAD
 from .experts.embedded.labels import match_label
 from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
+from .guard import guard_text
 from .llm.base import LLM
-from .llm.guard import guard_text
 from .media import PATH_RE
 from .payloads import Boxes
 from .plan_schema import Plan, refs_in
@@ -284,7 +284,7 @@ def no_task_answer(llm: LLM, run: RunResult, history: list[dict[str, Any]], atta
     """The answer to a request with an empty plan.
 
     A request that names a video (the only medium with no default task) or asks for media is answered without the
-    LLM: it says what was not made and why. Anything else is chit-chat with the LLM, guarded (``llm.guard``): the
+    LLM: it says what was not made and why. Anything else is chit-chat with the LLM, guarded (``guard``): the
     text is stopped where it repeats itself or cut back at the token limit, sentences claiming media are removed,
     and when too little is left a plain answer says so.
     """

@@ -7,7 +7,7 @@ import pytest
 
 from hugginggpt.errors import ExpertError
 from hugginggpt.experts.llm_expert import LLMTaskExpert
-from hugginggpt.llm.guard import CUT_AT_LIMIT, REPEATED, claimed_media, guard_text, repetition_start
+from hugginggpt.guard import CUT_AT_LIMIT, REPEATED, claimed_media, guard_text, repetition_start
 from llm_doubles import ScriptedLLM
 
 

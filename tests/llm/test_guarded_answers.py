@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from hugginggpt.artifacts import ArtifactStore
+from hugginggpt.guard import claimed_media, repetition_start
 from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path
-from hugginggpt.llm.guard import claimed_media, repetition_start
 from hugginggpt.llm.openai_compat import OpenAICompatible
 from hugginggpt.planning import repair_plan
 from hugginggpt.respond import Responder, deterministic_answer, no_task_answer

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from ..errors import ExpertError
+from ..guard import guard_text
 from ..llm.base import LLM
-from ..llm.guard import guard_text
 from .base import Expert, ExpertResult, require_text
 
 # Tasks any LLM may do; the others need a capable one (a 135M model summarizes and translates wrongly).

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ...llm.guard import wording
+from ...guard import wording
 
 
 def match_label(asked: str, known: Iterable[str]) -> str | None:
     """The label among ``known`` that ``asked`` (a noun or a short phrase) names, or None.
 
     A label matches itself and its plural; the embedded detector's labels also match the words listed for them in
-    ``llm/guard.yaml`` (``detector_labels``).
+    ``guard.yaml`` (``detector_labels``).
     """
     words = " ".join(re.findall(r"[a-z]+", asked.lower()))
     if not words:

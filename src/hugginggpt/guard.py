@@ -44,7 +44,7 @@ CUT_AT_LIMIT = "stopped at its length limit"
 @lru_cache(maxsize=1)
 def wording() -> dict[str, Any]:
     """The guard's wording (``guard.yaml``), loaded once."""
-    text = resources.files("hugginggpt.llm").joinpath("guard.yaml").read_text(encoding="utf-8")
+    text = resources.files("hugginggpt").joinpath("guard.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 
