@@ -30,10 +30,6 @@ class MediaInput:
     def read(self) -> bytes:
         return self.data if self.data is not None else self.path.read_bytes()
 
-    def carried(self) -> MediaInput:
-        """This input with its bytes inside (for a worker on another machine)."""
-        return self if self.data is not None else MediaInput(self.kind, self.path, self.sha256, self.path.read_bytes())
-
 
 @dataclass(frozen=True)
 class ExpertCall:
