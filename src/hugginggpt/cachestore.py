@@ -4,6 +4,7 @@ server) bounded by ``cache.max_mb``, least recently used entries evicted first; 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,15 @@ MB = 1024 * 1024
 def cache_dir(config: HuggingGPTConfig) -> Path:
     """Where the workspace's caches live: ``<workspace>/cache``."""
     return Path(config.workspace_path) / "cache"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read a megabyte at a time (a key part of both caches)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def open_cache(directory: Path, max_mb: float) -> Any:

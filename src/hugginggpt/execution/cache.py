@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from opentelemetry import trace
 
 from ..backends.base import Backend
-from ..cachestore import put, record
+from ..cachestore import file_sha256, put, record
 from ..catalog.cards import ModelCard
 from .calls import Executor, ExpertCall, ExpertReply, MediaInput
 from .outputs import CheckedOutput
@@ -173,11 +173,7 @@ def media_sha256(media: MediaInput) -> str:
         return media.sha256
     if media.data is not None:
         return hashlib.sha256(media.data).hexdigest()
-    digest = hashlib.sha256()
-    with open(media.path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(media.path)
 
 
 def result_key(call: ExpertCall, rev: str) -> str:

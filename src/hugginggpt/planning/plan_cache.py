@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..cachestore import put, record, workspace_cache
+from ..cachestore import file_sha256, put, record, workspace_cache
 from ..config import HuggingGPTConfig
 from ..llm.base import LLM
 from ..plan_schema import Plan
@@ -41,14 +41,6 @@ def prompt_version(registry: TaskRegistry | None = None) -> str:
         for task in registry:
             digest.update(str(task.signature()).encode())
     return digest.hexdigest()[:16]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def llm_identity(llm: LLM) -> str:
