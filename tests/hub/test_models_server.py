@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import httpx
 import pytest
 
 from hugginggpt.results import Event
+from models_server_proc import start_models_server
 
 # A models server process loading real models, and calls of up to 120 s.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -24,38 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 HOSTED = ["hugginggpt/vader-sentiment", "hugginggpt/efficientnet-lite0"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(tmp_path: Path, models: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "hugginggpt.cli", "models-server", "--port", str(port)]
-    for mid in models:
-        cmd += ["--model", mid]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HUGGINGGPT_WORKSPACE": str(tmp_path)}
-    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"models-server exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/running", timeout=1).json().get("running"):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("models-server did not start in 120 s")
-    return url, proc
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HUGGINGGPT_WORKSPACE": str(tmp_path)}
 
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    url, proc = _start(tmp_path, HOSTED)
+    url, proc = start_models_server(tmp_path, HOSTED, _env(tmp_path))
     yield url, proc
     if proc.poll() is None:
         proc.kill()
@@ -114,7 +87,7 @@ def test_controller_uses_a_model_only_the_server_has(tmp_path: Path, tiny, media
     """The "GPU box" hosts a local transformers model that is in no catalog of the controller: the server's
     ``GET /models`` listing adds it to the controller's catalog and the plan runs it remotely."""
     model_dir = tiny("image-classification")
-    url, proc = _start(tmp_path, [f"image-classification={model_dir}"])
+    url, proc = start_models_server(tmp_path, [f"image-classification={model_dir}"], _env(tmp_path))
     try:
         plan = [{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "photo.png"}}]
         agent = make_agent(plan, model_servers=[{"url": url}], overrides={"image-classification": model_dir.name})

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hugginggpt.backends.http import ModelServer
 from hugginggpt.observability import tracing
+from models_server_proc import start_models_server
 
 # A models-server process (imports and one small model): seconds, more on a loaded machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -25,29 +23,12 @@ MODEL = "hugginggpt/vader-sentiment"
 
 @pytest.fixture
 def models_server(tmp_path: Path, otlp_receiver) -> Iterator[str]:
-    from server.conftest import free_port
-
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HUGGINGGPT_TRACING"))}
     env.update(HF_HUB_OFFLINE="1", HUGGINGGPT_WORKSPACE=str(tmp_path), OTEL_TRACES_EXPORTER="otlp",
                OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.url, OTEL_SERVICE_NAME="gpu-box",
                OTEL_BSP_SCHEDULE_DELAY="100")
-    proc = subprocess.Popen([sys.executable, "-m", "hugginggpt.cli", "models-server", "--port", str(port),
-                             "--model", MODEL], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 150
+    url, proc = start_models_server(tmp_path, [MODEL], env, timeout=150)
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"models-server exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{url}/running", timeout=1).json().get("running"):
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            if time.monotonic() > deadline:
-                pytest.fail("models-server did not start in 150 s")
         yield url
     finally:
         proc.terminate()
