@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...payloads import Answer, Answers, Boxes, Entities, Labels
+from ...payloads import Answer, Answers, Boxes, Entities, Labels, Payload
 from ...tasks import default_registry
 from ..base import ExpertOutput, ExpertResult
 
@@ -60,10 +60,10 @@ def jarvis_shape(task: str, result: ExpertResult, paths: dict[str, str]) -> Any:
     data, text = result.data, next((o.text for o in result.outputs if o.kind == "text"), None)
     registry = default_registry()
     shape = registry.get(task).jarvis if task in registry else "generated_text"
-    shaper = _STRUCTURED.get(shape)
-    shaped = shaper(data, text) if shaper else _GENERIC
-    if shaped is not _GENERIC:
-        return shaped
+    read = _STRUCTURED.get(shape)
+    payload = read(data, text) if read else None
+    if payload is not None:
+        return payload.jarvis()
     if paths:
         return {"path": next(iter(paths.values())), **({"generated text": text} if text else {})}
     if shape == "text":
@@ -71,30 +71,12 @@ def jarvis_shape(task: str, result: ExpertResult, paths: dict[str, str]) -> Any:
     return {"generated text": text}
 
 
-def _boxes(data: dict[str, Any], text: str | None) -> Any:
-    boxes = Boxes.from_facts(data)
-    return boxes.jarvis() if boxes is not None else _GENERIC
-
-
-def _labels(data: dict[str, Any], text: str | None) -> Any:
-    labels = Labels.from_facts(data)  # embedded experts name the ranking "scores" or "labels"
-    return labels.jarvis() if labels is not None else _GENERIC
-
-
-def _entities(data: dict[str, Any], text: str | None) -> Any:
-    entities = Entities.from_facts(data)
-    return entities.jarvis() if entities is not None else _GENERIC
-
-
-def _answers(data: dict[str, Any], text: str | None) -> Any:
-    return Answers.from_facts(data, text).jarvis()
-
-
-def _answer(data: dict[str, Any], text: str | None) -> Any:
-    return Answer.from_facts(data, text).jarvis()
-
-
-_GENERIC = object()  # a structured shaper's answer when the result lacks its facts: use the generic form
-# The shapes that come before the generic media/text form; "text", "media" and "generated_text" are that form.
-_STRUCTURED: dict[str, Callable[[dict[str, Any], str | None], Any]] = {
-    "boxes": _boxes, "labels": _labels, "entities": _entities, "answers": _answers, "answer": _answer}
+# The shapes that come before the generic media/text form ("text", "media" and "generated_text" are that form): the
+# result's facts read back as the payload whose ``jarvis()`` is that shape, or None when the result lacks them.
+_STRUCTURED: dict[str, Callable[[dict[str, Any], str | None], Payload | None]] = {
+    "boxes": lambda data, _: Boxes.from_facts(data),
+    "labels": lambda data, _: Labels.from_facts(data),  # embedded experts name the ranking "scores" or "labels"
+    "entities": lambda data, _: Entities.from_facts(data),
+    "answers": Answers.from_facts,
+    "answer": Answer.from_facts,
+}
