@@ -4,31 +4,24 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from example_agent import example_agent
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.agent import plan_only
 from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.history import known_resources, text_outputs, turns
 from hugginggpt.results import ErrorInfo, RunResult, Turn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
 REWORDED = "Done! Ask me anything else."
 
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> HuggingGPT:
-    from make_examples import main as make_examples
-
-    inputs = tmp_path_factory.mktemp("inputs")
-    make_examples(inputs)
-    ws = tmp_path_factory.mktemp("ws")
-    return HuggingGPT(HuggingGPTConfig(workspace=ws, allowed_dirs=[inputs]), base_dir=inputs)
+    return example_agent(tmp_path_factory)
 
 
 def _plan(agent: HuggingGPT, request: str, history: list[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from hugginggpt import HuggingGPT, HuggingGPTConfig
+from example_agent import example_agent
+from hugginggpt import HuggingGPT
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.fallback import asked_media, counted_label, default_plan, named_files
 from hugginggpt.history import earlier_text, text_outputs
@@ -25,10 +24,6 @@ from hugginggpt.render import render_result
 from hugginggpt.respond import LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, deterministic_answer
 from hugginggpt.results import RunResult
 from hugginggpt.server.uiparts import ProgressBoard
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
-
 
 # -- what a request names and asks for ---------------------------------------------------------------------------
 
@@ -94,12 +89,7 @@ def test_left_out_tasks_in_the_cli_and_the_ui() -> None:
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> HuggingGPT:
-    from make_examples import main as make_examples
-
-    inputs = tmp_path_factory.mktemp("inputs")
-    make_examples(inputs)
-    ws = tmp_path_factory.mktemp("ws")
-    return HuggingGPT(HuggingGPTConfig(workspace=ws, allowed_dirs=[inputs]), base_dir=inputs)
+    return example_agent(tmp_path_factory)
 
 
 @pytest.mark.parametrize("task, needles", [
