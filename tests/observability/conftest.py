@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from hugginggpt.observability import tracing
+from stub_http import serve_in_thread, stop
 
 
 @pytest.fixture
@@ -58,7 +59,6 @@ class OTLPReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def spans(self) -> list[dict[str, Any]]:
         """Every span received: name, ids (hex), parent id, attributes and the resource's service.name."""
@@ -94,7 +94,6 @@ def _value(v: Any) -> Any:
 @pytest.fixture
 def otlp_receiver() -> Iterator[OTLPReceiver]:
     r = OTLPReceiver()
-    r.thread.start()
+    thread = serve_in_thread(r.server)
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    stop(r.server, thread)
