@@ -8,11 +8,12 @@ Usage: python benchmarks/cache_repeat.py [--no-plans]
    first's (goal <= 0.2), per request and in total, with the tasks served from the cache and whether the outputs are
    the same files. Piper TTS is not deterministic (docs/observability.md), so the requests that use it
    still run it.
-2. Plan cache: the same requests with ``planner: llm`` against a fake OpenAI-compatible server on loopback (defined
-   below; it is not a model: it replays the offline planner's plan for each request, and answers other calls with
-   the first allowed value of their schema or a short text). Its token counts are real counts of the prompts and
-   answers with the SmolLM2-135M-Instruct GGUF's tokenizer (as benchmarks/controller_tokens.py counts them). A fresh
-   agent runs the requests twice; reported: planning tokens of each pass and the tokens saved.
+2. Plan cache: the same requests with ``planner: llm`` against a fake OpenAI-compatible server on loopback
+   (tests/openai_stub.py, answering as defined below; it is not a model: it replays the offline planner's plan for
+   each request, and answers other calls with the first allowed value of their schema or a short text). Its token
+   counts are real counts of the prompts and answers with the SmolLM2-135M-Instruct GGUF's tokenizer (as
+   benchmarks/controller_tokens.py counts them). A fresh agent runs the requests twice; reported: planning tokens
+   of each pass and the tokens saved.
 
 Prints a summary and writes benchmarks/results/cache_repeat.json.
 """
@@ -23,9 +24,8 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))  # the fake OpenAI-compatible server
 
 from demo import REQUESTS  # noqa: E402
 from make_examples import main as make_examples  # noqa: E402
@@ -42,6 +43,7 @@ from hugginggpt import HuggingGPT, HuggingGPTConfig  # noqa: E402
 from hugginggpt.agent import plan_only  # noqa: E402
 from hugginggpt.cachestore import workspace_cache  # noqa: E402
 from hugginggpt.planning.plan_cache import PLAN_CACHE_NOTE  # noqa: E402
+from openai_stub import FakeOpenAIServer, Reply, completion  # noqa: E402
 
 GOAL = 0.2
 
@@ -103,54 +105,26 @@ def instance(schema: dict[str, Any]) -> Any:
     return {"integer": 0, "number": 0, "boolean": False}.get(kind, "chosen")
 
 
-class FakePlanningServer:
-    """A fake OpenAI-compatible endpoint on 127.0.0.1 (not a model): a planning call gets the stored plan of the
+def planning_replies(plans: dict[str, list[dict[str, Any]]], count: Any) -> Callable[[dict[str, Any]], Reply]:
+    """The replies of the fake OpenAI-compatible endpoint (not a model): a planning call gets the stored plan of the
     request its prompt ends with, another structured call the simplest allowed value, a plain call a short text.
     Usage counts come from ``count`` (prompt messages, answer text)."""
 
-    def __init__(self, plans: dict[str, list[dict[str, Any]]], count: Any) -> None:
-        self.plans, self.count, self.calls = plans, count, 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                data = json.dumps(fake.complete(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.calls += 1
+    def respond(body: dict[str, Any]) -> Reply:
         messages = body.get("messages") or []
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
         last = str(messages[-1].get("content", "")) if messages else ""
         if schema and "tasks" in (schema.get("properties") or {}):
-            request = max((r for r in self.plans if r in last), key=len, default=None)
-            text = json.dumps({"tasks": self.plans.get(request, [])}) if request else '{"tasks": []}'
+            request = max((r for r in plans if r in last), key=len, default=None)
+            text = json.dumps({"tasks": plans.get(request, [])}) if request else '{"tasks": []}'
         elif schema:
             text = json.dumps(instance(schema))
         else:
             text = "Done: the results are listed above."
-        prompt, completion = self.count(messages, text)
-        return {"id": "fake", "object": "chat.completion", "created": 0, "model": body.get("model", "fake"),
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                          "total_tokens": prompt + completion}}
+        prompt, answer = count(messages, text)
+        return 200, completion(text, model=body.get("model", "fake"), prompt_tokens=prompt, completion_tokens=answer)
 
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return respond
 
 
 def token_counter() -> tuple[Any, str]:
@@ -168,17 +142,14 @@ def plan_cache(root: Path, ws: Path) -> dict[str, Any]:
     offline = HuggingGPT(HuggingGPTConfig(workspace=ws / "offline", allowed_dirs=[root]), base_dir=root)
     plans = {r: plan_only(offline, r).to_jarvis() for r in REQUESTS}
     count, how = token_counter()
-    server = FakePlanningServer(plans, count)
-    try:
+    with FakeOpenAIServer(respond=planning_replies(plans, count)) as server:
         config = HuggingGPTConfig(workspace=ws / "llm", allowed_dirs=[root], planner="llm",
                                   llm={"backend": "openai", "base_url": server.url, "model": "fake-planner",
                                        "api_key": "local"})
         first = timed_pass(HuggingGPT(config, base_dir=root))
-        calls_first = server.calls
+        calls_first = len(server.requests)
         second = timed_pass(HuggingGPT(config, base_dir=root))  # a new agent, as a new process would be
-        calls_second = server.calls - calls_first
-    finally:
-        server.close()
+        calls_second = len(server.requests) - calls_first
     plan_first, plan_second = sum(r["plan_tokens"] for r in first), sum(r["plan_tokens"] for r in second)
     return {"token_count": how, "planning_tokens_first": plan_first, "planning_tokens_second": plan_second,
             "tokens_saved": plan_first - plan_second,

@@ -31,15 +31,17 @@ def completion(text: str, finish_reason: str = "stop", *, model: str = "fake", p
 class FakeOpenAIServer:
     """A fake OpenAI-compatible endpoint on 127.0.0.1 (a test double).
 
-    Each POST gets the next reply of ``replies``; the last one is repeated once the others are used up. The JSON
-    request bodies are kept in ``requests`` and the request paths in ``paths``. ``url`` ends in ``/v1``, as a client's
-    base URL does.
+    Each POST gets the next reply of ``replies``; the last one is repeated once the others are used up. Given
+    ``respond`` instead, each POST gets ``respond(request body)``. The JSON request bodies are kept in ``requests``
+    and the request paths in ``paths``. ``url`` ends in ``/v1``, as a client's base URL does.
     """
 
-    def __init__(self, replies: Sequence[Reply]) -> None:
-        if not replies:
+    def __init__(self, replies: Sequence[Reply] = (), *,
+                 respond: Callable[[dict[str, Any]], Reply] | None = None) -> None:
+        if not replies and respond is None:
             raise ValueError("FakeOpenAIServer needs at least one reply")
         self.replies: list[Reply] = list(replies)
+        self.respond = respond or self._next_reply
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         fake = self
@@ -49,10 +51,11 @@ class FakeOpenAIServer:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fake.paths.append(self.path)
                 try:
-                    fake.requests.append(json.loads(raw or b"{}"))
+                    request = json.loads(raw or b"{}")
                 except ValueError:  # a non-JSON body is still a request made; keep the count right
-                    fake.requests.append({})
-                status, body = fake.replies.pop(0) if len(fake.replies) > 1 else fake.replies[0]
+                    request = {}
+                fake.requests.append(request)
+                status, body = fake.respond(request)
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 if body is not None:
@@ -67,6 +70,9 @@ class FakeOpenAIServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = serve_in_thread(self.httpd)
+
+    def _next_reply(self, request: dict[str, Any]) -> Reply:
+        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
 
     @classmethod
     def answering(cls, text: str, finish_reason: str = "stop", **usage: Any) -> FakeOpenAIServer:
