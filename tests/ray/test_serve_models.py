@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ pytest.importorskip("ray.serve")
 from hugginggpt.backends.http import ModelServer
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.errors import ConfigError
+from hugginggpt.server.launch import free_port
 from hugginggpt.server.serve_app import RayServeSettings, build_app, load_serve_settings
 
 # Starts Ray and Serve (about 20 s on 2 cores) and loads four real models in one replica, one after another.
@@ -30,12 +30,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 HOSTED = ["hugginggpt/efficientnet-lite0", "hugginggpt/composite-captioner", "hugginggpt/whisper-tiny.en",
           "hugginggpt/vader-sentiment"]
 APP = "hugginggpt-models-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "experts": {"num_replicas": 1, "num_cpus": 0.5, "max_ongoing_requests": 8},
         "ingress": {"num_replicas": 1, "num_cpus": 0}})
     config = HuggingGPTConfig(workspace=root / "ws", memory_budget_mb=6144)
-    port = _free_port()
+    port = free_port()
     ray.init(num_cpus=2, include_dashboard=False, namespace="hugginggpt-serve-test", log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -112,7 +106,7 @@ def test_cli_ray_serve_starts_answers_and_stops(tmp_path: Path) -> None:
     config = tmp_path / "serve.yaml"
     config.write_text("ray_serve:\n  num_cpus: 2\n  experts: {num_cpus: 0.5}\n  ingress: {num_cpus: 0}\n",
                       encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HUGGINGGPT_CONFIG": os.devnull, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "hugginggpt.cli", "models-server", "--ray-serve", "--serve-config",
                              str(config), "--port", str(port), "--model", "hugginggpt/vader-sentiment"],
