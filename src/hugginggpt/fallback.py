@@ -17,8 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from .guard import wording
-from .history import file_tokens
-from .media import media_of_name
+from .media import find_paths, media_of_name
 from .plan_schema import Plan, TaskSpec
 from .planning.base import PlanOutcome
 
@@ -85,7 +84,7 @@ def named_files(request: str, attached: list[Any]) -> list[NamedFile]:
     out: dict[str, NamedFile] = {}
     for res in attached:
         out.setdefault(str(res.name), NamedFile(str(res.name), str(res.media)))
-    for token in file_tokens(request):
+    for token in find_paths(request):
         media = media_of_name(token)
         if media is not None:
             out.setdefault(token, NamedFile(token, media))

@@ -25,10 +25,6 @@ from .media import find_paths, media_of_name
 from .planning.base import KnownResource
 from .results import Turn
 
-# Every file name or path found in text (a user message, an answer read without its structure): the one finder the
-# planner and answer grounding use too. ``file_tokens`` is its older name here.
-file_tokens = find_paths
-
 
 def history_chars(history: list[dict[str, Any]]) -> int:
     """Characters of text in a history: message contents and attached file names (what a client wrote; the outputs
