@@ -235,16 +235,25 @@ def _scaling_run(nodes: int, requests: int) -> dict[str, Any]:
             "p50_s": pct(lat, 50), "p95_s": pct(lat, 95), "calls_per_node": sorted(used.values())}
 
 
-def part_scaling(quick: bool) -> dict[str, Any]:
-    sizes, requests = ((1, 2), 16) if quick else ((1, 2, 4, 8), 64)
-    rows = [_scaling_run(n, requests) for n in sizes]
+def _cluster_sizes(quick: bool) -> tuple[tuple[int, ...], int]:
+    """The node counts to run and the requests per run."""
+    return ((1, 2), 16) if quick else ((1, 2, 4, 8), 64)
+
+
+def _scaling_report(rows: list[dict[str, Any]], orchestration: str) -> dict[str, Any]:
+    """The rows of one scaling part, each with its speedup over the first (one node) and its efficiency."""
     base = rows[0]["req_per_s"]
     for r in rows:
         r["speedup"] = r["req_per_s"] / base
         r["efficiency"] = r["speedup"] / r["nodes"]
-    return {"sleep_s": SLEEP_S, "tasks_per_request": TASKS_PER_REQUEST, "rows": rows,
-            "orchestration": "plain Ray actors, one per node (custom resource slot: 1), asyncio dispatch to the "
-                             "first free slot"}
+    return {"sleep_s": SLEEP_S, "tasks_per_request": TASKS_PER_REQUEST, "rows": rows, "orchestration": orchestration}
+
+
+def part_scaling(quick: bool) -> dict[str, Any]:
+    sizes, requests = _cluster_sizes(quick)
+    return _scaling_report([_scaling_run(n, requests) for n in sizes],
+                           "plain Ray actors, one per node (custom resource slot: 1), asyncio dispatch to the "
+                           "first free slot")
 
 
 # ----- part 2b: the same cluster through the whole agent (execution.engine: ray) -----------------------------------
@@ -371,17 +380,12 @@ def _agent_scaling_run(nodes: int, requests: int, root: Path) -> dict[str, Any]:
 
 
 def part_scaling_agent(quick: bool) -> dict[str, Any]:
-    sizes, requests = ((1, 2), 16) if quick else ((1, 2, 4, 8), 64)
+    sizes, requests = _cluster_sizes(quick)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parent),
                                                             os.environ.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="hg-ray-agent-") as tmp:
         rows = [_agent_scaling_run(n, requests, Path(tmp)) for n in sizes]
-    base = rows[0]["req_per_s"]
-    for r in rows:
-        r["speedup"] = r["req_per_s"] / base
-        r["efficiency"] = r["speedup"] / r["nodes"]
-    return {"sleep_s": SLEEP_S, "tasks_per_request": TASKS_PER_REQUEST, "rows": rows,
-            "orchestration": "the whole agent, execution.engine: ray (one actor per model, one model per node)"}
+    return _scaling_report(rows, "the whole agent, execution.engine: ray (one actor per model, one model per node)")
 
 
 # ----- part 3: real experts, threads against ray --------------------------------------------------------------------
