@@ -34,7 +34,7 @@ def backend_paths() -> dict[str, set[str]]:
     return {
         "embedded": {cls.task for cls in embedded_expert_classes()},
         "transformers/diffusers": {name for name, t in hub_registry().items() if not t.catalog_only},
-        "hf-inference": set(hf_calls.CALLS),
+        "hf-inference": set(hosted()),
         "llm": set(llm_tasks()),
     }
 
@@ -56,8 +56,7 @@ def tables_naming_tasks() -> dict[str, set[str]]:
     return {
         "experts/llm_tasks.yaml": set(llm_tasks()),
         "experts/llm_expert.ANY_LLM_TASKS": set(ANY_LLM_TASKS),
-        "experts/hub/hf_calls.CALLS (@hosted_call)": set(hf_calls.CALLS),
-        "experts/hub/hosted()": set(hosted()),
+        "experts/hub/hosted() (hf_calls, @hosted_call)": set(hosted()),
         "experts/hub local code (@hub_task)": backend_paths()["transformers/diffusers"],
         "embedded experts' task (experts/registry.FAMILY_MODULES)": backend_paths()["embedded"],
         "experts/hub/tasks.NOT_COVERED": set(NOT_COVERED),

@@ -25,8 +25,7 @@ from ..config import HuggingGPTConfig
 from ..errors import ExpertError, HuggingGPTError
 from ..experts.base import Expert, ExpertResult
 from ..experts.hub.errors import ModelServerUnreachable, RemoteTimeout, error_for_status
-from ..experts.hub.hf_calls import CALLS
-from ..experts.hub.registry import HostedCall
+from ..experts.hub.tasks import hosted
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,6 @@ _DOWN_S = 30.0  # after a connection failure, skip probing the service for this 
 # The selector asks about a task's cards most-liked first; like JARVIS (its first 10 candidates per task), only the
 # top ones are probed over the network, so a selection costs a few requests, not thirty.
 MAX_PROBES_PER_TASK = 10
-
-
-def _tasks() -> dict[str, HostedCall]:
-    return CALLS
 
 
 def map_error(exc: BaseException, what: str) -> HuggingGPTError:
@@ -77,7 +72,7 @@ class HFInferenceExpert(Expert):
         self._loaded = True
 
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
-        call = _tasks()[self.task]
+        call = hosted()[self.task]
         client, model = self._backend.client(self.model_id)
         try:
             result = call(client, model, inputs)
@@ -142,7 +137,7 @@ class HFInferenceBackend:
     def can_serve(self, card: ModelCard) -> tuple[bool, str]:
         if card.source in ("embedded", "llm") or card.path:
             return False, "not a hosted hub model"
-        if card.task not in _tasks():
+        if card.task not in hosted():
             return False, f"hf-inference has no {card.task} call here"
         ok, reason = self.status()
         if not ok:

@@ -10,7 +10,7 @@ from typing import Any
 from ...errors import ExpertInputError
 from ...payloads import Answer, Answers, Boxes, Embedding, Entities, Labels, Masks
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
-from .registry import HOSTED, HostedCall, hosted_call
+from .registry import hosted_call
 from .render import audio_ext, b64decode, png
 
 
@@ -206,6 +206,3 @@ def _audio_to_audio(c: Any, m: str, i: dict[str, Any]) -> ExpertResult:
     return ExpertResult([ExpertOutput("audio", data=data, ext=audio_ext(data))],
                         {"labels": [r.get("label") for r in rows]})
 
-
-# Task name -> call, as the decorators above registered them (what the hf-inference backend serves).
-CALLS: dict[str, HostedCall] = dict(HOSTED)
