@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import statistics
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import taskbench_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -298,8 +298,7 @@ def summarize(rows: list[dict[str, int]], jarvis_mean: float | None) -> dict[str
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_dir = os.environ.get("HUGGINGGPT_TASKBENCH_DIR", str(ROOT.parent / "shared" / "taskbench"))
-    ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
+    ap.add_argument("--data-dir", type=Path, default=taskbench_dir())
     ap.add_argument("--limit", type=int, default=50)
     ap.add_argument("--top-k", type=int, default=5, help="our selector_top_k (JARVIS always shows 5)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "controller_tokens.json")

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from _common import taskbench_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +38,7 @@ def _planner(llm: Any, registry: Any, shortlist: str) -> Any:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_dir = os.environ.get("HUGGINGGPT_TASKBENCH_DIR", str(ROOT.parent / "shared" / "taskbench"))
-    ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
+    ap.add_argument("--data-dir", type=Path, default=taskbench_dir())
     ap.add_argument("--shortlist", choices=("on", "off"), default="on")
     ap.add_argument("--skip", type=int, default=100, help="TaskBench: leave out the first N dev samples")
     ap.add_argument("--limit", type=int, default=30, help="TaskBench: then plan N samples (0: none)")

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from _common import taskbench_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +73,7 @@ class Tally:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_dir = os.environ.get("HUGGINGGPT_TASKBENCH_DIR", str(ROOT.parent / "shared" / "taskbench"))
-    ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
+    ap.add_argument("--data-dir", type=Path, default=taskbench_dir())
     ap.add_argument("--learned-k", type=int, default=None)
     ap.add_argument("--similar-k", type=int, default=None)
     ap.add_argument("--min-tasks", type=int, default=None)

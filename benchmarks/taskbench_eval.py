@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+
+from _common import taskbench_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = ("huggingface", "multimedia")
@@ -39,8 +40,7 @@ def _row(domain: str, rule: str, kind: str, m: dict, timing: dict | None) -> str
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_dir = os.environ.get("HUGGINGGPT_TASKBENCH_DIR", str(ROOT.parent / "shared" / "taskbench"))
-    ap.add_argument("--data-dir", type=Path, default=Path(default_dir))
+    ap.add_argument("--data-dir", type=Path, default=taskbench_dir())
     ap.add_argument("--planner", default="offline")
     ap.add_argument("--skip", type=int, default=0, help="leave out the first N samples of each file")
     ap.add_argument("--limit", type=int, default=None)
