@@ -34,6 +34,7 @@ from ..execution.calls import MediaInput
 from ..experts.base import ExpertResult
 from ..experts.hub import errors as hub_errors
 from ..experts.hub.wire import decode_result, encode_result
+from ..results import ErrorInfo
 from .models_server import HostedModels, build_hosted, create_app
 
 log = logging.getLogger(__name__)
@@ -127,12 +128,6 @@ def _carried(inputs: dict[str, Any]) -> dict[str, Any]:
             for k, v in inputs.items()}
 
 
-def _error_reply(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, HuggingGPTError):
-        return {"error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}}
-    return {"error": {"type": type(exc).__name__, "message": str(exc) or repr(exc), "hint": None}}
-
-
 def _raise_error(err: dict[str, Any]) -> None:
     """Raise the replica's error again in the ingress, as its own class when it is a hugginggpt error."""
     cls = getattr(errors, err["type"], None) or getattr(hub_errors, err["type"], None)
@@ -219,7 +214,7 @@ class ExpertsReplica:
         except Exception as exc:  # named for the ingress, which answers with the right status
             if not isinstance(exc, HuggingGPTError):
                 log.exception("inference of %s failed", model_id)
-            return _error_reply(exc)
+            return {"error": ErrorInfo.from_exc(exc).model_dump()}
         finally:
             for path in written:
                 path.unlink(missing_ok=True)
