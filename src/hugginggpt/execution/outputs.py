@@ -13,12 +13,17 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..codec.formats import Format, names_of, sniff
 from ..errors import ExpertOutputError, HuggingGPTError
 from ..experts.base import ExpertOutput, ExpertResult
 from ..media import media_of_name
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+    from ..catalog.cards import ModelCard
+    from ..experts.pool import ExpertPool
 
 Kind = Literal["text", "image", "audio", "video", "json"]
 KINDS: tuple[str, ...] = ("text", "image", "audio", "video", "json")
@@ -52,6 +57,15 @@ def check_result(result: Any, what: str) -> tuple[list[CheckedOutput], dict[str,
         raise _bad(what, f"returned facts as {_type(facts)} instead of a dict with text keys")
     _check_jsonable(facts, what)
     return [_check_output(out, i, what) for i, out in enumerate(outputs)], facts
+
+
+def run_checked(pool: ExpertPool, backend: Backend, card: ModelCard, request: str, inputs: dict[str, Any]
+                ) -> tuple[list[CheckedOutput], dict[str, Any]]:
+    """Load and run ``card``'s expert under a lease of ``pool`` (the pool cannot unload a model in use), then check
+    its result where it ran (images are decoded): blocking, for a worker thread or a Ray actor."""
+    with pool.leasing():
+        result = backend.expert(card, request).run(inputs)
+    return check_result(result, card.id)
 
 
 def _check_output(out: Any, i: int, what: str) -> CheckedOutput:

@@ -18,6 +18,7 @@ import resource
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from ..experts.pool import ExpertPool, rss_mb
 from ..experts.workers import contained
 from ..observability.tracing import attach_context, get_tracer, setup_tracing
 from .calls import ExpertReply, MediaInput
-from .outputs import check_result
+from .outputs import run_checked
 
 HUB_BACKENDS = ("transformers", "hf-inference", "http")
 
@@ -139,12 +140,7 @@ class ExpertWorker:
         try:
             with tempfile.TemporaryDirectory(prefix="hugginggpt-call-") as tmp:
                 local = materialize(inputs, Path(tmp))
-
-                def go() -> Any:
-                    with self.pool.leasing():
-                        result = self.backend.expert(card, request).run(local)
-                    return check_result(result, card.id)
-
+                go = partial(run_checked, self.pool, self.backend, card, request, local)
                 outputs, facts = contained(go, card.id)()
             return ExpertReply(outputs=outputs, facts=facts, worker=self.where), rss_mb(), self.node
         except HuggingGPTError as exc:

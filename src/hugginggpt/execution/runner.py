@@ -30,7 +30,7 @@ from ..plan_schema import TaskSpec, ref_id
 from ..results import ErrorInfo, ModelChoice, TaskResult
 from ..tasks import TaskRegistry
 from .calls import Executor, ExpertCall, ExpertReply, MediaInput
-from .outputs import CheckedOutput, check_result
+from .outputs import run_checked
 
 tracer = trace.get_tracer("hugginggpt")
 
@@ -60,15 +60,10 @@ class ThreadExecutor:
             raise ExpertUnavailable(f"{call.model_id} is not in the catalog.", hint="hugginggpt models lists it.")
         inputs = call.local_inputs()
 
-        def run() -> tuple[list[CheckedOutput], dict[str, Any]]:
-            # Load and run under a lease (the pool cannot unload a model in use), then check the result here, off
-            # the event loop (images are decoded): nothing unchecked is stored, fed to a dependant or cited.
-            with self.pool.leasing():
-                result = backend.expert(card, call.request).run(inputs)
-            return check_result(result, call.model_id)
-
-        # In the model's own daemon threads (a hung model blocks only itself); whatever escapes is named. The
-        # current context goes along, so spans opened in the thread (LLM calls) join the task's span.
+        # Checked off the event loop, in the model's own daemon threads (a hung model blocks only itself): nothing
+        # unchecked is stored, fed to a dependant or cited; whatever escapes is named. The current context goes
+        # along, so spans opened in the thread (LLM calls) join the task's span.
+        run = partial(run_checked, self.pool, backend, card, call.request, inputs)
         outputs, facts = await self.pool.workers.call(call.model_id, partial(contextvars.copy_context().run, run))
         return ExpertReply(outputs=outputs, facts=facts, worker="thread")
 
