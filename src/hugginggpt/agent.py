@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry import trace
 
 from . import progress
+from .answer_sections import ERROR_OPENING
 from .artifacts import Artifact, ArtifactStore
 from .backends.base import Backend
 from .backends.embedded import EmbeddedBackend
@@ -205,7 +206,7 @@ class HuggingGPT:
     @staticmethod
     def _fail(run: RunResult, exc: HuggingGPTError, emit: Callable[[Event], None]) -> None:
         run.error = ErrorInfo.from_exc(exc)
-        run.answer = f"I could not do that: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+        run.answer = f"{ERROR_OPENING} {exc.message}" + (f" {exc.hint}" if exc.hint else "")
         try:
             emit(Event(kind="error", status="failed", message=run.answer, data=run.error.model_dump()))
         except Exception:  # a failing listener must not lose the run

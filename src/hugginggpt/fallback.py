@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .answer_sections import VIDEO_ONLY_OPENING
 from .guard import wording
 from .media import find_paths, media_of_name
 from .plan_schema import Plan, TaskSpec
@@ -124,7 +125,7 @@ def fallback_sentences(notes: list[str]) -> list[str]:
 def video_only_answer(files: list[NamedFile]) -> str:
     """The answer for a request that names only videos and asks for nothing that could be done."""
     names = ", ".join(f.name for f in files if f.media == "video")
-    return (f"No task was recognised in your request, and no task here takes a video as input, so {names} was not "
+    return (f"{VIDEO_ONLY_OPENING} as input, so {names} was not "
             "processed. What is possible with videos: making one from a text (text-to-video, through a hub model). "
             "For a video's sound or frames, attach them as an audio file or images: audio can be transcribed or "
             "classified, images described, classified, segmented or searched for faces and people.")

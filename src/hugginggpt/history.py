@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .answer_sections import SECTIONS
+from .answer_sections import NO_TEXT_OPENINGS, SECTIONS
 from .artifacts import ArtifactStore
 from .errors import RequestError, RequestTooLarge
 from .guard import wording
@@ -141,10 +141,6 @@ def reroute_control_maps(plan: Any, known: list[KnownResource]) -> list[str]:
 # A task line of the deterministic answer: `0. image-to-text with some/model: "the text output"`.
 _TASK_LINE = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: ', re.M)
 _TEXT_RESULT = re.compile(r'^\d+\. [\w-]+(?: with \S+)?: "(.*)"', re.M)
-# For answers read from their text only: the openings of answers that hold no text output (a run error, and the
-# answers to a request nothing was made for). A structured turn needs none of this: its ``texts`` say.
-_NO_TEXT_OPENINGS = ("I could not do that:", "Nothing was made for this request", "I have no good answer to that",
-                     "No task was recognised in your request, and no task here takes a video")
 # Earlier texts to read in one go, at most (a follow-up such as "read all of them aloud").
 _MAX_TEXTS = 8
 
@@ -160,7 +156,7 @@ def _answer_texts(content: str) -> list[str]:
     answer, or the whole text of any other answer. Empty for an answer that holds no text (templated file answers,
     errors)."""
     content = content.strip()
-    if not content or content.startswith(_NO_TEXT_OPENINGS):
+    if not content or content.startswith(NO_TEXT_OPENINGS):
         return []
     quoted = _TEXT_RESULT.findall(content)
     if quoted:

@@ -7,7 +7,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .answer_sections import FILES_NOTE, LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, NOTE_HEAD
+from .answer_sections import (
+    FILES_NOTE,
+    LEFT_OUT_NOTE,
+    NO_GOOD_ANSWER_OPENING,
+    NOT_DONE_NOTE,
+    NOT_MADE_NOTE,
+    NOTE_HEAD,
+    NOTHING_MADE_OPENING,
+)
 from .experts.embedded.labels import match_label
 from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
 from .guard import guard_text
@@ -293,7 +301,7 @@ def no_task_answer(llm: LLM, run: RunResult, history: list[dict[str, Any]], atta
     if videos:
         return video_only_answer(videos) + notes
     if asked_media(run.request) or notes:
-        return "Nothing was made for this request: no task in it was recognised." + notes
+        return f"{NOTHING_MADE_OPENING}: no task in it was recognised." + notes
     messages = [{"role": "system", "content": _CHAT_SYSTEM}]
     messages += [{"role": m["role"], "content": str(m.get("content", ""))} for m in history[-6:]
                  if m.get("role") in ("user", "assistant")]
@@ -305,7 +313,7 @@ def no_task_answer(llm: LLM, run: RunResult, history: list[dict[str, Any]], atta
     problems = "; ".join(report.problems)
     log.info("chat answer guarded: %s", problems)
     if report.words() < _MIN_WORDS:
-        return (f"I have no good answer to that: the language model's answer {problems}, so it is not shown. "
+        return (f"{NO_GOOD_ANSWER_OPENING}: the language model's answer {problems}, so it is not shown. "
                 f"The {getattr(llm, 'name', 'configured')} model handles short chats and texts; for more, configure "
                 "a larger one (llm.backend: openai with an OpenAI-compatible endpoint, or llm.gguf_path).")
     return f"{report.text}\n\n(Shortened by the answer guard: the language model's answer {problems}.)"
