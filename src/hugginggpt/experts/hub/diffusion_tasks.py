@@ -13,7 +13,6 @@ Steps: ``diffusion_steps`` from the config when set, else the defaults below (JA
 from __future__ import annotations
 
 import inspect
-import io
 import logging
 import math
 import tempfile
@@ -25,6 +24,7 @@ from ...errors import ExpertInputError, ExpertUnavailable
 from ...tasks import default_registry
 from ..base import ExpertOutput, ExpertResult, require_text
 from .registry import LoadOptions, hub_task
+from .render import png
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,8 @@ def _image_result(out: Any, facts: dict[str, Any]) -> ExpertResult:
     flagged = getattr(out, "nsfw_content_detected", None)
     if flagged and flagged[0]:  # the safety checker blacked the image out: say so rather than show a black square
         facts["nsfw_content_detected"] = True
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
     width, height = image.size
-    return ExpertResult([ExpertOutput("image", data=buf.getvalue(), ext=".png")],
+    return ExpertResult([ExpertOutput("image", data=png(image), ext=".png")],
                         {**facts, "width": width, "height": height})
 
 

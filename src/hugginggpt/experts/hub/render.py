@@ -4,14 +4,14 @@ model-server backends. Boxes and masks are drawn by their payloads (``payloads.B
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
 
 def png(image: Any) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
+    """A PIL image (or a uint8 array) as PNG bytes (``codec.image.to_png_bytes``, imported on first use)."""
+    from ...codec.image import to_png_bytes
+
+    return to_png_bytes(image)
 
 
 def b64decode(value: str) -> bytes:

@@ -12,18 +12,13 @@ from ...payloads import Answers, Boxes, Labels, Masks
 from ..base import ExpertOutput, ExpertResult, require_file, require_text
 from .loading import from_pretrained, generation_kwargs, pipeline_loader, plain
 from .registry import LoadOptions, hub_task
+from .render import png
 
 
 def _image(inputs: dict[str, Any]) -> Any:
     from ...codec.image import load_image
 
     return load_image(require_file(inputs, "image"))
-
-
-def _png(image: Any) -> bytes:
-    from ...codec.image import to_png_bytes
-
-    return to_png_bytes(image)
 
 
 def _audio(pipe: Any, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +39,7 @@ def _object_detection(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     image = _image(inputs)
     boxes = Boxes.of(plain(pipe(image, threshold=0.5)), empty="no objects found above 0.5")
     # boxes drawn as JARVIS does, so "show me" has something to show
-    return ExpertResult.of(boxes, ExpertOutput("image", data=_png(boxes.draw(image)), ext=".png"))
+    return ExpertResult.of(boxes, ExpertOutput("image", data=png(boxes.draw(image)), ext=".png"))
 
 
 @hub_task("image-segmentation", pipeline_loader("image-segmentation"))
@@ -52,7 +47,7 @@ def _image_segmentation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     image = _image(inputs)
     segments = Masks.measure(image.size, [(s["label"], s["mask"], plain(s.get("score"))) for s in pipe(image)],
                              scored=True)
-    return ExpertResult.of(segments, ExpertOutput("image", data=_png(segments.draw(image)), ext=".png"),
+    return ExpertResult.of(segments, ExpertOutput("image", data=png(segments.draw(image)), ext=".png"),
                            media_first=True)
 
 
@@ -64,7 +59,7 @@ def _depth_estimation(pipe: Any, inputs: dict[str, Any]) -> ExpertResult:
     data: dict[str, Any] = {"size": list(depth.size)}
     if pred is not None:
         data.update(min=round(float(pred.min()), 4), max=round(float(pred.max()), 4))
-    return ExpertResult([ExpertOutput("image", data=_png(depth.convert("RGB")), ext=".png")], data)
+    return ExpertResult([ExpertOutput("image", data=png(depth.convert("RGB")), ext=".png")], data)
 
 
 def _load_captioner(path: Path, opts: LoadOptions) -> Any:
