@@ -42,3 +42,12 @@ def test_label_of(phrase: str, expected: str | None) -> None:
 def test_counted_label(request_text: str, expected: str | None) -> None:
     req = parse_request(request_text, default_lexicon().verbs)
     assert counted_label(req.masked, 0, len(req.masked)) == expected
+
+
+def test_a_word_after_the_counted_thing_does_not_hide_it() -> None:
+    from hugginggpt.planning.offline.counting import label_of
+
+    assert label_of("dogs plz") == "dog"
+    assert label_of("traffic lights pls") == "traffic light"
+    assert label_of("objects plz") is None
+    assert label_of("pangolins") == "pangolin"  # unknown to the detector: the answer says so

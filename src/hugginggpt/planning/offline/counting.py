@@ -34,18 +34,22 @@ def singular(word: str) -> str:
 
 
 def label_of(phrase: str) -> str | None:
-    """The detector label a counted phrase names ("red cars" -> car), or None for things in general."""
+    """The detector label a counted phrase names ("red cars" -> car), or None for things in general. An unknown last
+    word after a known label ("dogs plz") does not hide the label; with no known label, the last word, singular."""
     words = phrase.lower().replace("-", " ").split()
     if not words:
         return None
     vocabulary, generic = _vocabulary()
-    if words[-1] in generic:
-        return None
-    for n in range(min(3, len(words)), 0, -1):
-        tail = words[-n:]
-        for form in (" ".join(tail), " ".join([*tail[:-1], singular(tail[-1])])):
-            if form in vocabulary:
-                return vocabulary[form]
+    # the known label nearest the end ("count dogs plz" -> dog), the longest wording first ("traffic lights"); things
+    # in general ("objects") name none
+    for end in range(len(words), 0, -1):
+        if words[end - 1] in generic:
+            return None
+        for n in range(min(3, end), 0, -1):
+            tail = words[end - n:end]
+            for form in (" ".join(tail), " ".join([*tail[:-1], singular(tail[-1])])):
+                if form in vocabulary:
+                    return vocabulary[form]
     return singular(words[-1])
 
 
