@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -121,7 +121,35 @@ class BodyCapMiddleware:
         if scope["type"] != "http" or not self.applies(scope):
             await self.app(scope, receive, send)
             return
-        await _pass_capped(self.app, scope, receive, send, self.max_bytes, self._refuse)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        total, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":  # the client left mid-body: nothing to answer
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        del chunks  # the joined copy is all that is kept while the app runs
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         await _send_json(send, 413, "payload_too_large", self.message, self.hint, [(b"connection", b"close")])
@@ -154,45 +182,6 @@ def key_matches(candidate: str, api_key: str | None) -> bool:
 def bearer_ok(authorization: str, api_key: str | None) -> bool:
     """Whether an ``Authorization`` header value carries the API key as a bearer token."""
     return authorization[:7].lower() == "bearer " and key_matches(authorization[7:], api_key)
-
-
-async def _pass_capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, max_bytes: int,
-                       refuse: Callable[[Send], Awaitable[None]]) -> None:
-    """Hand the request to ``app`` with its body read up to ``max_bytes`` and replayed.
-
-    A declared ``Content-Length`` over the cap gets ``refuse(send)`` at once; a chunked body is counted as it
-    arrives and refused as soon as it passes the cap, so memory stays within the cap whatever the client sends. A
-    client that disconnects mid-body gets nothing.
-    """
-    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > max_bytes:
-        await refuse(send)
-        return
-    chunks: list[bytes] = []
-    total, more = 0, True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > max_bytes:
-            await refuse(send)
-            return
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    del chunks  # the joined copy is all that is kept while the app runs
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    await app(scope, replay, send)
 
 
 class SecurityHeadersMiddleware:
