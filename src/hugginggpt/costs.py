@@ -41,15 +41,14 @@ def llm_model_name(llm: Any) -> str | None:
     return str(model) if model else (str(getattr(llm, "name", "")) or None)
 
 
-def run_cost(usage: Mapping[str, Any] | None, prices: Mapping[str, tuple[float, float]],
-             model: str | None = None) -> Cost | None:
+def run_cost(usage: Mapping[str, Any] | None, prices: Mapping[str, tuple[float, float]]) -> Cost | None:
     """What the run's tokens cost: prompt tokens x the model's prompt price + completion tokens x its completion
     price, per million. ``None`` while ``prices`` is empty (accounting off). The model is the one the usage names
-    (``usage["model"]``), else ``model``."""
+    (``usage["model"]``)."""
     if not prices:
         return None
     usage = usage or {}
-    name = usage.get("model") or model
+    name = usage.get("model")
     prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     price = prices.get(name) if name else None
     if price is None:
