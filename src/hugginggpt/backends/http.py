@@ -23,7 +23,7 @@ from ..experts.base import Expert, ExpertOutput, ExpertResult
 from ..experts.hub.errors import ModelServerUnreachable, RemoteError, RemoteTimeout, error_for_status
 from ..experts.hub.wire import LOSSLESS_HEADER, MEDIA_KEYS, data_uri, decode_result
 from ..observability.tracing import inject_context
-from ..payloads import Boxes, Entities, Labels, scored
+from ..payloads import Answers, Boxes, Entities, Labels, scored
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class ModelServer:
         if isinstance(body, list):
             rows = body
             if rows and "answer" in rows[0]:
-                return ExpertResult.of_text(str(rows[0]["answer"]), answers=rows)
+                return ExpertResult.of(Answers(tuple(rows)))
             if rows and "box" in rows[0]:
                 return ExpertResult.of(Boxes.of(rows))
             if rows and "entity_group" in rows[0]:
