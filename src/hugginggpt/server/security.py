@@ -24,13 +24,14 @@ COOKIE_PREFIXES = ("/v1/artifacts/", "/docs", "/openapi.json")
 UI_API_PREFIXES = ("/ui/gradio_api/call/", "/ui/gradio_api/api/", "/ui/gradio_api/run/", "/ui/gradio_api/info",
                    "/ui/gradio_api/openapi.json", "/ui/gradio_api/mcp", "/ui/openapi.json", "/ui/docs",
                    "/ui/gradio_api/runs", "/ui/gradio_api/run-history")
+_UI_API_EXACT = frozenset(p.rstrip("/") for p in UI_API_PREFIXES)
 
 
 def is_ui_api(path: str) -> bool:
     """Whether ``path`` is one of Gradio's programmatic API routes under /ui (repeated slashes folded first)."""
     while "//" in path:
         path = path.replace("//", "/")
-    return path.startswith(UI_API_PREFIXES) or path.rstrip("/") in {p.rstrip("/") for p in UI_API_PREFIXES}
+    return path.startswith(UI_API_PREFIXES) or path.rstrip("/") in _UI_API_EXACT
 
 
 def session_token(api_key: str) -> str:
