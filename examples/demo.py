@@ -28,6 +28,7 @@ def main() -> int:
     from make_examples import main as make_examples
 
     from hugginggpt import HuggingGPT, HuggingGPTConfig
+    from hugginggpt.cli_runs import RunRecorder
     from hugginggpt.render import ProgressView, render_result
 
     console = Console()
@@ -36,20 +37,22 @@ def main() -> int:
     for p in make_examples(HERE):
         console.print(f"  {p.relative_to(ROOT)}  ({p.stat().st_size} bytes)")
     agent = HuggingGPT(HuggingGPTConfig(workspace=ROOT / ".hugginggpt", allowed_dirs=[ROOT]), base_dir=ROOT)
+    recorder = RunRecorder(agent.config, "demo")  # the runs go in the workspace's run history, as the CLI's do
     failures = 0
     history: list[dict[str, str]] = []
     for request in REQUESTS:
         console.print(Rule(f"[bold]{request}"))
         t0 = time.perf_counter()
-        with ProgressView(console) as view:
-            result = agent.run(request, on_event=view.on_event)
+        with recorder.run(request, []) as rec, ProgressView(console) as view:  # `hugginggpt runs show <id>`
+            result = rec.done(agent.run(request, on_event=view.on_event, run_id=rec.run_id))
         render_result(console, result)
         console.print(f"[dim]wall time {time.perf_counter() - t0:.2f} s[/]")
         failures += result.error is not None or any(r.status != "ok" for r in result.results)
         if request == REQUESTS[0]:
             history = [{"role": "user", "content": request}, {"role": "assistant", "content": result.answer}]
     console.print(Rule(f"[bold]Follow-up in the same chat: {FOLLOW_UP}"))
-    result = agent.chat([*history, {"role": "user", "content": FOLLOW_UP}])
+    with recorder.run(FOLLOW_UP, []) as rec:
+        result = rec.done(agent.chat([*history, {"role": "user", "content": FOLLOW_UP}], run_id=rec.run_id))
     render_result(console, result)
     failures += result.error is not None or any(r.status != "ok" for r in result.results)
     console.print(Rule())

@@ -145,12 +145,13 @@ class HuggingGPT:
         history, the server), also put on the run's trace; a new one by default."""
         return asyncio.run(self.arun(request, files=files, history=history, on_event=on_event, run_id=run_id))
 
-    def chat(self, history: list[dict[str, Any]], files: Sequence[str | Path] = ()) -> RunResult:
+    def chat(self, history: list[dict[str, Any]], files: Sequence[str | Path] = (),
+             run_id: str | None = None) -> RunResult:
         """Answer the last user message of an OpenAI-style history. Files mentioned or produced in earlier turns
         (answers cite real artifact paths) stay usable: "now read it aloud" refers to the last output."""
         if not history or history[-1].get("role") != "user":
             raise RequestError("chat() needs a history whose last message is from the user.")
-        return self.run(str(history[-1].get("content", "")), files=files, history=history[:-1])
+        return self.run(str(history[-1].get("content", "")), files=files, history=history[:-1], run_id=run_id)
 
     async def astream(self, request: str, files: Sequence[str | Path] = (),
                       history: list[dict[str, Any]] | None = None) -> AsyncIterator[Event]:
