@@ -128,8 +128,11 @@ class InputGate:
         history: list[dict[str, Any]] = []
         for msg in earlier:
             text, attached = self._content(msg)
-            history.append({"role": msg.role, "content": self.view.to_paths(text),
-                            "files": [str(p) for p in attached]})
+            turn: dict[str, Any] = {"role": msg.role, "content": self.view.to_paths(text),
+                                    "files": [str(p) for p in attached]}
+            if msg.role == "assistant" and msg.run_id:  # the run that answered: memory reads its stored outputs
+                turn["run_id"] = msg.run_id
+            history.append(turn)
         text, attached = self._content(messages[last])
         for later in messages[last + 1:]:
             if later.role == "user":

@@ -15,7 +15,6 @@ from fastapi.responses import StreamingResponse
 
 from .deps import ServerState, state
 from .errors import APIError, error_body, status_of
-from .inputs import Inputs
 from .routing import OffLoopJSONRoute
 from .runs import ANSWERED
 from .schemas import (
@@ -23,7 +22,6 @@ from .schemas import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionRequest,
-    ChatMessage,
     Choice,
     CompletionUsage,
     JarvisMessage,
@@ -40,22 +38,11 @@ _STARTED = int(time.time())
 router = APIRouter(route_class=OffLoopJSONRoute)
 
 
-def _with_run_ids(inputs: Inputs, messages: list[ChatMessage]) -> Inputs:
-    """``inputs`` with the ``run_id`` an assistant message of the body names copied onto its history turn (the
-    runs' stored outputs are then what memory reads: ``RunManager.remember``). The history is the body's
-    user/assistant messages before the request, in order, so its turns pair with the first of them."""
-    said = [m for m in messages if m.role in ("user", "assistant")][:len(inputs.history)]
-    for turn, msg in zip(inputs.history, said, strict=False):
-        if msg.role == "assistant" and msg.run_id:
-            turn["run_id"] = msg.run_id
-    return inputs
-
-
 # ----- JARVIS ---------------------------------------------------------------------------------------------------
 @router.post("/hugginggpt", response_model=JarvisMessage, responses=ERRORS, tags=["JARVIS-compatible"])
 async def hugginggpt(body: JarvisRequest, st: ServerState = Depends(state)) -> JarvisMessage:
     """Plan, run the models and answer (JARVIS's server mode)."""
-    inputs = _with_run_ids(await asyncio.to_thread(st.gate.from_messages, body.messages), body.messages)
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages)
     _, result = await st.run_and_wait(inputs, "jarvis")
     return JarvisMessage(message=st.view.text(result.answer))
 
@@ -66,7 +53,7 @@ async def tasks(body: JarvisRequest, st: ServerState = Depends(state)) -> list[J
     ``/hugginggpt`` plans it ("now read it aloud" plans on the previous answer's text)."""
     from ..agent import plan_only
 
-    inputs = _with_run_ids(await asyncio.to_thread(st.gate.from_messages, body.messages), body.messages)
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages)
     st.runs.check(inputs)
     history = await asyncio.to_thread(st.runs.remember, inputs.history)
     plan = await asyncio.to_thread(plan_only, st.agent, inputs.request, inputs.files, history)
@@ -77,7 +64,7 @@ async def tasks(body: JarvisRequest, st: ServerState = Depends(state)) -> list[J
              response_model_by_alias=True)
 async def results(body: JarvisRequest, st: ServerState = Depends(state)) -> dict[str, JarvisResult]:
     """Plan and run; per-task results keyed by task id (``task``, ``inference result``, ``choose model result``)."""
-    inputs = _with_run_ids(await asyncio.to_thread(st.gate.from_messages, body.messages), body.messages)
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages)
     _, result = await st.run_and_wait(inputs, "jarvis")
     return st.view.jarvis_results(result)
 
@@ -98,7 +85,7 @@ async def chat_completions(body: ChatCompletionRequest, st: ServerState = Depend
     if body.model != MODEL_ID:
         raise APIError(404, "model_not_found", f"The model {body.model!r} does not exist.",
                        f"Use model={MODEL_ID!r} (GET /v1/models).")
-    inputs = _with_run_ids(await asyncio.to_thread(st.gate.from_messages, body.messages, body.files), body.messages)
+    inputs = await asyncio.to_thread(st.gate.from_messages, body.messages, body.files)
     if not body.stream:
         rec, result = await st.run_and_wait(inputs, "openai")
         return ChatCompletion(
