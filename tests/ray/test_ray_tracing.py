@@ -11,6 +11,7 @@ from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.observability import tracing
 from llm_doubles import ScriptedLLM
 from observability.conftest import OTLPReceiver
+from stub_http import serve_in_thread, stop
 
 pytestmark = pytest.mark.slow
 
@@ -18,10 +19,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def receiver():
     r = OTLPReceiver()
-    r.thread.start()
+    thread = serve_in_thread(r.server)
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    stop(r.server, thread)
 
 
 @pytest.mark.timeout(180)
