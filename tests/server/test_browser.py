@@ -5,6 +5,7 @@ Needs ``/usr/bin/chromium`` (Debian package ``chromium``; Playwright's own brows
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -50,11 +51,10 @@ def test_ui_chat_with_image_upload_shows_plan_image_and_audio(tmp_path, shared_a
             assert page.locator("#hg-chat img").first.is_visible()
             assert page.locator("#hg-chat audio").count() >= 1
             assert page.locator("#hg-plan svg.hg-plan").is_visible()
-            assert "text-to-speech" in page.locator("#hg-plan").inner_text()
-            assert "piper" in page.locator("#hg-models").inner_text() or "speech" in page.locator(
-                "#hg-models").inner_text()
-            answer = page.locator("#hg-chat").inner_text()
-            assert "text-to-speech" in answer
+            expect = sync_api.expect  # auto-retrying reads: Gradio paints the side panels asynchronously
+            expect(page.locator("#hg-plan")).to_contain_text("text-to-speech", timeout=30_000)
+            expect(page.locator("#hg-models")).to_contain_text(re.compile("piper|speech"), timeout=30_000)
+            expect(page.locator("#hg-chat")).to_contain_text("text-to-speech", timeout=30_000)
             # Gradio's chatbot puts a "Share" button (Spaces only: elsewhere an error toast) under media messages.
             assert page.locator("#hg-chat button[aria-label='Download']").first.is_visible()
             assert _visible(page, "#hg-chat button[aria-label='Share'], #hg-chat button[title='Share']") == 0
@@ -87,8 +87,8 @@ def test_ui_behind_api_key_logs_in_and_runs(tmp_path, shared_agent):
             page.fill("#hg-input textarea", "what is the sentiment of: what a wonderful day")
             page.keyboard.press("Enter")
             page.wait_for_selector("#hg-progress .hg-step.done >> text=Answer", timeout=300_000)
-            assert "positive" in page.locator("#hg-chat").inner_text()
-            assert "vader" in page.locator("#hg-models").inner_text()
+            sync_api.expect(page.locator("#hg-chat")).to_contain_text("positive", timeout=30_000)
+            sync_api.expect(page.locator("#hg-models")).to_contain_text("vader", timeout=30_000)
         finally:
             browser.close()
 
@@ -140,16 +140,17 @@ def test_ui_enter_while_a_run_goes_on_and_failed_runs_shown_as_failed(tmp_path, 
             page.wait_for_function("() => document.activeElement === document.querySelector('#hg-input textarea')",
                                    timeout=10_000)
             assert _send(page, app, "what is the sentiment of: this is a terrible, awful day") == "succeeded"
-            assert "negative" in page.locator("#hg-chat").inner_text()
+            sync_api.expect(page.locator("#hg-chat")).to_contain_text("negative", timeout=30_000)
             # A run whose only task fails is shown as failed, in the progress card and in the answer.
             assert _send(page, app, "translate this to French: good morning") == "failed"
             assert page.locator("#hg-progress .hg-outcome.failed").is_visible()
             assert page.locator("#hg-progress .hg-step.failed >> text=Run").is_visible()
-            assert "Failed" in page.locator("#hg-chat .message-row").last.inner_text()
+            sync_api.expect(page.locator("#hg-chat .message-row").last).to_contain_text("Failed", timeout=30_000)
             # The LLM settings are off on a server without an API key, and say why.
+            # The accordion renders its content after the click: expect() waits for it (a bare read raced it).
             page.click("#hg-settings")
-            assert "needs an API key" in page.locator("#hg-settings").inner_text() or \
-                "turned off" in page.locator("#hg-settings").inner_text()
+            sync_api.expect(page.locator("#hg-settings")).to_contain_text(
+                re.compile("needs an API key|turned off"), timeout=30_000)
             page.screenshot(path=str(tmp_path / "ui-failed.png"))
         finally:
             browser.close()
