@@ -34,7 +34,8 @@ from .base import KnownResource, PlanContext, PlanOutcome
 from .offline.build import GraphBuilder
 from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
 from .offline.learned_path import LearnedPath
-from .offline.text import Resource, parse_request
+from .offline.spelling import mend_spelling
+from .offline.text import Resource, parse_request, with_arrow_chains
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class OfflinePlanner:
         """Plan ``request``; raises ``PlanError`` when a task's input is missing or the plan cannot be made valid."""
         registry = self.registry or context.registry or default_registry()
         _, detector, keyword = self._components(registry)
+        request = mend_spelling(with_arrow_chains(request), keyword.lexicon)
         parsed = parse_request(request, keyword.lexicon.verbs)
         files = current_and_earlier(context)
         available = Available(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ...tasks import TaskRegistry
-from .lexicon import Lexicon, default_lexicon, words_rx
+from .lexicon import Lexicon, default_lexicon, expand, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import coordinated, described_end, elliptical, similar_to_image
 from .questions import QuestionRules
@@ -93,7 +93,7 @@ class KeywordDetector(QuestionRules):
                 e = {"re": e} if isinstance(e, str) else e
                 yield _Trigger(
                     name,
-                    re.compile(e["re"], re.I),
+                    re.compile(expand(e["re"], self.lexicon), re.I),
                     bool(e.get("weak")),
                     bool(e.get("capture")),
                     bool(e.get("labels")),

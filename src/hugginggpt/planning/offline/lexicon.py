@@ -71,8 +71,13 @@ def pattern(section: str, key: str) -> re.Pattern[str]:
 
 def source(section: str, key: str) -> str:
     """The source of a wording section's pattern, its ``<section.key>`` word lists expanded."""
-    lex = default_lexicon()
-    raw = str(lex.raw[section][key])
+    return expand(str(default_lexicon().raw[section][key]))
+
+
+def expand(raw: str, lex: Lexicon | None = None) -> str:
+    """``raw`` with each ``<section.key>`` word list of ``lex`` (default: the shipped lexicon) replaced by its
+    alternation; task triggers may name word lists too."""
+    lex = lex or default_lexicon()
 
     def sub(m: re.Match[str]) -> str:
         sec, key = m.group(1), m.group(2)

@@ -165,6 +165,11 @@ class _Masker:
                 self.mask(a, b)
 
 
+def with_arrow_chains(text: str) -> str:
+    """"a.jpg -> caption -> speech": each arrow between steps reads as ", then" (the lexicon's ``parsing.arrow``)."""
+    return _rx("arrow").sub(", then ", text)
+
+
 def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
     """Parse ``text``; ``connective_verbs`` are action verbs after which ", and <verb>" starts a new clause."""
     masker = _Masker(text)

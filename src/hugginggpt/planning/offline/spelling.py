@@ -1,0 +1,106 @@
+"""Misspelt task words, mended before parsing: "plese discribe the foto" reads "please describe the photo".
+
+A word is mended only when all of these hold:
+- the English dictionary of ``pyspellchecker`` does not know it (so real words, plurals and tenses stay as typed);
+- it is outside quotes and file names (a text to read aloud is the user's, typos included);
+- it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
+  lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
+  the lexicon's ``spelling.variants`` ("foto").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rapidfuzz.distance import OSA
+
+from .lexicon import Lexicon, default_lexicon
+
+if TYPE_CHECKING:
+    from spellchecker import SpellChecker
+
+_WORD = re.compile(r"(?<![\w./\\-])[A-Za-z]{3,}(?![\w./\\-])")
+# Spans a user quoted: never mended (the same quote forms the request parser reads).
+_QUOTED = re.compile(r"(?<![\w])'[^'\n]*'(?![A-Za-z0-9])|\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u2018[^\u2019\n]*\u2019")
+_LETTERS = re.compile(r"[a-z]{4,}")
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> SpellChecker:
+    from spellchecker import SpellChecker  # loads a 0.6 MB word-frequency list: once, on first use
+
+    return SpellChecker(distance=1)
+
+
+_VOCABULARIES: dict[int, tuple[Lexicon, frozenset[str], dict[str, str]]] = {}
+
+
+def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
+    """The planner's own words (each one the dictionary knows, or one the lexicon lists) and spelling variants."""
+    got = _VOCABULARIES.get(id(lexicon))
+    if got is None or got[0] is not lexicon:
+        got = _VOCABULARIES[id(lexicon)] = (lexicon, *_words_of(lexicon))
+    return got[1], got[2]
+
+
+def _words_of(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
+    raw = lexicon.raw
+    listed: set[str] = set(lexicon.verbs) | {str(w) for w in raw.get("document_nouns", [])}
+    for words in lexicon.media_nouns().values():
+        listed |= set(words)
+    for words in raw.get("generation", {}).get("nouns", {}).values():
+        listed |= set(words)
+    spelling = raw.get("spelling", {})
+    listed |= {str(w) for w in spelling.get("words", [])}
+    listed = {w.lower() for w in listed if " " not in w}
+    # Whole words of the task triggers' patterns ("describe", "transcribe", "depth"), real English words only.
+    found: set[str] = set()
+    for task in raw.get("tasks", {}).values():
+        for t in task.get("triggers") or []:
+            found |= set(_LETTERS.findall(str(t["re"] if isinstance(t, dict) else t).lower()))
+    known = _dictionary().known(found)
+    variants = {str(k).lower(): str(v) for k, v in spelling.get("variants", {}).items()}
+    return frozenset(listed | set(known)), variants
+
+
+def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> str | None:
+    low = word.lower()
+    if low in vocabulary:
+        return None
+    if low in variants:
+        return variants[low]
+    if len(low) < 4 or _dictionary().known([low]):
+        return None
+    limit = 2 if len(low) >= 7 else 1
+    best: list[str] = []
+    best_d = limit + 1
+    for v in vocabulary:
+        if abs(len(v) - len(low)) > limit:
+            continue
+        d = OSA.distance(low, v, score_cutoff=limit)
+        if d < best_d:
+            best, best_d = [v], d
+        elif d == best_d:
+            best.append(v)
+    return best[0] if len(best) == 1 and best_d <= limit else None
+
+
+def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
+    """``text`` with misspelt task words mended (see the module's rules); quotes and file names are kept."""
+    vocabulary, variants = _vocabulary(lexicon or default_lexicon())
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    out: list[str] = []
+    last = 0
+    for m in _WORD.finditer(text):
+        if any(a <= m.start() < b for a, b in quoted):
+            continue
+        fixed = _mend(m.group(0), vocabulary, variants)
+        if fixed is None:
+            continue
+        if m.group(0)[0].isupper():
+            fixed = fixed[0].upper() + fixed[1:]
+        out.append(text[last : m.start()] + fixed)
+        last = m.end()
+    return "".join(out) + text[last:] if out else text
