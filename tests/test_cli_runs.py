@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from hugginggpt.cli import app
 from hugginggpt.config import HuggingGPTConfig
 from hugginggpt.costs import run_cost
-from hugginggpt.runstore import RunStore, database_path
+from hugginggpt.runstore import RunStore
 from openai_stub import FakeOpenAIServer
 
 pytestmark = pytest.mark.timeout(600)
@@ -66,7 +66,7 @@ def test_runs_are_recorded_listed_shown_removed_and_collected(cwd: Path) -> None
 
     # Recorded in the file the server uses by default, under the ids the results carry.
     db_file = cwd / "ws" / "server.sqlite3"
-    assert database_path(HuggingGPTConfig(workspace=cwd / "ws")) == db_file
+    assert HuggingGPTConfig(workspace=cwd / "ws").run_database == db_file
     db = RunStore(db_file)
     recorded = {r.id: r for r in db.list_runs()}
     assert set(recorded) == {first["run_id"], second["run_id"], third["run_id"]}
@@ -206,7 +206,7 @@ def test_an_interrupted_run_is_recorded_and_an_unwritable_history_never_fails_a_
     config = HuggingGPTConfig(workspace=cwd / "ws")
     with pytest.raises(KeyboardInterrupt), RunRecorder(config, "cli").run("Find the edges in red.png", []):
         raise KeyboardInterrupt
-    db = RunStore(database_path(config))
+    db = RunStore(config.run_database)
     (rec,) = db.list_runs()
     assert rec.status == "interrupted" and rec.error["code"] == "interrupted" and rec.finished_at
     db.close()

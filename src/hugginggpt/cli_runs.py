@@ -32,7 +32,6 @@ from .runstore import (
     RunStore,
     artifacts_dir,
     collect_garbage,
-    database_path,
     failure_of,
     remove_run,
 )
@@ -81,11 +80,11 @@ class RunRecorder:
             return
         try:
             if self._db is None:
-                self._db = RunStore(database_path(self.config))
+                self._db = RunStore(self.config.run_database)
             action(self._db)
         except (OSError, sqlite3.Error) as exc:
             self._broken = True
-            err.print(f"[yellow]run history off: cannot write {escape(str(database_path(self.config)))} "
+            err.print(f"[yellow]run history off: cannot write {escape(str(self.config.run_database))} "
                       f"({escape(str(exc))})[/]")
 
     @contextmanager
@@ -148,7 +147,7 @@ def _settings(workspace: Path | None) -> HuggingGPTConfig:
 
 
 def _open(config: HuggingGPTConfig) -> RunStore | None:
-    path = database_path(config)
+    path = config.run_database
     if not path.exists():
         console.print(f"[dim]No runs recorded yet ({escape(str(path))} does not exist).[/]")
         return None
@@ -204,7 +203,7 @@ def list_runs(limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="M
     if db is None:
         return
     priced = bool(config.costs.prices)
-    table = Table(title=f"{len(rows)} run(s) in {database_path(config)}", box=box.SIMPLE_HEAD, pad_edge=False,
+    table = Table(title=f"{len(rows)} run(s) in {config.run_database}", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
     columns: tuple[tuple[str, JustifyMethod], ...] = (("id", "left"), ("status", "left"), ("source", "left"),
                                                       ("started", "left"), ("s", "right"), ("tokens", "right"),

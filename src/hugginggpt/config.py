@@ -286,3 +286,9 @@ class HuggingGPTConfig(BaseSettings):
     @property
     def workspace_path(self) -> Path:
         return self.workspace.expanduser().resolve()
+
+    @property
+    def run_database(self) -> Path:
+        """The run history database: ``server.database``, default ``<workspace>/server.sqlite3`` (the server and the
+        CLI share it, so their runs are listed together)."""
+        return Path(self.server.database or self.workspace_path / "server.sqlite3")

@@ -28,12 +28,6 @@ DAY = 86400.0
 STALE_AFTER = DAY
 
 
-def database_path(config: Any) -> Path:
-    """The run database of a configuration: ``server.database``, default ``<workspace>/server.sqlite3`` (the same
-    file ``hugginggpt serve`` uses, so CLI and server runs are listed together)."""
-    return Path(config.server.database or config.workspace_path / "server.sqlite3")
-
-
 def artifacts_dir(config: Any) -> Path:
     return Path(config.workspace_path) / "artifacts"
 

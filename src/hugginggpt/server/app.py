@@ -54,7 +54,7 @@ def create_app(config: HuggingGPTConfig | None = None, agent: HuggingGPT | None 
     settings = config.server
     agent = agent if agent is not None else build_agent(config)
     store = agent.store
-    db = ServerDB(settings.database or config.workspace_path / "server.sqlite3")
+    db = ServerDB(config.run_database)
     # A run left queued/running by an earlier process died with it (crash, SIGKILL): say so.
     stale = db.interrupt_unfinished("The server stopped while this run was in progress.")
     if stale:
