@@ -98,6 +98,15 @@ def test_progress_board_states_the_outcome(statuses, final, label, step):
     assert f'<div class="hg-step {step}">' in html and "Run</div>" in html
 
 
+def test_a_cached_task_says_so_with_or_without_a_message():
+    board = ProgressBoard()
+    board.update({"kind": "task", "task_id": 0, "status": "ok", "data": {"seconds": 0.5, "cache": "hit"}})
+    board.update({"kind": "task", "task_id": 1, "status": "ok", "message": "3 objects",
+                  "data": {"seconds": 0.2, "cache": "hit"}})
+    board.update({"kind": "task", "task_id": 2, "status": "ok", "message": "a caption", "data": {"seconds": 0.1}})
+    assert board.task_info == {0: "0.50 s · cached", 1: "3 objects · cached", 2: "a caption"}
+
+
 def test_server_failure_wins_over_the_result():
     board = _board(_result("ok"), "interrupted")
     assert board.final == "interrupted" and "interrupted" in board.progress_html()

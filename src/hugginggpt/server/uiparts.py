@@ -127,8 +127,8 @@ class ProgressBoard:
         elif kind == "task" and ev.get("task_id") is not None:
             self.task_status[ev["task_id"]] = status
             secs = data.get("seconds")
-            self.task_info[ev["task_id"]] = ev.get("message") or (f"{secs:.2f} s" if secs is not None else "") + (
-                " · cached" if data.get("cache") == "hit" else "")
+            info = ev.get("message") or (f"{secs:.2f} s" if secs is not None else "")
+            self.task_info[ev["task_id"]] = info + (" · cached" if data.get("cache") == "hit" else "")
         elif kind == "progress":
             self._step(ev, status, data)
         elif kind == "error":
