@@ -44,3 +44,10 @@ def test_quotes_and_file_names_survive_any_mending(before, quoted, name):
     out = mend_spelling(text)
     assert f"'{quoted}'" in out and name in out
     assert len(re.findall(r"\w+", out)) == len(re.findall(r"\w+", text))  # words are replaced, never merged or split
+
+
+def test_a_quoted_text_holding_a_link_keeps_its_typos():
+    text = "Correct the grammar of this text: 'Thiz is an aweseme foto. See www.example.com/img/a.jpg.'"
+    assert mend_spelling(text) == text
+    assert mend_spelling("Translate 'Voici un document contenant des informations sur l'objet' please") == \
+        "Translate 'Voici un document contenant des informations sur l'objet' please"

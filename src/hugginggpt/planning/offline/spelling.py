@@ -2,7 +2,8 @@
 
 A word is mended only when all of these hold:
 - the English dictionary of ``pyspellchecker`` does not know it (so real words, plurals and tenses stay as typed);
-- it is outside quotes and file names (a text to read aloud is the user's, typos included);
+- it is outside quotes, a text after a colon and file names, as the request parser finds them (a text to read aloud
+  is the user's, typos included);
 - it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
   lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
   the lexicon's ``spelling.variants`` ("foto").
@@ -17,13 +18,12 @@ from typing import TYPE_CHECKING
 from rapidfuzz.distance import OSA
 
 from .lexicon import Lexicon, default_lexicon
+from .text import literal_spans
 
 if TYPE_CHECKING:
     from spellchecker import SpellChecker
 
 _WORD = re.compile(r"(?<![\w./\\-])[A-Za-z]{3,}(?![\w./\\-])")
-# Spans a user quoted: never mended (the same quote forms the request parser reads).
-_QUOTED = re.compile(r"(?<![\w])'[^'\n]*'(?![A-Za-z0-9])|\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u2018[^\u2019\n]*\u2019")
 _LETTERS = re.compile(r"[a-z]{4,}")
 
 
@@ -90,7 +90,7 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
 def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     """``text`` with misspelt task words mended (see the module's rules); quotes and file names are kept."""
     vocabulary, variants = _vocabulary(lexicon or default_lexicon())
-    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    quoted = literal_spans(text)  # quotes, text after a colon and file names, as the request parser reads them
     out: list[str] = []
     last = 0
     for m in _WORD.finditer(text):

@@ -165,6 +165,17 @@ class _Masker:
                 self.mask(a, b)
 
 
+def literal_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` names files or quotes the user's own words, as offsets: what ``parse_request`` masks, and
+    every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
+    masker = _Masker(text)
+    masker.files()
+    masker.quoted()
+    masker.after_colons()
+    quotes = [(m.start(1), m.end(1)) for rx in _QUOTES for m in rx.finditer(text)]
+    return sorted(masker.taken + quotes)
+
+
 def with_arrow_chains(text: str) -> str:
     """"a.jpg -> caption -> speech": each arrow between steps reads as ", then" (the lexicon's ``parsing.arrow``)."""
     return _rx("arrow").sub(", then ", text)
@@ -265,7 +276,12 @@ def _question_at(part: str, asked: bool) -> str | None:
     if not body:
         return None
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
-        body = _rx("embedded").sub(lambda e: " ".join(w for w in (e[1], e[3], e[2], e[4]) if w), body)
+        wh = _rx("embedded").match(body)
+        if wh:
+            body = " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w)
+        elif (first := re.match(r"[A-Za-z']+", body)) and first.group(0).lower() not in _question_start():
+            # a yes/no one ("do you think the stove is on"): "Is the stove on"
+            body = _rx("embedded_yes_no").sub(lambda e: f"{e[2]} {e[1]} {e[3]}", body)
     return body[0].upper() + body[1:] + "?"
 
 
