@@ -243,7 +243,11 @@ class GraphBuilder:
         if found is None:
             found = self._request_text(node)
         if found is None:
+            found = self._prompt_of_referred_media(node)
+        if found is None:
             found = self._earlier_turn_text(node)
+        if found is None and node.task == "conversational":
+            found = self.req.text.strip()  # rule 6: "hey chatbot, how's your day?" - the message is the request
         if found is None:
             raise missing_input(node.task, "text")
         return found
@@ -310,8 +314,18 @@ class GraphBuilder:
         # "a summary of the article, saved as page.jpg": the only image holds the text
         return self._bridge(node, anywhere=True)
 
+    def _prompt_of_referred_media(self, node: Node) -> str | None:
+        """Rule 4: "make a picture of a cat, then turn it into a video": the prompt of the generated medium the
+        clause points at ("it", "the picture") is the new task's text."""
+        media = {"image", "video", "audio"}
+        if not media & set(self._outputs(node)) or not self.detector.has_pronoun(self.req, node.clause.start,
+                                                                                node.clause.end):
+            return None  # only a medium made from the same prompt: "a picture of a fox, then turn it into a clip"
+        made = self._latest(lambda n: isinstance(n.args.get("text"), str) and bool(media & set(self._outputs(n))))
+        return str(self.nodes[made].args["text"]) if made is not None else None
+
     def _earlier_turn_text(self, node: Node) -> str | None:
-        """Rule 4: "it" with nothing in this request - an earlier turn's text, or a quote of an earlier clause."""
+        """Rule 5: "it" with nothing in this request - an earlier turn's text, or a quote of an earlier clause."""
         clause = node.clause
         if not self.detector.has_pronoun(self.req, clause.start, clause.end):
             return None

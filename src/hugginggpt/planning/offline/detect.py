@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ...tasks import TaskRegistry
-from .lexicon import Lexicon, default_lexicon, expand, words_rx
+from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import coordinated, described_end, elliptical, similar_to_image
 from .questions import QuestionRules
@@ -150,7 +150,7 @@ class KeywordDetector(QuestionRules):
         out = self._drop_described(request, out, captured)
         out = similar_to_image(request, out)
         out = self._questions(request, available, out)
-        out = self._controlled(request, out)
+        out = self._controlled(request, self._guided_steps(request, out))
         return sorted(out, key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:
@@ -288,11 +288,27 @@ class KeywordDetector(QuestionRules):
             out.append((t, m))
         return out
 
+    def _guided_steps(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
+        """"x.jpg -> openpose -> generate a ballerina": a chained step that asks to make something, right after a
+        condition map and naming no task of its own, is generation guided by that map."""
+        out = list(found)
+        for ctrl in [d for d in found if d.task in CONTROLLED and CONTROLLED[d.task] in self.tools]:
+            here = req.clause_at(ctrl.start)
+            step = next((c for c in req.clauses if c.index == here.index + 1), None)
+            if step is None or not step.chained or any(step.start <= d.start < step.end for d in found):
+                continue
+            m = pattern("generation", "guided_step").match(req.masked, step.start, step.end)
+            prompt = guided_prompt(req.text[m.start(1) : m.end(1)]) if m else ""
+            if m and prompt:
+                out.append(Detection(CONTROLLED[ctrl.task], m.start(1), m.end(1), capture=prompt))
+        return out
+
     def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
         """Turn "draw X in the same pose as man.jpg" from text-to-image into pose-guided generation."""
         out = list(found)
         for gen in [d for d in found if d.task == "text-to-image"]:
             sentence = req.sentence_at(gen.start)
+            gen_clause = req.clause_at(gen.start).index
             ctrl = next(
                 (
                     d
@@ -300,6 +316,8 @@ class KeywordDetector(QuestionRules):
                     if d.task in CONTROLLED
                     and sentence.start <= d.start < sentence.end
                     and CONTROLLED[d.task] in self.tools
+                    # "generate X, then estimate its depth": a later step on the result, not a condition of it
+                    and not (req.clause_at(d.start).chained and req.clause_at(d.start).index > gen_clause)
                 ),
                 None,
             )

@@ -54,6 +54,8 @@ class QuestionRules:
             asks = pattern("questions", "asks").search(req.masked[clause.start : clause.end])
             # "translate 'Wo ist der Bahnhof?'": a quoted question in a clause that asks for another task is
             # that task's text, not a question for the planner to route.
+            if any(d.task == "conversational" for d in busy):
+                continue  # "answer this chat message: 'Free on Sunday?'": the question is the message to reply to
             if q.text.endswith("?") and (not busy or asks):
                 asked.append((q.start, q.text))
                 if not asks:

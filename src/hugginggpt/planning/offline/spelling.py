@@ -6,7 +6,8 @@ A word is mended only when all of these hold:
   is the user's, typos included);
 - it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
   lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
-  the lexicon's ``spelling.variants`` ("foto").
+  the lexicon's ``spelling.variants`` as typed, in lower case ("foto", "pls", "u"; a one-letter one such as "n"
+  only between two words).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .text import literal_spans
 if TYPE_CHECKING:
     from spellchecker import SpellChecker
 
-_WORD = re.compile(r"(?<![\w./\\-])[A-Za-z]{3,}(?![\w./\\-])")
+_WORD = re.compile(r"(?<![\w./\\'=-])[A-Za-z]+(?![\w./\\'=-])")
 _LETTERS = re.compile(r"[a-z]{4,}")
 
 
@@ -69,8 +70,8 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
     low = word.lower()
     if low in vocabulary:
         return None
-    if low in variants:
-        return variants[low]
+    if word in variants:  # shorthands as typed, in lower case ("u", "pls"; "U" or "PLS" are left alone)
+        return variants[word]
     if len(low) < 4 or _dictionary().known([low]):
         return None
     limit = 2 if len(low) >= 7 else 1
@@ -87,6 +88,11 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
     return best[0] if len(best) == 1 and best_d <= limit else None
 
 
+def _between_words(text: str, m: re.Match[str]) -> bool:
+    """A one-letter shorthand ("cat n dog") counts only as a word between words: not in "n = 5" or "plan B"."""
+    return bool(re.search(r"[A-Za-z] $", text[: m.start()]) and re.match(r" [A-Za-z]", text[m.end() :]))
+
+
 def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     """``text`` with misspelt task words mended (see the module's rules); quotes and file names are kept."""
     vocabulary, variants = _vocabulary(lexicon or default_lexicon())
@@ -94,7 +100,7 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     out: list[str] = []
     last = 0
     for m in _WORD.finditer(text):
-        if any(a <= m.start() < b for a, b in quoted):
+        if any(a <= m.start() < b for a, b in quoted) or (len(m.group(0)) == 1 and not _between_words(text, m)):
             continue
         fixed = _mend(m.group(0), vocabulary, variants)
         if fixed is None:
