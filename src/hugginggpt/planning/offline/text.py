@@ -155,13 +155,17 @@ class _Masker:
 
     def after_colons(self) -> None:
         for m in _COLON_LITERAL.finditer(self.text):
+            if _rx("question_colon").search(self.text, 0, m.start()):
+                continue  # "answer: which quarter...?", "Question: when...?": a question, routed as one
             a, b = m.start(1), m.end(1)
+            stop = _rx("colon_stop").search(self.text, a, b)  # "Context: <text> Question: <question>"
+            b = stop.start() if stop else b
             words = len(m.group(1).split())
             # Three words or more anywhere; two when they end the request ("the sentiment of: great product").
             # "for pano.jpg: caption, detect objects": after a file name the colon lists tasks, not a text.
             after_file = self.masked[m.start() - 1] == "0"
             if self.free(a, b) and not after_file and (words >= 3 or (words == 2 and not self.text[b:].strip())):
-                self.quotes.append(Span(a, b, m.group(1).strip()))
+                self.quotes.append(Span(a, b, self.text[a:b].strip()))
                 self.mask(a, b)
 
 
