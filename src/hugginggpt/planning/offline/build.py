@@ -60,6 +60,7 @@ class GraphBuilder:
         asked = {d.question for d in detections if d.question}
         self.question_quotes = {q.start for q in req.quotes if q.text in asked}
         self._result_nouns = set(detector.lexicon.raw.get("result_nouns", []))
+        self._determiners = set(detector.lexicon.words("references", "determiners"))
         self._ref_rx: dict[str, re.Pattern[str]] = {}
         determiners = words_alt(detector.lexicon.words("references", "determiners"))
         for name in registry.names:
@@ -246,8 +247,10 @@ class GraphBuilder:
             found = self._prompt_of_referred_media(node)
         if found is None:
             found = self._earlier_turn_text(node)
+        if found is None and det.clause_words and det.capture:
+            found = det.capture  # rule 6: the clause's own words, though they refer back to nothing found
         if found is None and node.task == "conversational":
-            found = self.req.text.strip()  # rule 6: "hey chatbot, how's your day?" - the message is the request
+            found = self.req.text.strip()  # rule 7: "hey chatbot, how's your day?" - the message is the request
         if found is None:
             raise missing_input(node.task, "text")
         return found
@@ -261,9 +264,14 @@ class GraphBuilder:
         own = self._clause_quote(node)
         if own is not None:
             return own
-        if capture and det.capture and not self._is_reference(det.capture):
+        if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det):
             return det.capture
         return self._bridge(node)
+
+    def _points_back(self, node: Node, det: Detection) -> bool:
+        """A clause taken whole as the text ("and then read it loud for me") that refers back ("it", "that
+        summary"): an earlier output or prompt is its text, and its own words only when there is none."""
+        return det.clause_words and self.detector.has_pronoun(self.req, node.clause.start, node.clause.end)
 
     def _caption_of_referred_image(self, node: Node) -> int | None:
         """A caption of the image that "similar to this one" points at: the clause's own image, else the latest
@@ -408,5 +416,10 @@ class GraphBuilder:
             return True
         # "the translated text", "the identified categories": a short phrase ending in a word for a result
         if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns:
+            return True
+        # "it too for my daughter", "that summary for our desk", "that matches it": a short phrase led by one
+        if len(words) <= 8 and (pattern("references", "leading").match(text.strip())
+                                or (len(words) > 1 and words[0] in self._determiners
+                                    and words[1].strip(".,!?") in self._result_nouns)):
             return True
         return any(rx.fullmatch(text) for rx in self._ref_rx.values())

@@ -131,7 +131,8 @@ class LearnedPath:
                 last = max(d.end for d in inside)
                 out.append(Detection(task, last, max(last, end)))
             else:
-                out.append(Detection(task, start, end, capture=text[start:end].strip(" ,.;:!?") or None))
+                out.append(Detection(task, start, end, capture=text[start:end].strip(" ,.;:!?") or None,
+                                     clause_words=True))
             media |= set(self.registry.get(task).outputs)
         log.debug("learned detector adds %s", [(d.task, round(float(probs[tasks.index(d.task)]), 2)) for d in out])
         return out

@@ -18,6 +18,7 @@ class Detection:
     labels: str | None = None  # candidate labels (zero-shot classification)
     question: str | None = None  # the question, for question-answering tasks
     from_image: bool = False  # "a picture like this one": the text is a caption of the image referred to
+    clause_words: bool = False  # ``capture`` is the whole clause (the learned detector's guess), not a trigger's
 
 
 @dataclass(frozen=True)
