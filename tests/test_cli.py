@@ -36,6 +36,16 @@ def test_plan_json_is_a_jarvis_task_list(cwd):
     ]
 
 
+def test_plan_says_which_tasks_it_left_out(cwd):
+    """A task left out of the plan is said on stderr, with the table and with --json alike (stdout stays the plan)."""
+    for extra in ((), ("--json",)):
+        out = cli("plan", "caption red.png and transcribe it", *extra, cwd=cwd)
+        assert out.returncode == 0, out.stderr
+        assert "left out automatic-speech-recognition" in " ".join(out.stderr.split())
+        assert "image-to-text" in out.stdout and "automatic-speech-recognition" not in out.stdout
+    assert json.loads(out.stdout) == [{"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "red.png"}}]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(360)  # a CLI run with models: up to 300 s
 def test_run_json_gives_absolute_artifact_paths(cwd):

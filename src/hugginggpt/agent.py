@@ -332,8 +332,14 @@ def _plan_with_memory(planner: Planner, request: str, context: PlanContext) -> P
 
 def plan_only(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
               history: list[dict[str, Any]] | None = None) -> Plan:
-    """Stage 1 alone (``hugginggpt plan``, the server's ``/tasks``): planned as ``run`` plans it, with the files
-    and earlier outputs of ``history`` known ("now read it aloud" plans on the previous answer's text)."""
+    """Stage 1 alone (the server's ``/tasks``): planned as ``run`` plans it, with the files and earlier outputs of
+    ``history`` known ("now read it aloud" plans on the previous answer's text)."""
+    return plan_outcome(agent, request, files, history).plan
+
+
+def plan_outcome(agent: HuggingGPT, request: str, files: Sequence[str | Path] = (),
+                 history: list[dict[str, Any]] | None = None) -> PlanOutcome:
+    """``plan_only`` with the planner's notes (``hugginggpt plan`` prints the tasks it left out)."""
     history = history or []
     request, _, known = agent._prepare(request, files, history)
-    return agent._plan(agent.planner(), request, known, len(files), history).plan
+    return agent._plan(agent.planner(), request, known, len(files), history)

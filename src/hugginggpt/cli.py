@@ -129,15 +129,20 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
 @app.command()
 def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
          llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None) -> None:
-    """Stage 1 only: print the plan as a JSON list of {task, id, dep, args}."""
-    from .agent import plan_only
+    """Stage 1 only: print the plan as a JSON list of {task, id, dep, args}, and the planner's notes (on stderr)."""
+    from .agent import plan_outcome
+    from .respond import is_dropped_note
 
     try:
         agent = _agent(planner, llm_url, llm_model)
-        result = plan_only(agent, request, file or [])
+        outcome = plan_outcome(agent, request, file or [])
     except HuggingGPTError as exc:
         _fail(exc, as_json)
         return
+    result = outcome.plan
+    # Tasks the planner left out are said on every path (the JSON on stdout stays JARVIS's plan list).
+    for note in outcome.notes:
+        err.print(f"[{'yellow' if is_dropped_note(note) else 'dim'}]plan note: {escape(note)}[/]")
     if as_json:
         print(json.dumps(result.to_jarvis()))
         return
