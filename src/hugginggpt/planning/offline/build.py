@@ -61,6 +61,7 @@ class GraphBuilder:
         self.question_quotes = {q.start for q in req.quotes if q.text in asked}
         self._result_nouns = set(detector.lexicon.raw.get("result_nouns", []))
         self._determiners = set(detector.lexicon.words("references", "determiners"))
+        self._ordinals = {str(k): int(v) for k, v in detector.lexicon.raw["references"]["ordinals"].items()}
         self._ref_rx: dict[str, re.Pattern[str]] = {}
         determiners = words_alt(detector.lexicon.words("references", "determiners"))
         for name in registry.names:
@@ -157,6 +158,9 @@ class GraphBuilder:
         own = self._own_files(det, clause, media)
         if own:
             return own if len(own) > 1 else own[0]
+        nth = self._ordinal_file(clause, media)
+        if nth is not None:
+            return nth
         referenced = self._referenced(node, media)
         if referenced is not None:
             return referenced
@@ -179,6 +183,17 @@ class GraphBuilder:
         if history:
             return history[-1].name
         raise missing_input(node.task, media)
+
+    def _ordinal_file(self, clause: Clause, media: str) -> str | None:
+        """"the second picture", "the first one": that file of ``media`` in order of mention."""
+        m = pattern("references", "ordinal").search(self.req.masked, clause.start, clause.end)
+        if m is None:
+            return None
+        names = list(dict.fromkeys(r.name for r in self.req.resources if r.media == media and not r.output))
+        index = self._ordinals.get(m.group(1).lower())
+        if index is None or not names or not (-len(names) <= index < len(names)):
+            return None
+        return names[index]
 
     def _own_files(self, det: Detection, clause: Clause, media: str) -> list[str]:
         """The clause's files of ``media`` for ``det``: all of them ("caption a.jpg and b.jpg": one task each),
@@ -398,15 +413,21 @@ class GraphBuilder:
 
     def _referenced(self, node: Node, media: str, exclude: set[int] | None = None) -> int | None:
         """An earlier node the clause refers to by its output's name ("the description", "the mask")."""
-        best: tuple[int, int] | None = None
+        found: list[tuple[int, int]] = []
         for n in self.nodes:
             rx = self._ref_rx.get(n.task)
             if rx is None or media not in self._outputs(n) or (exclude and n.key in exclude):
                 continue
             m = rx.search(self.req.masked, node.clause.start, node.clause.end)
-            if m and (best is None or m.start() <= best[0]):
-                best = (m.start(), n.key)
-        return best[1] if best else None
+            if m:
+                found.append((m.start(), n.key))
+        if not found:
+            return None
+        first = min(pos for pos, _ in found)
+        keys = [k for pos, k in found if pos == first]  # the nodes the earliest reference may name, in order
+        nth = pattern("references", "ordinal").search(self.req.masked, node.clause.start, node.clause.end)
+        index = self._ordinals.get(nth.group(1).lower(), -1) if nth else -1
+        return keys[index] if -len(keys) <= index < len(keys) else keys[-1]  # "the first caption", else the latest
 
     def _is_reference(self, text: str) -> bool:
         words = text.lower().split()

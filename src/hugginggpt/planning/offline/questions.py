@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .lexicon import pattern
-from .text import ParsedRequest, extract_question
+from .text import ParsedRequest, clause_question, extract_question
 from .types import Available, Detection, ToolInfo
 
 
@@ -68,13 +68,21 @@ class QuestionRules:
         """Questions asked by sentences that ask for no task and hold no quoted question."""
         out = []
         for s in req.sentences:
-            if any(s.start <= d.start < s.end for d in found):
-                continue  # the sentence already asks for a task ("what is in this photo?")
             if any(s.start <= p < s.end for p, _ in asked):
                 continue
-            question = extract_question(s, req.masked[s.start : s.end])
-            if question:
-                out.append((s.start, question))
+            if not any(s.start <= d.start < s.end for d in found):
+                question = extract_question(s, req.masked[s.start : s.end])
+                if question:
+                    out.append((s.start, question))
+                continue
+            # The sentence asks for a task ("what is in this photo?"); a clause of it that asks none may still ask
+            # a question ("describe b.jpg, then tell me if there's a dog in a.jpg").
+            for c in req.clauses:
+                if s.start <= c.start < s.end and c.end <= s.end and not any(c.start <= d.start < c.end
+                                                                              for d in found):
+                    question = clause_question(req, c, asked=s.text.rstrip().endswith("?"))
+                    if question:
+                        out.append((c.start, question))
         return out
 
     def _worded_questions(self, req: ParsedRequest, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:

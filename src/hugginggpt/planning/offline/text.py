@@ -267,6 +267,17 @@ def extract_question(sentence: Span, masked_sentence: str) -> str | None:
     return None
 
 
+def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | None:
+    """The question a clause asks in words of its own ("then tell me if there's a dog in it"), or None; the clause
+    must ask it politely ("tell me", "I wonder") or end its sentence with a question mark (``asked``)."""
+    text = req.text[clause.start : clause.end]
+    lead = _rx("chain_start").match(text) or re.match(r"^\W*(?:and|but)\s+", text, re.I)
+    part = text[lead.end() if lead else 0 :].strip()
+    if not part:
+        return None
+    return _question_at(part, asked) if _rx("polite").match(part) or asked else None
+
+
 def _question_at(part: str, asked: bool) -> str | None:
     m = _rx("polite").match(part)
     body = part[m.end() :] if m else part
@@ -280,6 +291,7 @@ def _question_at(part: str, asked: bool) -> str | None:
     if not body:
         return None
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
+        body = _rx("contraction").sub(lambda c: f"{c[1]} is", body)  # "if there's a dog" -> "if there is a dog"
         wh = _rx("embedded").match(body)
         if wh:
             body = " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w)
