@@ -327,7 +327,7 @@ class GraphBuilder:
 
     def _request_text(self, node: Node) -> str | int | None:
         """Rule 3: a text the request gives elsewhere - an unused quote, a text file, the one image that holds it."""
-        unused = self._unused_quote()
+        unused = self._unused_quote(node)
         if unused is not None:
             self.used_quotes.add(unused.start)
             return unused.text
@@ -365,11 +365,22 @@ class GraphBuilder:
                 return q.text
         return None
 
-    def _unused_quote(self) -> Span | None:
+    def _unused_quote(self, node: Node | None = None) -> Span | None:
+        """A quote no task has taken; for ``node``, none that a task of a later clause will take as its own text
+        ("..., then make a reply audio saying '...'")."""
         return next(
-            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.question_quotes),
+            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.question_quotes
+             and not (node and self._claimed_later(q, node))),
             None,
         )
+
+    def _claimed_later(self, quote: Span, node: Node) -> bool:
+        clause = self.req.clause_at(quote.start)
+        if clause.start <= node.clause.start or not clause.chained:
+            return False  # only a later step ("..., then ... saying '...'") keeps its quote
+        placed = {(n.clause.start, n.task) for n in self.nodes}
+        return any(clause.start <= d.start < clause.end and (clause.start, d.task) not in placed
+                   for d in self.detections)
 
     def _bridge(self, node: Node, anywhere: bool = False) -> int | None:
         """A converter in front of a text slot whose clause (or, ``anywhere``, request) names an image or audio."""
