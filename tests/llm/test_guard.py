@@ -73,6 +73,17 @@ def test_llm_text_expert_fails_when_nothing_usable_is_left() -> None:
         LLMTaskExpert(llm, "text-generation").run({"text": "a cat"})
 
 
+def test_translation_prompt_names_the_planned_target_language() -> None:
+    llm = ScriptedLLM("Guten Morgen, alle zusammen.", "Bonjour tout le monde.")
+    LLMTaskExpert(llm, "translation", "translate this for the Berlin office").run(
+        {"text": "Good morning, everyone.", "language": "German"})
+    LLMTaskExpert(llm, "translation", "translate 'hello everyone' to French").run({"text": "hello everyone"})
+    first, second = (c["messages"][-1]["content"] for c in llm.calls)
+    assert first.startswith("Translate this text into German.")
+    assert second.startswith("Translate this text as the request asks (default: into English).")
+    assert "to French" in second  # without a planned language, the request says where to
+
+
 def test_polished_summary_keeps_the_extract_when_the_rewrite_loops() -> None:
     from hugginggpt.experts.llm_expert import PolishedSummarizer
 

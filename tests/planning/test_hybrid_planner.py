@@ -69,7 +69,8 @@ def test_schema_fixes_the_tasks_and_lets_only_literal_text_change() -> None:
     assert schema["required"] == ["t0", "t1", "t2"] and schema["additionalProperties"] is False
     t0, t1, t2 = (schema["properties"][k]["properties"] for k in ("t0", "t1", "t2"))
     assert t0 == {"keep": {"type": "string", "enum": ["yes", "no"]}}  # an image slot is never editable
-    assert set(t1) == {"keep"}  # the text slot holds <GENERATED>-0: fixed
+    # the text slot holds <GENERATED>-0: fixed; the optional target language is a literal the review may set
+    assert set(t1) == {"keep", "language"} and t1["language"]["type"] == "string"
     assert set(t2) == {"keep", "text"} and t2["text"]["type"] == "string"
 
 

@@ -46,7 +46,8 @@ class LLMTaskExpert(Expert):
         text = require_text(inputs)
         prompt = _prompts()[self.task]
         messages = [{"role": "system", "content": prompt["system"]},
-                    {"role": "user", "content": prompt["user"].format(text=text, request=self.request or text)}]
+                    {"role": "user", "content": prompt["user"].format(text=text, request=self.request or text,
+                                                                      target=_target(inputs))}]
         out = self.llm.chat(messages, max_tokens=400, stage="execute")
         # A text task makes text only: a sentence claiming an image or audio is removed, a loop is stopped, an
         # answer cut at the token limit ends at its last full sentence.
@@ -58,6 +59,12 @@ class LLMTaskExpert(Expert):
                                    "(llm.backend: openai, or llm.gguf_path).")
         guarded = {"guard": report.problems} if report.problems else {}
         return ExpertResult.of_text(report.text, model=out.model, **guarded)
+
+
+def _target(inputs: dict[str, Any]) -> str:
+    """Where a translation goes: the plan's optional ``language``, else what the request asks (default English)."""
+    language = str(inputs.get("language") or "").strip()
+    return f"into {language}" if language else "as the request asks (default: into English)"
 
 
 def llm_tasks() -> list[str]:

@@ -127,11 +127,11 @@ class GraphBuilder:
                 node.args[slot.name] = choice
         self._fill_text(node, tt, det)
         own_quotes = [q.text for q in self.req.quotes_in(clause.start, clause.end)]
-        if [s.name for s in tt.inputs] == ["text"] and node.args.get("text") in own_quotes:
+        if [s.name for s in tt.inputs if s.required] == ["text"] and node.args.get("text") in own_quotes:
             # "the sentiment of 'I loved it' and 'I hated it'": one task per quoted text
             self._commit(node)
             while (extra := self._clause_quote(node)) is not None:
-                self._commit(Node(len(self.nodes), node.task, node.pos + 0.01, clause, {"text": extra}))
+                self._commit(Node(len(self.nodes), node.task, node.pos + 0.01, clause, {**node.args, "text": extra}))
             return
         self._commit(node)
         media_slot = next(s.name for s in tt.inputs if s.type != "text") if clones else ""
@@ -231,19 +231,36 @@ class GraphBuilder:
             self._put(node, "text", self._text_source(node, det, capture=False))
             node.args["labels"] = det.labels
             return
+        if self._optional_text(node, tt, det):
+            return
+        self._put(node, "text", self._text_source(node, det, capture=True))
+        language = self._target_language(node) if tt.slot("language") else None
+        if language:
+            node.args["language"] = language  # translation's optional target ("... into German"); none: as asked
+
+    def _optional_text(self, node: Node, tt: TaskType, det: Detection) -> bool:
+        """The text slot of a task that reads it only as an optional hint; True when ``node`` is such a task."""
         if node.task == "object-detection":
             # The optional label: what a count asks for ("how many zebras" -> zebra); nothing when none is named.
             label = counted_label(self.req.masked, node.clause.start, node.clause.end)
             if label and tt.slot("text"):
                 node.args["text"] = label
-            return
+            return True
         if node.task == "image-to-image":
             own = self._clause_quote(node)
             prompt = own if own is not None else det.capture
             if prompt:
                 node.args["text"] = prompt
-            return
-        self._put(node, "text", self._text_source(node, det, capture=True))
+            return True
+        return False
+
+    def _target_language(self, node: Node) -> str | None:
+        """The language a translation goes into, named in its clause, else in its sentence ("... to German")."""
+        sentence = self.req.sentence_at(node.clause.start)
+        rx = pattern("literals", "target_language")
+        m = rx.search(self.req.masked, node.clause.start, node.clause.end) or rx.search(
+            self.req.masked, sentence.start, sentence.end)
+        return m.group(1).capitalize() if m else None
 
     def _put(self, node: Node, slot: str, value: str | int) -> None:
         if isinstance(value, int):
