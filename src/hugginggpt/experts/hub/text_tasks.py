@@ -109,11 +109,30 @@ def _load_seq2seq(path: Path, opts: LoadOptions) -> Any:
     return cap_tokenizer(AutoTokenizer.from_pretrained(str(path)), model), model, opts
 
 
-def _prefix(model: Any, task: str) -> str:
-    """T5-style models say in their config which prefix a task wants ("summarize: ", "translate English to ...")."""
+# ISO 639-1 codes of the languages a plan may name as a translation's target (T5 configs key prefixes by code).
+_LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+                   "portuguese": "pt", "dutch": "nl", "chinese": "zh", "japanese": "ja", "korean": "ko",
+                   "russian": "ru", "arabic": "ar", "hindi": "hi", "turkish": "tr", "polish": "pl", "swedish": "sv",
+                   "greek": "el", "romanian": "ro"}
+
+
+def _prefix(model: Any, task: str, language: str | None = None) -> str:
+    """T5-style models say in their config which prefix a task wants ("summarize: ", "translate English to ...").
+    A translation into a named language takes that language's prefix; one the model has no prefix for is refused
+    rather than translated into another language."""
     params = getattr(model.config, "task_specific_params", None) or {}
-    key = task if task in params else next((k for k in params if k.startswith(task)), None)
-    return (params.get(key) or {}).get("prefix", "") if key else ""
+    keys = [k for k in params if k == task or k.startswith(task)]
+    code = _LANGUAGE_CODES.get((language or "").strip().lower())
+    if task == "translation" and language and keys:
+        wanted = [k for k in keys if code and k.endswith(f"_to_{code}")]
+        if not wanted:
+            offered = ", ".join(sorted({k.rsplit("_to_", 1)[-1] for k in keys}))
+            raise ExpertInputError(f"This translation model does not translate into {language}; its configured "
+                                   f"targets are: {offered}.",
+                                   hint="Choose a model for that language (overrides: {translation: <model id>}), "
+                                        "or an LLM backend that translates (llm.capable).")
+        keys = wanted
+    return (params.get(keys[0]) or {}).get("prefix", "") if keys else ""
 
 
 def _seq2seq(task: str) -> Any:
@@ -121,7 +140,7 @@ def _seq2seq(task: str) -> Any:
         import torch
 
         tokenizer, model, opts = state
-        text = _prefix(model, task) + require_text(inputs)
+        text = _prefix(model, task, inputs.get("language")) + require_text(inputs)
         enc = tokenizer(text, truncation=True, return_tensors="pt").to(model.device)
         with torch.no_grad():
             ids = model.generate(**enc, **generation_kwargs(model, opts.max_new_tokens))
