@@ -294,10 +294,15 @@ class KeywordDetector(QuestionRules):
         out = list(found)
         for ctrl in [d for d in found if d.task in CONTROLLED and CONTROLLED[d.task] in self.tools]:
             here = req.clause_at(ctrl.start)
-            step = next((c for c in req.clauses if c.index == here.index + 1), None)
-            if step is None or not step.chained or any(step.start <= d.start < step.end for d in found):
-                continue
-            m = pattern("generation", "guided_step").match(req.masked, step.start, step.end)
+            # "use the depth of room.jpg to generate a bedroom": the rest of the map's own clause asks for it
+            m = pattern("generation", "guided_tail").search(req.masked, ctrl.end, here.end)
+            if m and any(ctrl.end <= d.start < here.end for d in found):
+                m = None
+            if m is None:
+                step = next((c for c in req.clauses if c.index == here.index + 1), None)
+                if step is None or any(step.start <= d.start < step.end for d in found):
+                    continue
+                m = pattern("generation", "guided_step").match(req.masked, step.start, step.end)
             prompt = guided_prompt(req.text[m.start(1) : m.end(1)]) if m else ""
             if m and prompt:
                 out.append(Detection(CONTROLLED[ctrl.task], m.start(1), m.end(1), capture=prompt))
