@@ -28,7 +28,7 @@ def test_the_planned_language_picks_the_prefix():
 
 
 def test_a_language_the_model_cannot_target_is_refused_naming_its_targets():
-    with pytest.raises(ExpertInputError, match="does not translate into Japanese.*de, fr, ro"):
+    with pytest.raises(ExpertInputError, match=r"does not translate into Japanese.*de, fr, ro"):
         _prefix(T5, "translation", "Japanese")
 
 
