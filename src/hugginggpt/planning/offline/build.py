@@ -10,36 +10,22 @@ an earlier turn produced. A text slot whose clause names an image or audio file 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from ...tasks import TaskRegistry, TaskType
+from ...tasks import TaskRegistry
 from ..base import KnownResource
-from .counting import counted_label
 from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
-from .missing import MissingInputError, missing_input, missing_labels
+from .missing import MissingInputError, missing_input
 from .nodes import Node, number_nodes
-from .text import Clause, ParsedRequest, Resource, Span
+from .text import Clause, ParsedRequest, Resource
+from .text_slots import TextSlots
 
-BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
-# Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
-# more likely means the user's own text than the verdict.
-ANALYTIC = {
-    "text-classification",
-    "token-classification",
-    "zero-shot-classification",
-    "sentence-similarity",
-    "image-classification",
-    "audio-classification",
-    "tabular-classification",
-    "feature-extraction",
-    "object-detection",
-}
 _REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
 
 
-class GraphBuilder:
-    """Builds the nodes of one request; ``build()`` returns the plan as JARVIS task dicts."""
+class GraphBuilder(TextSlots):
+    """Builds the nodes of one request; ``build()`` returns the plan as JARVIS task dicts. The rules that fill
+    text slots (and find earlier nodes) are ``TextSlots``'."""
 
     def __init__(
         self,
@@ -140,14 +126,6 @@ class GraphBuilder:
             twin.args[media_slot] = name
             self._commit(twin)
 
-    def _commit(self, node: Node) -> int:
-        for other in self.nodes:
-            if other.task == node.task and other.args == node.args and other.refs == node.refs:
-                return other.key  # asked twice ("extract the text in sign.jpg ... the text in sign.jpg")
-        node.key = len(self.nodes)
-        self.nodes.append(node)
-        return node.key
-
     # -- media slots ----------------------------------------------------------------------------------------
     def _media_source(self, media: str, node: Node, det: Detection) -> str | int | list[str]:
         clause = node.clause
@@ -206,269 +184,3 @@ class GraphBuilder:
             if near and len(near) < len(own):
                 own = near
         return [r.name for r in own]
-
-    # -- text slots -----------------------------------------------------------------------------------------
-    def _fill_text(self, node: Node, tt: TaskType, det: Detection) -> None:
-        text_slots = [s for s in tt.inputs if s.type == "text"]
-        if not text_slots:
-            return
-        if node.task in ("visual-question-answering", "document-question-answering", "question-answering"):
-            node.args["text"] = self._question(det, node.task)
-            if tt.slot("context"):
-                self._put(node, "context", self._text_source(node, det, capture=False))
-            return
-        if node.task == "sentence-similarity":
-            first = self._text_source(node, det, capture=False)
-            self._put(node, "text", first)
-            second = self._text_source(node, det, capture=False, second=True)
-            if isinstance(first, int) and isinstance(second, int) and second < first:
-                node.refs["text"], second = second, first  # two outputs compared: keep them in order of mention
-            self._put(node, "text2", second)
-            return
-        if node.task == "zero-shot-classification":
-            if not det.labels:
-                raise missing_labels(node.task)
-            self._put(node, "text", self._text_source(node, det, capture=False))
-            node.args["labels"] = det.labels
-            return
-        if self._optional_text(node, tt, det):
-            return
-        self._put(node, "text", self._text_source(node, det, capture=True))
-        language = self._target_language(node) if tt.slot("language") else None
-        if language:
-            node.args["language"] = language  # translation's optional target ("... into German"); none: as asked
-
-    def _optional_text(self, node: Node, tt: TaskType, det: Detection) -> bool:
-        """The text slot of a task that reads it only as an optional hint; True when ``node`` is such a task."""
-        if node.task == "object-detection":
-            # The optional label: what a count asks for ("how many zebras" -> zebra); nothing when none is named.
-            label = counted_label(self.req.masked, node.clause.start, node.clause.end)
-            if label and tt.slot("text"):
-                node.args["text"] = label
-            return True
-        if node.task == "image-to-image":
-            own = self._clause_quote(node)
-            prompt = own if own is not None else det.capture
-            if prompt:
-                node.args["text"] = prompt
-            return True
-        return False
-
-    def _target_language(self, node: Node) -> str | None:
-        """The language a translation goes into, named in its clause, else in its sentence ("... to German")."""
-        sentence = self.req.sentence_at(node.clause.start)
-        rx = pattern("literals", "target_language")
-        m = rx.search(self.req.masked, node.clause.start, node.clause.end) or rx.search(
-            self.req.masked, sentence.start, sentence.end)
-        return m.group(1).capitalize() if m else None
-
-    def _put(self, node: Node, slot: str, value: str | int) -> None:
-        if isinstance(value, int):
-            node.refs[slot] = value
-        else:
-            node.args[slot] = value
-
-    def _text_source(self, node: Node, det: Detection, *, capture: bool, second: bool = False) -> str | int:
-        """What fills a text slot: the first of the named rules below that finds a text."""
-        found = self._given_text(node, det, capture)
-        if found is None:
-            found = self._earlier_output(node, second)
-        if found is None:
-            found = self._request_text(node)
-        if found is None:
-            found = self._prompt_of_referred_media(node)
-        if found is None:
-            found = self._earlier_turn_text(node)
-        if found is None and det.clause_words and det.capture:
-            found = det.capture  # rule 6: the clause's own words, though they refer back to nothing found
-        if found is None and node.task == "conversational":
-            found = self.req.text.strip()  # rule 7: "hey chatbot, how's your day?" - the message is the request
-        if found is None:
-            raise missing_input(node.task, "text")
-        return found
-
-    def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
-        """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
-        if det.from_image:
-            caption = self._caption_of_referred_image(node)
-            if caption is not None:
-                return caption
-        own = self._clause_quote(node)
-        if own is not None:
-            return own
-        if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det):
-            return det.capture
-        return self._bridge(node)
-
-    def _points_back(self, node: Node, det: Detection) -> bool:
-        """A clause taken whole as the text ("and then read it loud for me") that refers back ("it", "that
-        summary"): an earlier output or prompt is its text, and its own words only when there is none."""
-        return det.clause_words and self.detector.has_pronoun(self.req, node.clause.start, node.clause.end)
-
-    def _caption_of_referred_image(self, node: Node) -> int | None:
-        """A caption of the image that "similar to this one" points at: the clause's own image, else the latest
-        image the request names before it, else an attached one, else one of an earlier turn."""
-        task = BRIDGES["image"]
-        if task not in self.registry:
-            return None
-        clause = node.clause
-        named = [r for r in self.req.resources if r.media == "image" and not r.output and r.start < clause.end]
-        own = [r for r in named if r.start >= clause.start]
-        attached = [r for r in self.context if r.media == "image" and r.origin != "history"]
-        earlier = [r for r in self.context if r.media == "image"]
-        candidates = own or named or attached or earlier
-        if not candidates:
-            return None
-        pick = candidates[-1]
-        slot = self.registry.get(task).inputs[0].name
-        return self._commit(Node(len(self.nodes), task, node.pos - 0.5, clause, {slot: pick.name}))
-
-    def _earlier_output(self, node: Node, second: bool) -> int | None:
-        """Rule 2: an earlier task's text output, named ("the description") or implied (a chain, "it")."""
-        clause = node.clause
-        taken = set(node.refs.values())
-        referenced = self._referenced(node, "text", exclude=taken)
-        if referenced is not None:
-            return referenced
-        producer = self._latest(lambda n: "text" in self._outputs(n) and n.key not in taken)
-        if producer is None:
-            return None
-        pronoun = self.detector.has_pronoun(self.req, clause.start, clause.end)
-        # A verdict (a label, a score) followed by "it" and an earlier quote: "it" is more likely the user's text.
-        analytic = self.nodes[producer].task in ANALYTIC
-        quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.question_quotes)
-        unused = self._unused_quote()
-        if clause.chained or (unused is None and not (analytic and pronoun and quote_before and not second)):
-            return producer
-        return producer if pronoun and not analytic else None
-
-    def _request_text(self, node: Node) -> str | int | None:
-        """Rule 3: a text the request gives elsewhere - an unused quote, a text file, the one image that holds it."""
-        unused = self._unused_quote(node)
-        if unused is not None:
-            self.used_quotes.add(unused.start)
-            return unused.text
-        texts = [r for r in self.req.resources if r.media == "text" and not r.output]
-        if texts:
-            return texts[0].name
-        # "a summary of the article, saved as page.jpg": the only image holds the text
-        return self._bridge(node, anywhere=True)
-
-    def _prompt_of_referred_media(self, node: Node) -> str | None:
-        """Rule 4: "make a picture of a cat, then turn it into a video": the prompt of the generated medium the
-        clause points at ("it", "the picture") is the new task's text."""
-        media = {"image", "video", "audio"}
-        if not media & set(self._outputs(node)) or not self.detector.has_pronoun(self.req, node.clause.start,
-                                                                                node.clause.end):
-            return None  # only a medium made from the same prompt: "a picture of a fox, then turn it into a clip"
-        made = self._latest(lambda n: isinstance(n.args.get("text"), str) and bool(media & set(self._outputs(n))))
-        return str(self.nodes[made].args["text"]) if made is not None else None
-
-    def _earlier_turn_text(self, node: Node) -> str | None:
-        """Rule 5: "it" with nothing in this request - an earlier turn's text, or a quote of an earlier clause."""
-        clause = node.clause
-        if not self.detector.has_pronoun(self.req, clause.start, clause.end):
-            return None
-        history = [r for r in self.context if r.media == "text"]
-        if history:
-            return history[-1].name
-        previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.question_quotes]
-        return previous[-1].text if previous else None
-
-    def _clause_quote(self, node: Node) -> str | None:
-        for q in self.req.quotes_in(node.clause.start, node.clause.end):
-            if q.start not in self.used_quotes and q.start not in self.question_quotes:
-                self.used_quotes.add(q.start)
-                return q.text
-        return None
-
-    def _unused_quote(self, node: Node | None = None) -> Span | None:
-        """A quote no task has taken; for ``node``, none that a task of a later clause will take as its own text
-        ("..., then make a reply audio saying '...'")."""
-        return next(
-            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.question_quotes
-             and not (node and self._claimed_later(q, node))),
-            None,
-        )
-
-    def _claimed_later(self, quote: Span, node: Node) -> bool:
-        clause = self.req.clause_at(quote.start)
-        if clause.start <= node.clause.start or not clause.chained:
-            return False  # only a later step ("..., then ... saying '...'") keeps its quote
-        placed = {(n.clause.start, n.task) for n in self.nodes}
-        return any(clause.start <= d.start < clause.end and (clause.start, d.task) not in placed
-                   for d in self.detections)
-
-    def _bridge(self, node: Node, anywhere: bool = False) -> int | None:
-        """A converter in front of a text slot whose clause (or, ``anywhere``, request) names an image or audio."""
-        if any(s.type != "text" for s in self.registry.get(node.task).inputs):
-            return None  # a task with its own file slots ("draw X in the pose of man.jpg") needs no converter
-        consumed = set(node.args.values())
-        if anywhere:
-            # Only a file no task reads yet: otherwise the text most likely comes from that task's output.
-            consumed |= {v for n in self.nodes for v in n.args.values()}
-        start, end = (0, len(self.req.text)) if anywhere else (node.clause.start, node.clause.end)
-        for r in self.req.resources_in(start, end):
-            task = BRIDGES.get(r.media)
-            if r.name in consumed or task is None or task not in self.registry:
-                continue
-            slot = self.registry.get(task).inputs[0].name
-            bridge = Node(len(self.nodes), task, node.pos - 0.5, node.clause, {slot: r.name})
-            return self._commit(bridge)
-        return None
-
-    def _question(self, det: Detection, task: str) -> str:
-        # Asked by wording ("the main topic of this document") rather than as a question: the sentence is the query.
-        question = det.question or self.req.sentence_at(det.start).text
-        nouns = self.detector.lexicon.raw["references"]["question_nouns"]
-        noun = nouns["document" if task == "document-question-answering" else "image"]
-        for r in self.req.resources:
-            question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else nouns["text"],
-                              question)
-        # One task per file ("how many horses are in them?"): each asks about its own image.
-        question = pattern("references", "question_double").sub(r"\1", question)
-        return pattern("references", "question_plural").sub(r"\1 " + noun + "?", question)
-
-    # -- references to earlier nodes ------------------------------------------------------------------------
-    def _outputs(self, node: Node) -> list[str]:
-        return list(self.registry.get(node.task).outputs)
-
-    def _latest(self, pred: Callable[[Node], bool]) -> int | None:
-        for n in reversed(self.nodes):
-            if pred(n):
-                return n.key
-        return None
-
-    def _referenced(self, node: Node, media: str, exclude: set[int] | None = None) -> int | None:
-        """An earlier node the clause refers to by its output's name ("the description", "the mask")."""
-        found: list[tuple[int, int]] = []
-        for n in self.nodes:
-            rx = self._ref_rx.get(n.task)
-            if rx is None or media not in self._outputs(n) or (exclude and n.key in exclude):
-                continue
-            m = rx.search(self.req.masked, node.clause.start, node.clause.end)
-            if m:
-                found.append((m.start(), n.key))
-        if not found:
-            return None
-        first = min(pos for pos, _ in found)
-        keys = [k for pos, k in found if pos == first]  # the nodes the earliest reference may name, in order
-        nth = pattern("references", "ordinal").search(self.req.masked, node.clause.start, node.clause.end)
-        index = self._ordinals.get(nth.group(1).lower(), -1) if nth else -1
-        return keys[index] if -len(keys) <= index < len(keys) else keys[-1]  # "the first caption", else the latest
-
-    def _is_reference(self, text: str) -> bool:
-        words = text.lower().split()
-        if not words:
-            return True
-        if pattern("references", "bare").fullmatch(" ".join(words)):
-            return True
-        # "the translated text", "the identified categories": a short phrase ending in a word for a result
-        if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns:
-            return True
-        # "it too for my daughter", "that summary for our desk", "that matches it": a short phrase led by one
-        if len(words) <= 8 and (pattern("references", "leading").match(text.strip())
-                                or (len(words) > 1 and words[0] in self._determiners
-                                    and words[1].strip(".,!?") in self._result_nouns)):
-            return True
-        return any(rx.fullmatch(text) for rx in self._ref_rx.values())
