@@ -19,7 +19,7 @@ from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import coordinated, described_end, elliptical, similar_to_image
 from .questions import QuestionRules
-from .text import ParsedRequest
+from .text import Clause, ParsedRequest
 from .types import Available, Detection, ToolInfo
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,11 @@ class KeywordDetector(QuestionRules):
                 out.append(Detection(CONTROLLED[ctrl.task], m.start(1), m.end(1), capture=prompt))
         return out
 
+    def _step_on_result(self, req: ParsedRequest, clause: Clause, gen_clause: int) -> bool:
+        """A condition map asked after the generation, chained or pointing back ("..., then estimate its depth"):
+        a step on the generated picture, not a condition of it."""
+        return clause.index > gen_clause and (clause.chained or self.has_pronoun(req, clause.start, clause.end))
+
     def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
         """Turn "draw X in the same pose as man.jpg" from text-to-image into pose-guided generation."""
         out = list(found)
@@ -322,7 +327,7 @@ class KeywordDetector(QuestionRules):
                     and sentence.start <= d.start < sentence.end
                     and CONTROLLED[d.task] in self.tools
                     # "generate X, then estimate its depth": a later step on the result, not a condition of it
-                    and not (req.clause_at(d.start).chained and req.clause_at(d.start).index > gen_clause)
+                    and not self._step_on_result(req, req.clause_at(d.start), gen_clause)
                 ),
                 None,
             )

@@ -169,6 +169,24 @@ class _Masker:
                 self.mask(a, b)
 
 
+    def pasted(self) -> None:
+        """"<an article pasted first>. Summarize this.": prose before a last sentence that points back at it is the
+        user's text, as if quoted. Only without other quotes, and only for third-person prose of 12 words or more
+        with no file in it (a request's own preamble says "I", "my", "please")."""
+        if self.quotes:
+            return
+        ends = [m.end() for m in re.finditer(r"[.!?](?=\s+\S)", self.text)]
+        if not ends:
+            return
+        a, b = 0, ends[-1]
+        body, last = self.text[a:b], self.text[b:]
+        if (len(body.split()) >= 12 and _rx("pasted_reference").search(last) and not _rx("pasted_personal").search(body)
+                and self.free(a, b)):
+            start = len(body) - len(body.lstrip())
+            self.quotes.append(Span(a + start, b, body.strip()))
+            self.mask(a + start, b)
+
+
 def literal_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` names files or quotes the user's own words, as offsets: what ``parse_request`` masks, and
     every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
@@ -191,6 +209,7 @@ def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
     masker.files()
     masker.quoted()
     masker.after_colons()
+    masker.pasted()
     quotes = sorted(masker.quotes, key=lambda q: q.start)
     resources = sorted(masker.resources, key=lambda r: r.start)
     masked_text = "".join(masker.masked)
@@ -275,7 +294,9 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
     part = text[lead.end() if lead else 0 :].strip()
     if not part:
         return None
-    return _question_at(part, asked) if _rx("polite").match(part) or asked else None
+    # "what animal is in mypet.jpg and make up a story": a question about a file asks, even without its "?"
+    asks_file = bool(req.resources_in(clause.start, clause.end)) and _rx("wh_start").match(part) is not None
+    return _question_at(part, asked or asks_file) if _rx("polite").match(part) or asked or asks_file else None
 
 
 def _question_at(part: str, asked: bool) -> str | None:
