@@ -19,7 +19,7 @@ from hugginggpt.experts.hub.tasks import NOT_COVERED, hosted
 from hugginggpt.experts.hub.tasks import registry as hub_registry
 from hugginggpt.experts.llm_expert import ANY_LLM_TASKS, llm_tasks
 from hugginggpt.experts.registry import embedded_expert_classes
-from hugginggpt.planning.offline import build
+from hugginggpt.planning.offline import text_slots
 from hugginggpt.planning.offline.detect import CONTROLLED
 from hugginggpt.planning.offline.lexicon import default_lexicon
 from hugginggpt.tasks import JARVIS_SHAPES, LLM_MODEL, TaskType, _parse, default_registry
@@ -62,8 +62,8 @@ def tables_naming_tasks() -> dict[str, set[str]]:
         "experts/hub/tasks.NOT_COVERED": set(NOT_COVERED),
         "planning/offline lexicon": set(planned_tasks()),
         "planning/offline/detect.CONTROLLED": set(CONTROLLED) | set(CONTROLLED.values()),
-        "planning/offline/build.ANALYTIC": set(build.ANALYTIC),
-        "planning/offline/build.BRIDGES": set(build.BRIDGES.values()),
+        "planning/offline/text_slots.ANALYTIC": set(text_slots.ANALYTIC),
+        "planning/offline/text_slots.BRIDGES": set(text_slots.BRIDGES.values()),
         "fallback.DEFAULT_TASK": {task for task, _, _ in fallback.DEFAULT_TASK.values()},
         "fallback.MAKER": set(fallback.MAKER.values()),
         "respond._ANNOTATES": set(respond._ANNOTATES),
@@ -140,9 +140,9 @@ def test_not_covered_is_read_from_tasks_yaml():
 def test_control_and_verdict_facts_agree_with_the_planner():
     reg = default_registry()
     assert reg.controlled() == CONTROLLED, "tasks.yaml controlled_by and planning/offline/detect.CONTROLLED differ"
-    assert reg.verdicts() == set(build.ANALYTIC), (
-        f"tasks.yaml verdict: true {sorted(reg.verdicts())} vs planning/offline/build.ANALYTIC "
-        f"{sorted(build.ANALYTIC)}")
+    assert reg.verdicts() == set(text_slots.ANALYTIC), (
+        f"tasks.yaml verdict: true {sorted(reg.verdicts())} vs planning/offline/text_slots.ANALYTIC "
+        f"{sorted(text_slots.ANALYTIC)}")
     generators = {name for name, t in hub_registry().items() if t.library == "diffusers" and not t.catalog_only}
     assert set(CONTROLLED.values()) <= generators  # each ControlNet generator is served by the diffusers code
 
@@ -150,10 +150,11 @@ def test_control_and_verdict_facts_agree_with_the_planner():
 def test_the_planner_and_fallback_converters_fit_the_task_types():
     reg = default_registry()
     problems: list[str] = []
-    for media, task in build.BRIDGES.items():
+    for media, task in text_slots.BRIDGES.items():
         t = reg.get(task)
         if not t.slots_of_type(media) or t.outputs != ["text"]:
-            problems.append(f"build.BRIDGES[{media}] = {task}: it does not turn {media} into text ({t.signature()})")
+            problems.append(f"text_slots.BRIDGES[{media}] = {task}: it does not turn {media} into text "
+                            f"({t.signature()})")
     for media, (task, slot, _) in fallback.DEFAULT_TASK.items():
         s = reg.get(task).slot(slot)
         if s is None or s.type != media:
