@@ -236,3 +236,13 @@ def test_a_list_of_things_asks_for_each() -> None:
     tasks = {t["task"]: t["args"] for t in outcome.plan.to_jarvis()}
     assert tasks["text-generation"]["text"] == "a poem about a lighthouse in a storm"
     assert tasks["text-to-video"]["text"] == "a lighthouse in a storm"
+
+
+def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> None:
+    # "render, from that edge map, a new image depicting X": two readings of one guided generation in one clause;
+    # the one without a text fails, the other is planned, and no note may claim the task was left out.
+    outcome = planner.plan("Please derive an edge map (Canny) from gear.jpg and then render, from that edge map, "
+                           "a new image depicting a clockwork owl.", PlanContext(default_registry()))
+    tasks = [t.task for t in outcome.plan.tasks]
+    assert tasks == ["canny-control", "canny-text-to-image"]
+    assert not [n for n in outcome.notes if n.startswith("left out") and any(t in n for t in tasks)]
