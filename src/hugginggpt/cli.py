@@ -131,7 +131,7 @@ def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: 
          llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None) -> None:
     """Stage 1 only: print the plan as a JSON list of {task, id, dep, args}, and the planner's notes (on stderr)."""
     from .agent import plan_outcome
-    from .respond import is_dropped_note
+    from .render import render_plan_notes
 
     try:
         agent = _agent(planner, llm_url, llm_model)
@@ -140,9 +140,7 @@ def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: 
         _fail(exc, as_json)
         return
     result = outcome.plan
-    # Tasks the planner left out are said on every path (the JSON on stdout stays JARVIS's plan list).
-    for note in outcome.notes:
-        err.print(f"[{'yellow' if is_dropped_note(note) else 'dim'}]plan note: {escape(note)}[/]")
+    render_plan_notes(err, outcome.notes)  # on stderr, so the JSON on stdout stays JARVIS's plan list
     if as_json:
         print(json.dumps(result.to_jarvis()))
         return

@@ -93,6 +93,12 @@ class ProgressView:
         return Group(head, table, *steps)
 
 
+def render_plan_notes(console: Console, notes: list[str]) -> None:
+    """Every note of the planner; those about tasks it left out stand out (they are also in the answer)."""
+    for note in notes:
+        console.print(f"[{'yellow' if is_dropped_note(note) else 'dim'}]plan note: {escape(note)}[/]")
+
+
 def render_result(console: Console, result: RunResult, brief: bool = False) -> None:
     """Plan, chosen models, per-task results and the answer."""
     if result.plan and not brief:
@@ -100,11 +106,8 @@ def render_result(console: Console, result: RunResult, brief: bool = False) -> N
         for t in result.plan:
             plan.add_row(str(t.id), t.task, Text(str(t.dep)), Text(json.dumps(t.args, ensure_ascii=False)[:200]))
         console.print(plan)
-    if result.plan_notes and not brief:
-        # Every note of the planner; those about tasks it left out stand out (they are also in the answer).
-        for note in result.plan_notes:
-            dropped = is_dropped_note(note)
-            console.print(f"[{'yellow' if dropped else 'dim'}]plan note: {escape(note)}[/]")
+    if not brief:
+        render_plan_notes(console, result.plan_notes)
     if result.results:
         table = Table("id", "task", "model", "status", "output", "s", title="Tasks")
         for r in result.results:
