@@ -187,15 +187,20 @@ class _Masker:
             self.mask(a + start, b)
 
 
-def literal_spans(text: str) -> list[tuple[int, int]]:
-    """Where ``text`` names files or quotes the user's own words, as offsets: what ``parse_request`` masks, and
-    every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
+def _masked(text: str) -> _Masker:
+    """``text`` with its files, quotes and texts after a colon masked (what ``parse_request`` reads first)."""
     masker = _Masker(text)
     masker.files()
     masker.quoted()
     masker.after_colons()
+    return masker
+
+
+def literal_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` names files or quotes the user's own words, as offsets: what ``parse_request`` masks, and
+    every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
     quotes = [(m.start(1), m.end(1)) for rx in _QUOTES for m in rx.finditer(text)]
-    return sorted(masker.taken + quotes)
+    return sorted(_masked(text).taken + quotes)
 
 
 def with_arrow_chains(text: str) -> str:
@@ -205,10 +210,7 @@ def with_arrow_chains(text: str) -> str:
 
 def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
     """Parse ``text``; ``connective_verbs`` are action verbs after which ", and <verb>" starts a new clause."""
-    masker = _Masker(text)
-    masker.files()
-    masker.quoted()
-    masker.after_colons()
+    masker = _masked(text)
     masker.pasted()
     quotes = sorted(masker.quotes, key=lambda q: q.start)
     resources = sorted(masker.resources, key=lambda r: r.start)
@@ -290,7 +292,7 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
     """The question a clause asks in words of its own ("then tell me if there's a dog in it"), or None; the clause
     must ask it politely ("tell me", "I wonder") or end its sentence with a question mark (``asked``)."""
     text = req.text[clause.start : clause.end]
-    lead = _rx("chain_start").match(text) or re.match(r"^\W*(?:and|but)\s+", text, re.I)
+    lead = _rx("chain_start").match(text) or _rx("clause_join").match(text)
     part = text[lead.end() if lead else 0 :].strip()
     if not part:
         return None
