@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from .lexicon import Lexicon, default_lexicon
@@ -75,17 +76,11 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
     if len(low) < 4 or _dictionary().known([low]):
         return None
     limit = 2 if len(low) >= 7 else 1
-    best: list[str] = []
-    best_d = limit + 1
-    for v in vocabulary:
-        if abs(len(v) - len(low)) > limit:
-            continue
-        d = OSA.distance(low, v, score_cutoff=limit)
-        if d < best_d:
-            best, best_d = [v], d
-        elif d == best_d:
-            best.append(v)
-    return best[0] if len(best) == 1 and best_d <= limit else None
+    # The two nearest within the limit (rapidfuzz sorts distances ascending): a tie for the nearest is no guess.
+    near = process.extract(low, vocabulary, scorer=OSA.distance, score_cutoff=limit, limit=2)
+    if not near or (len(near) == 2 and near[1][1] == near[0][1]):
+        return None
+    return str(near[0][0])
 
 
 def _between_words(text: str, m: re.Match[str]) -> bool:
