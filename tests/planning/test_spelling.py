@@ -51,3 +51,9 @@ def test_a_quoted_text_holding_a_link_keeps_its_typos():
     assert mend_spelling(text) == text
     assert mend_spelling("Translate 'Voici un document contenant des informations sur l'objet' please") == \
         "Translate 'Voici un document contenant des informations sur l'objet' please"
+
+
+def test_pasted_prose_keeps_its_typos():
+    # Prose pasted before "Summarize this." is the user's text, like a quote: only the instruction is mended.
+    text = "Thiz artcle says that bees are vanishing from many farms across the whole country this year. Sumarize this."
+    assert mend_spelling(text) == text.replace("Sumarize", "Summarize")

@@ -2,8 +2,8 @@
 
 A word is mended only when all of these hold:
 - the English dictionary of ``pyspellchecker`` does not know it (so real words, plurals and tenses stay as typed);
-- it is outside quotes, a text after a colon and file names, as the request parser finds them (a text to read aloud
-  is the user's, typos included);
+- it is outside quotes, a text after a colon, pasted prose and file names, as the request parser finds them (a text
+  to read aloud is the user's, typos included);
 - it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
   lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
   the lexicon's ``spelling.variants`` as typed, in lower case ("foto", "pls", "u"; a one-letter one such as "n"

@@ -197,10 +197,12 @@ def _masked(text: str) -> _Masker:
 
 
 def literal_spans(text: str) -> list[tuple[int, int]]:
-    """Where ``text`` names files or quotes the user's own words, as offsets: what ``parse_request`` masks, and
-    every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
+    """Where ``text`` names files or quotes the user's own words, as offsets: what ``parse_request`` masks (pasted
+    prose included), and every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
+    masker = _masked(text)
+    masker.pasted()
     quotes = [(m.start(1), m.end(1)) for rx in _QUOTES for m in rx.finditer(text)]
-    return sorted(_masked(text).taken + quotes)
+    return sorted(masker.taken + quotes)
 
 
 def with_arrow_chains(text: str) -> str:
