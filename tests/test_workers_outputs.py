@@ -94,6 +94,29 @@ def test_contained_names_whatever_an_expert_raises(exc: BaseException, cls: type
     assert words in err.value.message
 
 
+def test_memory_an_expert_grabbed_is_freed_when_it_runs_out() -> None:
+    """The named error must not keep the MemoryError's traceback, which holds the expert's frames and everything
+    they allocated (a child process at its address-space limit then could not even start a thread)."""
+    import gc
+    import weakref
+
+    class Block:
+        pass
+
+    held: list[weakref.ref[Block]] = []
+
+    def grows() -> None:
+        block = Block()
+        held.append(weakref.ref(block))
+        raise MemoryError
+
+    with pytest.raises(ExpertCrashed) as err:
+        contained(grows, "m/x")()
+    gc.collect()
+    assert "ran out of memory" in err.value.message and err.value.__context__ is None
+    assert held[0]() is None  # the expert's frame, and its block, are gone while the error lives on
+
+
 def test_daemon_executor_threads_survive_base_exceptions_and_leave_when_idle() -> None:
     ex = DaemonExecutor("t", max_workers=2, idle_s=0.2)
 

@@ -157,8 +157,7 @@ def contained(fn: Callable[[], T], what: str) -> Callable[[], T]:
         except HuggingGPTError:
             raise
         except MemoryError as exc:
-            raise ExpertCrashed(f"{what} ran out of memory ({exc or 'allocation failed'}).",
-                                hint="Use a smaller input, or a machine or backend with more memory.") from None
+            oom = f"{what} ran out of memory ({exc or 'allocation failed'})."
         except Exception as exc:
             raise ExpertError(f"{what} failed: {type(exc).__name__}: {str(exc)[:300] or 'no message'}",
                               hint="The model raised an unexpected error; try another model or input.") from exc
@@ -167,6 +166,10 @@ def contained(fn: Callable[[], T], what: str) -> Callable[[], T]:
                                 f"{': ' + str(exc)[:100] if str(exc) else ''}).",
                                 hint="The model tried to end the process or was interrupted; only its task "
                                      "failed. Report it to the model's maintainers.") from None
+        # Raised outside the handler: a MemoryError's traceback holds the expert's frames and all they allocated,
+        # and as this error's context it would keep them alive (and the process at its memory limit) until the
+        # error itself is dropped, at the end of the run.
+        raise ExpertCrashed(oom, hint="Use a smaller input, or a machine or backend with more memory.")
 
     return call
 
