@@ -31,6 +31,9 @@ THRESHOLDS = {"huggingface": 0.25, "multimedia": 0.25, "product": 0.4}
 C = {"huggingface": 3.0, "multimedia": 1.0, "product": 3.0}
 # The TaskBench models (the clause-pooled model): L2 weight, chosen by 5-fold CV on dev (1e-3 / 1e-2 tried).
 L2 = {"huggingface": 1e-3, "multimedia": 1e-2}
+# The pair model's share of each tool's probability in the TaskBench models (recipe "blend"), chosen by 5-fold CV on
+# dev (0, 0.3 and 0.5 tried, at thresholds 0.2-0.3).
+BLEND = {"huggingface": 0.3, "multimedia": 0.3}
 
 
 def taskbench_set(data_dir: Path, domain: str, embed, cache: Path | None):
@@ -86,6 +89,20 @@ def product_scores(data: tr.TrainingSet, planned, threshold: float) -> dict[str,
             "confusions": tr.confusions(gold, learned), "threshold": threshold}
 
 
+def make_fitter(args: argparse.Namespace, domain: str, threshold: float, c: float):
+    """The training recipe for ``domain`` as a function of a training set (see ``--recipe``)."""
+    if domain == "product" or args.recipe == "pairs":
+        combine = "add" if domain == "product" else "replace"
+        return lambda d: tr.fit(d, domain, c=c, threshold=threshold, combine=combine)
+    l2 = args.l2 or L2[domain]
+    if args.recipe == "blend":
+        blend = BLEND[domain] if args.blend is None else args.blend
+        return lambda d: tr.fit_blended(d, domain, blend=blend, l2=l2, threshold=threshold, c=c,
+                                        max_iter=args.max_iter)
+    return lambda d: tr.fit_pooled(d, domain, l2=l2, threshold=threshold, optimizer=args.optimizer,
+                                   max_iter=args.max_iter)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/taskbench"))
@@ -98,8 +115,10 @@ def main(argv=None) -> int:
     ap.add_argument("--max-iter", type=int, default=400, help="optimizer steps of the clause-pooled model")
     ap.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam",
                     help="the clause-pooled model's optimizer (adam ships; lbfgs to compare)")
-    ap.add_argument("--recipe", choices=("pooled", "pairs"), default="pooled",
-                    help="TaskBench domains: the clause-pooled model (shipped) or the product's pair model")
+    ap.add_argument("--recipe", choices=("blend", "pooled", "pairs"), default="blend",
+                    help="TaskBench domains: the clause-pooled model with the pair model as companion (shipped), "
+                         "either one alone")
+    ap.add_argument("--blend", type=float, help="the companion's share in recipe blend (default: per domain)")
     ap.add_argument("--out", type=Path, default=OUT, help="folder to write <domain>.npz to (default: the package's)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--cache", type=Path, help="folder for cached request features (speeds up repeated runs)")
@@ -122,15 +141,7 @@ def main(argv=None) -> int:
         else:
             data, (tools, samples) = taskbench_set(args.data, domain, embed, cache)
         report[domain] = {}
-        if domain == "product" or args.recipe == "pairs":
-            combine = "add" if domain == "product" else "replace"
-
-            def fitter(d, domain=domain, c=c, threshold=threshold, combine=combine):
-                return tr.fit(d, domain, c=c, threshold=threshold, combine=combine)
-        else:
-            def fitter(d, domain=domain, threshold=threshold):
-                return tr.fit_pooled(d, domain, l2=args.l2 or L2[domain], threshold=threshold,
-                                     optimizer=args.optimizer, max_iter=args.max_iter)
+        fitter = make_fitter(args, domain, threshold, c)
         if args.cv:
             held = (lambda ex: not ex.phrase) if domain == "product" else (lambda ex: True)
             planned, secs = tr.cross_validate(data, args.cv, fitter, embed=embed, phrases=phrases, held=held)
@@ -145,6 +156,11 @@ def main(argv=None) -> int:
         if not args.no_save and not args.encoder:
             args.out.mkdir(parents=True, exist_ok=True)
             model.save(args.out / f"{domain}.npz")
+            companion = args.out / f"{domain}.companion.npz"
+            if model.companion is not None:
+                model.companion.save(companion)
+            else:
+                companion.unlink(missing_ok=True)
             print(f"wrote {args.out / f'{domain}.npz'} ({len(data.examples)} training requests)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

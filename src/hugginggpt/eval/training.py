@@ -299,6 +299,17 @@ def fit_pooled(data: TrainingSet, domain: str, *, l2: float = 1e-3, threshold: f
                         tuple(data.sigs), float(p["gamma"]), pooling="clauses", combine="replace")
 
 
+def fit_blended(data: TrainingSet, domain: str, *, blend: float, l2: float = 1e-3, threshold: float = 0.25,
+                c: float = 1.0, max_iter: int = 400) -> LearnedModel:
+    """The clause-pooled model (``fit_pooled``) with the pair model (``fit``) as its companion: each tool's
+    probability is ``(1 - blend)`` of the first's plus ``blend`` of the second's, and the clause places stay the
+    first's. Chosen by 5-fold CV on dev (docs/evaluation.md)."""
+    model = fit_pooled(data, domain, l2=l2, threshold=threshold, max_iter=max_iter)
+    model.companion = fit(data, domain, c=c, threshold=threshold, combine="blend")
+    model.blend = blend
+    return model
+
+
 def _adam(loss: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, *, steps: int,
           lr: float = 0.05) -> np.ndarray:
     """Adam (beta 0.9 / 0.999) for a fixed number of full-batch steps."""

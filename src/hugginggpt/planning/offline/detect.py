@@ -120,12 +120,15 @@ class KeywordDetector(QuestionRules):
         """Whether the request is about a document (invoice, receipt, form...) rather than a photo."""
         return bool(self._doc_rx.search(req.text))  # file names count: "receipt.png" is a document
 
-    def _media_ok(self, t: _Trigger, start: int, req: ParsedRequest, avail: Available) -> bool:
+    def _media_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, avail: Available) -> bool:
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
         needed = self.tools[t.task].input_media
-        clause = req.clause_at(start)
+        clause = req.clause_at(m.start())
         if t.text_only:
-            return not self.media_in(req, clause.start, clause.end) - {"text"}
+            # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
+            end = m.end() if t.labels else clause.end
+            files = {r.media for r in req.resources_in(clause.start, clause.end)} - {"text"}
+            return not (self.media_in(req, clause.start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
         if not needed:
@@ -165,7 +168,7 @@ class KeywordDetector(QuestionRules):
         for t, m in sorted(hits, key=lambda h: (-(h[1].end() - h[1].start()), h[0].weak, h[0].rank, h[1].start())):
             if any(m.start() < k.end() and k.start() < m.end() for _, k in kept):
                 continue
-            if self._media_ok(t, m.start(), request, available):
+            if self._media_ok(t, m, request, available):
                 kept.append((t, m))
             elif t.weak:
                 waiting.append((t, m))
@@ -173,7 +176,7 @@ class KeywordDetector(QuestionRules):
         for t, m in sorted(waiting, key=lambda h: h[1].start()):
             made = self._made_before(kept, m.start())
             if made and not any(m.start() < k.end() and k.start() < m.end() for _, k in kept) and self._media_ok(
-                t, m.start(), request, replace(available, user_media=available.user_media | made)
+                t, m, request, replace(available, user_media=available.user_media | made)
             ):
                 kept.append((t, m))
         return sorted(kept, key=lambda h: h[1].start())
@@ -207,13 +210,16 @@ class KeywordDetector(QuestionRules):
         """For a task already detected: -1 to skip this mention, the index of the first to replace, else None.
 
         A second mention ("the caption") refers back to the same task, unless only the second one comes with
-        its text ("I want a poster ... generate an image of 'Stay positive'").
+        its text ("I want a poster ... generate an image of 'Stay positive'") or follows the first's clause after a
+        colon ("I'd like a picture for a poster: generate an image of the water cycle").
         """
         clause = request.clause_at(m.start())
         own_file = request.resources_in(clause.start, clause.end) and self.tools[t.task].input_media
         if t.task not in seen or own_file:
             return None
         first_clause = request.clause_at(out[seen[t.task]].start)
+        if clause.index == first_clause.index + 1 and ":" in request.text[first_clause.end - 1 : clause.start + 1]:
+            return seen[t.task]  # "I'd like a picture for a poster: generate an image of X": the step says what
         if request.quotes_in(first_clause.start, first_clause.end) or not request.quotes_in(clause.start, clause.end):
             return -1
         return seen[t.task]
@@ -296,7 +302,7 @@ class KeywordDetector(QuestionRules):
             here = req.clause_at(ctrl.start)
             # "use the depth of room.jpg to generate a bedroom": the rest of the map's own clause asks for it
             m = pattern("generation", "guided_tail").search(req.masked, ctrl.end, here.end)
-            if m and any(ctrl.end <= d.start < here.end for d in found):
+            if m and any(ctrl.end <= d.start < here.end and d.task != ctrl.task for d in found):
                 m = None
             if m is None:
                 step = next((c for c in req.clauses if c.index == here.index + 1), None)

@@ -7,7 +7,9 @@ let a tool with few or no labelled examples still be found. The request's score 
 clauses' scores (a request asks for a tool when one of its clauses does) plus ``beta[t]`` when the rule-based
 planner picked the tool. A tool is asked for when its request probability passes the threshold chosen by
 cross-validation (the best tool when none does). Each tool's place in the request is the clause that scores it
-highest; ``assemble`` turns tools and places into a graph.
+highest; ``assemble`` turns tools and places into a graph. A TaskBench model may have a companion
+(``data/<domain>.companion.npz``, scored over the whole request instead of its clauses) whose probabilities are
+mixed in with weight ``blend``; the clause places stay the primary model's.
 
 The weights are data (``data/<domain>.npz``), written by ``scripts/train_offline_planner.py``; ``load_models``
 finds the shipped ones. A model applies to a tool list when it knows most of its tools.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -64,8 +66,12 @@ class LearnedModel:
     # (``training.fit``).
     pooling: str = "clauses"
     # "replace": the model plans the whole graph (TaskBench tool lists); "add": its tools join the rules'
-    # detections and the rules build the graph (the product registry, ``learned_path.LearnedPath.detections``).
+    # detections and the rules build the graph (the product registry, ``learned_path.LearnedPath.detections``);
+    # "blend": a companion, whose probabilities are mixed into those of the "replace" model of its domain.
     combine: str = "replace"
+    # The companion's share of each tool's probability (``load_models`` attaches the companion).
+    blend: float = 0.0
+    companion: LearnedModel | None = field(default=None, repr=False, compare=False)
 
     def save(self, path: str | Path) -> None:
         """Write the model as a compressed ``.npz`` (float16 weights keep it small)."""
@@ -75,6 +81,7 @@ class LearnedModel:
             edges=self.edges.astype(np.float32), roots=self.roots.astype(np.float32), domain=np.array(self.domain),
             beta=np.zeros(len(self.labels), np.float32) if self.beta is None else self.beta.astype(np.float32),
             gamma=np.float32(self.gamma), pooling=np.array(self.pooling), combine=np.array(self.combine),
+            blend=np.float32(self.blend),
             tools=np.array(json.dumps([[t.name, t.description, list(t.inputs), list(t.outputs)] for t in self.tools])))
 
     @classmethod
@@ -88,11 +95,12 @@ class LearnedModel:
                         tools=tuple(ToolSig(n, d, tuple(i), tuple(o)) for n, d, i, o in json.loads(str(z["tools"]))),
                         gamma=float(z["gamma"]) if "gamma" in z.files else 0.0,
                         pooling=str(z["pooling"]) if "pooling" in z.files else "clauses",
-                        combine=str(z["combine"]) if "combine" in z.files else "replace")
+                        combine=str(z["combine"]) if "combine" in z.files else "replace",
+                        blend=float(z["blend"]) if "blend" in z.files else 0.0)
         t = len(model.labels)
         if model.wh.shape != (HASH_DIM, t) or model.we.shape != (EMBED_DIM, t) or model.edges.shape != (t, t):
             raise ValueError(f"{path}: weights do not match {t} labels")
-        if model.pooling not in ("clauses", "request") or model.combine not in ("replace", "add"):
+        if model.pooling not in ("clauses", "request") or model.combine not in ("replace", "add", "blend"):
             raise ValueError(f"{path}: unknown pooling {model.pooling!r} or combine {model.combine!r}")
         return model
 
@@ -173,6 +181,20 @@ def load_models() -> tuple[LearnedModel, ...]:
                 out.append(LearnedModel.load(path))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("skipping the planner model %s: %s", entry.name, exc)
+    return attach_companions(out)
+
+
+def attach_companions(models: Sequence[LearnedModel]) -> tuple[LearnedModel, ...]:
+    """The models that plan, each "replace" model with its domain's "blend" companion attached (a companion
+    whose model is missing, or a model whose companion is, plans alone)."""
+    companions = {m.domain: m for m in models if m.combine == "blend"}
+    out = []
+    for m in models:
+        if m.combine == "blend":
+            continue
+        if m.combine == "replace" and m.blend > 0 and m.domain in companions:
+            m.companion = companions[m.domain]
+        out.append(m)
     return tuple(out)
 
 

@@ -63,7 +63,8 @@ def words_rx(words: Iterable[str]) -> re.Pattern[str]:
 def pattern(section: str, key: str) -> re.Pattern[str]:
     """A compiled (case-insensitive) pattern of a wording section.
 
-    A pattern may name word lists of the lexicon as ``<section.key>`` (``<parsing.chain_words>``): they are
+    A pattern may name word lists of the lexicon as ``<section.key>`` (``<parsing.chain_words>``), or a top-level
+    list as ``<key>`` (``<document_nouns>``): they are
     replaced by the list's alternation, so a list is written once and shared by the patterns that need it.
     """
     return re.compile(source(section, key), re.I)
@@ -81,6 +82,9 @@ def expand(raw: str, lex: Lexicon | None = None) -> str:
 
     def sub(m: re.Match[str]) -> str:
         sec, key = m.group(1), m.group(2)
+        if not key:  # a top-level list; anything else in angle brackets (a named group "(?P<field>") stays
+            listed = lex.raw.get(sec)
+            return words_alt(str(w) for w in listed) or "(?!)" if isinstance(listed, list) else m.group(0)
         return words_alt(lex.words(sec, key)) or "(?!)"
 
-    return re.sub(r"<([a-z_]+)\.([a-z_]+)>", sub, raw)
+    return re.sub(r"<([a-z_]+)(?:\.([a-z_]+))?>", sub, raw)

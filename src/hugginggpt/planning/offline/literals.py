@@ -32,6 +32,8 @@ def captured_text(req: ParsedRequest, start: int, end: int) -> str | None:
         return None  # the literal is a quote or a file: the argument filler takes it from there
     text = _clean(_rx("condition").sub("", req.text[start:end]))
     text = _rx("language_suffix").sub("", text)
+    if _rx("language_prefix").match(text):
+        return None  # "the transcript translated to Spanish for our paper": the words name the target, not the text
     return text or None
 
 
@@ -42,7 +44,18 @@ def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
         raw = ", ".join(quoted)
     else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
         stop = re.search(r"[:?]|['\"]?0", req.masked[start:end])
+        if stop and stop.group() == ":" and not req.text[start : start + stop.start()].strip():
+            # "as one of: crash, graphics, audio." - the list follows the colon (masked as a text when it is one)
+            listed = next((q for q in req.quotes_in(start, end) if q.start <= start + stop.end() + 2), None)
+            if listed is not None:
+                return _labels(listed.text)
+            start += stop.end()
+            stop = re.search(r"[:?]|['\"]?0", req.masked[start:end])
         raw = req.text[start : start + stop.start()] if stop else req.text[start:end]
+    return _labels(raw)
+
+
+def _labels(raw: str) -> str | None:
     parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(raw)]
     parts = [_rx("label_article").sub("", p) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= 3]

@@ -34,8 +34,11 @@ class QuestionRules:
         asked, quoted_only = self._quoted_questions(req, found)
         asked += self._sentence_questions(req, found, asked)
         asked += self._worded_questions(req, asked)
+        asked += _field_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):
+            if _answered_earlier(question, found, pos):
+                continue
             task = self._route_question(req, avail, pos, found)
             if pos in quoted_only and task == "question-answering":
                 continue  # without an image to ask about, a bare quoted question is text for another task
@@ -71,7 +74,7 @@ class QuestionRules:
             if any(s.start <= p < s.end for p, _ in asked):
                 continue
             if not any(s.start <= d.start < s.end for d in found):
-                question = extract_question(s, req.masked[s.start : s.end])
+                question = extract_question(s, req.masked[s.start : s.end], bool(req.resources_in(s.start, s.end)))
                 if question:
                     out.append((s.start, question))
                 continue
@@ -121,3 +124,28 @@ class QuestionRules:
             or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end))
         )
         return "question-answering" if text else None
+
+
+
+def _answered_earlier(question: str, found: list[Detection], pos: int) -> bool:
+    """Whether ``question`` only asks what an earlier task of the request answers: a comparison with a count
+    ("count the cars in x.jpg and tell me if there are more than 10") or a choice between labels after a
+    classification ("what sound is in noise.wav? is it a dog or a car?")."""
+    earlier = {d.task for d in found if d.start < pos}
+    if "object-detection" in earlier and pattern("questions", "count_followup").match(question):
+        return True
+    classified = any(t.endswith("-classification") and t != "zero-shot-classification" for t in earlier)
+    return classified and pattern("questions", "choice_followup").match(question) is not None
+
+
+def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """"I need the customer name from the purchase order po.png": a field asked of a document, in a sentence that
+    asks nothing else, is the question "What is the customer name?"."""
+    out = []
+    for m in pattern("questions", "document_field").finditer(req.masked):
+        sentence = req.sentence_at(m.start())
+        if any(sentence.start <= d.start < sentence.end for d in found) or any(
+                sentence.start <= p < sentence.end for p, _ in asked):
+            continue
+        out.append((m.start(), f"What is the {req.text[m.start('field') : m.end('field')]}?"))
+    return out

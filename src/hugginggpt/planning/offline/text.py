@@ -157,6 +157,8 @@ class _Masker:
         for m in _COLON_LITERAL.finditer(self.text):
             if _rx("question_colon").search(self.text, 0, m.start()):
                 continue  # "answer: which quarter...?", "Question: when...?": a question, routed as one
+            if _rx("colon_step").match(m.group(1)):
+                continue  # "I'd like a poster: generate an image of ...": a step, not the user's text
             a, b = m.start(1), m.end(1)
             stop = _rx("colon_stop").search(self.text, a, b)  # "Context: <text> Question: <question>"
             b = stop.start() if stop else b
@@ -274,15 +276,20 @@ def _boundary_rx(verbs: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(source("parsing", "clause_boundary").replace("<VERBS>", words_alt(verbs) or "(?!)"), re.I)
 
 
-def extract_question(sentence: Span, masked_sentence: str) -> str | None:
+def extract_question(sentence: Span, masked_sentence: str, about_file: bool = False) -> str | None:
     """The question a sentence asks, without politeness ("could you tell me how many cats..."), or None.
 
     The question may start the sentence or follow a comma or colon ("Given a.jpg, please tell me how many...").
+    Without a question mark it must ask politely, or (``about_file``: the sentence names a file) start with a
+    question word and its verb ("what am i holding in selfie.jpg").
     """
     lead = re.match(r"^\s*(?:['\"\u201c\u2018]?0+['\"\u201d\u2019]?[\s.:,;-]*)+", masked_sentence)
     offset = lead.end() if lead else 0
-    asked = sentence.text.rstrip().endswith("?")
+    asked = sentence.text.rstrip().endswith("?") or (
+        about_file and _rx("wh_start").match(sentence.text.strip()) is not None)
     starts = [offset] + [m.end() for m in _rx("question_split").finditer(masked_sentence) if m.end() > offset]
+    if lead and not re.search(r"[.:,;-]\s*$", lead.group()) and _rx("file_statement").match(masked_sentence, offset):
+        starts = starts[1:]  # "scan.png is a lab report, whats the potassium value?": the file is a statement's subject
     for start in starts:
         question = _question_at(sentence.text[start:].strip(), asked)
         if question:
@@ -305,7 +312,7 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
 
 def _question_at(part: str, asked: bool) -> str | None:
     m = _rx("polite").match(part)
-    body = part[m.end() :] if m else part
+    body = part[m.end() :] if m else _rx("question_filler").sub("", part)
     if not m:
         if _rx("request_start").match(part):
             return None  # "Can you describe this photo?" asks for a task, not a question about content

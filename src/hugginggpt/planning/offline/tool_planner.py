@@ -33,6 +33,9 @@ class LearnedToolPlanner:
             protos = embed_prototypes(self.tools, embed, phrases)
         self.protos = protos if model.gamma else None
         self.tool_emb = self.protos.tool_rows() if self.protos is not None else embed_tools(self.tools, embed)
+        companion = model.companion if model.blend > 0 else None
+        self.companion = (LearnedToolPlanner(companion, tools, embed, phrases, protos=protos)
+                          if companion is not None else None)
 
     def probabilities(self, feats: RequestFeatures, rules: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per-tool probabilities for the request and clause-level logits; ``rules`` marks the tools the
@@ -40,7 +43,11 @@ class LearnedToolPlanner:
         request, clauses = self.model.logits(feats, self.tool_emb, self.wh, self.we, self.b, self.protos)
         if rules is not None:
             request = request + self.beta * rules
-        return sigmoid(request), clauses
+        probs = sigmoid(request)
+        if self.companion is not None:
+            other, _ = self.companion.probabilities(feats, rules)
+            probs = (1.0 - self.model.blend) * probs + self.model.blend * other
+        return probs, clauses
 
     def plan(self, text: str, parsed: ParsedRequest | None = None, rules: np.ndarray | None = None
              ) -> list[PlannedNode]:
