@@ -36,6 +36,12 @@ def test_plan_json_is_a_jarvis_task_list(cwd):
     ]
 
 
+def test_a_request_written_as_a_bullet_list_is_the_request_not_an_option(cwd):
+    out = cli("plan", "- caption red.png - then read the caption aloud", "--json", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert [t["task"] for t in json.loads(out.stdout)] == ["image-to-text", "text-to-speech"]
+
+
 def test_plan_says_which_tasks_it_left_out(cwd):
     """A task left out of the plan is said on stderr, with the table and with --json alike (stdout stays the plan)."""
     for extra in ((), ("--json",)):

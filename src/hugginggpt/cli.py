@@ -90,7 +90,11 @@ def _fail(exc: HuggingGPTError, as_json: bool) -> None:
     raise typer.Exit(2)
 
 
-@app.command()
+# A request that starts with "-" ("- summarize this - keep it short") is the request, not an unknown option.
+_REQUEST_FIRST = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=_REQUEST_FIRST)
 def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
         workspace: WorkspaceOpt = None, verbose: VerboseOpt = False, no_cache: NoCacheOpt = False,
@@ -126,7 +130,7 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
     raise typer.Exit({"succeeded": 0, "failed": 1, "partial": 3}[result.status])
 
 
-@app.command()
+@app.command(context_settings=_REQUEST_FIRST)
 def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
          llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None) -> None:
     """Stage 1 only: print the plan as a JSON list of {task, id, dep, args}, and the planner's notes (on stderr)."""

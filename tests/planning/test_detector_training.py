@@ -148,3 +148,21 @@ def test_clause_pooled_fit_learns_the_tools(optimizer):
     assert ((probs >= 0.5) == (tr.label_matrix(TRAIN, model.labels) == 1)).all()
     nodes = planner.plan("transcribe memo.wav and read the transcript aloud")
     assert [n.tool for n in nodes] == ["asr", "tts"] and nodes[1].args == [("ref", 0)]
+
+
+def test_blended_fit_carries_the_pair_model_as_companion(tmp_path):
+    data = _data()
+    model = tr.fit_blended(data, "toy", blend=0.3, l2=1e-3, threshold=0.5, c=10.0, max_iter=200)
+    assert model.pooling == "clauses" and model.blend == pytest.approx(0.3)
+    assert model.companion is not None and model.companion.combine == "blend"
+    assert model.companion.pooling == "request" and model.companion.labels == model.labels
+    planner = LearnedToolPlanner(model, SIGS, embed, {"tts": ("read the text aloud",)})
+    probs = np.stack([planner.probabilities(f, r)[0] for f, r in zip(data.read, data.rules, strict=True)])
+    assert ((probs >= 0.5) == (tr.label_matrix(TRAIN, model.labels) == 1)).all()
+    # Saved as two files, loaded back as one model with its companion attached.
+    from hugginggpt.planning.offline.learned import LearnedModel, attach_companions
+
+    model.save(tmp_path / "toy.npz")
+    model.companion.save(tmp_path / "toy.companion.npz")
+    loaded = attach_companions([LearnedModel.load(tmp_path / name) for name in ("toy.npz", "toy.companion.npz")])
+    assert len(loaded) == 1 and loaded[0].companion is not None and loaded[0].blend == pytest.approx(0.3)

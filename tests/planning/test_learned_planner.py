@@ -112,6 +112,37 @@ def test_model_round_trip_keeps_the_phrase_weight(tmp_path):
     assert again.gamma == pytest.approx(m.gamma, rel=1e-3) and again.labels == m.labels
 
 
+def test_taskbench_models_blend_their_companion_and_plan_alone_without_it():
+    """A TaskBench model mixes its companion's probabilities in by ``blend``; with the companion missing (or its
+    model missing) the shipped files still load and plan."""
+    from dataclasses import replace
+
+    from hugginggpt.planning.offline.features import load_embedder
+    from hugginggpt.planning.offline.learned import attach_companions
+    from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner
+
+    model = _model("huggingface")
+    assert model.companion is not None and model.companion.combine == "blend" and 0 < model.blend < 1
+    assert model.companion.labels == model.labels and model.companion.pooling == "request"
+    embed = load_embedder()
+    if embed is None:
+        pytest.skip("the MiniLM embedder is not installed")
+    sigs = list(model.tools)
+    both = LearnedToolPlanner(model, sigs, embed)
+    alone = LearnedToolPlanner(replace(model, companion=None), sigs, embed)
+    other = LearnedToolPlanner(model.companion, sigs, embed)
+    feats = request_features("Transcribe talk.wav and translate it into German", embed)
+    mixed, _ = both.probabilities(feats, None)
+    p1, _ = alone.probabilities(feats, None)
+    p2, _ = other.probabilities(feats, None)
+    assert np.allclose(mixed, (1 - model.blend) * p1 + model.blend * p2)
+    assert not np.allclose(mixed, p1)  # the companion does move the probabilities
+    # A companion whose model is missing is dropped; a model whose companion is missing plans alone.
+    lone = replace(model, companion=None)
+    assert attach_companions([model.companion]) == ()
+    assert attach_companions([lone])[0].companion is None
+
+
 def test_to_tasks_maps_arguments_onto_registry_slots():
     binding = _bound("huggingface")
     task_of = {label: task for task, label in learned_path.label_map(binding.registry, _model("huggingface").labels)

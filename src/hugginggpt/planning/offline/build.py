@@ -17,7 +17,7 @@ from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
 from .missing import MissingInputError, missing_input
 from .nodes import Node, number_nodes
-from .text import Clause, ParsedRequest, Resource
+from .text import Clause, ParsedRequest, Resource, named_quotes
 from .text_slots import TextSlots
 
 _REVERSE_CONTROLLED = {v: k for k, v in CONTROLLED.items()}
@@ -44,7 +44,8 @@ class GraphBuilder(TextSlots):
         self.notes: list[str] = []
         self.used_quotes: set[int] = set()
         asked = {d.question for d in detections if d.question}
-        self.question_quotes = {q.start for q in req.quotes if q.text in asked}
+        # quotes that are no task's text: the questions asked, and names before a colon text ("my EP 'X': <prompt>")
+        self.kept_quotes = {q.start for q in req.quotes if q.text in asked} | named_quotes(req)
         self._result_nouns = set(detector.lexicon.raw.get("result_nouns", []))
         self._determiners = set(detector.lexicon.words("references", "determiners"))
         self._ordinals = {str(k): int(v) for k, v in detector.lexicon.raw["references"]["ordinals"].items()}
@@ -117,16 +118,24 @@ class GraphBuilder(TextSlots):
         own_quotes = [q.text for q in self.req.quotes_in(clause.start, clause.end)]
         if [s.name for s in tt.inputs if s.required] == ["text"] and node.args.get("text") in own_quotes:
             # "the sentiment of 'I loved it' and 'I hated it'": one task per quoted text
-            self._commit(node)
+            self._commit_each_language(node)
             while (extra := self._clause_quote(node)) is not None:
                 self._commit(Node(len(self.nodes), node.task, node.pos + 0.01, clause, {**node.args, "text": extra}))
             return
-        self._commit(node)
+        self._commit_each_language(node)
         media_slot = next(s.name for s in tt.inputs if s.type != "text") if clones else ""
         for i, name in enumerate(clones, 1):
             twin = Node(len(self.nodes), node.task, node.pos + i * 0.01, clause, dict(node.args), dict(node.refs))
             twin.args[media_slot] = name
             self._commit(twin)
+
+    def _commit_each_language(self, node: Node) -> None:
+        """Commit ``node``, and a twin for each further language it is to be translated into ("translate it to
+        German and to French": one translation per language)."""
+        self._commit(node)
+        for language in self.target_languages(node)[1:] if "language" in node.args else []:
+            self._commit(Node(len(self.nodes), node.task, node.pos + 0.01, node.clause,
+                              {**node.args, "language": language}, dict(node.refs)))
 
     # -- media slots ----------------------------------------------------------------------------------------
     def _media_source(self, media: str, node: Node, det: Detection) -> str | int | list[str]:

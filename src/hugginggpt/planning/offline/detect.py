@@ -118,7 +118,8 @@ class KeywordDetector(QuestionRules):
 
     def mentions_document(self, req: ParsedRequest) -> bool:
         """Whether the request is about a document (invoice, receipt, form...) rather than a photo."""
-        return bool(self._doc_rx.search(req.text))  # file names count: "receipt.png" is a document
+        # file names count ("receipt.png" is a document), and words that name the file ("the table sales.png")
+        return bool(self._doc_rx.search(req.text)) or bool(pattern("parsing", "document_by_file").search(req.masked))
 
     def _media_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, avail: Available) -> bool:
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""

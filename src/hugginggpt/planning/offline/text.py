@@ -29,7 +29,7 @@ _QUOTES = (
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
 )
 # "Summarize this: <text>" - a literal after a colon, up to the end of the line.
-_COLON_LITERAL = re.compile(r"(?<=\w):[ \t]+(?=\S)([^\n]{8,})")
+_COLON_LITERAL = re.compile(r"(?<=[\w\"'\u201d\u2019]):[ \t]+(?=\S)([^\n]{8,})")
 
 
 def _rx(key: str) -> re.Pattern[str]:
@@ -337,3 +337,14 @@ def _question_at(part: str, asked: bool) -> str | None:
 @lru_cache(maxsize=1)
 def _question_start() -> frozenset[str]:
     return frozenset(default_lexicon().words("parsing", "question_start"))
+
+
+def named_quotes(req: ParsedRequest) -> set[int]:
+    """Starts of the quotes that only name something before the text after a colon ("cover art for my EP
+    'Neon Tides': synthwave sunset"): the colon's text is the content, the quote a title."""
+    out = set()
+    for q in req.quotes:
+        after = req.text[q.end : q.end + 3]
+        if _rx("name_lead").search(req.text, 0, q.start) and re.match(r"['\"\u201d\u2019]?\s*:", after):
+            out.add(q.start)
+    return out

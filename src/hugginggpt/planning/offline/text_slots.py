@@ -44,7 +44,7 @@ class TextSlots:
     context: list[Resource]
     nodes: list[Node]
     used_quotes: set[int]
-    question_quotes: set[int]
+    kept_quotes: set[int]
     _result_nouns: set[str]
     _determiners: set[str]
     _ordinals: dict[str, int]
@@ -107,11 +107,19 @@ class TextSlots:
 
     def _target_language(self, node: Node) -> str | None:
         """The language a translation goes into, named in its clause, else in its sentence ("... to German")."""
+        languages = self.target_languages(node)
+        return languages[0] if languages else None
+
+    def target_languages(self, node: Node) -> list[str]:
+        """Every language a translation goes into ("to German and to French": German, French)."""
         sentence = self.req.sentence_at(node.clause.start)
         rx = pattern("literals", "target_language")
         m = rx.search(self.req.masked, node.clause.start, node.clause.end) or rx.search(
             self.req.masked, sentence.start, sentence.end)
-        return m.group(1).capitalize() if m else None
+        if not m:
+            return []
+        found = [w.capitalize() for w in pattern("literals", "languages_in").findall(m.group(0))]
+        return list(dict.fromkeys(found))
 
     def _put(self, node: Node, slot: str, value: str | int) -> None:
         if isinstance(value, int):
@@ -187,7 +195,7 @@ class TextSlots:
         pronoun = self.detector.has_pronoun(self.req, clause.start, clause.end)
         # A verdict (a label, a score) followed by "it" and an earlier quote: "it" is more likely the user's text.
         analytic = self.nodes[producer].task in ANALYTIC
-        quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.question_quotes)
+        quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.kept_quotes)
         unused = self._unused_quote()
         if clause.chained or (unused is None and not (analytic and pronoun and quote_before and not second)):
             return producer
@@ -223,12 +231,12 @@ class TextSlots:
         history = [r for r in self.context if r.media == "text"]
         if history:
             return history[-1].name
-        previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.question_quotes]
+        previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.kept_quotes]
         return previous[-1].text if previous else None
 
     def _clause_quote(self, node: Node) -> str | None:
         for q in self.req.quotes_in(node.clause.start, node.clause.end):
-            if q.start not in self.used_quotes and q.start not in self.question_quotes:
+            if q.start not in self.used_quotes and q.start not in self.kept_quotes:
                 self.used_quotes.add(q.start)
                 return q.text
         return None
@@ -237,7 +245,7 @@ class TextSlots:
         """A quote no task has taken; for ``node``, none that a task of a later clause will take as its own text
         ("..., then make a reply audio saying '...'")."""
         return next(
-            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.question_quotes
+            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.kept_quotes
              and not (node and self._claimed_later(q, node))),
             None,
         )
