@@ -121,7 +121,8 @@ def test_taskbench_models_blend_their_companion_and_plan_alone_without_it():
     from hugginggpt.planning.offline.learned import attach_companions
     from hugginggpt.planning.offline.tool_planner import LearnedToolPlanner
 
-    model = _model("huggingface")
+    assert _model("huggingface").companion is None  # the 2026-12-01 model, kept without one (docs/evaluation.md)
+    model = _model("multimedia")
     assert model.companion is not None and model.companion.combine == "blend" and 0 < model.blend < 1
     assert model.companion.labels == model.labels and model.companion.pooling == "request"
     embed = load_embedder()
@@ -131,7 +132,7 @@ def test_taskbench_models_blend_their_companion_and_plan_alone_without_it():
     both = LearnedToolPlanner(model, sigs, embed)
     alone = LearnedToolPlanner(replace(model, companion=None), sigs, embed)
     other = LearnedToolPlanner(model.companion, sigs, embed)
-    feats = request_features("Transcribe talk.wav and translate it into German", embed)
+    feats = request_features("Download the video at https://example.com/v.mp4 and add a voiceover to it", embed)
     mixed, _ = both.probabilities(feats, None)
     p1, _ = alone.probabilities(feats, None)
     p2, _ = other.probabilities(feats, None)
