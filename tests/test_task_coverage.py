@@ -61,6 +61,8 @@ def tables_naming_tasks() -> dict[str, set[str]]:
         "embedded experts' task (experts/registry.FAMILY_MODULES)": backend_paths()["embedded"],
         "experts/hub/tasks.NOT_COVERED": set(NOT_COVERED),
         "planning/offline lexicon": set(planned_tasks()),
+        "planning/offline lexicon questions.answered_by": {
+            t for tasks in default_lexicon().raw["questions"]["answered_by"].values() for t in tasks},
         "planning/offline/detect.CONTROLLED": set(CONTROLLED) | set(CONTROLLED.values()),
         "planning/offline/text_slots.ANALYTIC": set(text_slots.ANALYTIC),
         "planning/offline/text_slots.BRIDGES": set(text_slots.BRIDGES.values()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .lexicon import pattern
+from .lexicon import default_lexicon, pattern
 from .text import ParsedRequest, clause_question, extract_question
 from .types import Available, Detection, ToolInfo
 
@@ -126,16 +126,13 @@ class QuestionRules:
         return "question-answering" if text else None
 
 
-
 def _answered_earlier(question: str, found: list[Detection], pos: int) -> bool:
     """Whether ``question`` only asks what an earlier task of the request answers: a comparison with a count
     ("count the cars in x.jpg and tell me if there are more than 10") or a choice between labels after a
     classification ("what sound is in noise.wav? is it a dog or a car?")."""
     earlier = {d.task for d in found if d.start < pos}
-    if "object-detection" in earlier and pattern("questions", "count_followup").match(question):
-        return True
-    classified = any(t.endswith("-classification") and t != "zero-shot-classification" for t in earlier)
-    return classified and pattern("questions", "choice_followup").match(question) is not None
+    answered_by = default_lexicon().raw["questions"]["answered_by"]  # follow-up pattern -> the tasks that answer it
+    return any(earlier & set(tasks) and pattern("questions", key).match(question) for key, tasks in answered_by.items())
 
 
 def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -147,5 +144,6 @@ def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tup
         if any(sentence.start <= d.start < sentence.end for d in found) or any(
                 sentence.start <= p < sentence.end for p, _ in asked):
             continue
-        out.append((m.start(), f"What is the {req.text[m.start('field') : m.end('field')]}?"))
+        field = req.text[m.start("field") : m.end("field")]
+        out.append((m.start(), str(default_lexicon().raw["questions"]["field_question"]).format(field=field)))
     return out
