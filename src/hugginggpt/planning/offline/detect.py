@@ -52,6 +52,7 @@ class _Trigger:
     generic: bool = False  # incidental wording ("the objects in it"): yields to any other task on the same medium
     text_only: bool = False  # a text task's wording that means something else next to a file ("is this photo ...")
     no_file: bool = False  # wording that means another task when the clause names a file ("turn x.jpg into")
+    no_document: bool = False  # wording that is a question when the request is about a document ("how many bedrooms")
 
 
 _Hit = tuple[_Trigger, re.Match[str]]
@@ -101,6 +102,7 @@ class KeywordDetector(QuestionRules):
                     bool(e.get("generic")),
                     bool(e.get("text_only")),
                     bool(e.get("no_file")),
+                    bool(e.get("no_document")),
                 )
 
     # -- media evidence -------------------------------------------------------------------------------------
@@ -132,6 +134,8 @@ class KeywordDetector(QuestionRules):
             return not (self.media_in(req, clause.start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
+        if t.no_document and self.mentions_document(req):
+            return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
         if not needed:
             return True
         in_clause = self.media_in(req, clause.start, clause.end) - {"text"}
