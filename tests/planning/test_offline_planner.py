@@ -246,3 +246,28 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     tasks = [t.task for t in outcome.plan.tasks]
     assert tasks == ["canny-control", "canny-text-to-image"]
     assert not [n for n in outcome.notes if n.startswith("left out") and any(t in n for t in tasks)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("step", [
+    "how many cats in the photo a.png ",  # a count per clause: once 60-70 s, a reference search per pair of tasks
+    "get the lines of a.jpg then make it ",
+    "I want: generate an image of a cat, ",
+    "classify this as one of: a, b, audio, c. ",
+])
+def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
+                                                                               step: str) -> None:
+    import time
+
+    from hugginggpt.config import HuggingGPTConfig
+    from hugginggpt.errors import HuggingGPTError
+
+    text = (step * 2000)[: HuggingGPTConfig().max_request_chars]
+    t0 = time.perf_counter()
+    try:
+        outcome = planner.plan(text, PlanContext(registry=default_registry()))
+        assert outcome.planner == "offline"
+    except HuggingGPTError:
+        pass  # a named error is a fine answer; only the time is on trial
+    assert time.perf_counter() - t0 < 60  # about 2-10 s on 2 busy cores; the slowest was 72 s before

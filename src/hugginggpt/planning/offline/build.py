@@ -92,7 +92,9 @@ class GraphBuilder(TextSlots):
                 rx = self._ref_rx.get(e.task)
                 if e is d or rx is None or not d.start < e.start < clause.end:
                     continue
-                m = rx.search(self.req.masked, d.end, min(clause.end, e.end + 40))
+                # the reference ends at e and is a few words long: search near e only (a long clause of many
+                # detections would otherwise be scanned once per pair)
+                m = rx.search(self.req.masked, max(d.end, e.start - 100), min(clause.end, e.end + 40))
                 if m and m.start() <= e.start < m.end() + 1:
                     key[i] = max(key[i], e.start + 0.5)
         order = sorted(range(len(detections)), key=lambda i: (key[i], i))

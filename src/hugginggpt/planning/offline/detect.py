@@ -81,6 +81,9 @@ class KeywordDetector(QuestionRules):
         self._doc_rx = words_rx(self.lexicon.raw.get("document_nouns", []))
         self._question_rx = [re.compile(q, re.I) for q in self.lexicon.raw.get("question_triggers", [])]
         self._pronoun_rx = re.compile(self.lexicon.raw["pronoun"], re.I)
+        # the last request's answers (compared by identity, so a request read by another thread is never mixed in)
+        self._document_memo: tuple[ParsedRequest, bool] | None = None
+        self._media_memo: tuple[ParsedRequest, dict[tuple[int, int], frozenset[str]]] | None = None
 
     def _compile(self) -> Iterable[_Trigger]:
         spec = self.lexicon.raw.get("tasks", {})
@@ -120,8 +123,22 @@ class KeywordDetector(QuestionRules):
 
     def mentions_document(self, req: ParsedRequest) -> bool:
         """Whether the request is about a document (invoice, receipt, form...) rather than a photo."""
+        memo = self._document_memo  # asked once per count or question: read the (up to 20,000-character) text once
+        if memo is not None and memo[0] is req:
+            return memo[1]
         # file names count ("receipt.png" is a document), and words that name the file ("the table sales.png")
-        return bool(self._doc_rx.search(req.text)) or bool(pattern("parsing", "document_by_file").search(req.masked))
+        found = bool(self._doc_rx.search(req.text)) or bool(pattern("parsing", "document_by_file").search(req.masked))
+        self._document_memo = (req, found)
+        return found
+
+    def _media_once(self, req: ParsedRequest, start: int, end: int) -> frozenset[str]:
+        """``media_in``, read once per span of a request (each trigger match asks about its clause and the request)."""
+        memo = self._media_memo
+        if memo is None or memo[0] is not req:
+            memo = self._media_memo = (req, {})
+        if (start, end) not in memo[1]:
+            memo[1][(start, end)] = frozenset(self.media_in(req, start, end))
+        return memo[1][(start, end)]
 
     def _media_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, avail: Available) -> bool:
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
@@ -131,19 +148,19 @@ class KeywordDetector(QuestionRules):
             # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
             end = m.end() if t.labels else clause.end
             files = {r.media for r in req.resources_in(clause.start, clause.end)} - {"text"}
-            return not (self.media_in(req, clause.start, end) - {"text"}) and not files
+            return not (self._media_once(req, clause.start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
         if t.no_document and self.mentions_document(req):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
         if not needed:
             return True
-        in_clause = self.media_in(req, clause.start, clause.end) - {"text"}
+        in_clause = self._media_once(req, clause.start, clause.end) - {"text"}
         if in_clause and not in_clause & needed:
             return False  # "transcribe the video": the words point at another medium
         if not t.weak:
             return True
-        if in_clause & needed or self.media_in(req, 0, len(req.text)) & needed or avail.user_media & needed:
+        if in_clause & needed or self._media_once(req, 0, len(req.text)) & needed or avail.user_media & needed:
             return True
         refers = self.has_pronoun(req, clause.start, clause.end)
         return bool(refers and avail.history_media & needed)
