@@ -31,9 +31,11 @@ def captured_text(req: ParsedRequest, start: int, end: int) -> str | None:
     if req.quotes_in(start, end) or req.resources_in(start, end):
         return None  # the literal is a quote or a file: the argument filler takes it from there
     text = _clean(_rx("condition").sub("", req.text[start:end]))
+    target = _rx("language_prefix").match(text)
+    if target:  # "translated to Spanish for our paper": the words name the target, not the text, unless a colon
+        rest = text[target.end() :].lstrip()  # gives it after them ("translate into French: hello")
+        text = _clean(rest[1:]) if rest.startswith(":") else ""
     text = _rx("language_suffix").sub("", text)
-    if _rx("language_prefix").match(text):
-        return None  # "the transcript translated to Spanish for our paper": the words name the target, not the text
     return text or None
 
 
