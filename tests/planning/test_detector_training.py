@@ -166,3 +166,17 @@ def test_blended_fit_carries_the_pair_model_as_companion(tmp_path):
     model.companion.save(tmp_path / "toy.companion.npz")
     loaded = attach_companions([LearnedModel.load(tmp_path / name) for name in ("toy.npz", "toy.companion.npz")])
     assert len(loaded) == 1 and loaded[0].companion is not None and loaded[0].blend == pytest.approx(0.3)
+
+
+def test_cached_features_are_read_again_when_the_parsing_rules_change(tmp_path, monkeypatch):
+    cache = tmp_path / "read.pkl"
+    texts = ["caption a.jpg", "transcribe b.wav then summarize it"]
+    first = tr.read_all(texts, embed, cache)
+    assert cache.exists() and [f.spans for f in tr.read_all(texts, embed, cache)] == [f.spans for f in first]
+    calls = []
+    monkeypatch.setattr(tr, "request_features", lambda t, e: calls.append(t) or first[texts.index(t)])
+    tr.read_all(texts, embed, cache)
+    assert calls == []  # same texts, same rules: served from the cache
+    monkeypatch.setattr(tr, "_parsing_version", lambda: "other rules")
+    tr.read_all(texts, embed, cache)
+    assert calls == texts  # the rules changed: read again

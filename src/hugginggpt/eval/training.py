@@ -99,16 +99,28 @@ def registry_sigs(registry: TaskRegistry) -> list[ToolSig]:
 
 def read_all(texts: Sequence[str], embed: Embed | None, cache: Path | None = None) -> list[RequestFeatures]:
     """Every request's features, cached on disk between runs when ``cache`` is given (embedding is the slow
-    part)."""
-    key = list(texts)
+    part). The cache holds for the same texts read by the same parsing rules (lexicon and parser code)."""
+    key = [_parsing_version(), *texts]
     if cache and cache.exists():
         saved = pickle.loads(cache.read_bytes())  # a cache this function wrote
         if saved[0] == key:
             return saved[1]
-    out = [request_features(t, embed) for t in key]
+    out = [request_features(t, embed) for t in texts]
     if cache:
         cache.write_bytes(pickle.dumps((key, out)))
     return out
+
+
+def _parsing_version() -> str:
+    """A digest of what turns a request into features: the lexicon and the parsing and feature code."""
+    import hashlib
+    import inspect
+
+    from ..planning.offline import features, text
+
+    lexicon = resources.files("hugginggpt.planning.offline").joinpath("lexicon.yaml").read_text(encoding="utf-8")
+    body = "\n".join([lexicon, inspect.getsource(text), inspect.getsource(features)])
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def rule_tools(texts: Sequence[str], registry: TaskRegistry, sigs: Sequence[ToolSig],
