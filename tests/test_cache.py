@@ -168,7 +168,7 @@ def test_nondeterministic_experts_are_never_cached(tmp_path):
                                                     "hugginggpt/vader-sentiment")}
     inner = CountingExecutor()
     with open_cache(tmp_path / "cache", 16) as store:
-        executor = CachingExecutor(inner, store, backends, cards.__getitem__)
+        executor = CachingExecutor(inner, store, backends, lambda mid, task: cards[mid])
         uncached = [call("hello", "hugginggpt/piper-joe-medium", "text-to-speech"),
                     call("hello", "llm/x", "summarization", backend="llm"),
                     call("hello", "some/hosted", "text-classification", backend="hf-inference")]
@@ -202,7 +202,7 @@ def test_embedded_determinism_flags():
 def test_cache_off_never_reads_or_writes(pics, tmp_path):
     ws = tmp_path / "ws"
     assert HuggingGPTConfig(cache="off").cache.enabled is False
-    catalog = SimpleNamespace(get=lambda model_id: None)
+    catalog = SimpleNamespace(card_for=lambda model_id, task: None)
     executor = make_executor(HuggingGPTConfig(workspace=ws, cache="off"), ExpertPool(2048), {}, catalog, {})
     assert not isinstance(executor, CachingExecutor)
     for _ in range(2):
@@ -276,7 +276,7 @@ def test_hub_and_server_revisions(tmp_path):
     own.mkdir()
     (own / "model.bin").write_bytes(b"1")
     backends = {"transformers": HubBackend(snapshot), "http": SimpleNamespace(servers=[Server()])}
-    card = lambda model_id: ModelCard(id=model_id, task="t")  # noqa: E731
+    card = lambda model_id, task: ModelCard(id=model_id, task=task)  # noqa: E731
 
     def rev(task: str, backend: str = "transformers") -> str | None:
         return result_cache.revision(call("x", "org/m", task, backend), backends, card)

@@ -84,6 +84,18 @@ def test_translation_prompt_names_the_planned_target_language() -> None:
     assert "to French" in second  # without a planned language, the request says where to
 
 
+def test_writing_from_an_earlier_output_gets_the_request_with_it() -> None:
+    """"caption x.jpg, then turn that caption into a catchy tweet": the writing step's text is the caption, so the
+    prompt carries the request that says what to write; a text in the request's own words is the prompt itself."""
+    llm = ScriptedLLM("Striped and proud: meet the office cat!", "Why did the cat sit on the keyboard? To type.")
+    request = "caption cat.jpg, then turn that caption into a catchy tweet"
+    LLMTaskExpert(llm, "text-generation", request).run({"text": "A photo of a cat with a striped coat."})
+    LLMTaskExpert(llm, "text-generation", "tell me a joke about cats").run({"text": "a joke about cats"})
+    chained, own = (c["messages"][-1]["content"] for c in llm.calls)
+    assert chained.startswith(f"Request: {request}") and chained.endswith("A photo of a cat with a striped coat.")
+    assert own == "a joke about cats"
+
+
 def test_polished_summary_keeps_the_extract_when_the_rewrite_loops() -> None:
     from hugginggpt.experts.llm_expert import PolishedSummarizer
 

@@ -87,6 +87,14 @@ class Catalog:
     def get(self, model_id: str) -> ModelCard | None:
         return self._by_id.get(model_id)
 
+    def card_for(self, model_id: str, task: str) -> ModelCard | None:
+        """The card of ``model_id`` for ``task``: one model may serve several tasks with a card each (the controller
+        LLM: text-generation, conversational, ...), and what it runs depends on the task's card."""
+        card = self._by_id.get(model_id)
+        if card is None or card.task == task:
+            return card
+        return next((c for c in self.cards if c.id == model_id and c.task == task), card)
+
     def for_task(self, task: str) -> list[ModelCard]:
         return [c for c in self.cards if c.task == task]
 

@@ -134,7 +134,7 @@ class ServerBackend(Protocol):
 
 
 def revision(call: ExpertCall, backends: Mapping[str, Backend],
-             card: Callable[[str], ModelCard | None]) -> str | None:
+             card: Callable[[str, str], ModelCard | None]) -> str | None:
     """The revision of a deterministic expert, or None when its results must not be reused (blocking)."""
     if call.backend in NEVER_CACHED:
         return None
@@ -146,7 +146,7 @@ def revision(call: ExpertCall, backends: Mapping[str, Backend],
 
         cls = next((c for c in embedded_expert_classes() if c.model_id == call.model_id), None)
         return embedded_revision(cls) if cls is not None and getattr(cls, "deterministic", False) else None
-    model = card(call.model_id)
+    model = card(call.model_id, call.task)
     if model is None or not _hub_deterministic(call.task):
         return None
     if call.backend == "transformers" and isinstance(backend, LocalWeights):
@@ -206,7 +206,7 @@ class CachingExecutor:
     """Wraps any executor: a deterministic expert's repeated call is answered from the cache (``reply.cached``)."""
 
     def __init__(self, inner: Executor, cache: Any, backends: Mapping[str, Backend],
-                 card: Callable[[str], ModelCard | None]) -> None:
+                 card: Callable[[str, str], ModelCard | None]) -> None:
         self.inner = inner
         self.cache = cache
         self.backends = backends

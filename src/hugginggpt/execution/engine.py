@@ -23,19 +23,19 @@ def make_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[
     from ..cachestore import workspace_cache
     from .cache import CachingExecutor
 
-    return CachingExecutor(executor, workspace_cache(config, shared), backends, catalog.get)
+    return CachingExecutor(executor, workspace_cache(config, shared), backends, catalog.card_for)
 
 
 def _engine_executor(config: HuggingGPTConfig, pool: ExpertPool, backends: Mapping[str, Backend], catalog: Catalog,
                      shared: dict[str, Any]) -> Executor:
     """The executor of ``execution.engine``."""
-    threads = ThreadExecutor(pool, backends, catalog.get)
+    threads = ThreadExecutor(pool, backends, catalog.card_for)
     if config.execution.engine == "threads":
         return threads
     if config.execution.engine == "ray":
         from .ray_executor import ray_executor
 
-        return ray_executor(config, threads, backends, catalog.get, shared)
+        return ray_executor(config, threads, backends, catalog.card_for, shared)
     from ..errors import ConfigError
 
     raise ConfigError(f"execution.engine: {config.execution.engine} is not available in this build.",

@@ -42,7 +42,7 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, engine: RayEngine, threads: ThreadExecutor, backends: Mapping[str, Backend],
-                 card: Callable[[str], ModelCard | None]) -> None:
+                 card: Callable[[str, str], ModelCard | None]) -> None:
         self.engine = engine
         self.threads = threads
         self.backends = backends
@@ -52,7 +52,7 @@ class RayExecutor:
         backend = self.backends[call.backend]
         if getattr(backend, "in_process", False):
             return await self.threads.call(call)
-        card = self.card(call.model_id)
+        card = self.card(call.model_id, call.task)
         if card is None:
             raise ExpertUnavailable(f"{call.model_id} is not in the catalog.")
         factory = getattr(backend, "worker_factory", None)
@@ -189,7 +189,7 @@ def _reason(text: str) -> str:
 
 
 def ray_executor(config: HuggingGPTConfig, threads: ThreadExecutor, backends: Mapping[str, Backend],
-                 card: Callable[[str], ModelCard | None], shared: dict[str, Any]) -> RayExecutor:
+                 card: Callable[[str, str], ModelCard | None], shared: dict[str, Any]) -> RayExecutor:
     """The Ray executor for one run; the engine (Ray, actors) lives in ``shared`` across runs."""
     import_ray()  # a clear ConfigError now, before any task runs, when Ray is missing
     engine = shared.get("ray")

@@ -48,14 +48,14 @@ class ThreadExecutor:
     name = "threads"
 
     def __init__(self, pool: ExpertPool, backends: Mapping[str, Backend],
-                 card: Callable[[str], ModelCard | None]) -> None:
+                 card: Callable[[str, str], ModelCard | None]) -> None:
         self.pool = pool
         self.backends = backends
         self.card = card
 
     async def call(self, call: ExpertCall) -> ExpertReply:
         backend = self.backends[call.backend]
-        card = self.card(call.model_id)
+        card = self.card(call.model_id, call.task)
         if card is None:
             raise ExpertUnavailable(f"{call.model_id} is not in the catalog.", hint="hugginggpt models lists it.")
         inputs = call.local_inputs()

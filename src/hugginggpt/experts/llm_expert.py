@@ -45,9 +45,10 @@ class LLMTaskExpert(Expert):
     def run(self, inputs: dict[str, Any]) -> ExpertResult:
         text = require_text(inputs)
         prompt = _prompts()[self.task]
+        user = prompt["user_on_result"] if "user_on_result" in prompt and self._from_elsewhere(text) else prompt["user"]
         messages = [{"role": "system", "content": prompt["system"]},
-                    {"role": "user", "content": prompt["user"].format(text=text, request=self.request or text,
-                                                                      target=_target(inputs))}]
+                    {"role": "user", "content": user.format(text=text, request=self.request or text,
+                                                            target=_target(inputs))}]
         out = self.llm.chat(messages, max_tokens=400, stage="execute")
         # A text task makes text only: a sentence claiming an image or audio is removed, a loop is stopped, an
         # answer cut at the token limit ends at its last full sentence.
@@ -59,6 +60,14 @@ class LLMTaskExpert(Expert):
                                    "(llm.backend: openai, or llm.gguf_path).")
         guarded = {"guard": report.problems} if report.problems else {}
         return ExpertResult.of_text(report.text, model=out.model, **guarded)
+
+
+    def _from_elsewhere(self, text: str) -> bool:
+        """Whether ``text`` is not the request's own words (an earlier task's output), so the request must come
+        with it to say what to do."""
+        def words(s: str) -> str:
+            return " ".join(s.lower().split())
+        return bool(self.request) and words(text) not in words(self.request)
 
 
 def _target(inputs: dict[str, Any]) -> str:
