@@ -37,9 +37,13 @@ def test_plan_json_is_a_jarvis_task_list(cwd):
 
 
 def test_a_request_written_as_a_bullet_list_is_the_request_not_an_option(cwd):
-    out = cli("plan", "- caption red.png - then read the caption aloud", "--json", cwd=cwd)
-    assert out.returncode == 0, out.stderr
-    assert [t["task"] for t in json.loads(out.stdout)] == ["image-to-text", "text-to-speech"]
+    # "-f" is the --file option: a bullet list with an "f" in it once took the rest of the request as a file name
+    request = "- caption red.png for me - then read the caption aloud, fast"
+    for args in (("plan", request, "--json"), ("plan", "--json", request), ("plan", "--json", "--", request)):
+        out = cli(*args, cwd=cwd)
+        assert out.returncode == 0, out.stderr
+        assert [t["task"] for t in json.loads(out.stdout)] == ["image-to-text", "text-to-speech"]
+    assert cli("plan", "--bogus", "caption red.png", cwd=cwd).returncode == 2  # an unknown option is still one
 
 
 def test_plan_says_which_tasks_it_left_out(cwd):

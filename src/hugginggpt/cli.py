@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from typer.core import TyperCommand
 
 from .cli_runs import runs_app  # run history (runs list|show|rm|gc)
 from .config import HuggingGPTConfig
@@ -90,11 +91,21 @@ def _fail(exc: HuggingGPTError, as_json: bool) -> None:
     raise typer.Exit(2)
 
 
-# A request that starts with "-" ("- summarize this - keep it short") is the request, not an unknown option.
-_REQUEST_FIRST = {"ignore_unknown_options": True}
+class _RequestCommand(TyperCommand):
+    """A command whose request may start with "-" (a bullet list: "- caption a.jpg - then read it aloud"). Such a
+    word holds a space, which no option does; it is moved behind "--", so the parser reads it whole as the request
+    instead of as short options ("-f" would take the rest as a file name)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
+        end = args.index("--") if "--" in args else len(args)
+        dashed = next((i for i, a in enumerate(args[:end]) if a.startswith("-") and any(c.isspace() for c in a)),
+                      None)
+        if dashed is not None:
+            args = [*args[:dashed], *args[dashed + 1 :], *([] if "--" in args else ["--"]), args[dashed]]
+        return super().parse_args(ctx, args)
 
 
-@app.command(context_settings=_REQUEST_FIRST)
+@app.command(cls=_RequestCommand)
 def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
         llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None, gguf: GGUFOpt = None,
         workspace: WorkspaceOpt = None, verbose: VerboseOpt = False, no_cache: NoCacheOpt = False,
@@ -130,7 +141,7 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
     raise typer.Exit({"succeeded": 0, "failed": 1, "partial": 3}[result.status])
 
 
-@app.command(context_settings=_REQUEST_FIRST)
+@app.command(cls=_RequestCommand)
 def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: PlannerOpt = None,
          llm_url: LLMUrlOpt = None, llm_model: LLMModelOpt = None) -> None:
     """Stage 1 only: print the plan as a JSON list of {task, id, dep, args}, and the planner's notes (on stderr)."""
