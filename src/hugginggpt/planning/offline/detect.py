@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
@@ -81,9 +81,9 @@ class KeywordDetector(QuestionRules):
         self._doc_rx = words_rx(self.lexicon.raw.get("document_nouns", []))
         self._question_rx = [re.compile(q, re.I) for q in self.lexicon.raw.get("question_triggers", [])]
         self._pronoun_rx = re.compile(self.lexicon.raw["pronoun"], re.I)
-        # the last request's answers (compared by identity, so a request read by another thread is never mixed in)
-        self._document_memo: tuple[ParsedRequest, bool] | None = None
-        self._media_memo: tuple[ParsedRequest, dict[tuple[int, int], frozenset[str]]] | None = None
+        # what the last request's text was found to hold, read once per request (a detection asks per trigger
+        # match); kept with the request it is about, compared by identity, so another thread's request never mixes in
+        self._memo: tuple[ParsedRequest, dict[object, Any]] | None = None
 
     def _compile(self) -> Iterable[_Trigger]:
         spec = self.lexicon.raw.get("tasks", {})
@@ -123,22 +123,28 @@ class KeywordDetector(QuestionRules):
 
     def mentions_document(self, req: ParsedRequest) -> bool:
         """Whether the request is about a document (invoice, receipt, form...) rather than a photo."""
-        memo = self._document_memo  # asked once per count or question: read the (up to 20,000-character) text once
-        if memo is not None and memo[0] is req:
-            return memo[1]
-        # file names count ("receipt.png" is a document), and words that name the file ("the table sales.png")
-        found = bool(self._doc_rx.search(req.text)) or bool(pattern("parsing", "document_by_file").search(req.masked))
-        self._document_memo = (req, found)
+        memo = self._memo_of(req)
+        if "document" not in memo:
+            # file names count ("receipt.png" is a document), and words that name the file ("the table sales.png")
+            memo["document"] = bool(self._doc_rx.search(req.text)) or bool(
+                pattern("parsing", "document_by_file").search(req.masked))
+        found: bool = memo["document"]
         return found
 
     def _media_once(self, req: ParsedRequest, start: int, end: int) -> frozenset[str]:
         """``media_in``, read once per span of a request (each trigger match asks about its clause and the request)."""
-        memo = self._media_memo
+        memo = self._memo_of(req)
+        if (start, end) not in memo:
+            memo[(start, end)] = frozenset(self.media_in(req, start, end))
+        found: frozenset[str] = memo[(start, end)]
+        return found
+
+    def _memo_of(self, req: ParsedRequest) -> dict[object, Any]:
+        """The findings kept for ``req`` (a fresh store when the last request was another one)."""
+        memo = self._memo
         if memo is None or memo[0] is not req:
-            memo = self._media_memo = (req, {})
-        if (start, end) not in memo[1]:
-            memo[1][(start, end)] = frozenset(self.media_in(req, start, end))
-        return memo[1][(start, end)]
+            memo = self._memo = (req, {})
+        return memo[1]
 
     def _media_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, avail: Available) -> bool:
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
