@@ -61,7 +61,6 @@ class LLMTaskExpert(Expert):
         guarded = {"guard": report.problems} if report.problems else {}
         return ExpertResult.of_text(report.text, model=out.model, **guarded)
 
-
     def _from_elsewhere(self, text: str) -> bool:
         """Whether ``text`` is not the request's own words (an earlier task's output), so the request must come
         with it to say what to do."""

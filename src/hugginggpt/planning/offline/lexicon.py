@@ -84,7 +84,9 @@ def expand(raw: str, lex: Lexicon | None = None) -> str:
         sec, key = m.group(1), m.group(2)
         if not key:  # a top-level list; anything else in angle brackets (a named group "(?P<field>") stays
             listed = lex.raw.get(sec)
-            return words_alt(str(w) for w in listed) or "(?!)" if isinstance(listed, list) else m.group(0)
+            if not isinstance(listed, list):
+                return m.group(0)
+            return words_alt(str(w) for w in listed) or "(?!)"
         return words_alt(lex.words(sec, key)) or "(?!)"
 
     return re.sub(r"<([a-z_]+)(?:\.([a-z_]+))?>", sub, raw)

@@ -39,20 +39,24 @@ def captured_text(req: ParsedRequest, start: int, end: int) -> str | None:
     return text or None
 
 
+# Where a list of labels ends: a colon, a question mark, or the masked text to classify.
+_LIST_STOP = re.compile(r"[:?]|['\"]?0")
+
+
 def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     """Candidate labels listed after "classify ... as/into": "sports, politics or tech" -> "sports, politics, tech"."""
     quoted = [q.text for q in req.quotes_in(start, end)]
     if len(quoted) >= 2:
         raw = ", ".join(quoted)
     else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
-        stop = re.search(r"[:?]|['\"]?0", req.masked[start:end])
+        stop = _LIST_STOP.search(req.masked[start:end])
         if stop and stop.group() == ":" and not req.text[start : start + stop.start()].strip():
             # "as one of: crash, graphics, audio." - the list follows the colon (masked as a text when it is one)
             listed = next((q for q in req.quotes_in(start, end) if q.start <= start + stop.end() + 2), None)
             if listed is not None:
                 return _labels(listed.text)
             start += stop.end()
-            stop = re.search(r"[:?]|['\"]?0", req.masked[start:end])
+            stop = _LIST_STOP.search(req.masked[start:end])
         raw = req.text[start : start + stop.start()] if stop else req.text[start:end]
     return _labels(raw)
 

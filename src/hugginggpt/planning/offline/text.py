@@ -285,8 +285,7 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
     """
     lead = re.match(r"^\s*(?:['\"\u201c\u2018]?0+['\"\u201d\u2019]?[\s.:,;-]*)+", masked_sentence)
     offset = lead.end() if lead else 0
-    asked = sentence.text.rstrip().endswith("?") or (
-        about_file and _rx("wh_start").match(sentence.text.strip()) is not None)
+    asked = sentence.text.rstrip().endswith("?") or _asks_about_file(about_file, sentence.text.strip())
     starts = [offset] + [m.end() for m in _rx("question_split").finditer(masked_sentence) if m.end() > offset]
     if lead and not re.search(r"[.:,;-]\s*$", lead.group()) and _rx("file_statement").match(masked_sentence, offset):
         starts = starts[1:]  # "scan.png is a lab report, whats the potassium value?": the file is a statement's subject
@@ -305,9 +304,14 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
     part = text[lead.end() if lead else 0 :].strip()
     if not part:
         return None
-    # "what animal is in mypet.jpg and make up a story": a question about a file asks, even without its "?"
-    asks_file = bool(req.resources_in(clause.start, clause.end)) and _rx("wh_start").match(part) is not None
+    asks_file = _asks_about_file(bool(req.resources_in(clause.start, clause.end)), part)
     return _question_at(part, asked or asks_file) if _rx("polite").match(part) or asked or asks_file else None
+
+
+def _asks_about_file(names_file: bool, text: str) -> bool:
+    """"what animal is in mypet.jpg", "what am i holding in x.jpg": words that name a file and start with a question
+    word and its verb ask, even without a question mark."""
+    return names_file and _rx("wh_start").match(text) is not None
 
 
 def _question_at(part: str, asked: bool) -> str | None:
