@@ -254,7 +254,9 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "how many cats in the photo a.png ",  # a count per clause: once 60-70 s, a reference search per pair of tasks
     "get the lines of a.jpg then make it ",
     "I want: generate an image of a cat, ",
-    "classify this as one of: a, b, audio, c. ",
+    "classify this as one of: a, b, audio, c. ",  # masked text after a colon: 12 s with a map pattern that
+    "here is my depth map d.png, make a room with it. ",  # searched a run of 0s from every one of them
+    "hw many ppl in a.jpg? Labels: x, y. write a caption about z. ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

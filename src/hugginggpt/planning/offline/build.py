@@ -51,6 +51,9 @@ class GraphBuilder(TextSlots):
         self._ordinals = {str(k): int(v) for k, v in detector.lexicon.raw["references"]["ordinals"].items()}
         self._ref_rx: dict[str, re.Pattern[str]] = {}
         determiners = words_alt(detector.lexicon.words("references", "determiners"))
+        made = str(detector.lexicon.raw["references"]["made"])
+        self._made_rx = {media: re.compile(made.replace("<MEDIUM>", words_alt(nouns)), re.I)
+                         for media, nouns in detector.lexicon.media_nouns().items()}
         for name in registry.names:
             nouns = detector.lexicon.refs(name)
             if nouns:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
+from .given_maps import given_maps
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import coordinated, described_end, elliptical, similar_to_image
@@ -182,6 +183,7 @@ class KeywordDetector(QuestionRules):
         out = similar_to_image(request, out)
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))
+        out = given_maps(request, out, CONTROLLED, set(self.tools))
         return sorted(out, key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:
@@ -367,7 +369,7 @@ class KeywordDetector(QuestionRules):
             )
             if ctrl is None:
                 continue
-            prompt = gen.capture
+            prompt = guided_prompt(gen.capture) if gen.capture else None  # "draw a cup from them" -> "a cup"
             if ctrl.start > gen.end:
                 cut = ctrl.start - gen.end
                 prompt = guided_prompt(req.text[gen.end : gen.end + max(cut, 0)])

@@ -25,7 +25,7 @@ import numpy as np
 from ...plan_schema import gen
 from ...tasks import TaskRegistry, TaskType
 from .assemble import PlannedNode
-from .detect import Available, Detection
+from .detect import CONTROLLED, Available, Detection
 from .features import request_features
 from .learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes, load_phrases
 from .text import ParsedRequest, media_of_resource
@@ -120,6 +120,8 @@ class LearnedPath:
             alone = not found and rank == 0 and probs[i] >= ALONE_THRESHOLD
             if (probs[i] < threshold and not alone) or task in ruled or task not in self.registry:
                 continue
+            if CONTROLLED.get(task) in ruled:
+                continue  # the rules guide generation by a map the user gave: nothing extracts one
             start, end = feats.spans[int(np.argmax(clauses[:, i]))]
             inside = [d for d in found if start <= d.start < end]
             if inside and probs[i] < SHARED_CLAUSE_THRESHOLD:

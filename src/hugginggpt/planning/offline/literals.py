@@ -39,8 +39,8 @@ def captured_text(req: ParsedRequest, start: int, end: int) -> str | None:
     return text or None
 
 
-# Where a list of labels ends: a colon, a question mark, or the masked text to classify.
-_LIST_STOP = re.compile(r"[:?]|['\"]?0")
+# Where a list of labels ends: a colon, a question mark, a sentence's end, or the masked text to classify.
+_LIST_STOP = re.compile(r"[:?]|\.(?=\s|$)|['\"]?0")
 
 
 def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:

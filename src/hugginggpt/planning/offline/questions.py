@@ -37,7 +37,7 @@ class QuestionRules:
         asked += _field_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):
-            if _answered_earlier(question, found, pos):
+            if _answered_by_task(question, found):
                 continue
             task = self._route_question(req, avail, pos, found)
             if pos in quoted_only and task == "question-answering":
@@ -126,13 +126,13 @@ class QuestionRules:
         return "question-answering" if text else None
 
 
-def _answered_earlier(question: str, found: list[Detection], pos: int) -> bool:
-    """Whether ``question`` only asks what an earlier task of the request answers: a comparison with a count
-    ("count the cars in x.jpg and tell me if there are more than 10") or a choice between labels after a
-    classification ("what sound is in noise.wav? is it a dog or a car?")."""
-    earlier = {d.task for d in found if d.start < pos}
+def _answered_by_task(question: str, found: list[Detection]) -> bool:
+    """Whether ``question`` only asks what a task of the request answers: a comparison with a count
+    ("count the cars in x.jpg and tell me if there are more than 10") or a choice between labels that a
+    classification makes ("what sound is in noise.wav? is it a dog or a car?", "Is it spam or genuine? Labels: ...")."""
+    tasks = {d.task for d in found}
     answered_by = default_lexicon().raw["questions"]["answered_by"]  # follow-up pattern -> the tasks that answer it
-    return any(earlier & set(tasks) and pattern("questions", key).match(question) for key, tasks in answered_by.items())
+    return any(tasks & set(by) and pattern("questions", key).match(question) for key, by in answered_by.items())
 
 
 def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]]) -> list[tuple[int, str]]:

@@ -95,13 +95,24 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     out: list[str] = []
     last = 0
     for m in _WORD.finditer(text):
-        if any(a <= m.start() < b for a, b in quoted) or (len(m.group(0)) == 1 and not _between_words(text, m)):
+        if m.start() < last or any(a <= m.start() < b for a, b in quoted) or (
+                len(m.group(0)) == 1 and not _between_words(text, m)):
             continue
-        fixed = _mend(m.group(0), vocabulary, variants)
+        end, fixed = _phrase_variant(text, m.start(), variants)
+        if fixed is None:
+            end, fixed = m.end(), _mend(m.group(0), vocabulary, variants)
         if fixed is None:
             continue
         if m.group(0)[0].isupper():
             fixed = fixed[0].upper() + fixed[1:]
         out.append(text[last : m.start()] + fixed)
-        last = m.end()
+        last = end
     return "".join(out) + text[last:] if out else text
+
+
+def _phrase_variant(text: str, start: int, variants: dict[str, str]) -> tuple[int, str | None]:
+    """A shorthand of several words at ``start`` ("hw many" -> "how many"), as typed in lower case."""
+    for key, value in variants.items():
+        if " " in key and text.startswith(key, start) and not text[start + len(key) : start + len(key) + 1].isalnum():
+            return start + len(key), value
+    return start, None

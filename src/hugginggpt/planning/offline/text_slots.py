@@ -49,6 +49,7 @@ class TextSlots:
     _determiners: set[str]
     _ordinals: dict[str, int]
     _ref_rx: dict[str, re.Pattern[str]]
+    _made_rx: dict[str, re.Pattern[str]]
 
     def _commit(self, node: Node) -> int:
         for other in self.nodes:
@@ -155,9 +156,20 @@ class TextSlots:
         own = self._clause_quote(node)
         if own is not None:
             return own
-        if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det):
+        if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det) \
+                and not self._names_earlier_text(node, det.capture):
             return det.capture
         return self._bridge(node)
+
+    def _names_earlier_text(self, node: Node, text: str) -> bool:
+        """"transcribe memo.wav and then translate the recipe": a definite noun of a word or two, in a task that
+        works on a text (not a prompt for a picture or a video), names an earlier task's text output."""
+        words = text.lower().split()
+        if not 2 <= len(words) <= 3 or words[0] not in self._determiners:
+            return False
+        if {"image", "video"} & set(self.registry.get(node.task).outputs):
+            return False
+        return self._latest(lambda n: "text" in self._outputs(n)) is not None
 
     def _points_back(self, node: Node, det: Detection) -> bool:
         """A clause taken whole as the text ("and then read it loud for me") that refers back ("it", "that
@@ -309,12 +321,19 @@ class TextSlots:
             if m:
                 found.append((m.start(), n.key))
         if not found:
-            return None
+            return self._made(node, media, exclude or set())
         first = min(pos for pos, _ in found)
         keys = [k for pos, k in found if pos == first]  # the nodes the earliest reference may name, in order
         nth = pattern("references", "ordinal").search(self.req.masked, node.clause.start, node.clause.end)
         index = self._ordinals.get(nth.group(1).lower(), -1) if nth else -1
         return keys[index] if -len(keys) <= index < len(keys) else keys[-1]  # "the first caption", else the latest
+
+    def _made(self, node: Node, media: str, exclude: set[int]) -> int | None:
+        """"describe the generated image": the latest earlier node whose output is ``media``, named as made."""
+        rx = self._made_rx.get(media)
+        if rx is None or not rx.search(self.req.masked, node.clause.start, node.clause.end):
+            return None
+        return self._latest(lambda n: media in self._outputs(n) and n.key not in exclude)
 
     def _is_reference(self, text: str) -> bool:
         words = text.lower().split()

@@ -1,0 +1,62 @@
+"""Condition maps the user already has: "I already have a normal map, normals.png. Render a handbag from it".
+
+A file the request names as a condition map (lexicon ``controls``) is the guided generator's input as it is: no
+task extracts a map from it, and a picture asked for in the request is generated under that map.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import cache
+
+from .lexicon import default_lexicon, expand
+from .text import ParsedRequest
+from .types import Detection
+
+
+@cache
+def _given_rx() -> dict[str, re.Pattern[str]]:
+    """Per control task: the pattern of a file named as the map that task would make."""
+    section = default_lexicon().raw["controls"]
+    template = str(section["given"])
+    return {task: re.compile(expand(template.replace("<MAP>", str(words))), re.I)
+            for task, words in section["maps"].items()}
+
+
+def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str, str],
+               tools: set[str]) -> list[Detection]:
+    """``found`` with the maps the user gives used as such: their extraction dropped, generation guided by them
+    (``controlled``: the generator of each control task)."""
+    out = list(found)
+    for task, rx in _given_rx().items():
+        generator = controlled.get(task)
+        if generator not in tools:
+            continue
+        spans = [m.span() for m in rx.finditer(req.masked) if req.resources_in(m.start(), m.end(), "image")]
+        if not spans:
+            continue
+        near = [_near(req, a) for a, _ in spans]
+        out = [replace(d, task=generator) if d.task == "text-to-image" and any(a <= d.start < b for a, b in near)
+               else d for d in out]
+        if not any(d.task == generator for d in out):
+            continue  # nothing is generated under the map: a map asked about stays as it was
+        out = [d for d in out if not (d.task == task and _extracts_given(req, d, spans))]
+    return out
+
+
+def _extracts_given(req: ParsedRequest, d: Detection, spans: list[tuple[int, int]]) -> bool:
+    """Whether the control detection ``d`` only names the given map (its words are in the phrase, or its clause
+    holds no picture but the given file), rather than asking for a map of another picture."""
+    if any(a <= d.start < b for a, b in spans):
+        return True
+    clause = req.clause_at(d.start)
+    own = req.resources_in(clause.start, clause.end, "image")
+    return all(any(a <= r.start < b for a, b in spans) for r in own)
+
+
+def _near(req: ParsedRequest, pos: int) -> tuple[int, int]:
+    """The sentence at ``pos`` and the next one: where a picture asked for is made under the map named there."""
+    here = req.sentence_at(pos)
+    later = [s for s in req.sentences if s.start >= here.end]
+    return here.start, (later[0].end if later else here.end)
