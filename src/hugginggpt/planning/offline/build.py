@@ -119,10 +119,14 @@ class GraphBuilder(TextSlots):
                 node.refs[slot.name] = choice
             else:
                 node.args[slot.name] = choice
+        if det.labels:  # quoted labels ("as 'urgent' or 'not urgent'") are not the text to classify
+            labels = {x.strip() for x in det.labels.split(",")}
+            self.used_quotes |= {q.start for q in self.req.quotes_in(clause.start, clause.end) if q.text in labels}
         self._fill_text(node, tt, det)
         own_quotes = [q.text for q in self.req.quotes_in(clause.start, clause.end)]
-        if [s.name for s in tt.inputs if s.required] == ["text"] and node.args.get("text") in own_quotes:
-            # "the sentiment of 'I loved it' and 'I hated it'": one task per quoted text
+        if [s.name for s in tt.inputs if s.required and s.name != "labels"] == ["text"] \
+                and node.args.get("text") in own_quotes:
+            # "the sentiment of 'I loved it' and 'I hated it'": one task per quoted text (each with the labels)
             self._commit_each_language(node)
             while (extra := self._clause_quote(node)) is not None:
                 self._commit(Node(len(self.nodes), node.task, node.pos + 0.01, clause, {**node.args, "text": extra}))

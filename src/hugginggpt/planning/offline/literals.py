@@ -45,9 +45,12 @@ _LIST_STOP = re.compile(r"[:?]|\.(?=\s|$)|['\"]?0")
 
 def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     """Candidate labels listed after "classify ... as/into": "sports, politics or tech" -> "sports, politics, tech"."""
-    quoted = [q.text for q in req.quotes_in(start, end)]
-    if len(quoted) >= 2:
-        raw = ", ".join(quoted)
+    # (a text after a colon is the text to classify, not a label: "as 'urgent' or 'not urgent': the server is down")
+    quoted = [q.text for q in req.quotes_in(start, end) if not req.masked[start : q.start].rstrip().endswith(":")]
+    before = _LIST_STOP.search(req.masked[start:end])
+    listed_before = before is not None and before.group() == ":" and _labels(req.text[start : start + before.start()])
+    if len(quoted) >= 2 and not listed_before:
+        raw = ", ".join(quoted)  # quoted labels, unless a list before a colon names them ("as a or b: 'x' and 'y'")
     else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
         stop = _LIST_STOP.search(req.masked[start:end])
         if stop and stop.group() == ":" and not req.text[start : start + stop.start()].strip():

@@ -301,7 +301,7 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
     must ask it politely ("tell me", "I wonder") or end its sentence with a question mark (``asked``)."""
     text = req.text[clause.start : clause.end]
     lead = _rx("chain_start").match(text) or _rx("clause_join").match(text)
-    part = text[lead.end() if lead else 0 :].strip()
+    part = text[lead.end() if lead else 0 :].strip().lstrip(":").strip()  # "...receipt.png: what is the total?"
     if not part:
         return None
     asks_file = _asks_about_file(bool(req.resources_in(clause.start, clause.end)), part)
