@@ -304,6 +304,8 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
     part = text[lead.end() if lead else 0 :].strip().lstrip(":").strip()  # "...receipt.png: what is the total?"
     if not part:
         return None
+    if _rx("statement_order").match(part):
+        return None  # "... and how it can improve well-being": what to write about, not a question
     asks_file = _asks_about_file(bool(req.resources_in(clause.start, clause.end)), part)
     return _question_at(part, asked or asks_file) if _rx("polite").match(part) or asked or asks_file else None
 
