@@ -257,6 +257,7 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "classify this as one of: a, b, audio, c. ",  # masked text after a colon: 12 s with a map pattern that
     "here is my depth map d.png, make a room with it. ",  # searched a run of 0s from every one of them
     "hw many ppl in a.jpg? Labels: x, y. write a caption about z. ",
+    "album cover: a cat, ink style -> image, then translate into German: hi, then read it -> ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -163,7 +163,7 @@ class GraphBuilder(TextSlots):
         if referenced is not None:
             return referenced
         producer = self._latest(lambda n: media in self._outputs(n))
-        if producer is not None and clause.chained:
+        if producer is not None and clause.chained and not self._annotates(producer, media):
             return producer
         mentioned = [r for r in self.req.resources if r.media == media and not r.output]
         names = list(dict.fromkeys(r.name for r in mentioned))
@@ -181,6 +181,14 @@ class GraphBuilder(TextSlots):
         if history:
             return history[-1].name
         raise missing_input(node.task, media)
+
+    def _annotates(self, key: int, media: str) -> bool:
+        """Whether node ``key``'s ``media`` output only marks up its input (a verdict task's picture with boxes drawn),
+        so a next step that asks about the scene ("-> count the people -> is anyone holding a guitar?") reads the
+        input instead, when the request names it."""
+        node = self.nodes[key]
+        return self.registry.get(node.task).verdict and any(
+            r.media == media and not r.output for r in self.req.resources)
 
     def _ordinal_file(self, clause: Clause, media: str) -> str | None:
         """"the second picture", "the first one": that file of ``media`` in order of mention."""

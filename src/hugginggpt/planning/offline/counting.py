@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .lexicon import default_lexicon, pattern
+from .spelling import english_words
 
 
 @lru_cache(maxsize=1)
@@ -23,14 +24,15 @@ def _vocabulary() -> tuple[dict[str, str], frozenset[str]]:
 
 
 def singular(word: str) -> str:
-    """``word`` without its plural ending (the lexicon's ``counting.singular`` rules)."""
+    """``word`` without its plural ending (the lexicon's ``counting.singular`` rules): the first form the English
+    dictionary knows ("zombies" -> zombie, not "zomby"), else the first rule's."""
     section = default_lexicon().raw["counting"]
     if any(word.endswith(k) for k in section["singular_keep"]):
         return word
-    for ending, replacement in section["singular"]:
-        if word.endswith(ending) and len(word) > len(ending) + 1:
-            return word[: len(word) - len(ending)] + replacement
-    return word
+    forms = [word[: len(word) - len(ending)] + replacement for ending, replacement in section["singular"]
+             if word.endswith(ending) and len(word) > len(ending) + 1]
+    known = english_words(forms)
+    return next((f for f in forms if f in known), forms[0] if forms else word)
 
 
 def label_of(phrase: str) -> str | None:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
-from .given_maps import given_maps
+from .given_maps import edits_of_maps, given_maps
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
-from .phrases import coordinated, described_end, elliptical, similar_to_image
+from .phrases import coordinated, described_end, elliptical, named_last, similar_to_image
 from .questions import QuestionRules
 from .text import Clause, ParsedRequest
 from .types import Available, Detection, ToolInfo
@@ -180,10 +180,10 @@ class KeywordDetector(QuestionRules):
         out, captured = coordinated(request, out, captured, self.tools)
         out, captured = elliptical(request, out, captured, self.tools)
         out = self._drop_described(request, out, captured)
-        out = similar_to_image(request, out)
+        out = similar_to_image(request, named_last(request, out, self.tools))
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))
-        out = given_maps(request, out, CONTROLLED, set(self.tools))
+        out = given_maps(request, edits_of_maps(request, out, CONTROLLED, set(self.tools)), CONTROLLED, set(self.tools))
         return sorted(out, key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:

@@ -1,7 +1,10 @@
-"""Condition maps the user already has: "I already have a normal map, normals.png. Render a handbag from it".
+"""Condition maps as the input of a new picture.
 
-A file the request names as a condition map (lexicon ``controls``) is the guided generator's input as it is: no
-task extracts a map from it, and a picture asked for in the request is generated under that map.
+- A map the user already has ("I already have a normal map, normals.png. Render a handbag from it"): a file the
+  request names as a condition map (lexicon ``controls``) is the guided generator's input as it is; no task
+  extracts a map from it, and a picture asked for near it is generated under that map.
+- A map the request makes, then "turns into a new thing" ("find the canny outline of doodle.png and then turn it
+  into an oil painting of a lighthouse"): the edit of a map is generation guided by it, not an image edit.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import replace
 from functools import cache
 
 from .lexicon import default_lexicon, expand
+from .literals import guided_prompt
 from .text import ParsedRequest
 from .types import Detection
 
@@ -37,7 +41,7 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
         if not spans:
             continue
         near = [_near(req, a) for a, _ in spans]
-        out = [replace(d, task=generator) if d.task == "text-to-image" and any(a <= d.start < b for a, b in near)
+        out = [_as_guided(d, generator) if _makes_picture(d) and any(a <= d.start < b for a, b in near)
                else d for d in out]
         if not any(d.task == generator for d in out):
             continue  # nothing is generated under the map: a map asked about stays as it was
@@ -60,3 +64,29 @@ def _near(req: ParsedRequest, pos: int) -> tuple[int, int]:
     here = req.sentence_at(pos)
     later = [s for s in req.sentences if s.start >= here.end]
     return here.start, (later[0].end if later else here.end)
+
+
+def edits_of_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str, str],
+                  tools: set[str]) -> list[Detection]:
+    """An image edit into a new thing ("... and then turn it into an oil painting of a lighthouse"), in the clause
+    of a condition map or the next one, is generation guided by that map."""
+    out = list(found)
+    for ctrl in [d for d in found if controlled.get(d.task) in tools]:
+        here = req.clause_at(ctrl.start).index
+        for i, d in enumerate(out):
+            if d.task == "image-to-image" and _makes_picture(d) and d.start > ctrl.end \
+                    and req.clause_at(d.start).index in (here, here + 1):
+                out[i] = _as_guided(d, controlled[ctrl.task])
+    return out
+
+
+def _makes_picture(d: Detection) -> bool:
+    """A request for a new picture: text-to-image, or an edit whose words name a new thing ("into a hoverbike")."""
+    if d.task == "text-to-image":
+        return True
+    articles = default_lexicon().words("generation", "new_articles")
+    return d.task == "image-to-image" and bool(d.capture) and str(d.capture).split()[0].lower() in articles
+
+
+def _as_guided(d: Detection, generator: str) -> Detection:
+    return replace(d, task=generator, capture=guided_prompt(d.capture) if d.capture else d.capture)

@@ -7,6 +7,8 @@
   thing, a new article and noun of the list start another detection.
 - **Where a described thing ends**: the words after "draw a picture of" describe the picture, up to a connective
   followed by another task ("tell me a joke about cats *but* say it out loud").
+- **The thing named last**: "album cover: a cello melting into a sunset -> image": a request that describes
+  something and only then names what to make, as its one last step, asks for that thing from the description.
 - **Similar to an image**: "a picture similar to this one", "a pic like it": the new image (video) is generated from
   a caption of the image referred to, not from the words.
 
@@ -148,3 +150,22 @@ def similar_to_image(req: ParsedRequest, found: list[Detection]) -> list[Detecti
             d = replace(d, capture=None, from_image=True)
         out.append(d)
     return out
+
+
+def named_last(req: ParsedRequest, found: list[Detection], tools: Container[str]) -> list[Detection]:
+    """"<description> -> image" (read as "<description>, then image"): with no task in the description, the noun of
+    the last step asks for that thing, and the description (its quote or the words after its colon, if any) is
+    its text."""
+    m = pattern("generation", "named_last").match(req.text)  # (the words after a colon are masked whole)
+    task = _task_of(m.group("noun")) if m else None
+    if m is None or task is None or task not in tools or any(d.start < m.start("noun") for d in found):
+        return found
+    quoted = [q for q in req.quotes_in(m.start("prompt"), m.end("prompt")) if q.end <= m.end("prompt")]
+    if len(quoted) > 1 or req.resources_in(m.start("prompt"), m.end("prompt")):
+        return found
+    prompt = quoted[0].text if quoted else req.text[m.start("prompt") : m.end("prompt")]
+    prompt = prompt.rsplit(":", 1)[-1].strip(" ,.")  # "album cover: a cello ..." -> "a cello ..."
+    if not prompt:
+        return found
+    return [Detection(task, m.start("noun"), m.end("noun"), capture=prompt),
+            *[d for d in found if d.start >= m.end("noun")]]

@@ -32,8 +32,11 @@ class QuestionRules:
     def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
         """Route questions to visual, document or text question answering, or leave them to the LLM."""
         asked, quoted_only = self._quoted_questions(req, found)
-        asked += self._sentence_questions(req, found, asked)
-        asked += self._worded_questions(req, asked)
+        chat = any(d.task == "conversational" and d.capture is None and not d.clause_words for d in found)
+        if not (chat and not req.resources and not avail.user_media):
+            # (a chat about no file takes the whole message: "chat with me? what's the best way to spend a rainy day?")
+            asked += self._sentence_questions(req, found, asked)
+            asked += self._worded_questions(req, asked)
         asked += _field_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):

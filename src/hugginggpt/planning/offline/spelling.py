@@ -7,7 +7,7 @@ A word is mended only when all of these hold:
 - it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
   lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
   the lexicon's ``spelling.variants`` as typed, in lower case ("foto", "pls", "u"; a one-letter one such as "n"
-  only between two words).
+  only between two words); or it ends in "in" where the dictionary knows it with a "g" ("flyin" -> "flying").
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def _dictionary() -> SpellChecker:
 
 
 _VOCABULARIES: dict[int, tuple[Lexicon, frozenset[str], dict[str, str]]] = {}
+
+
+def english_words(words: list[str]) -> set[str]:
+    """Those of ``words`` (lower case) that the English dictionary knows."""
+    return set(_dictionary().known(words)) if words else set()
 
 
 def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
@@ -75,6 +80,8 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
         return variants[word]
     if len(low) < 4 or _dictionary().known([low]):
         return None
+    if low.endswith("in") and _dictionary().known([low + "g"]):
+        return word + "g"  # a dropped g, as typed in chat: "flyin", "doin", "makin"
     limit = 2 if len(low) >= 7 else 1
     # The two nearest within the limit (rapidfuzz sorts distances ascending): a tie for the nearest is no guess.
     near = process.extract(low, vocabulary, scorer=OSA.distance, score_cutoff=limit, limit=2)

@@ -335,7 +335,11 @@ def _question_at(part: str, asked: bool) -> str | None:
             body = " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w)
         elif (first := re.match(r"[A-Za-z']+", body)) and first.group(0).lower() not in _question_start():
             # a yes/no one ("do you think the stove is on"): "Is the stove on"
-            body = _rx("embedded_yes_no").sub(lambda e: f"{e[2]} {e[1]} {e[3]}", body)
+            yes_no = _rx("embedded_yes_no").match(body)
+            if yes_no:
+                body = f"{yes_no[2]} {yes_no[1]} {yes_no[3]}"
+            elif first.group(0).lower() == "the":  # "tell me the date of the announcement": what that is
+                return str(default_lexicon().raw["questions"]["field_question"]).format(field=body[4:])
     return body[0].upper() + body[1:] + "?"
 
 

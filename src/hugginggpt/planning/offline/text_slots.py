@@ -341,8 +341,9 @@ class TextSlots:
             return True
         if pattern("references", "bare").fullmatch(" ".join(words)):
             return True
-        # "the translated text", "the identified categories": a short phrase ending in a word for a result
-        if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns:
+        # "the translated text", "the identified categories": a short phrase ending in a word for a result (not a
+        # new one: "a stormy version")
+        if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns and words[0] not in ("a", "an"):
             return True
         # "it too for my daughter", "that summary for our desk", "that matches it": a short phrase led by one
         if len(words) <= 8 and (pattern("references", "leading").match(text.strip())
