@@ -238,6 +238,30 @@ def test_a_list_of_things_asks_for_each() -> None:
     assert tasks["text-to-video"]["text"] == "a lighthouse in a storm"
 
 
+@pytest.mark.parametrize("request_text, name", [
+    ("what is the total in invoice.pdf?", "invoice.pdf"),
+    ("summarize reports/q3.docx for me", "reports/q3.docx"),
+    ("I've got a row of data in listing_row.csv, can you classify it?", "listing_row.csv"),
+])
+def test_a_file_no_task_reads_is_named_not_left_to_chat(planner: OfflinePlanner, request_text: str,
+                                                        name: str) -> None:
+    from hugginggpt.planning.offline.missing import MissingInputError
+
+    with pytest.raises(MissingInputError) as err:
+        planner.plan(request_text, PlanContext(default_registry()))
+    assert name in err.value.message and "no task here reads" in err.value.message
+    assert "PNG or JPG" in (err.value.hint or "")
+
+
+def test_a_file_no_task_reads_beside_a_planned_task_is_a_note(planner: OfflinePlanner) -> None:
+    outcome = planner.plan("caption photo.jpg and put it in notes.docx", PlanContext(default_registry()))
+    assert [t.task for t in outcome.plan.tasks] == ["image-to-text"]
+    assert any("notes.docx" in n and n.startswith("not read") for n in outcome.notes)
+    # a URL of such a page is no file name here
+    assert not [n for n in planner.plan("caption photo.jpg, see https://example.com/a.html",
+                                        PlanContext(default_registry())).notes if n.startswith("not read")]
+
+
 def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> None:
     # "render, from that edge map, a new image depicting X": two readings of one guided generation in one clause;
     # the one without a text fails, the other is planned, and no note may claim the task was left out.

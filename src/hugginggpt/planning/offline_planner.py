@@ -34,6 +34,7 @@ from .base import KnownResource, PlanContext, PlanOutcome
 from .offline.build import GraphBuilder
 from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, tools_from_registry
 from .offline.learned_path import LearnedPath
+from .offline.missing import MissingInputError, unread_file, unread_files
 from .offline.spelling import mend_spelling
 from .offline.text import Resource, parse_request, with_arrow_chains
 from .validate import repair_plan, validate_plan
@@ -107,10 +108,13 @@ class OfflinePlanner:
         learned = self.learned_for(registry)
         added = learned.detections(request, parsed, detections, available) if learned and learned.adds else []
         builder = added_or_rules(parsed, detections, added, files, registry, keyword)
+        unread = unread_files(request)  # "invoice.pdf": a file of a kind no task reads
         try:
             raw = builder.build()
-        except PlanError:
+        except PlanError as exc:
             if learned is None or learned.adds:
+                if unread and isinstance(exc, MissingInputError):
+                    raise unread_file(unread) from None
                 raise
             raw = []  # the learned path may still find the inputs the rules missed
         plan, notes = repair_plan(raw, registry)
@@ -128,6 +132,10 @@ class OfflinePlanner:
                 issues=[str(i) for i in issues],
                 hint="Rephrase the request with one task per sentence and the files named, or configure an LLM.",
             )
+        if not plan.tasks and unread:
+            raise unread_file(unread)
+        if unread:
+            notes.append(f"not read: {', '.join(unread)} (no task here reads such files)")
         if not plan.tasks:
             notes.append("no task detected: the request is left to the LLM to answer")
         return PlanOutcome(plan=plan, planner=self.name, notes=notes, raw=raw)

@@ -127,7 +127,7 @@ class KeywordDetector(QuestionRules):
         memo = self._memo_of(req)
         if "document" not in memo:
             # file names count ("receipt.png" is a document), and words that name the file ("the table sales.png")
-            memo["document"] = bool(self._doc_rx.search(req.text)) or bool(
+            memo["document"] = bool(self._doc_rx.search(req.text.replace("_", " "))) or bool(
                 pattern("parsing", "document_by_file").search(req.masked))
         found: bool = memo["document"]
         return found
@@ -241,7 +241,8 @@ class KeywordDetector(QuestionRules):
 
         A second mention ("the caption") refers back to the same task, unless only the second one comes with
         its text ("I want a poster ... generate an image of 'Stay positive'") or follows the first's clause after a
-        colon ("I'd like a picture for a poster: generate an image of the water cycle").
+        colon ("I'd like a picture for a poster: generate an image of the water cycle"); each with a quote of its
+        own in clauses of their own are two tasks.
         """
         clause = request.clause_at(m.start())
         own_file = request.resources_in(clause.start, clause.end) and self.tools[t.task].input_media
@@ -250,7 +251,11 @@ class KeywordDetector(QuestionRules):
         first_clause = request.clause_at(out[seen[t.task]].start)
         if clause.index == first_clause.index + 1 and ":" in request.text[first_clause.end - 1 : clause.start + 1]:
             return seen[t.task]  # "I'd like a picture for a poster: generate an image of X": the step says what
-        if request.quotes_in(first_clause.start, first_clause.end) or not request.quotes_in(clause.start, clause.end):
+        first_quoted = request.quotes_in(first_clause.start, first_clause.end)
+        own_quoted = request.quotes_in(clause.start, clause.end)
+        if first_quoted and own_quoted and clause.index != first_clause.index:
+            return None  # "generate 'a barn table' ... then, using that depth map, generate 'the same on a beach'"
+        if first_quoted or not own_quoted:
             return -1
         return seen[t.task]
 
@@ -334,8 +339,11 @@ class KeywordDetector(QuestionRules):
             m = pattern("generation", "guided_tail").search(req.masked, ctrl.end, here.end)
             if m and any(ctrl.end <= d.start < here.end and d.task != ctrl.task for d in found):
                 m = None
+            if m is None and ctrl.start > here.start:  # "then a new image from the segments: '...'": the map is
+                m = pattern("generation", "guided_step").match(req.masked, here.start, here.end)  # named in the step
+                m = m if m and m.start(1) >= ctrl.end else None
             if m is None:
-                step = next((c for c in req.clauses if c.index == here.index + 1), None)
+                step = self._next_step(req, here.index + 1)
                 if step is None or any(step.start <= d.start < step.end for d in found):
                     continue
                 m = pattern("generation", "guided_step").match(req.masked, step.start, step.end)
@@ -344,10 +352,29 @@ class KeywordDetector(QuestionRules):
                 out.append(Detection(CONTROLLED[ctrl.task], m.start(1), m.end(1), capture=prompt))
         return out
 
+    @staticmethod
+    def _next_step(req: ParsedRequest, index: int) -> Clause | None:
+        """The clause at ``index``, or the one after it when it only names the map ("then, using that depth map,
+        generate '...'")."""
+        step = next((c for c in req.clauses if c.index == index), None)
+        if step is not None and pattern("literals", "condition").search(req.masked, step.start, step.end) \
+                and not pattern("generation", "guided_step").match(req.masked, step.start, step.end):
+            step = next((c for c in req.clauses if c.index == index + 1), step)
+        return step
+
     def _step_on_result(self, req: ParsedRequest, clause: Clause, gen_clause: int) -> bool:
         """A condition map asked after the generation, chained or pointing back ("..., then estimate its depth"):
         a step on the generated picture, not a condition of it."""
         return clause.index > gen_clause and (clause.chained or self.has_pronoun(req, clause.start, clause.end))
+
+    @staticmethod
+    def _named_condition(req: ParsedRequest, gen: Detection, found: list[Detection]) -> Detection | None:
+        """"What's the pose in trick.jpg?? then make a robot doing the same pose": a generation whose clause names
+        a condition map ("the same pose", "that depth map") is guided by the latest map asked for before it."""
+        clause = req.clause_at(gen.start)
+        if not pattern("literals", "condition").search(req.masked, clause.start, clause.end):
+            return None
+        return next((d for d in reversed(found) if d.task in CONTROLLED and d.start < gen.start), None)
 
     def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
         """Turn "draw X in the same pose as man.jpg" from text-to-image into pose-guided generation."""
@@ -366,7 +393,7 @@ class KeywordDetector(QuestionRules):
                     and not self._step_on_result(req, req.clause_at(d.start), gen_clause)
                 ),
                 None,
-            )
+            ) or self._named_condition(req, gen, found)
             if ctrl is None:
                 continue
             prompt = guided_prompt(gen.capture) if gen.capture else None  # "draw a cup from them" -> "a cup"

@@ -44,7 +44,12 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
         out = [_as_guided(d, generator) if _makes_picture(d) and any(a <= d.start < b for a, b in near)
                else d for d in out]
         if not any(d.task == generator for d in out):
-            continue  # nothing is generated under the map: a map asked about stays as it was
+            # "relief_normals.png (already a normal map) -> 'a marble relief'": a quote after the map is the prompt
+            quote = next((q for q in req.quotes if q.start >= spans[0][1]
+                          and not any(q.start <= d.start < q.end or d.capture == q.text for d in out)), None)
+            if quote is None:
+                continue  # nothing is generated under the map: a map asked about stays as it was
+            out.append(Detection(generator, quote.start, quote.end, capture=quote.text))
         out = [d for d in out if not (d.task == task and _extracts_given(req, d, spans))]
     return out
 

@@ -46,7 +46,8 @@ _LIST_STOP = re.compile(r"[:?]|\.(?=\s|$)|['\"]?0")
 def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     """Candidate labels listed after "classify ... as/into": "sports, politics or tech" -> "sports, politics, tech"."""
     # (a text after a colon is the text to classify, not a label: "as 'urgent' or 'not urgent': the server is down")
-    quoted = [q.text for q in req.quotes_in(start, end) if not req.masked[start : q.start].rstrip().endswith(":")]
+    quoted = [q.text for q in req.quotes_in(start, end)
+              if not req.masked[start : q.start].rstrip(" '\"\u201c\u2018").endswith(":")]
     before = _LIST_STOP.search(req.masked[start:end])
     listed_before = before is not None and before.group() == ":" and _labels(req.text[start : start + before.start()])
     if len(quoted) >= 2 and not listed_before:
@@ -68,6 +69,8 @@ def _labels(raw: str) -> str | None:
     parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(raw)]
     parts = [_rx("label_article").sub("", p) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= 3]
+    if len(labels) == 2 and _rx("label_negation").fullmatch(labels[1]):
+        labels[1] = f"not {labels[0]}"  # "mean or nah" -> mean, not mean
     return ", ".join(labels) if len(labels) >= 2 else None
 
 

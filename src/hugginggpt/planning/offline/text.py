@@ -208,8 +208,20 @@ def literal_spans(text: str) -> list[tuple[int, int]]:
 
 
 def with_arrow_chains(text: str) -> str:
-    """"a.jpg -> caption -> speech": each arrow between steps reads as ", then" (the lexicon's ``parsing.arrow``)."""
-    return _rx("arrow").sub(", then ", text)
+    """"a.jpg -> caption -> speech": each arrow between steps reads as ", then" (the lexicon's ``parsing.arrow``);
+    so does each numbered step after the first ("1) segment x.jpg 2) use it to generate ...", "Step 2: ..."), when
+    the steps are numbered 1, 2, 3 ... in order (``parsing.step_number``)."""
+    text = _rx("arrow").sub(", then ", text)
+    marks = list(_rx("step_number").finditer(text))
+    numbers = [int(m.group(1)) for m in marks]
+    if len(marks) < 2 or numbers != list(range(1, len(marks) + 1)):
+        return text
+    out, last = [], 0
+    for m in marks:
+        out.append(text[last : m.start()].rstrip(" ,;."))
+        out.append((", then " if m.group(1) != "1" else " ") if out[-1].strip() else "")
+        last = m.end()
+    return ("".join(out) + text[last:]).strip()
 
 
 def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
@@ -301,7 +313,7 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
     must ask it politely ("tell me", "I wonder") or end its sentence with a question mark (``asked``)."""
     text = req.text[clause.start : clause.end]
     lead = _rx("chain_start").match(text) or _rx("clause_join").match(text)
-    part = text[lead.end() if lead else 0 :].strip().lstrip(":").strip()  # "...receipt.png: what is the total?"
+    part = text[lead.end() if lead else 0 :].strip().lstrip(",;:").strip()  # "...receipt.png: what is the total?"
     if not part:
         return None
     if _rx("statement_order").match(part):
