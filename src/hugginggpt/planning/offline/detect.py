@@ -374,7 +374,8 @@ class KeywordDetector(QuestionRules):
         clause = req.clause_at(gen.start)
         if not pattern("literals", "condition").search(req.masked, clause.start, clause.end):
             return None
-        return next((d for d in reversed(found) if d.task in CONTROLLED and d.start < gen.start), None)
+        return max((d for d in found if d.task in CONTROLLED and d.start < gen.start), key=lambda d: d.start,
+                   default=None)
 
     def _controlled(self, req: ParsedRequest, found: list[Detection]) -> list[Detection]:
         """Turn "draw X in the same pose as man.jpg" from text-to-image into pose-guided generation."""
