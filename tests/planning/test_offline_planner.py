@@ -282,6 +282,7 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "here is my depth map d.png, make a room with it. ",  # searched a run of 0s from every one of them
     "hw many ppl in a.jpg? Labels: x, y. write a caption about z. ",
     "album cover: a cat, ink style -> image, then translate into German: hi, then read it -> ",
+    "1) a.png = canny edges already 2) render: a cat. oh and write me a teaser 3) then a dog using those lines ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -347,6 +347,8 @@ class KeywordDetector(QuestionRules):
                 if step is None or any(step.start <= d.start < step.end for d in found):
                     continue
                 m = pattern("generation", "guided_step").match(req.masked, step.start, step.end)
+                if m is None and pattern("literals", "condition").search(req.masked, step.start, step.end):
+                    m = pattern("generation", "terse_step").match(req.masked, step.start, step.end)
             prompt = guided_prompt(req.text[m.start(1) : m.end(1)]) if m else ""
             if m and prompt:
                 out.append(Detection(CONTROLLED[ctrl.task], m.start(1), m.end(1), capture=prompt))

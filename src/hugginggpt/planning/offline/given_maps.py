@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from functools import cache
 
-from .lexicon import default_lexicon, expand
+from .lexicon import default_lexicon, expand, pattern
 from .literals import guided_prompt
 from .text import ParsedRequest
 from .types import Detection
@@ -44,12 +44,10 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
         out = [_as_guided(d, generator) if _makes_picture(d) and any(a <= d.start < b for a, b in near)
                else d for d in out]
         if not any(d.task == generator for d in out):
-            # "relief_normals.png (already a normal map) -> 'a marble relief'": a quote after the map is the prompt
-            quote = next((q for q in req.quotes if q.start >= spans[0][1]
-                          and not any(q.start <= d.start < q.end or d.capture == q.text for d in out)), None)
-            if quote is None:
+            made = _asked_after(req, spans[0][1], out, generator)
+            if made is None:
                 continue  # nothing is generated under the map: a map asked about stays as it was
-            out.append(Detection(generator, quote.start, quote.end, capture=quote.text))
+            out.append(made)
         out = [d for d in out if not (d.task == task and _extracts_given(req, d, spans))]
     return out
 
@@ -69,6 +67,22 @@ def _near(req: ParsedRequest, pos: int) -> tuple[int, int]:
     here = req.sentence_at(pos)
     later = [s for s in req.sentences if s.start >= here.end]
     return here.start, (later[0].end if later else here.end)
+
+
+def _asked_after(req: ParsedRequest, end: int, found: list[Detection], generator: str) -> Detection | None:
+    """A picture asked for after a given map in words no trigger knows: a step that asks to make something ("u can
+    generate a mannequin in a linen suit with it?"), else a quote ("x.png (already a normal map) -> 'a relief'")."""
+    for clause in req.clauses:
+        start = max(clause.start, end)
+        if clause.end <= end or any(start <= d.start < clause.end for d in found):
+            continue
+        m = pattern("generation", "guided_step").search(req.masked, start, clause.end)
+        if m and m.group(1).strip():
+            prompt = guided_prompt(req.text[m.start(1) : m.end(1)].rstrip(" ?"))
+            return Detection(generator, m.start(1), m.end(1), capture=prompt)
+    quote = next((q for q in req.quotes if q.start >= end
+                  and not any(q.start <= d.start < q.end or d.capture == q.text for d in found)), None)
+    return Detection(generator, quote.start, quote.end, capture=quote.text) if quote else None
 
 
 def edits_of_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str, str],

@@ -216,6 +216,8 @@ def with_arrow_chains(text: str) -> str:
     numbers = [int(m.group(1)) for m in marks]
     if len(marks) < 2 or numbers != list(range(1, len(marks) + 1)):
         return text
+    if any(re.match(r"\w+\s*:", text[m.end() :]) for m in marks):
+        return text  # labelled parts ("1. Context: ... 2. Question: ..."), not steps
     out, last = [], 0
     for m in marks:
         out.append(text[last : m.start()].rstrip(" ,;."))
