@@ -283,6 +283,7 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "hw many ppl in a.jpg? Labels: x, y. write a caption about z. ",
     "album cover: a cat, ink style -> image, then translate into German: hi, then read it -> ",
     "1) a.png = canny edges already 2) render: a cat. oh and write me a teaser 3) then a dog using those lines ",
+    "a fox lol, oh actually a cat based on that description, the bed is made or not? ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -132,6 +132,14 @@ class KeywordDetector(QuestionRules):
         found: bool = memo["document"]
         return found
 
+    def _document_near(self, req: ParsedRequest, start: int, end: int) -> bool:
+        """Whether the span names a document, or names no file at all ("how many bottles are in shelf.jpg" after
+        "the stock table inventory.jpg" counts bottles: the document is another file)."""
+        if not req.resources_in(start, end):
+            return True
+        return bool(self._doc_rx.search(req.text[start:end].replace("_", " "))) or bool(
+            pattern("parsing", "document_by_file").search(req.masked, start, end))
+
     def _media_once(self, req: ParsedRequest, start: int, end: int) -> frozenset[str]:
         """``media_in``, read once per span of a request (each trigger match asks about its clause and the request)."""
         memo = self._memo_of(req)
@@ -158,7 +166,7 @@ class KeywordDetector(QuestionRules):
             return not (self._media_once(req, clause.start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
-        if t.no_document and self.mentions_document(req):
+        if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
         if not needed:
             return True
@@ -251,6 +259,8 @@ class KeywordDetector(QuestionRules):
         first_clause = request.clause_at(out[seen[t.task]].start)
         if clause.index == first_clause.index + 1 and ":" in request.text[first_clause.end - 1 : clause.start + 1]:
             return seen[t.task]  # "I'd like a picture for a poster: generate an image of X": the step says what
+        if all(m != "text" for _, m in self.tools[t.task].inputs):
+            return -1  # "outcrop.jpg -> depth map -> ... with the same depth layout": no text to take from a quote
         first_quoted = request.quotes_in(first_clause.start, first_clause.end)
         own_quoted = request.quotes_in(clause.start, clause.end)
         if first_quoted and own_quoted and clause.index != first_clause.index:

@@ -41,7 +41,7 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
         if not spans:
             continue
         near = [_near(req, a) for a, _ in spans]
-        out = [_as_guided(d, generator) if _makes_picture(d) and any(a <= d.start < b for a, b in near)
+        out = [_as_guided(d, generator) if _makes_picture(req, d) and any(a <= d.start < b for a, b in near)
                else d for d in out]
         if not any(d.task == generator for d in out):
             made = _asked_after(req, spans[0][1], out, generator)
@@ -93,18 +93,23 @@ def edits_of_maps(req: ParsedRequest, found: list[Detection], controlled: dict[s
     for ctrl in [d for d in found if controlled.get(d.task) in tools]:
         here = req.clause_at(ctrl.start).index
         for i, d in enumerate(out):
-            if d.task == "image-to-image" and _makes_picture(d) and d.start > ctrl.end \
+            if d.task == "image-to-image" and _makes_picture(req, d) and d.start > ctrl.end \
                     and req.clause_at(d.start).index in (here, here + 1):
                 out[i] = _as_guided(d, controlled[ctrl.task])
     return out
 
 
-def _makes_picture(d: Detection) -> bool:
-    """A request for a new picture: text-to-image, or an edit whose words name a new thing ("into a hoverbike")."""
+def _makes_picture(req: ParsedRequest, d: Detection) -> bool:
+    """A request for a new picture: text-to-image, or an edit whose words name a new thing ("into a hoverbike",
+    "into 'oil painting of a jazz musician'")."""
     if d.task == "text-to-image":
         return True
+    if d.task != "image-to-image":
+        return False
+    if any(0 <= q.start - d.end <= 3 for q in req.quotes):
+        return True  # the new thing is quoted right after the words ("turn it into '...'")
     articles = default_lexicon().words("generation", "new_articles")
-    return d.task == "image-to-image" and bool(d.capture) and str(d.capture).split()[0].lower() in articles
+    return bool(d.capture) and str(d.capture).split()[0].lower() in articles
 
 
 def _as_guided(d: Detection, generator: str) -> Detection:

@@ -16,6 +16,7 @@ def _rx(key: str) -> re.Pattern[str]:
 
 
 def _clean(text: str) -> str:
+    text = _rx("aside").sub("", text)  # "a robot doing it lol the kids will love it" -> "a robot doing it"
     text = text.strip().strip(" .!?;,\"'")
     lead, trail = _rx("lead"), _rx("trail")
     prev = None

@@ -338,7 +338,9 @@ def _question_at(part: str, asked: bool) -> str | None:
             return None  # "Can you describe this photo?" asks for a task, not a question about content
         first = re.match(r"[A-Za-z']+", body)
         if not asked or not first or first.group(0).lower() not in _question_start():
-            return None
+            # "..., the bed is made or not?": a yes/no question in statement order, put back in question order
+            yes_no = _rx("embedded_yes_no").match(body.rstrip(" ?")) if asked and _rx("or_not").search(body) else None
+            return f"{yes_no[2].capitalize()} {yes_no[1]} {yes_no[3]}?" if yes_no else None
     body = body.rstrip(" .!?")
     if not body:
         return None

@@ -157,9 +157,14 @@ class TextSlots:
         if own is not None:
             return own
         if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det) \
-                and not self._names_earlier_text(node, det.capture):
+                and not self._names_earlier_text(node, det.capture) and not self._builds_on_earlier(det.capture):
             return det.capture
         return self._bridge(node)
+
+    def _builds_on_earlier(self, text: str) -> bool:
+        """"a bedtime story based on that description": writing from an earlier text output, when there is one."""
+        return bool(pattern("literals", "builds_on").search(text)) and self._latest(
+            lambda n: "text" in self._outputs(n)) is not None
 
     def _names_earlier_text(self, node: Node, text: str) -> bool:
         """"transcribe memo.wav and then translate the recipe": a definite noun of a word or two, in a task that
