@@ -19,6 +19,8 @@ from .nodes import Node
 from .text import ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
+# Tasks that reword a text: after a verdict they take the text the verdict was about.
+REWORDS = {"translation", "summarization", "text2text-generation"}
 # Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
 # more likely means the user's own text than the verdict.
 ANALYTIC = {
@@ -115,8 +117,11 @@ class TextSlots:
         """Every language a translation goes into ("to German and to French": German, French)."""
         sentence = self.req.sentence_at(node.clause.start)
         rx = pattern("literals", "target_language")
-        m = rx.search(self.req.masked, node.clause.start, node.clause.end) or rx.search(
-            self.req.masked, sentence.start, sentence.end)
+        # after the task's own words first ("my abstract in Portuguese: '...' Please translate it for English")
+        after = max(node.clause.start, min(int(node.pos), node.clause.end))
+        m = (rx.search(self.req.masked, after, node.clause.end)
+             or rx.search(self.req.masked, node.clause.start, node.clause.end)
+             or rx.search(self.req.masked, sentence.start, sentence.end))
         if not m:
             return []
         found = [w.capitalize() for w in pattern("literals", "languages_in").findall(m.group(0))]
@@ -133,6 +138,7 @@ class TextSlots:
         found = self._given_text(node, det, capture)
         if found is None:
             found = self._earlier_output(node, second)
+            found = self._text_a_verdict_read(node, found)
         if found is None:
             found = self._request_text(node)
         if found is None:
@@ -146,6 +152,15 @@ class TextSlots:
         if found is None:
             raise missing_input(node.task, "text")
         return found
+
+    def _text_a_verdict_read(self, node: Node, found: str | int | None) -> str | int | None:
+        """"review '...' -> positive or negative? also -> spanish": a translation or summary after a verdict (a label,
+        a score) works on the text the verdict was about, not on the label."""
+        if not isinstance(found, int) or node.task not in REWORDS:
+            return found
+        producer = self.nodes[found]
+        text = producer.args.get("text")
+        return text if producer.task in ANALYTIC and isinstance(text, str) and text else found
 
     def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
         """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
