@@ -187,7 +187,7 @@ class KeywordDetector(QuestionRules):
         out, captured = self._mentions(request, kept)
         out, captured = coordinated(request, out, captured, self.tools)
         out, captured = elliptical(request, out, captured, self.tools)
-        out = self._drop_described(request, out, captured)
+        out = self._drop_described(request, out, captured, maps=_image_at_hand(request, available))
         out = similar_to_image(request, named_last(request, out, self.tools))
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))
@@ -282,7 +282,8 @@ class KeywordDetector(QuestionRules):
                 return None
         return det
 
-    def _drop_described(self, request: ParsedRequest, out: list[Detection], captured: list[bool]) -> list[Detection]:
+    def _drop_described(self, request: ParsedRequest, out: list[Detection], captured: list[bool],
+                        maps: bool = True) -> list[Detection]:
         """Rule 4: words after "draw a picture of" describe the picture: they ask for no task of their own, up to
         a connective that another task follows ("a joke about cats but say it out loud"). A task there that reads
         a medium the words name makes the text instead ("say out loud what's in this pic"): it is kept, and the
@@ -302,7 +303,9 @@ class KeywordDetector(QuestionRules):
             # Cut a capture that ran to the clause end (a rule-composed one, as in a list, is already cut).
             if end < clause_end and d.capture and d.capture == captured_text(request, d.end, clause_end):
                 kept[i] = replace(d, capture=captured_text(request, d.end, end))
-        return [d for d in kept if d.task in CONTROLLED or not any(a <= d.start < b for a, b in regions)]
+        # a map word there guides the picture ("in the same pose as man.jpg") only when a picture is at hand to take
+        # the map from; else it only describes ("a pic of a skeleton doing a kickflip")
+        return [d for d in kept if (maps and d.task in CONTROLLED) or not any(a <= d.start < b for a, b in regions)]
 
     def _reads_named_media(self, request: ParsedRequest, d: Detection, end: int,
                            out: list[Detection]) -> Detection | None:
@@ -418,3 +421,8 @@ class KeywordDetector(QuestionRules):
             )
         return out
 
+
+def _image_at_hand(req: ParsedRequest, avail: Available) -> bool:
+    """Whether a picture is named, attached or in the conversation (one a condition map could be taken from)."""
+    return any(r.media == "image" and not r.output for r in req.resources) or "image" in (
+        avail.user_media | avail.history_media)
