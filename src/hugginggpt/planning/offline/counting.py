@@ -23,6 +23,7 @@ def _vocabulary() -> tuple[dict[str, str], frozenset[str]]:
     return words, frozenset(str(w).lower() for w in section["generic"])
 
 
+@lru_cache(maxsize=4096)
 def singular(word: str) -> str:
     """``word`` without its plural ending (the lexicon's ``counting.singular`` rules): the first form the English
     dictionary knows ("zombies" -> zombie, not "zomby"), else the first rule's."""

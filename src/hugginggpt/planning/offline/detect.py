@@ -126,19 +126,20 @@ class KeywordDetector(QuestionRules):
         """Whether the request is about a document (invoice, receipt, form...) rather than a photo."""
         memo = self._memo_of(req)
         if "document" not in memo:
-            # file names count ("receipt.png" is a document), and words that name the file ("the table sales.png")
-            memo["document"] = bool(self._doc_rx.search(req.text.replace("_", " "))) or bool(
-                pattern("parsing", "document_by_file").search(req.masked))
+            memo["document"] = self._names_document(req, 0, len(req.text))
         found: bool = memo["document"]
         return found
+
+    def _names_document(self, req: ParsedRequest, start: int, end: int) -> bool:
+        """Whether the span names a document: a document noun, also inside a file name ("receipt.png",
+        "ledger_page.png"), or words that name the file ("the table sales.png")."""
+        return bool(self._doc_rx.search(req.text[start:end].replace("_", " "))) or bool(
+            pattern("parsing", "document_by_file").search(req.masked, start, end))
 
     def _document_near(self, req: ParsedRequest, start: int, end: int) -> bool:
         """Whether the span names a document, or names no file at all ("how many bottles are in shelf.jpg" after
         "the stock table inventory.jpg" counts bottles: the document is another file)."""
-        if not req.resources_in(start, end):
-            return True
-        return bool(self._doc_rx.search(req.text[start:end].replace("_", " "))) or bool(
-            pattern("parsing", "document_by_file").search(req.masked, start, end))
+        return not req.resources_in(start, end) or self._names_document(req, start, end)
 
     def _media_once(self, req: ParsedRequest, start: int, end: int) -> frozenset[str]:
         """``media_in``, read once per span of a request (each trigger match asks about its clause and the request)."""

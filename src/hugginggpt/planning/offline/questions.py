@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .lexicon import default_lexicon, pattern
-from .text import ParsedRequest, clause_question, extract_question
+from .text import ParsedRequest, clause_question, extract_question, field_question
 from .types import Available, Detection, ToolInfo
 
 
@@ -148,5 +148,5 @@ def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tup
                 sentence.start <= p < sentence.end for p, _ in asked):
             continue
         field = req.text[m.start("field") : m.end("field")]
-        out.append((m.start(), str(default_lexicon().raw["questions"]["field_question"]).format(field=field)))
+        out.append((m.start(), field_question(field)))
     return out

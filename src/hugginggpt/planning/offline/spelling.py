@@ -99,13 +99,14 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     """``text`` with misspelt task words mended (see the module's rules); quotes and file names are kept."""
     vocabulary, variants = _vocabulary(lexicon or default_lexicon())
     quoted = literal_spans(text)  # quotes, text after a colon and file names, as the request parser reads them
+    phrases = {k: v for k, v in variants.items() if " " in k}  # shorthands of several words ("hw many")
     out: list[str] = []
     last = 0
     for m in _WORD.finditer(text):
         if m.start() < last or any(a <= m.start() < b for a, b in quoted) or (
                 len(m.group(0)) == 1 and not _between_words(text, m)):
             continue
-        end, fixed = _phrase_variant(text, m.start(), variants)
+        end, fixed = _phrase_variant(text, m.start(), phrases)
         if fixed is None:
             end, fixed = m.end(), _mend(m.group(0), vocabulary, variants)
         if fixed is None:
@@ -117,9 +118,9 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     return "".join(out) + text[last:] if out else text
 
 
-def _phrase_variant(text: str, start: int, variants: dict[str, str]) -> tuple[int, str | None]:
+def _phrase_variant(text: str, start: int, phrases: dict[str, str]) -> tuple[int, str | None]:
     """A shorthand of several words at ``start`` ("hw many" -> "how many"), as typed in lower case."""
-    for key, value in variants.items():
-        if " " in key and text.startswith(key, start) and not text[start + len(key) : start + len(key) + 1].isalnum():
+    for key, value in phrases.items():
+        if text.startswith(key, start) and not text[start + len(key) : start + len(key) + 1].isalnum():
             return start + len(key), value
     return start, None

@@ -353,11 +353,21 @@ def _question_at(part: str, asked: bool) -> str | None:
             # a yes/no one ("do you think the stove is on"): "Is the stove on"
             yes_no = _rx("embedded_yes_no").match(body)
             if yes_no:
-                body = f"{yes_no[2]} {yes_no[1]} {yes_no[3]}"
+                body = _yes_no_order(yes_no)
             elif first.group(0).lower() == "the":  # "tell me the date of the announcement": what that is
-                return str(default_lexicon().raw["questions"]["field_question"]).format(field=body[4:])
+                return field_question(body[4:])
     return body[0].upper() + body[1:] + "?"
 
+
+
+def _yes_no_order(m: re.Match[str]) -> str:
+    """An embedded yes/no question put back in question order ("the stove is on" -> "is the stove on")."""
+    return f"{m[2]} {m[1]} {m[3]}"
+
+
+def field_question(field: str) -> str:
+    """The question that asks for a field ("the customer name" -> "What is the customer name?")."""
+    return str(default_lexicon().raw["questions"]["field_question"]).format(field=field)
 
 
 @lru_cache(maxsize=1)

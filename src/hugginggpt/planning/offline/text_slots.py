@@ -178,8 +178,11 @@ class TextSlots:
 
     def _builds_on_earlier(self, text: str) -> bool:
         """"a bedtime story based on that description": writing from an earlier text output, when there is one."""
-        return bool(pattern("literals", "builds_on").search(text)) and self._latest(
-            lambda n: "text" in self._outputs(n)) is not None
+        return bool(pattern("literals", "builds_on").search(text)) and self._has_earlier_text()
+
+    def _has_earlier_text(self) -> bool:
+        """Whether a task planned so far outputs a text."""
+        return self._latest(lambda n: "text" in self._outputs(n)) is not None
 
     def _names_earlier_text(self, node: Node, text: str) -> bool:
         """"transcribe memo.wav and then translate the recipe": a definite noun of a word or two, in a task that
@@ -189,7 +192,7 @@ class TextSlots:
             return False
         if {"image", "video"} & set(self.registry.get(node.task).outputs):
             return False
-        return self._latest(lambda n: "text" in self._outputs(n)) is not None
+        return self._has_earlier_text()
 
     def _points_back(self, node: Node, det: Detection) -> bool:
         """A clause taken whole as the text ("and then read it loud for me") that refers back ("it", "that
