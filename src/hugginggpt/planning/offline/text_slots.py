@@ -21,6 +21,19 @@ from .text import ParsedRequest, Resource, Span
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
 # Tasks that reword a text: after a verdict they take the text the verdict was about.
 REWORDS = {"translation", "summarization", "text2text-generation"}
+# Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
+# more likely means the user's own text than the verdict.
+ANALYTIC = {
+    "text-classification",
+    "token-classification",
+    "zero-shot-classification",
+    "sentence-similarity",
+    "image-classification",
+    "audio-classification",
+    "tabular-classification",
+    "feature-extraction",
+    "object-detection",
+}
 
 
 class TextSlots:
@@ -140,10 +153,6 @@ class TextSlots:
             raise missing_input(node.task, "text")
         return found
 
-    def _verdict(self, task: str) -> bool:
-        """Whether the task's text output is a verdict (a label, a score), not a text to work on (the task table)."""
-        return task in self.registry and self.registry.get(task).verdict
-
     def _text_a_verdict_read(self, node: Node, found: str | int | None) -> str | int | None:
         """"review '...' -> positive or negative? also -> spanish": a translation or summary after a verdict (a label,
         a score) works on the text the verdict was about, not on the label."""
@@ -151,7 +160,7 @@ class TextSlots:
             return found
         producer = self.nodes[found]
         text = producer.args.get("text")
-        return text if self._verdict(producer.task) and isinstance(text, str) and text else found
+        return text if producer.task in ANALYTIC and isinstance(text, str) and text else found
 
     def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
         """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
@@ -220,7 +229,7 @@ class TextSlots:
             return None
         pronoun = self.detector.has_pronoun(self.req, clause.start, clause.end)
         # A verdict (a label, a score) followed by "it" and an earlier quote: "it" is more likely the user's text.
-        analytic = self._verdict(self.nodes[producer].task)
+        analytic = self.nodes[producer].task in ANALYTIC
         quote_before = any(q.start < clause.start for q in self.req.quotes if q.start not in self.kept_quotes)
         unused = self._unused_quote()
         if clause.chained or (unused is None and not (analytic and pronoun and quote_before and not second)):
