@@ -18,7 +18,16 @@ from ...tasks import TaskRegistry
 from .given_maps import edits_of_maps, given_maps
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
-from .phrases import coordinated, described_end, elliptical, named_last, similar_to_image
+from .phrases import (
+    coordinated,
+    described_before,
+    described_end,
+    elliptical,
+    named_first,
+    named_last,
+    similar_to_image,
+    styled,
+)
 from .questions import QuestionRules
 from .text import Clause, ParsedRequest
 from .types import Available, Detection, ToolInfo
@@ -188,8 +197,8 @@ class KeywordDetector(QuestionRules):
         out, captured = self._mentions(request, kept)
         out, captured = coordinated(request, out, captured, self.tools)
         out, captured = elliptical(request, out, captured, self.tools)
-        out = self._drop_described(request, out, captured, maps=_image_at_hand(request, available))
-        out = similar_to_image(request, named_last(request, out, self.tools))
+        out = styled(request, self._drop_described(request, out, captured, maps=_image_at_hand(request, available)))
+        out = similar_to_image(request, named_first(request, named_last(request, out, self.tools), self.tools))
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))
         out = given_maps(request, edits_of_maps(request, out, CONTROLLED, set(self.tools)), CONTROLLED, set(self.tools))
@@ -276,7 +285,8 @@ class KeywordDetector(QuestionRules):
         clause = request.clause_at(m.start())
         det = Detection(t.task, m.start(), m.end())
         if t.capture:
-            det = replace(det, capture=captured_text(request, m.end(), clause.end))
+            capture = captured_text(request, m.end(), clause.end) or described_before(m.group(), t.task)
+            det = replace(det, capture=capture)
         if t.labels:
             det = replace(det, labels=listed_labels(request, m.end(), clause.end))
             if not det.labels:

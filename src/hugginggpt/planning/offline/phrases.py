@@ -9,6 +9,12 @@
   followed by another task ("tell me a joke about cats *but* say it out loud").
 - **The thing named last**: "album cover: a cello melting into a sunset -> image": a request that describes
   something and only then names what to make, as its one last step, asks for that thing from the description.
+- **The thing named first**: "short video: a wrestler slams his opponent, slow motion": a request that opens with
+  what to make and a colon asks for it, and the words after the colon describe it.
+- **Described before its noun**: "make a crystal sword image": with nothing after the noun, the words between the
+  request verb and the noun are the prompt.
+- **A style in the description**: "a picture of a lighthouse in a storm, in the style of an old oil painting": the
+  style is part of the picture's prompt, not an edit of the picture made.
 - **Similar to an image**: "a picture similar to this one", "a pic like it": the new image (video) is generated from
   a caption of the image referred to, not from the words.
 
@@ -169,3 +175,53 @@ def named_last(req: ParsedRequest, found: list[Detection], tools: Container[str]
         return found
     return [Detection(task, m.start("noun"), m.end("noun"), capture=prompt),
             *[d for d in found if d.start >= m.end("noun")]]
+
+
+def named_first(req: ParsedRequest, found: list[Detection], tools: Container[str]) -> list[Detection]:
+    """"short video: <description>": with no task before the colon's text ends, the opening noun asks for that thing
+    and the colon's text is its prompt."""
+    m = pattern("generation", "named_first").match(req.masked)
+    task = _task_of(m.group("noun")) if m else None
+    if m is None or task is None or task not in tools:
+        return found
+    text = next((q for q in req.quotes if q.start == m.end()), None)  # the colon's text (not a file name)
+    prompt = text.text.strip(" .!") if text else ""
+    if text is None or not prompt or any(d.start < text.end for d in found):
+        return found
+    return [Detection(task, m.start("noun"), m.end("noun"), capture=prompt), *found]
+
+
+def styled(req: ParsedRequest, found: list[Detection]) -> list[Detection]:
+    """Fold an edit asked only by "in the style of ..." into the prompt of the picture (video) described before it in
+    the same clause, when no file is named between them."""
+    out = list(found)
+    for d in found:
+        if d.task != "image-to-image" or not d.capture or not pattern("generation", "style_tail").match(req.masked,
+                                                                                                        d.start):
+            continue
+        clause = req.clause_at(d.start)
+        gen = max((g for g in out if g.task in FROM_IMAGE and g.capture and clause.start <= g.start < d.start),
+                  key=lambda g: g.start, default=None)
+        if gen is None or req.resources_in(gen.start, d.start):
+            continue
+        out[out.index(gen)] = replace(gen, capture=f"{gen.capture}, in the style of {d.capture}")
+        out.remove(d)
+    return out
+
+
+def described_before(matched: str, task: str) -> str | None:
+    """"make a crystal sword image" -> "a crystal sword": the words of a generation trigger's match between its
+    request verb and the noun of what it makes, when they say more than an article and adjectives."""
+    lex = default_lexicon()
+    words = matched.split()
+    nouns = [i for i, w in enumerate(words) if _task_of(w) == task]
+    if len(words) < 3 or not nouns or nouns[-1] < 2:
+        return None
+    start = 2 if words[1].lower() in lex.words("generation", "objects") else 1
+    between = words[start : nouns[-1]]
+    plain = set(lex.words("generation", "articles")) | set(lex.words("generation", "adjectives"))
+    lowered = [w.lower() for w in between]
+    if not lowered or lowered[0] not in lex.words("generation", "new_articles") or all(w in plain for w in lowered) \
+            or set(lowered) & set(lex.words("generation", "likeness")):
+        return None  # "imagine I have this image", "a similar picture to x.png": not described by these words
+    return " ".join(between)

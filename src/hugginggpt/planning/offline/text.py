@@ -231,13 +231,29 @@ def parse_request(text: str, connective_verbs: list[str]) -> ParsedRequest:
     masker = _masked(text)
     masker.pasted()
     quotes = sorted(masker.quotes, key=lambda q: q.start)
-    resources = sorted(masker.resources, key=lambda r: r.start)
+    resources = _corrected(text, sorted(masker.resources, key=lambda r: r.start))
     masked_text = "".join(masker.masked)
     sentences = _sentences(text, masked_text)
     clauses = _clauses(masked_text, sentences, connective_verbs)
     return ParsedRequest(
         text=text, masked=masked_text, quotes=quotes, resources=resources, sentences=sentences, clauses=clauses
     )
+
+
+def _corrected(text: str, resources: list[Resource]) -> list[Resource]:
+    """Drop a file the user takes back in favour of the next one ("c57.jpeg, or maybe c57.png, no, it's c57.jpg":
+    only c57.jpg); the name stays masked, so it is read as no words."""
+    out: list[Resource] = []
+    for i, r in enumerate(resources):
+        nxt = resources[i + 1] if i + 1 < len(resources) else None
+        if nxt is not None and nxt.media == r.media and not r.output:
+            between = text[r.start + len(r.name) : nxt.start]
+            same_name = r.name.rsplit(".", 1)[0] == nxt.name.rsplit(".", 1)[0]
+            if len(between) <= 80 and (_rx("file_correction").match(between)  # a taking back is a few words
+                                       or (same_name and _rx("file_alternative").match(between))):
+                continue
+        out.append(r)
+    return out
 
 
 def _sentences(text: str, masked: str) -> list[Span]:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 from ...tasks import TaskRegistry, TaskType
 from .counting import counted_label
-from .detect import Detection, KeywordDetector
+from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern
+from .literals import guided_prompt
 from .missing import missing_input, missing_labels
 from .nodes import Node
 from .text import ParsedRequest, Resource, Span
@@ -34,6 +35,9 @@ ANALYTIC = {
     "feature-extraction",
     "object-detection",
 }
+
+
+_GUIDED = frozenset(CONTROLLED.values())  # generation guided by a condition map
 
 
 class TextSlots:
@@ -169,6 +173,8 @@ class TextSlots:
             if caption is not None:
                 return caption
         own = self._clause_quote(node)
+        if own is not None and node.task in _GUIDED:
+            return guided_prompt(own) or own  # "new image: two robots wrestling, same pose" -> "two robots wrestling"
         if own is not None:
             return own
         if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det) \
