@@ -383,7 +383,8 @@ class KeywordDetector(QuestionRules):
         """The clause at ``index``, or the one after it when it only names the map ("then, using that depth map,
         generate '...'")."""
         step = next((c for c in req.clauses if c.index == index), None)
-        if step is not None and pattern("literals", "condition").search(req.masked, step.start, step.end) \
+        if step is not None and (pattern("literals", "condition").search(req.masked, step.start, step.end)
+                                 or pattern("generation", "map_step").match(req.masked, step.start, step.end)) \
                 and not pattern("generation", "guided_step").match(req.masked, step.start, step.end):
             step = next((c for c in req.clauses if c.index == index + 1), step)
         return step

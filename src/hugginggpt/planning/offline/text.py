@@ -320,7 +320,11 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
     if lead and not re.search(r"[.:,;-]\s*$", lead.group()) and _rx("file_statement").match(masked_sentence, offset):
         starts = starts[1:]  # "scan.png is a lab report, whats the potassium value?": the file is a statement's subject
     for start in starts:
-        question = _question_at(sentence.text[start:].strip(), asked)
+        part = sentence.text[start:].strip()  # "the load sheet x.jpg whats the total": asked of the file named
+        before = sentence.text[:start].rstrip()
+        if before.endswith(":") and _rx("question_colon").search(before[:-1]) and part.endswith("?"):
+            return part[0].upper() + part[1:]  # "q: max operating temp?": labelled a question, in any words
+        question = _question_at(part, asked or (start > offset and _asks_about_file(about_file, part)))
         if question:
             return question
     return None
@@ -336,7 +340,12 @@ def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | No
         return None
     if _rx("statement_order").match(part):
         return None  # "... and how it can improve well-being": what to write about, not a question
-    asks_file = _asks_about_file(bool(req.resources_in(clause.start, clause.end)), part)
+    names_file = bool(req.resources_in(clause.start, clause.end))
+    asks_file = _asks_about_file(names_file, part)
+    after_file = _rx("file_then_question").search(req.masked, clause.start, clause.end)
+    if names_file and after_file and not (_rx("polite").match(part) or asked or asks_file):
+        part = req.text[after_file.end() : clause.end].strip()  # "the load sheet x.jpg whats the total weight"
+        asks_file = _asks_about_file(True, part)
     return _question_at(part, asked or asks_file) if _rx("polite").match(part) or asked or asks_file else None
 
 

@@ -154,8 +154,17 @@ class TextSlots:
         if found is None and node.task == "conversational":
             found = self.req.text.strip()  # rule 7: "hey chatbot, how's your day?" - the message is the request
         if found is None:
+            found = self._reported_text(node)
+        if found is None:
             raise missing_input(node.task, "text")
         return found
+
+    def _reported_text(self, node: Node) -> str | None:
+        """Rule 8: "read me this text from my sister out loud she says running late ...": with no text found
+        otherwise, the words someone says, to the end of the request, after the task's clause begins."""
+        m = pattern("literals", "reported_text").search(self.req.text, node.clause.start)
+        text = m.group("text").strip().rstrip(".! ") if m else ""
+        return text if len(text.split()) >= 3 else None
 
     def _text_a_verdict_read(self, node: Node, found: str | int | None) -> str | int | None:
         """"review '...' -> positive or negative? also -> spanish": a translation or summary after a verdict (a label,
@@ -244,7 +253,7 @@ class TextSlots:
 
     def _request_text(self, node: Node) -> str | int | None:
         """Rule 3: a text the request gives elsewhere - an unused quote, a text file, the one image that holds it."""
-        unused = self._unused_quote(node)
+        unused = self._unused_quote(node) or self._quote_pointed_ahead(node)
         if unused is not None:
             self.used_quotes.add(unused.start)
             return unused.text
@@ -281,6 +290,14 @@ class TextSlots:
                 self.used_quotes.add(q.start)
                 return q.text
         return None
+
+    def _quote_pointed_ahead(self, node: Node) -> Span | None:
+        """"summarise the following extract and then translate the summary: '...'": a clause that points ahead at a
+        text takes the next quote, though a later task's clause holds it (that task then reads this one's output)."""
+        if not pattern("literals", "points_ahead").search(self.req.masked, node.clause.start, node.clause.end):
+            return None
+        return next((q for q in self.req.quotes if q.start >= node.clause.end and q.start not in self.used_quotes
+                     and q.start not in self.kept_quotes), None)
 
     def _unused_quote(self, node: Node | None = None) -> Span | None:
         """A quote no task has taken; for ``node``, none that a task of a later clause will take as its own text
