@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
-from .given_maps import edits_of_maps, given_maps
+from .given_maps import edits_of_maps, given_maps, maps_not_edits
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import (
@@ -201,7 +201,8 @@ class KeywordDetector(QuestionRules):
         out = similar_to_image(request, named_first(request, named_last(request, out, self.tools), self.tools))
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))
-        out = given_maps(request, edits_of_maps(request, out, CONTROLLED, set(self.tools)), CONTROLLED, set(self.tools))
+        out = edits_of_maps(request, maps_not_edits(request, out, CONTROLLED), CONTROLLED, set(self.tools))
+        out = given_maps(request, out, CONTROLLED, set(self.tools))
         return sorted(out, key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:

@@ -5,6 +5,8 @@
   extracts a map from it, and a picture asked for near it is generated under that map.
 - A map the request makes, then "turns into a new thing" ("find the canny outline of doodle.png and then turn it
   into an oil painting of a lighthouse"): the edit of a map is generation guided by it, not an image edit.
+- A map asked for in words of an edit ("turn skate.jpg into the pose thing with the stick figure"): the map's
+  extraction only, no edit beside it.
 """
 
 from __future__ import annotations
@@ -97,6 +99,17 @@ def edits_of_maps(req: ParsedRequest, found: list[Detection], controlled: dict[s
                     and req.clause_at(d.start).index in (here, here + 1):
                 out[i] = _as_guided(d, controlled[ctrl.task])
     return out
+
+
+def maps_not_edits(req: ParsedRequest, found: list[Detection], controlled: dict[str, str]) -> list[Detection]:
+    """"turn skate.jpg into the pose thing with the stick figure": an edit whose described result is a condition map
+    asked for in the same words is that map's extraction, not an edit too."""
+    def holds_map(d: Detection) -> bool:
+        clause = req.clause_at(d.start)
+        end = min(clause.end, d.end + len(str(d.capture)) + 2)
+        return any(c.task in controlled and d.end <= c.start < end for c in found)
+
+    return [d for d in found if not (d.task == "image-to-image" and d.capture and holds_map(d))]
 
 
 def _makes_picture(req: ParsedRequest, d: Detection) -> bool:
