@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -302,6 +304,26 @@ def start(config: Any, settings: RayServeSettings, *, host: str = "127.0.0.1", p
     serve.run(app, name=settings.app_name, route_prefix="/")
 
 
+class _StopSignal:
+    """Ctrl-C / SIGTERM as a flag: the first asks for a clean shutdown, whatever the main thread is doing (a signal
+    that arrives while Ray code runs is not lost as a KeyboardInterrupt inside it); a second one interrupts."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self._event.set()
+
+    def install(self) -> dict[int, Any]:
+        return {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def wait(self) -> None:
+        while not self._event.wait(timeout=1.0):  # a timeout keeps the main thread where signals are handled
+            pass
+
+
 def serve_forever(config: Any, settings: RayServeSettings, *, host: str = "127.0.0.1", port: int = 8005,
                   model_ids: list[str] | None = None, tasks: list[str] | None = None) -> None:
     """``hugginggpt models-server --ray-serve``: deploy, then wait until interrupted; shut Serve (and a local Ray)
@@ -311,14 +333,18 @@ def serve_forever(config: Any, settings: RayServeSettings, *, host: str = "127.0
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("models-server listens on %s: anyone who can reach it can run the hosted models", host)
+    stop = _StopSignal()
+    previous = stop.install()
     try:
         start(config, settings, host=host, port=port, model_ids=model_ids, tasks=tasks)
+        stop.install()  # again: starting Ray may have put its own handlers in place
         log.warning("Ray Serve application %r on http://%s:%d", settings.app_name, host, port)
-        while True:
-            time.sleep(3600)
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if ray.is_initialized():
             if settings.address:  # a shared cluster: remove only this application
                 serve.delete(settings.app_name)
