@@ -270,6 +270,12 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     tasks = [t.task for t in outcome.plan.tasks]
     assert tasks == ["canny-control", "canny-text-to-image"]
     assert not [n for n in outcome.notes if n.startswith("left out") and any(t in n for t in tasks)]
+    # the same across clauses: "my 3d render" is a bare second reading of the generation asked for later
+    outcome = planner.plan('get the normal map off my 3d render char.png then use it to make "a knight in gold armor"',
+                           PlanContext(default_registry()))
+    tasks = [t.task for t in outcome.plan.tasks]
+    assert tasks == ["normal-control", "normal-text-to-image"]
+    assert not [n for n in outcome.notes if n.startswith("left out")]
 
 
 @pytest.mark.slow

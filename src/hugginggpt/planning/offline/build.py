@@ -76,8 +76,8 @@ class GraphBuilder(TextSlots):
             # user names the missing input ("transcribe the audio"); otherwise the detection was likely wrong
             # (a stray keyword) and the rest of the plan still serves the user.
             clause = self.req.clause_at(det.start)
-            if any(n.task == det.task and n.clause.start == clause.start for n in self.nodes):
-                continue  # a second reading of a task its clause already planned: nothing was left out
+            if any(n.task == det.task and (n.clause.start == clause.start or not det.capture) for n in self.nodes):
+                continue  # a second reading of a task already planned ("my 3d render ... then use it to make '...'")
             if not self.nodes or (
                 err.media != "text" and err.media in self.detector.media_in(self.req, clause.start, clause.end)
             ):
