@@ -317,7 +317,7 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
     offset = lead.end() if lead else 0
     asked = sentence.text.rstrip().endswith("?") or _asks_about_file(about_file, sentence.text.strip())
     splits = [*_rx("question_split").finditer(masked_sentence), *_rx("file_then_question").finditer(masked_sentence)]
-    starts = [offset] + sorted(m.end() for m in splits if m.end() > offset)
+    starts = [offset, *sorted(m.end() for m in splits if m.end() > offset)]
     if lead and not re.search(r"[.:,;-]\s*$", lead.group()) and _rx("file_statement").match(masked_sentence, offset):
         starts = starts[1:]  # "scan.png is a lab report, whats the potassium value?": the file is a statement's subject
     for start in starts:
