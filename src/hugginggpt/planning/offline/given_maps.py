@@ -39,7 +39,8 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
         generator = controlled.get(task)
         if generator not in tools:
             continue
-        spans = [m.span() for m in rx.finditer(req.masked) if req.resources_in(m.start(), m.end(), "image")]
+        spans = [m.span() for m in rx.finditer(req.masked)
+                 if req.resources_in(m.start(), m.end(), "image") and _had(req, m.start(), m.end())]
         if not spans:
             continue
         near = [_near(req, a) for a, _ in spans]
@@ -52,6 +53,18 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
             out.append(made)
         out = [d for d in out if not (d.task == task and _extracts_given(req, d, spans))]
     return out
+
+
+def _had(req: ParsedRequest, start: int, end: int) -> bool:
+    """Whether the map phrase at ``start:end`` names a map the user has, not one asked for: a label before a colon
+    ("canny edges: x.jpg. then gen '...'") asks for the map, unless words of having come before or in it or the file
+    is named like a map; any other phrase ("the line drawing x.png", "x.png (already a normal map)") names one."""
+    if req.masked[start] == "0" or ":" not in req.masked[start:end]:
+        return True
+    sentence = req.sentence_at(start)
+    if pattern("controls", "possession").search(req.masked, sentence.start, end):
+        return True
+    return any(pattern("controls", "map_file").search(r.name.lower()) for r in req.resources_in(start, end, "image"))
 
 
 def _extracts_given(req: ParsedRequest, d: Detection, spans: list[tuple[int, int]]) -> bool:
