@@ -284,9 +284,13 @@ class TextSlots:
         previous = [q for q in self.req.quotes if q.start < clause.start and q.start not in self.kept_quotes]
         return previous[-1].text if previous else None
 
+    def _free(self, q: Span) -> bool:
+        """Whether no task has taken quote ``q`` and none keeps it as its own."""
+        return q.start not in self.used_quotes and q.start not in self.kept_quotes
+
     def _clause_quote(self, node: Node) -> str | None:
         for q in self.req.quotes_in(node.clause.start, node.clause.end):
-            if q.start not in self.used_quotes and q.start not in self.kept_quotes:
+            if self._free(q):
                 self.used_quotes.add(q.start)
                 return q.text
         return None
@@ -296,15 +300,13 @@ class TextSlots:
         text takes the next quote, though a later task's clause holds it (that task then reads this one's output)."""
         if not pattern("literals", "points_ahead").search(self.req.masked, node.clause.start, node.clause.end):
             return None
-        return next((q for q in self.req.quotes if q.start >= node.clause.end and q.start not in self.used_quotes
-                     and q.start not in self.kept_quotes), None)
+        return next((q for q in self.req.quotes if q.start >= node.clause.end and self._free(q)), None)
 
     def _unused_quote(self, node: Node | None = None) -> Span | None:
         """A quote no task has taken; for ``node``, none that a task of a later clause will take as its own text
         ("..., then make a reply audio saying '...'")."""
         return next(
-            (q for q in self.req.quotes if q.start not in self.used_quotes and q.start not in self.kept_quotes
-             and not (node and self._claimed_later(q, node))),
+            (q for q in self.req.quotes if self._free(q) and not (node and self._claimed_later(q, node))),
             None,
         )
 
