@@ -34,6 +34,21 @@ def test_one_call_for_all_real_choices_with_enums() -> None:
     assert "a/vit (likes=1, tags=vision)" in prompt and "news summaries" in prompt
 
 
+def test_candidate_lines_leave_out_what_says_nothing() -> None:
+    """No likes, and a tag that repeats the task's name (the heading of its candidates), are not shown; a long
+    description is cut at a word boundary."""
+    long = "EfficientNet-Lite0 trained on ImageNet-1k: names the main object of a photo among a thousand classes"
+    choices = [(T0, [{"id": "local/eff", "likes": 0, "tags": ["embedded", "offline"], "description": long},
+                     {"id": "a/vit", "likes": 169, "tags": ["image-classification", "vision"]}])]
+    llm = ScriptedLLM(json.dumps({"task_0": {"id": "a/vit", "reason": "popular"}}))
+    choose_models(llm, choices, request="classify cat.jpg")
+    prompt = llm.calls[0]["messages"][-1]["content"]
+    line = ("- local/eff (tags=embedded,offline): "
+            "EfficientNet-Lite0 trained on ImageNet-1k: names the main object of a photo…")
+    assert line in prompt
+    assert "- a/vit (likes=169, tags=vision)" in prompt and "likes=0" not in prompt
+
+
 def test_no_call_when_nothing_to_choose() -> None:
     llm = ScriptedLLM()
     assert choose_models(llm, [(T1, [{"id": "embedded/tts"}]), (T2, [])]) == {1: ("embedded/tts", ONLY_CANDIDATE)}

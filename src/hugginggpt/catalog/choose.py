@@ -24,12 +24,13 @@ def _candidate_id(candidate: dict[str, Any]) -> str:
     return str(candidate.get("id") or candidate.get("model_id") or candidate.get("model") or "")
 
 
-def _facts(candidate: dict[str, Any]) -> str:
+def _facts(candidate: dict[str, Any], task: str = "") -> str:
     """A compact line of the facts that help choosing (numbers, backend, tags)."""
     # Kept short on purpose: this line is repeated for every candidate of every task, and JARVIS-style prompts
-    # spend most of their selection tokens here. Likes rank popularity as well as downloads do.
+    # spend most of their selection tokens here. Likes rank popularity as well as downloads do; no likes and a tag
+    # that repeats the task's name (the heading of the candidates) say nothing and are left out.
     parts = []
-    if candidate.get("likes") is not None:
+    if candidate.get("likes"):
         parts.append(f"likes={candidate['likes']}")
     for key in ("backend", "language", "languages"):
         if candidate.get(key):
@@ -37,10 +38,19 @@ def _facts(candidate: dict[str, Any]) -> str:
             parts.append(f"{key}={','.join(map(str, value[:3])) if isinstance(value, list) else value}")
     if candidate.get("local") is not None:
         parts.append("local" if candidate["local"] else "remote")
-    tags = candidate.get("tags")
+    tags = [str(t) for t in candidate.get("tags") or () if str(t).lower() != task.lower()]
     if tags:
-        parts.append("tags=" + ",".join(map(str, list(tags)[:3])))
+        parts.append("tags=" + ",".join(tags[:3]))
     return ", ".join(parts)
+
+
+def _description(candidate: dict[str, Any], limit: int = 80) -> str:
+    """The card's one-line description, cut at a word boundary within ``limit`` characters."""
+    text = " ".join(str(candidate.get("description") or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def choice_schema(items: list[tuple[str, list[str]]]) -> dict[str, Any]:
@@ -110,8 +120,8 @@ def _ask(llm: LLM, asked: list[tuple[str, TaskSpec, list[dict[str, Any]]]], requ
          max_tokens: int) -> dict[str, Any]:
     prompts = chat_prompt("choose")
     items = [{"key": key, "task": task.task, "args": json.dumps(task.args, ensure_ascii=False),
-              "candidates": [{"id": _candidate_id(c), "facts": _facts(c),
-                              "description": str(c.get("description") or "")[:80]} for c in candidates]}
+              "candidates": [{"id": _candidate_id(c), "facts": _facts(c, task.task),
+                              "description": _description(c)} for c in candidates]}
              for key, task, candidates in asked]
     messages = [{"role": "system", "content": render(prompts.system)},
                 {"role": "user", "content": render(prompts.user, request=request, items=items)}]
