@@ -26,6 +26,15 @@ def test_real_words_quotes_and_file_names_are_left_alone():
         assert mend_spelling(text) == text
 
 
+def test_british_spellings_and_words_the_dictionary_lacks_are_kept():
+    # "colours" is two edits from "contours", "intro" one from "into": neither is a typo of them.
+    for text in ("the colours are washed out in rose.jpg", "a short video for my intro", "make a vlog thumbnail",
+                 "summarise the centre's programme, then visualise it in my favourite colour"):
+        assert mend_spelling(text) == text
+    assert mend_spelling("read the summry back 2 me") == "read the summary back to me"
+    assert mend_spelling("wat kinda music is it") == "what kind of music is it"
+
+
 def test_an_ambiguous_typo_is_not_guessed():
     # "sond" is one edit from both "sound" and "song": left as typed. "phot" is one edit from "photo" only.
     assert mend_spelling("sond of rain") == "sond of rain"

@@ -52,7 +52,8 @@ class GraphBuilder(TextSlots):
         self._ref_rx: dict[str, re.Pattern[str]] = {}
         determiners = words_alt(detector.lexicon.words("references", "determiners"))
         made = str(detector.lexicon.raw["references"]["made"])
-        self._made_rx = {media: re.compile(made.replace("<MEDIUM>", words_alt(nouns)), re.I)
+        any_medium = list(detector.lexicon.words("references", "made_any"))
+        self._made_rx = {media: re.compile(made.replace("<MEDIUM>", words_alt([*nouns, *any_medium])), re.I)
                          for media, nouns in detector.lexicon.media_nouns().items()}
         for name in registry.names:
             nouns = detector.lexicon.refs(name)

@@ -15,6 +15,11 @@ def _rx(key: str) -> re.Pattern[str]:
     return pattern("literals", key)
 
 
+# How much of a text's end the trailing words are looked for in at a time (the loop below takes more if they go on):
+# matching them against a whole 20,000-character capture, once per capture, made hostile requests slow.
+_TAIL = 400
+
+
 def _clean(text: str) -> str:
     text = _rx("aside").sub("", text)  # "a robot doing it lol the kids will love it" -> "a robot doing it"
     text = text.strip().strip(" .!?;,\"'")
@@ -23,7 +28,8 @@ def _clean(text: str) -> str:
     while prev != text:
         prev = text
         text = lead.sub("", text).strip()
-        text = trail.sub("", text).strip().strip(" .!?;,\"'")
+        cut = max(0, len(text) - _TAIL)
+        text = (text[:cut] + trail.sub("", text[cut:])).strip().strip(" .!?;,\"'")
     return text
 
 

@@ -4,6 +4,8 @@ A word is mended only when all of these hold:
 - the English dictionary of ``pyspellchecker`` does not know it (so real words, plurals and tenses stay as typed);
 - it is outside quotes, a text after a colon, pasted prose and file names, as the request parser finds them (a text
   to read aloud is the user's, typos included);
+- it is not one of the lexicon's ``spelling.keep`` words ("intro", "selfie": real, though not in the dictionary),
+  nor a British spelling of a word the dictionary knows ("colours", "summarise": ``spelling.british``);
 - it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
   lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
   the lexicon's ``spelling.variants`` as typed, in lower case ("foto", "pls", "u"; a one-letter one such as "n"
@@ -68,8 +70,9 @@ def _words_of(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
         for t in task.get("triggers") or []:
             found |= set(_LETTERS.findall(str(t["re"] if isinstance(t, dict) else t).lower()))
     known = _dictionary().known(found)
+    keep = {str(w).lower() for w in spelling.get("keep", [])}  # words as typed that the dictionary lacks
     variants = {str(k).lower(): str(v) for k, v in spelling.get("variants", {}).items()}
-    return frozenset(listed | set(known)), variants
+    return frozenset(listed | set(known) | keep), variants
 
 
 def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> str | None:
@@ -78,7 +81,7 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
         return None
     if word in variants:  # shorthands as typed, in lower case ("u", "pls"; "U" or "PLS" are left alone)
         return variants[word]
-    if len(low) < 4 or _dictionary().known([low]):
+    if len(low) < 4 or _dictionary().known([low]) or _british(low):
         return None
     if low.endswith("in") and _dictionary().known([low + "g"]):
         return word + "g"  # a dropped g, as typed in chat: "flyin", "doin", "makin"
@@ -88,6 +91,19 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
     if not near or (len(near) == 2 and near[1][1] == near[0][1]):
         return None
     return str(near[0][0])
+
+
+def _british(low: str) -> bool:
+    """Whether ``low`` is a British spelling of a word the (American) dictionary knows: "colours", "summarise",
+    "centre" (the lexicon's ``spelling.british`` endings, each with its American one)."""
+    pairs = default_lexicon().raw.get("spelling", {}).get("british", {})
+    for british, american in pairs.items():
+        for inner in (f"{british}s", f"{british}ed", f"{british}ing", f"{british}ful", british):
+            if inner in low:
+                candidate = low.replace(inner, inner.replace(british, str(american), 1), 1)
+                if candidate != low and _dictionary().known([candidate]):
+                    return True
+    return False
 
 
 def _between_words(text: str, m: re.Match[str]) -> bool:

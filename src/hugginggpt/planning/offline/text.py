@@ -325,7 +325,9 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
         before = sentence.text[:start].rstrip()
         if before.endswith(":") and _rx("question_colon").search(before[:-1]) and part.endswith("?"):
             return part[0].upper() + part[1:]  # "q: max operating temp?": labelled a question, in any words
-        question = _question_at(part, asked or (start > offset and _asks_about_file(about_file, part)))
+        # "x.jpg whats the total": words after the file (or after a split) that ask about it, with no question mark
+        question = _question_at(part, asked or ((start > offset or lead is not None)
+                                                and _asks_about_file(about_file, part)))
         if question:
             return question
     return None
@@ -368,8 +370,8 @@ def _question_at(part: str, asked: bool) -> str | None:
             yes_no = _rx("embedded_yes_no").match(body.rstrip(" ?")) if asked and _rx("or_not").search(body) else None
             return f"{yes_no[2].capitalize()} {yes_no[1]} {yes_no[3]}?" if yes_no else None
     body = body.rstrip(" .!?")
-    if not body:
-        return None
+    if not body or _rx("empty_question").match(body):
+        return None  # "could you check it for me?": the task asked for is the question
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
         body = _rx("contraction").sub(lambda c: f"{c[1]} is", body)  # "if there's a dog" -> "if there is a dog"
         wh = _rx("embedded").match(body)

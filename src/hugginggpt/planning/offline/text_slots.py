@@ -141,6 +141,8 @@ class TextSlots:
         """What fills a text slot: the first of the named rules below that finds a text."""
         found = self._given_text(node, det, capture)
         if found is None:
+            found = self._separate_text(node)
+        if found is None:
             found = self._earlier_output(node, second)
             found = self._text_a_verdict_read(node, found)
         if found is None:
@@ -158,6 +160,16 @@ class TextSlots:
         if found is None:
             raise missing_input(node.task, "text")
         return found
+
+    def _separate_text(self, node: Node) -> str | None:
+        """Rule 1b: "2. Separately, a spoken version of the same notice": a clause that says it stands apart reads
+        the text the task before it read, not that task's output."""
+        clauses = [c for c in self.req.clauses if c.end <= node.clause.start]
+        start = clauses[-1].start if clauses else node.clause.start  # "Separately" may be a clause of its own
+        if not pattern("references", "separately").search(self.req.text[start : node.clause.end]):
+            return None
+        earlier = self._latest(lambda n: isinstance(n.args.get("text"), str) and n.key != node.key)
+        return str(self.nodes[earlier].args["text"]) if earlier is not None else None
 
     def _reported_text(self, node: Node) -> str | None:
         """Rule 8: "read me this text from my sister out loud she says running late ...": with no text found
@@ -188,8 +200,23 @@ class TextSlots:
             return own
         if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det) \
                 and not self._names_earlier_text(node, det.capture) and not self._builds_on_earlier(det.capture):
-            return det.capture
+            return self._same_subject(node, det.capture) or det.capture
         return self._bridge(node)
+
+    def _same_subject(self, node: Node, text: str) -> str | None:
+        """"a pic of a raccoon gamer, and a short vid of the same thing for my intro": a medium made of "the same"
+        takes the prompt of the latest medium made before it (its own words after "the same" say what it is for)."""
+        if not pattern("references", "same_subject").match(text.strip()):
+            return None
+        return self._made_prompt(node)
+
+    def _made_prompt(self, node: Node) -> str | None:
+        """The prompt of the latest generated medium (image, video, audio), when ``node`` makes one too."""
+        media = {"image", "video", "audio"}
+        if not media & set(self._outputs(node)):
+            return None
+        made = self._latest(lambda n: isinstance(n.args.get("text"), str) and bool(media & set(self._outputs(n))))
+        return str(self.nodes[made].args["text"]) if made is not None else None
 
     def _builds_on_earlier(self, text: str) -> bool:
         """"a bedtime story based on that description": writing from an earlier text output, when there is one."""
@@ -266,12 +293,9 @@ class TextSlots:
     def _prompt_of_referred_media(self, node: Node) -> str | None:
         """Rule 4: "make a picture of a cat, then turn it into a video": the prompt of the generated medium the
         clause points at ("it", "the picture") is the new task's text."""
-        media = {"image", "video", "audio"}
-        if not media & set(self._outputs(node)) or not self.detector.has_pronoun(self.req, node.clause.start,
-                                                                                node.clause.end):
+        if not self.detector.has_pronoun(self.req, node.clause.start, node.clause.end):
             return None  # only a medium made from the same prompt: "a picture of a fox, then turn it into a clip"
-        made = self._latest(lambda n: isinstance(n.args.get("text"), str) and bool(media & set(self._outputs(n))))
-        return str(self.nodes[made].args["text"]) if made is not None else None
+        return self._made_prompt(node)
 
     def _earlier_turn_text(self, node: Node) -> str | None:
         """Rule 5: "it" with nothing in this request - an earlier turn's text, or a quote of an earlier clause."""
@@ -387,7 +411,8 @@ class TextSlots:
         words = text.lower().split()
         if not words:
             return True
-        if pattern("references", "bare").fullmatch(" ".join(words)):
+        if pattern("references", "bare").fullmatch(" ".join(words)) or pattern("references", "reply_to").fullmatch(
+                " ".join(words)):
             return True
         # "the translated text", "the identified categories": a short phrase ending in a word for a result (not a
         # new one: "a stormy version")
