@@ -228,6 +228,20 @@ def test_wording_sections_compile_and_read_requests() -> None:
     assert pattern("literals", "language_suffix").search("a cat in French")
 
 
+def test_a_word_list_can_be_words_a_pattern_must_not_follow() -> None:
+    """``<!section.key>`` is one lookbehind per listed word (a lookbehind has a fixed width): "say" is no speech
+    after any of them, and a word starts at a word boundary."""
+    import re
+
+    from hugginggpt.planning.offline.lexicon import expand
+
+    rx = re.compile(expand(r"<!speech.say_not_after>\bsay\b"), re.I)
+    for text in ("don't say", "I cannot say", "we say", "let's say", "I wanted to say", "yes, say"):
+        assert not rx.search(text), text
+    for text in ("say it", "please say", "hi say", "then say"):
+        assert rx.search(text), text
+
+
 def test_a_list_of_things_asks_for_each() -> None:
     """"a joke and an image of a cat" is one task per thing, sharing the words after the list."""
     outcome = OfflinePlanner(learned=False).plan(

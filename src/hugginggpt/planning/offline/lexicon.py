@@ -75,10 +75,24 @@ def source(section: str, key: str) -> str:
     return expand(str(default_lexicon().raw[section][key]))
 
 
+def not_after(words: Iterable[str]) -> str:
+    """Negative lookbehinds, one per entry of ``words`` (a lookbehind must have a fixed width, so an alternation
+    of words of several lengths cannot be one): the pattern that follows must not come right after any of them. An
+    entry that starts with a letter starts at a word boundary ("i " does not match the end of "hi "); one written
+    with a leading "-" is the end of a word ("-n't " matches "don't ")."""
+    out = []
+    for w in sorted(words, key=len, reverse=True):
+        ending = w.startswith("-")
+        body = re.escape(w[1:] if ending else w).replace(r"\ ", " ")
+        out.append(rf"(?<!\b{body})" if w[:1].isalpha() else rf"(?<!{body})")
+    return "".join(out)
+
+
 def expand(raw: str, lex: Lexicon | None = None) -> str:
     """``raw`` with each ``<section.key>`` word list of ``lex`` (default: the shipped lexicon) replaced by its
-    alternation; task triggers may name word lists too."""
+    alternation, and each ``<!section.key>`` by ``not_after`` of the list; task triggers may name word lists too."""
     lex = lex or default_lexicon()
+    raw = re.sub(r"<!([a-z_]+)\.([a-z_]+)>", lambda m: not_after(lex.words(m.group(1), m.group(2))), raw)
 
     def sub(m: re.Match[str]) -> str:
         sec, key = m.group(1), m.group(2)
