@@ -39,6 +39,8 @@ def test_an_ambiguous_typo_is_not_guessed():
     # "sond" is one edit from both "sound" and "song": left as typed. "phot" is one edit from "photo" only.
     assert mend_spelling("sond of rain") == "sond of rain"
     assert mend_spelling("phot of a cat") == "photo of a cat"
+    # "countr" is "count" less a letter and "counter" plus one: not read as a count
+    assert mend_spelling("my shop countr in shop.jpg") == "my shop countr in shop.jpg"
 
 
 _quote = st.text(alphabet=st.sampled_from("abcdefghij klmnop"), min_size=1, max_size=30).filter(

@@ -172,8 +172,9 @@ class KeywordDetector(QuestionRules):
         if t.text_only:
             # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
             end = m.end() if t.labels else clause.end
-            files = {r.media for r in req.resources_in(clause.start, clause.end)} - {"text"}
-            return not (self._media_once(req, clause.start, end) - {"text"}) and not files
+            start = self._after_earlier_step(req, clause.start, m.start())
+            files = {r.media for r in req.resources_in(start, clause.end)} - {"text"}
+            return not (self._media_once(req, start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
         if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
@@ -189,6 +190,18 @@ class KeywordDetector(QuestionRules):
             return True
         refers = self.has_pronoun(req, clause.start, clause.end)
         return bool(refers and avail.history_media & needed)
+
+    @staticmethod
+    def _after_earlier_step(req: ParsedRequest, start: int, pos: int) -> int:
+        """Where a text task's own words begin in its clause: after the last file before ``pos`` when "and" or
+        "then" joins another step between them ("memo.m4a, can you write it down and pick out the names": the
+        names are picked from the transcript, not from the recording), else the clause's start."""
+        files = [r for r in req.resources_in(start, pos) if r.media != "text"]
+        if not files:
+            return start
+        last = max(r.start + len(r.name) for r in files)
+        joined = re.search(r"\b(?:and|then)\b", req.masked[last:pos], re.I)
+        return last + joined.end() if joined else start
 
     # -- detection ------------------------------------------------------------------------------------------
     def detect(self, request: ParsedRequest, available: Available) -> list[Detection]:

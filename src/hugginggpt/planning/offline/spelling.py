@@ -6,6 +6,8 @@ A word is mended only when all of these hold:
   to read aloud is the user's, typos included);
 - it is not one of the lexicon's ``spelling.keep`` words ("intro", "selfie": real, though not in the dictionary),
   nor a British spelling of a word the dictionary knows ("colours", "summarise": ``spelling.british``);
+- a letter dropped to reach the planner's word is no better guess than one the dictionary would add ("countr" is
+  "count" less a letter and "counter" plus one: left as typed);
 - it is one edit (two for words of seven letters or more) from exactly one of the planner's own words: the
   lexicon's media nouns, action verbs, generation nouns, trigger words and ``spelling.words``; or it is one of
   the lexicon's ``spelling.variants`` as typed, in lower case ("foto", "pls", "u"; a one-letter one such as "n"
@@ -90,7 +92,10 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
     near = process.extract(low, vocabulary, scorer=OSA.distance, score_cutoff=limit, limit=2)
     if not near or (len(near) == 2 and near[1][1] == near[0][1]):
         return None
-    return str(near[0][0])
+    target = str(near[0][0])
+    if len(target) < len(low) and any(len(c) > len(low) for c in _dictionary().candidates(low) or ()):
+        return None  # "countr": dropping the "r" gives "count", adding an "e" gives "counter" - no guess
+    return target
 
 
 def _british(low: str) -> bool:

@@ -159,6 +159,8 @@ class _Masker:
                 continue  # "answer: which quarter...?", "Question: when...?": a question, routed as one
             if _rx("colon_step").match(m.group(1)):
                 continue  # "I'd like a poster: generate an image of ...": a step, not the user's text
+            if _rx("things_colon").search(self.text, 0, m.start()):
+                continue  # "need 2 things for the sale: a poster pic of ..., and a video of ...": what to make
             a, b = m.start(1), m.end(1)
             stop = _rx("colon_stop").search(self.text, a, b)  # "Context: <text> Question: <question>"
             b = stop.start() if stop else b

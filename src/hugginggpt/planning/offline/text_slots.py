@@ -158,8 +158,18 @@ class TextSlots:
         if found is None:
             found = self._reported_text(node)
         if found is None:
+            found = self._described_look(node)
+        if found is None:
             raise missing_input(node.task, "text")
         return found
+
+    def _described_look(self, node: Node) -> str | None:
+        """Rule 9: "I want to show the client how it looks with dark walnut cabinets ... Please use the lines for
+        the new picture": a picture with no prompt of its own takes how the user said it should look."""
+        if "image" not in self._outputs(node):
+            return None
+        m = pattern("literals", "look_description").search(self.req.text)
+        return m.group("text").strip() if m else None
 
     def _separate_text(self, node: Node) -> str | None:
         """Rule 1b: "2. Separately, a spoken version of the same notice": a clause that says it stands apart reads
