@@ -306,6 +306,7 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "a fox lol, oh actually a cat based on that description, the bed is made or not? ",
     "and a video of the same thing ",  # one capture per step to the clause end: 18-20 s with the trailing words
     "Separately, read it aloud. so I can see. colours, need 2 things a poster pic of a cake. x.png rows and classify ",
+    "how many cats in a.png and is any of them black and what is the time in b.wav and when did they say ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

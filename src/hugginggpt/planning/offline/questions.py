@@ -83,12 +83,15 @@ class QuestionRules:
                 continue
             # The sentence asks for a task ("what is in this photo?"); a clause of it that asks none may still ask
             # a question ("describe b.jpg, then tell me if there's a dog in a.jpg").
+            before = len(out)
             for c in req.clauses:
                 if s.start <= c.start < s.end and c.end <= s.end and not any(c.start <= d.start < c.end
                                                                               for d in found):
                     question = clause_question(req, c, asked=s.text.rstrip().endswith("?"))
                     if question:
                         out.append((c.start, question))
+            if len(out) == before and s.text.rstrip().endswith("?"):
+                out += _joined_question(req, s.start, s.end, found)
         return out
 
     def _worded_questions(self, req: ParsedRequest, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -120,13 +123,32 @@ class QuestionRules:
         )
         if image:
             return "document-question-answering" if self.mentions_document(req) else "visual-question-answering"
+        # "voicemail.wav what address did they say": asked of a recording the sentence names, answered from its
+        # transcript (not "what is the man saying", which the transcript is, nor "what is making the sound", which
+        # is about the sound, not the words)
+        audio = (bool(req.resources_in(sentence.start, sentence.end, "audio"))
+                 and bool(pattern("questions", "wh_asked").match(req.masked, pos, sentence.end))
+                 and not pattern("questions", "whole_transcript").match(req.masked, pos, sentence.end)
+                 and not pattern("questions", "about_sound").search(req.masked, pos, sentence.end))
         text = (
             any(not q.text.endswith("?") for q in req.quotes)
             or any(r.media == "text" for r in req.resources)
+            or audio
             or any("text" in t.outputs for t in earlier)
             or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end))
         )
         return "question-answering" if text else None
+
+
+def _joined_question(req: ParsedRequest, start: int, end: int, found: list[Detection]) -> list[tuple[int, str]]:
+    """"x.jpg how many ppl on the wall and is anyone not wearing a harness??": a question joined by "and" after the
+    sentence's last task, in a clause of that task, is asked too."""
+    last = max((d.end for d in found if start <= d.start < end), default=start)
+    m = pattern("questions", "joined").search(req.masked, last, end)
+    if m is None:
+        return []
+    text = req.text[m.end() : end].strip().rstrip(" ?!.")
+    return [(m.end(), text[0].upper() + text[1:] + "?")] if text else []
 
 
 def _answered_by_task(question: str, found: list[Detection]) -> bool:
