@@ -199,9 +199,9 @@ class KeywordDetector(QuestionRules):
         files = [r for r in req.resources_in(start, pos) if r.media != "text"]
         if not files:
             return start
-        last = max(r.start + len(r.name) for r in files)
-        joined = re.search(r"\b(?:and|then)\b", req.masked[last:pos], re.I)
-        return last + joined.end() if joined else start
+        last = max(r.end for r in files)
+        joined = pattern("parsing", "step_join").search(req.masked, last, pos)
+        return joined.end() if joined else start
 
     # -- detection ------------------------------------------------------------------------------------------
     def detect(self, request: ParsedRequest, available: Available) -> list[Detection]:

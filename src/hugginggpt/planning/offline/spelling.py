@@ -17,6 +17,7 @@ A word is mended only when all of these hold:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,17 @@ def _dictionary() -> SpellChecker:
     return SpellChecker(distance=1)
 
 
-_VOCABULARIES: dict[int, tuple[Lexicon, frozenset[str], dict[str, str]]] = {}
+@dataclass(frozen=True)
+class _Words:
+    """What a lexicon gives the speller: the planner's own words, the spelling variants, and the British endings
+    with their American ones."""
+
+    vocabulary: frozenset[str]
+    variants: dict[str, str]
+    british: tuple[tuple[str, str], ...]
+
+
+_VOCABULARIES: dict[int, tuple[Lexicon, _Words]] = {}
 
 
 def english_words(words: list[str]) -> set[str]:
@@ -48,15 +59,16 @@ def english_words(words: list[str]) -> set[str]:
     return set(_dictionary().known(words)) if words else set()
 
 
-def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
-    """The planner's own words (each one the dictionary knows, or one the lexicon lists) and spelling variants."""
+def _vocabulary(lexicon: Lexicon) -> _Words:
+    """The planner's own words (each one the dictionary knows, or one the lexicon lists), spelling variants and
+    British endings, read once per lexicon."""
     got = _VOCABULARIES.get(id(lexicon))
     if got is None or got[0] is not lexicon:
-        got = _VOCABULARIES[id(lexicon)] = (lexicon, *_words_of(lexicon))
-    return got[1], got[2]
+        got = _VOCABULARIES[id(lexicon)] = (lexicon, _words_of(lexicon))
+    return got[1]
 
 
-def _words_of(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
+def _words_of(lexicon: Lexicon) -> _Words:
     raw = lexicon.raw
     listed: set[str] = set(lexicon.verbs) | {str(w) for w in raw.get("document_nouns", [])}
     for words in lexicon.media_nouns().values():
@@ -74,16 +86,18 @@ def _words_of(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, str]]:
     known = _dictionary().known(found)
     keep = {str(w).lower() for w in spelling.get("keep", [])}  # words as typed that the dictionary lacks
     variants = {str(k).lower(): str(v) for k, v in spelling.get("variants", {}).items()}
-    return frozenset(listed | set(known) | keep), variants
+    british = tuple((str(k), str(v)) for k, v in spelling.get("british", {}).items())
+    return _Words(frozenset(listed | set(known) | keep), variants, british)
 
 
-def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> str | None:
+def _mend(word: str, words: _Words) -> str | None:
     low = word.lower()
+    vocabulary, variants = words.vocabulary, words.variants
     if low in vocabulary:
         return None
     if word in variants:  # shorthands as typed, in lower case ("u", "pls"; "U" or "PLS" are left alone)
         return variants[word]
-    if len(low) < 4 or _dictionary().known([low]) or _british(low):
+    if len(low) < 4 or _dictionary().known([low]) or _british(low, words.british):
         return None
     if low.endswith("in") and _dictionary().known([low + "g"]):
         return word + "g"  # a dropped g, as typed in chat: "flyin", "doin", "makin"
@@ -98,14 +112,13 @@ def _mend(word: str, vocabulary: frozenset[str], variants: dict[str, str]) -> st
     return target
 
 
-def _british(low: str) -> bool:
+def _british(low: str, pairs: tuple[tuple[str, str], ...]) -> bool:
     """Whether ``low`` is a British spelling of a word the (American) dictionary knows: "colours", "summarise",
-    "centre" (the lexicon's ``spelling.british`` endings, each with its American one)."""
-    pairs = default_lexicon().raw.get("spelling", {}).get("british", {})
-    for british, american in pairs.items():
+    "centre" (``pairs``: the lexicon's ``spelling.british`` endings, each with its American one)."""
+    for british, american in pairs:
         for inner in (f"{british}s", f"{british}ed", f"{british}ing", f"{british}ful", british):
             if inner in low:
-                candidate = low.replace(inner, inner.replace(british, str(american), 1), 1)
+                candidate = low.replace(inner, inner.replace(british, american, 1), 1)
                 if candidate != low and _dictionary().known([candidate]):
                     return True
     return False
@@ -118,9 +131,9 @@ def _between_words(text: str, m: re.Match[str]) -> bool:
 
 def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
     """``text`` with misspelt task words mended (see the module's rules); quotes and file names are kept."""
-    vocabulary, variants = _vocabulary(lexicon or default_lexicon())
+    words = _vocabulary(lexicon or default_lexicon())
     quoted = literal_spans(text)  # quotes, text after a colon and file names, as the request parser reads them
-    phrases = {k: v for k, v in variants.items() if " " in k}  # shorthands of several words ("hw many")
+    phrases = {k: v for k, v in words.variants.items() if " " in k}  # shorthands of several words ("hw many")
     out: list[str] = []
     last = 0
     for m in _WORD.finditer(text):
@@ -129,7 +142,7 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
             continue
         end, fixed = _phrase_variant(text, m.start(), phrases)
         if fixed is None:
-            end, fixed = m.end(), _mend(m.group(0), vocabulary, variants)
+            end, fixed = m.end(), _mend(m.group(0), words)
         if fixed is None:
             continue
         if m.group(0)[0].isupper():

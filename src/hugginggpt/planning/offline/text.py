@@ -56,6 +56,11 @@ class Resource:
     origin: str = "request"  # request / user / history
     output: bool = False  # "save it as out.png": a destination, never an input
 
+    @property
+    def end(self) -> int:
+        """Where the name ends in the request."""
+        return self.start + len(self.name)
+
 
 @dataclass(frozen=True)
 class Clause:
@@ -249,7 +254,7 @@ def _corrected(text: str, resources: list[Resource]) -> list[Resource]:
     for i, r in enumerate(resources):
         nxt = resources[i + 1] if i + 1 < len(resources) else None
         if nxt is not None and nxt.media == r.media and not r.output:
-            between = text[r.start + len(r.name) : nxt.start]
+            between = text[r.end : nxt.start]
             same_name = r.name.rsplit(".", 1)[0] == nxt.name.rsplit(".", 1)[0]
             if len(between) <= 80 and (_rx("file_correction").match(between)  # a taking back is a few words
                                        or (same_name and _rx("file_alternative").match(between))):

@@ -178,8 +178,7 @@ class TextSlots:
         start = clauses[-1].start if clauses else node.clause.start  # "Separately" may be a clause of its own
         if not pattern("references", "separately").search(self.req.text[start : node.clause.end]):
             return None
-        earlier = self._latest(lambda n: isinstance(n.args.get("text"), str) and n.key != node.key)
-        return str(self.nodes[earlier].args["text"]) if earlier is not None else None
+        return self._latest_text_arg()
 
     def _reported_text(self, node: Node) -> str | None:
         """Rule 8: "read me this text from my sister out loud she says running late ...": with no text found
@@ -225,8 +224,12 @@ class TextSlots:
         media = {"image", "video", "audio"}
         if not media & set(self._outputs(node)):
             return None
-        made = self._latest(lambda n: isinstance(n.args.get("text"), str) and bool(media & set(self._outputs(n))))
-        return str(self.nodes[made].args["text"]) if made is not None else None
+        return self._latest_text_arg(lambda n: bool(media & set(self._outputs(n))))
+
+    def _latest_text_arg(self, also: Callable[[Node], bool] = lambda n: True) -> str | None:
+        """The literal text argument of the latest task planned so far that has one (and passes ``also``)."""
+        key = self._latest(lambda n: isinstance(n.args.get("text"), str) and also(n))
+        return str(self.nodes[key].args["text"]) if key is not None else None
 
     def _builds_on_earlier(self, text: str) -> bool:
         """"a bedtime story based on that description": writing from an earlier text output, when there is one."""
@@ -421,8 +424,8 @@ class TextSlots:
         words = text.lower().split()
         if not words:
             return True
-        if pattern("references", "bare").fullmatch(" ".join(words)) or pattern("references", "reply_to").fullmatch(
-                " ".join(words)):
+        joined = " ".join(words)
+        if pattern("references", "bare").fullmatch(joined) or pattern("references", "reply_to").fullmatch(joined):
             return True
         # "the translated text", "the identified categories": a short phrase ending in a word for a result (not a
         # new one: "a stormy version")
