@@ -38,6 +38,7 @@ class QuestionRules:
             asked += self._sentence_questions(req, found, asked)
             asked += self._worded_questions(req, asked)
         asked += _field_questions(req, found, asked)
+        asked += _elliptic_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):
             if _answered_by_task(question, found):
@@ -171,4 +172,25 @@ def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tup
             continue
         field = req.text[m.start("field") : m.end("field")]
         out.append((m.start(), field_question(field)))
+    return out
+
+
+def _elliptic_questions(req: ParsedRequest, found: list[Detection],
+                        asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """"invoice.png - total due? due date?": a sentence of a few words and no verb, ending with a question mark,
+    asks for the field it names ("What is the due date?"), when it names a file, another question came before it,
+    or the request names a file and asks for no task ("look at dog.jpg. breed?"). A sentence that asks for a task
+    or holds a question already is not one."""
+    out: list[tuple[int, str]] = []
+    for s in req.sentences:
+        if any(s.start <= p < s.end for p, _ in asked) or any(s.start <= d.start < s.end for d in found):
+            continue
+        m = pattern("questions", "elliptic").match(req.masked[s.start : s.end])
+        if m is None:
+            continue
+        earlier = any(p < s.start for p, _ in asked + out) or any(
+            d.question and d.start < s.start for d in found)
+        if earlier or req.resources_in(s.start, s.end) or (req.resources and not found):
+            field = req.text[s.start + m.start("field") : s.start + m.end("field")]
+            out.append((s.start, field_question(field)))
     return out

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ...tasks import TaskRegistry, TaskType
 from .counting import counted_label
 from .detect import CONTROLLED, Detection, KeywordDetector
-from .lexicon import pattern
+from .lexicon import default_lexicon, pattern
 from .literals import guided_prompt
 from .missing import missing_input, missing_labels
 from .nodes import Node
@@ -127,9 +127,17 @@ class TextSlots:
              or rx.search(self.req.masked, node.clause.start, node.clause.end)
              or rx.search(self.req.masked, sentence.start, sentence.end))
         if not m:
-            return []
+            return self._coded_language(node, sentence)
         found = [w.capitalize() for w in pattern("literals", "languages_in").findall(m.group(0))]
         return list(dict.fromkeys(found))
+
+    def _coded_language(self, node: Node, sentence: Span) -> list[str]:
+        """A language named by its code right after the verb ("| translate es"), in the clause, else the sentence."""
+        rx = pattern("literals", "target_code")
+        m = (rx.search(self.req.masked, node.clause.start, node.clause.end)
+             or rx.search(self.req.masked, sentence.start, sentence.end))
+        codes = default_lexicon().raw["literals"]["language_codes"]
+        return [str(codes[m.group(1).lower()]).capitalize()] if m else []
 
     def _put(self, node: Node, slot: str, value: str | int) -> None:
         if isinstance(value, int):
