@@ -73,7 +73,7 @@ def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
 
 
 def _labels(raw: str) -> str | None:
-    parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(raw)]
+    parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(_rx("label_tail").sub("", raw))]
     parts = [_rx("label_article").sub("", p) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= 3]
     if len(labels) == 2 and _rx("label_negation").fullmatch(labels[1]):

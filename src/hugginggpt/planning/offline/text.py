@@ -32,6 +32,11 @@ _QUOTES = (
 _COLON_LITERAL = re.compile(r"(?<=[\w\"'\u201d\u2019]):[ \t]+(?=\S)([^\n]{8,})")
 
 
+def _quote_patterns() -> tuple[re.Pattern[str], ...]:
+    """Quotes by their marks, then quotes said in words, as dictated ("it says quote ... unquote")."""
+    return (*_QUOTES, _rx("spoken_quote"))
+
+
 def _rx(key: str) -> re.Pattern[str]:
     """A pattern of the lexicon's ``parsing`` section (English wording lives in ``lexicon.yaml``)."""
     return pattern("parsing", key)
@@ -148,7 +153,7 @@ class _Masker:
                 self.mask(a, b)
 
     def quoted(self) -> None:
-        for rx in _QUOTES:
+        for rx in _quote_patterns():
             for m in rx.finditer(self.text):
                 a, b = m.start(1), m.end(1)
                 if not self.free(m.start(), m.end()) and (a, b) not in self.taken:
@@ -187,6 +192,8 @@ class _Masker:
         ends = [m.end() for m in re.finditer(r"[.!?](?=\s+\S)", self.text)]
         if not ends:
             return
+        if self._pasted_after(ends[0]):
+            return
         a, b = 0, ends[-1]
         body, last = self.text[a:b], self.text[b:]
         if (len(body.split()) >= 12 and _rx("pasted_reference").search(last) and not _rx("pasted_personal").search(body)
@@ -194,6 +201,21 @@ class _Masker:
             start = len(body) - len(body.lstrip())
             self.quotes.append(Span(a + start, b, body.strip()))
             self.mask(a + start, b)
+
+
+    def _pasted_after(self, end: int) -> bool:
+        """"Can you make a resume of this text for me? The patient, 67 years, ...": prose after a first sentence that
+        points ahead at it is the user's text, by the same tests as prose pasted first, and when no sentence of it
+        opens with an action verb (then it asks for a next step)."""
+        head, body = self.text[:end], self.text[end:]
+        if not (_rx("pasted_ahead").search(head) and self.free(0, len(self.text))):
+            return False
+        if len(body.split()) < 12 or _rx("pasted_personal").search(body) or _rx("pasted_asks").search(body.strip()):
+            return False
+        a = end + len(body) - len(body.lstrip())
+        self.quotes.append(Span(a, len(self.text), body.strip()))
+        self.mask(a, len(self.text))
+        return True
 
 
 def _masked(text: str) -> _Masker:
@@ -210,7 +232,7 @@ def literal_spans(text: str) -> list[tuple[int, int]]:
     prose included), and every quote even where it holds a file name ("the text is: 'Thiz is ... www.x.com/a.jpg'")."""
     masker = _masked(text)
     masker.pasted()
-    quotes = [(m.start(1), m.end(1)) for rx in _QUOTES for m in rx.finditer(text)]
+    quotes = [(m.start(1), m.end(1)) for rx in _quote_patterns() for m in rx.finditer(text)]
     return sorted(masker.taken + quotes)
 
 
@@ -266,7 +288,8 @@ def _corrected(text: str, resources: list[Resource]) -> list[Resource]:
 def _sentences(text: str, masked: str) -> list[Span]:
     out: list[Span] = []
     start = 0
-    for m in re.finditer(r"[.!?]+(?=\s|$)|\n+", masked):
+    # (a bullet of a list written on one line starts a sentence: "... the following: • transcribe ...; • identify ...")
+    for m in re.finditer(r"[.!?]+(?=\s|$)|\n+|\s+(?=[\u2022\u25e6\u25aa\u2023]\s)", masked):
         end = m.end()
         if text[start:end].strip():
             out.append(_trimmed(text, start, end))

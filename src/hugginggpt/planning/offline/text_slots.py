@@ -216,7 +216,8 @@ class TextSlots:
         if own is not None:
             return own
         if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det) \
-                and not self._names_earlier_text(node, det.capture) and not self._builds_on_earlier(det.capture):
+                and not self._names_earlier_text(node, det.capture) and not self._builds_on_earlier(det.capture) \
+                and self._quote_pointed_ahead(node) is None:  # "translate this paragraph. <the paragraph>"
             return self._same_subject(node, det.capture) or det.capture
         return self._bridge(node)
 
@@ -335,10 +336,16 @@ class TextSlots:
 
     def _clause_quote(self, node: Node) -> str | None:
         for q in self.req.quotes_in(node.clause.start, node.clause.end):
-            if self._free(q):
+            if self._free(q) and not self._title_quote(node, q):
                 self.used_quotes.add(q.start)
                 return q.text
         return None
+
+    def _title_quote(self, node: Node, q: Span) -> bool:
+        """"kindly render the transcribed text into English ... under 'Inscriptions'": a quote that names what a
+        result is filed as, in a clause that names an earlier result, is no text of the clause's task."""
+        title = pattern("references", "quote_title").search(self.req.text, max(0, q.start - 20), q.start)
+        return title is not None and self._referenced(node, "text") is not None
 
     def _quote_pointed_ahead(self, node: Node) -> Span | None:
         """"summarise the following extract and then translate the summary: '...'": a clause that points ahead at a
