@@ -300,6 +300,9 @@ class KeywordDetector(QuestionRules):
         det = Detection(t.task, m.start(), m.end())
         if t.capture:
             capture = captured_text(request, m.end(), clause.end) or described_before(m.group(), t.task)
+            kind = pattern("generation", "kind_tail").search(m.group()) if capture else None
+            if kind and t.task == "text-to-image":
+                capture = f"{kind.group('kind')} {capture}"  # "draw me a logo for my bakery": a logo, of the bakery
             det = replace(det, capture=capture)
         if t.labels:
             det = replace(det, labels=listed_labels(request, m.end(), clause.end))
