@@ -307,6 +307,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "and a video of the same thing ",  # one capture per step to the clause end: 18-20 s with the trailing words
     "Separately, read it aloud. so I can see. colours, need 2 things a poster pic of a cake. x.png rows and classify ",
     "how many cats in a.png and is any of them black and what is the time in b.wav and when did they say ",
+    "x.png total? due date? \u2022 transcribe a.wav; it says quote bins unquote is that a or b or c | translate es. "
+    "draw me a logo for my bakery. Can you make a resume of this text? ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:
