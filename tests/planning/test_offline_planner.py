@@ -309,6 +309,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "how many cats in a.png and is any of them black and what is the time in b.wav and when did they say ",
     "x.png total? due date? \u2022 transcribe a.wav; it says quote bins unquote is that a or b or c | translate es. "
     "draw me a logo for my bakery. Can you make a resume of this text? ",
+    '{"s1": "a b", "s2": "c d"}; need: embedding; does it fall under x, y or z? my boss speak fast. gen 1 image. '
+    "draw a dog, then draw a cat, ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

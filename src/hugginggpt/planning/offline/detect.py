@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
-from .given_maps import edits_of_maps, given_maps, maps_not_edits
+from .given_maps import edits_of_maps, given_maps, map_only, maps_not_edits
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import (
@@ -63,6 +63,7 @@ class _Trigger:
     text_only: bool = False  # a text task's wording that means something else next to a file ("is this photo ...")
     no_file: bool = False  # wording that means another task when the clause names a file ("turn x.jpg into")
     no_document: bool = False  # wording that is a question when the request is about a document ("how many bedrooms")
+    needs_file: bool = False  # wording that asks only with a file at hand ("the restored photograph" in a thank-you)
 
 
 _Hit = tuple[_Trigger, re.Match[str]]
@@ -116,6 +117,7 @@ class KeywordDetector(QuestionRules):
                     bool(e.get("text_only")),
                     bool(e.get("no_file")),
                     bool(e.get("no_document")),
+                    bool(e.get("needs_file")),
                 )
 
     # -- media evidence -------------------------------------------------------------------------------------
@@ -177,6 +179,8 @@ class KeywordDetector(QuestionRules):
             return not (self._media_once(req, start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
+        if t.needs_file and not (req.resources or avail.user_media or avail.history_media):
+            return False
         if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
         if not needed:
@@ -215,8 +219,8 @@ class KeywordDetector(QuestionRules):
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))
         out = edits_of_maps(request, maps_not_edits(request, out, CONTROLLED), CONTROLLED, set(self.tools))
-        out = given_maps(request, out, CONTROLLED, set(self.tools))
-        return sorted(out, key=lambda d: d.start)
+        out = map_only(given_maps(request, out, CONTROLLED, set(self.tools)))
+        return sorted(_counted_again(out), key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:
         """Rule 1: every non-empty match of every trigger."""
@@ -289,9 +293,18 @@ class KeywordDetector(QuestionRules):
         own_quoted = request.quotes_in(clause.start, clause.end)
         if first_quoted and own_quoted and clause.index != first_clause.index:
             return None  # "generate 'a barn table' ... then, using that depth map, generate 'the same on a beach'"
+        if t.capture and clause.index != first_clause.index and self._new_thing(request, m, clause.end):
+            return None  # "draw a dog, then draw a cat": a new thing described in a clause of its own
         if first_quoted or not own_quoted:
             return -1
         return seen[t.task]
+
+    @staticmethod
+    def _new_thing(request: ParsedRequest, m: re.Match[str], end: int) -> bool:
+        """Whether the words a trigger captures describe a new thing ("a cat", "one picture of a cat"), not the
+        one made before ("the image", "it")."""
+        capture = captured_text(request, m.end(), end)
+        return bool(capture) and pattern("generation", "new_thing").match(capture or "") is not None
 
     @staticmethod
     def _detection(request: ParsedRequest, t: _Trigger, m: re.Match[str]) -> Detection | None:
@@ -445,10 +458,31 @@ class KeywordDetector(QuestionRules):
             if ctrl.start > gen.end:
                 cut = ctrl.start - gen.end
                 prompt = guided_prompt(req.text[gen.end : gen.end + max(cut, 0)])
+                if pattern("generation", "map_asked").fullmatch(req.text[gen.end : ctrl.start]):
+                    out.remove(gen)  # "can you make the depth image of it?": the map is what is made
+                    continue
+            if prompt and pattern("literals", "keeps_lead").match(prompt):
+                prompt = _shown_instead(req, gen) or prompt
             out[out.index(gen)] = replace(
                 gen, task=CONTROLLED[ctrl.task], capture=prompt or gen.capture, start=max(gen.start, ctrl.start) + 1
             )
         return out
+
+
+def _shown_instead(req: ParsedRequest, gen: Detection) -> str | None:
+    """"a new picture that keeps the soft outlines ... just as they are, but shows it in deep winter, covered in snow":
+    a prompt that only says what to keep; what the picture shows comes after "but", in its sentence."""
+    sentence = req.sentence_at(gen.start)
+    m = pattern("literals", "keeps_but").search(req.text, gen.end, sentence.end)
+    return m.group("text").strip(" ,.!?") if m else None
+
+
+def _counted_again(found: list[Detection]) -> list[Detection]:
+    """``found`` without a generation whose capture only counts what to make ("...; prompt=\"a loft office\"; gen 1
+    image"), when the same task is asked for otherwise too."""
+    rx = pattern("references", "count_only")
+    counted = [d for d in found if d.capture and rx.fullmatch(d.capture.strip(" .!"))]
+    return [d for d in found if d not in counted or not any(e.task == d.task for e in found if e not in counted)]
 
 
 def _image_at_hand(req: ParsedRequest, avail: Available) -> bool:

@@ -30,6 +30,30 @@ def _given_rx() -> dict[str, re.Pattern[str]]:
             for task, words in section["maps"].items()}
 
 
+@cache
+def _map_only_rx() -> re.Pattern[str]:
+    """A picture's whole prompt that only names a condition map ("the depth image of it")."""
+    section = default_lexicon().raw["controls"]
+    maps = "|".join(f"(?:{words})" for words in section["maps"].values())
+    return re.compile(str(section["map_only"]).replace("<MAP>", maps), re.I)
+
+
+def map_only(found: list[Detection]) -> list[Detection]:
+    """``found`` without a picture whose prompt only names a map that a task of the request extracts ("I must
+    make a depth map ... Can you make the depth image of it?": the map is what is asked for, twice)."""
+    extracted = {d.task for d in found} & set(default_lexicon().raw["controls"]["maps"])
+    if not extracted:
+        return found
+    return [d for d in found if not (d.task == "text-to-image" and d.capture and names_only_a_map(d.capture))]
+
+
+def names_only_a_map(text: str) -> bool:
+    """Whether ``text`` (a prompt, or a clause that asks to make something) only names a condition map: "the depth
+    image of it", "Can you make the depth image of it?"."""
+    asked = pattern("controls", "map_request_lead").match(text)
+    return _map_only_rx().fullmatch(text[asked.end() if asked else 0 :].strip()) is not None
+
+
 def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str, str],
                tools: set[str]) -> list[Detection]:
     """``found`` with the maps the user gives used as such: their extraction dropped, generation guided by them

@@ -27,6 +27,7 @@ from ...tasks import TaskRegistry, TaskType
 from .assemble import PlannedNode
 from .detect import CONTROLLED, Available, Detection
 from .features import request_features
+from .given_maps import names_only_a_map
 from .learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes, load_phrases
 from .text import ParsedRequest, media_of_resource
 
@@ -123,6 +124,8 @@ class LearnedPath:
             if CONTROLLED.get(task) in ruled:
                 continue  # the rules guide generation by a map the user gave: nothing extracts one
             start, end = feats.spans[int(np.argmax(clauses[:, i]))]
+            if task in CONTROLLED.values() and names_only_a_map(text[start:end]):
+                continue  # "can you make the depth image of it?": the map is what is asked for, not a picture
             inside = [d for d in found if start <= d.start < end]
             if inside and probs[i] < SHARED_CLAUSE_THRESHOLD:
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .lexicon import default_lexicon, pattern
-from .text import ParsedRequest, clause_question, extract_question, field_question
+from .text import ParsedRequest, clause_question, extract_question, field_question, reported_question
 from .types import Available, Detection, ToolInfo
 
 
@@ -41,8 +41,8 @@ class QuestionRules:
         asked += _elliptic_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):
-            if _answered_by_task(question, found):
-                continue
+            if _answered_by_task(question, found) or pattern("questions", "about_assistant").search(question):
+                continue  # (or a question about the assistant: "what kinds of tasks are you able to help with?")
             task = self._route_question(req, avail, pos, found)
             if pos in quoted_only and task == "question-answering":
                 continue  # without an image to ask about, a bare quoted question is text for another task
@@ -79,6 +79,8 @@ class QuestionRules:
                 continue
             if not any(s.start <= d.start < s.end for d in found):
                 question = extract_question(s, req.masked[s.start : s.end], bool(req.resources_in(s.start, s.end)))
+                if question is None and not found and req.resources:
+                    question = reported_question(s.text)  # "my roommate is asking me what color the flag is"
                 if question:
                     out.append((s.start, question))
                 continue

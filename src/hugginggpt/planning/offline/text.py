@@ -28,6 +28,9 @@ _QUOTES = (
     re.compile(r"\u201c([^\u201d]+?)\u201d"),
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
 )
+# A quoted JSON key and the start of its value ('{"s1": "...", "s2": "..."}'), after "{" or ",".
+_JSON_KEY = re.compile(r"[A-Za-z_][\w.-]{0,30}$")
+_JSON_VALUE = re.compile(r"\s*:\s*[\"'\u201c{\[\d-]")
 # "Summarize this: <text>" - a literal after a colon, up to the end of the line.
 _COLON_LITERAL = re.compile(r"(?<=[\w\"'\u201d\u2019]):[ \t]+(?=\S)([^\n]{8,})")
 
@@ -160,6 +163,9 @@ class _Masker:
                     continue
                 if any(r.start == a for r in self.resources):
                     continue  # a quoted file name: already a resource
+                if (_JSON_KEY.match(m.group(1)) and _JSON_VALUE.match(self.text, m.end())
+                        and self.text[max(0, m.start() - 40) : m.start()].rstrip().endswith(("{", ","))):
+                    continue  # '{"s1": "Reset your password ..."}': a key names the text that follows, it is none
                 self.quotes.append(Span(a, b, m.group(1).strip()))
                 self.mask(a, b)
 
@@ -169,6 +175,8 @@ class _Masker:
                 continue  # "answer: which quarter...?", "Question: when...?": a question, routed as one
             if _rx("colon_step").match(m.group(1)):
                 continue  # "I'd like a poster: generate an image of ...": a step, not the user's text
+            if _rx("command_colon").search(self.text, max(0, m.start() - 20), m.start()):
+                continue  # "text=...; need: embedding vector": a field that names the task, as in a command
             if _rx("things_colon").search(self.text, 0, m.start()):
                 continue  # "need 2 things for the sale: a poster pic of ..., and a video of ...": what to make
             a, b = m.start(1), m.end(1)
@@ -359,8 +367,28 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
         question = _question_at(part, asked or ((start > offset or lead is not None)
                                                 and _asks_about_file(about_file, part)))
         if question:
-            return question
+            return _reported(sentence.text, question)
     return None
+
+
+def _reported(sentence: str, question: str) -> str:
+    """"A tourist asks me which wine is for fish, what I answer?": a question about what to answer someone is that
+    someone's question, when the sentence reports it."""
+    if not _rx("meta_question").match(question):
+        return question
+    return reported_question(sentence) or question
+
+
+def reported_question(sentence: str) -> str | None:
+    """The question a sentence reports someone asking ("a tourist asks me which wine is for fish"), or None."""
+    m = _rx("reported_question").search(sentence)
+    if m is None:
+        return None
+    body = m.group("q").rstrip(" .!")
+    wh = _rx("embedded").match(body)  # "what colour the car is" -> "what colour is the car"
+    if wh:
+        body = " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w)
+    return body[0].upper() + body[1:] + "?"
 
 
 def clause_question(req: ParsedRequest, clause: Clause, asked: bool) -> str | None:
