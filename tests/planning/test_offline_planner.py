@@ -311,6 +311,7 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "draw me a logo for my bakery. Can you make a resume of this text? ",
     '{"s1": "a b", "s2": "c d"}; need: embedding; does it fall under x, y or z? my boss speak fast. gen 1 image. '
     "draw a dog, then draw a cat, ",
+    "Expected: one label. Actual: pending. Whit kind o bird is it? say it out loud to me slowly please i cant see ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

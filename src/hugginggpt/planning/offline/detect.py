@@ -304,7 +304,7 @@ class KeywordDetector(QuestionRules):
         """Whether the words a trigger captures describe a new thing ("a cat", "one picture of a cat"), not the
         one made before ("the image", "it")."""
         capture = captured_text(request, m.end(), end)
-        return bool(capture) and pattern("generation", "new_thing").match(capture or "") is not None
+        return capture is not None and pattern("generation", "new_thing").match(capture) is not None
 
     @staticmethod
     def _detection(request: ParsedRequest, t: _Trigger, m: re.Match[str]) -> Detection | None:

@@ -126,6 +126,8 @@ class LearnedPath:
             start, end = feats.spans[int(np.argmax(clauses[:, i]))]
             if task in CONTROLLED.values() and names_only_a_map(text[start:end]):
                 continue  # "can you make the depth image of it?": the map is what is asked for, not a picture
+            if not parsed.masked[start:end].strip(" .!?"):
+                continue  # a clause the parser blanked ("Expected: a polite reply"): nothing is asked there
             inside = [d for d in found if start <= d.start < end]
             if inside and probs[i] < SHARED_CLAUSE_THRESHOLD:
                 continue

@@ -97,6 +97,8 @@ def _mend(word: str, words: _Words) -> str | None:
         return None
     if word in variants:  # shorthands as typed, in lower case ("u", "pls"; "U" or "PLS" are left alone)
         return variants[word]
+    if len(word) > 2 and word[0].isupper() and word[1:].islower() and low in variants:
+        return variants[low]  # "Whit kind o bird": capitalised to start a sentence (the caller keeps the capital)
     if len(low) < 4 or _dictionary().known([low]) or _british(low, words.british):
         return None
     if low.endswith("in") and _dictionary().known([low + "g"]):

@@ -155,6 +155,17 @@ class _Masker:
                 self.resources.append(Resource(name=name, media=media, start=a, output=is_out))
                 self.mask(a, b)
 
+    def outcomes(self) -> None:
+        """"2. Capture the reply. Expected: a polite reply. Actual: pending.": a test's expected or actual outcome
+        asks for nothing and holds no text of the user's; it is blanked (its last stop kept, so sentences still end)."""
+        for m in _rx("outcome_line").finditer(self.text):
+            end = re.search(r"[.!?](?=\s|$)|\n|$", self.text[m.end() :])
+            b = m.end() + (end.start() if end else 0)
+            if b > m.start() and self.free(m.start(), b):
+                for i in range(m.start(), b):
+                    self.masked[i] = " "
+                self.taken.append((m.start(), b))
+
     def quoted(self) -> None:
         for rx in _quote_patterns():
             for m in rx.finditer(self.text):
@@ -230,6 +241,7 @@ def _masked(text: str) -> _Masker:
     """``text`` with its files, quotes and texts after a colon masked (what ``parse_request`` reads first)."""
     masker = _Masker(text)
     masker.files()
+    masker.outcomes()
     masker.quoted()
     masker.after_colons()
     return masker

@@ -442,6 +442,8 @@ class TextSlots:
         joined = " ".join(words)
         if pattern("references", "bare").fullmatch(joined) or pattern("references", "reply_to").fullmatch(joined):
             return True
+        if pattern("references", "leading_how").match(joined):
+            return True  # "it out loud to me slowly please i dont under stand all them big words": "it", said so
         # "the translated text", "the identified categories": a short phrase ending in a word for a result (not a
         # new one: "a stormy version")
         if len(words) <= 6 and words[-1].strip(".,!?") in self._result_nouns and words[0] not in ("a", "an"):
