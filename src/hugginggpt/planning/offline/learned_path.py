@@ -29,6 +29,7 @@ from .detect import CONTROLLED, Available, Detection
 from .features import request_features
 from .given_maps import names_only_a_map
 from .learned import Embed, LearnedModel, Prototypes, ToolSig, embed_prototypes, load_phrases
+from .lexicon import pattern
 from .text import ParsedRequest, media_of_resource
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,11 @@ class LearnedPath:
         their output). A task whose media input nothing in the request, the attachments or another task can give
         is left out: the detector guessed from words alone.
         """
+        if not (found or parsed.resources or available.user_media) and pattern("parsing", "social_opening").match(text):
+            # "THANK YOU SOOOO MUCH!!!! my brother loved the dragon story", "This is to acknowledge receipt of the
+            # translated summary": thanks, a greeting or an acknowledgement that names no file and asks the rules for
+            # nothing gets no task from the detector either (it would guess one from the words the message mentions)
+            return []
         feats = request_features(text, self.planner.embed, parsed)
         ruled = {d.task for d in found}
         probs, clauses = self.planner.probabilities(feats, self.rule_vector(sorted(ruled)))

@@ -23,7 +23,6 @@ _URL = re.compile(r"https?://[^\s'\"<>]+", re.I)
 # Quotes: straight quotes must not touch letters on the outside, so apostrophes ("don't") are never quotes. Double
 # quotes may span lines (a pasted paragraph to read aloud or translate); single quotes stay on one line.
 _QUOTES = (
-    re.compile(r"(?<![\w])'((?:[^'\n]|'(?=[a-z]))*?[^\s'])'(?![A-Za-z0-9])"),
     re.compile(r'"([^"]+?)"'),
     re.compile(r"\u201c([^\u201d]+?)\u201d"),
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
@@ -36,8 +35,9 @@ _COLON_LITERAL = re.compile(r"(?<=[\w\"'\u201d\u2019]):[ \t]+(?=\S)([^\n]{8,})")
 
 
 def _quote_patterns() -> tuple[re.Pattern[str], ...]:
-    """Quotes by their marks, then quotes said in words, as dictated ("it says quote ... unquote")."""
-    return (*_QUOTES, _rx("spoken_quote"))
+    """Quotes by their marks (single quotes first: the lexicon's, which knows the elisions that open no quote, "'bout",
+    "'em"), then quotes said in words, as dictated ("it says quote ... unquote")."""
+    return (_rx("single_quote"), *_QUOTES, _rx("spoken_quote"))
 
 
 def _rx(key: str) -> re.Pattern[str]:
