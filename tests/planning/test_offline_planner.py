@@ -228,6 +228,25 @@ def test_wording_sections_compile_and_read_requests() -> None:
     assert pattern("literals", "language_suffix").search("a cat in French")
 
 
+def test_every_word_of_the_lexicon_is_a_word() -> None:
+    """YAML reads an unquoted yes, no, true, on or off as a boolean: in a word list it would silently match "True"
+    instead of the word. Only a trigger's flags may be booleans."""
+    from hugginggpt.planning.offline.lexicon import default_lexicon
+
+    flags = {"weak", "capture", "labels", "generic", "text_only", "no_file", "no_document", "needs_file"}
+
+    def booleans(value: object, path: str) -> list[str]:
+        if isinstance(value, bool):
+            return [] if path.rsplit(".", 1)[-1] in flags else [path]
+        if isinstance(value, dict):
+            return [p for k, v in value.items() for p in booleans(k, path) + booleans(v, f"{path}.{k}")]
+        if isinstance(value, list):
+            return [p for i, v in enumerate(value) for p in booleans(v, f"{path}[{i}]")]
+        return []
+
+    assert booleans(default_lexicon().raw, "lexicon") == []
+
+
 def test_a_word_list_can_be_words_a_pattern_must_not_follow() -> None:
     """``<!section.key>`` is one lookbehind per listed word (a lookbehind has a fixed width): "say" is no speech
     after any of them, and a word starts at a word boundary."""
