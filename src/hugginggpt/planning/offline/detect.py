@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
-from .given_maps import edits_of_maps, given_maps, map_only, maps_not_edits
+from .given_maps import edits_of_maps, given_maps, map_only, maps_not_edits, names_only_a_map
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import (
@@ -451,7 +451,7 @@ class KeywordDetector(QuestionRules):
                     and not self._step_on_result(req, req.clause_at(d.start), gen_clause)
                 ),
                 None,
-            ) or self._named_condition(req, gen, found)
+            ) or self._named_condition(req, gen, found) or _only_condition(req, gen, found)
             if ctrl is None:
                 continue
             prompt = guided_prompt(gen.capture) if gen.capture else None  # "draw a cup from them" -> "a cup"
@@ -467,6 +467,17 @@ class KeywordDetector(QuestionRules):
                 gen, task=CONTROLLED[ctrl.task], capture=prompt or gen.capture, start=max(gen.start, ctrl.start) + 1
             )
         return out
+
+
+def _only_condition(req: ParsedRequest, gen: Detection, found: list[Detection]) -> Detection | None:
+    """"• Keep the exact outlines of the shoe • New visual: same sneaker in a neon alley": the one condition map the
+    request asks for, in another sentence, guides a picture whose sentence refers back ("same", "from it")."""
+    controls = [d for d in found if d.task in CONTROLLED]
+    if len(controls) != 1 or (gen.capture and names_only_a_map(gen.capture)):
+        return None  # (nor a picture that only names the map: "can you make the depth image of it?")
+    sentence = req.sentence_at(gen.start)
+    refers = pattern("references", "condition_back").search(req.masked, sentence.start, sentence.end)
+    return controls[0] if refers else None
 
 
 def _shown_instead(req: ParsedRequest, gen: Detection) -> str | None:
