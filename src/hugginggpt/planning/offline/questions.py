@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .lexicon import default_lexicon, pattern
-from .text import ParsedRequest, clause_question, extract_question, field_question, reported_question
+from .text import ParsedRequest, as_question, clause_question, extract_question, field_question, reported_question
 from .types import Available, Detection, ToolInfo
 
 
@@ -151,7 +151,7 @@ def _joined_question(req: ParsedRequest, start: int, end: int, found: list[Detec
     if m is None:
         return []
     text = req.text[m.end() : end].strip().rstrip(" ?!.")
-    return [(m.end(), text[0].upper() + text[1:] + "?")] if text else []
+    return [(m.end(), as_question(text))] if text else []
 
 
 def _answered_by_task(question: str, found: list[Detection]) -> bool:

@@ -27,6 +27,8 @@ _QUOTES = (
     re.compile(r"\u201c([^\u201d]+?)\u201d"),
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
 )
+# Where a test's outcome line ends: its last stop, a line break or the end of the request.
+_OUTCOME_END = re.compile(r"[.!?](?=\s|$)|\n|$")
 # A quoted JSON key and the start of its value ('{"s1": "...", "s2": "..."}'), after "{" or ",".
 _JSON_KEY = re.compile(r"[A-Za-z_][\w.-]{0,30}$")
 _JSON_VALUE = re.compile(r"\s*:\s*[\"'\u201c{\[\d-]")
@@ -159,8 +161,8 @@ class _Masker:
         """"2. Capture the reply. Expected: a polite reply. Actual: pending.": a test's expected or actual outcome
         asks for nothing and holds no text of the user's; it is blanked (its last stop kept, so sentences still end)."""
         for m in _rx("outcome_line").finditer(self.text):
-            end = re.search(r"[.!?](?=\s|$)|\n|$", self.text[m.end() :])
-            b = m.end() + (end.start() if end else 0)
+            end = _OUTCOME_END.search(self.text, m.end())
+            b = end.start() if end else m.end()
             if b > m.start() and self.free(m.start(), b):
                 for i in range(m.start(), b):
                     self.masked[i] = " "
@@ -397,9 +399,17 @@ def reported_question(sentence: str) -> str | None:
     if m is None:
         return None
     body = m.group("q").rstrip(" .!")
-    wh = _rx("embedded").match(body)  # "what colour the car is" -> "what colour is the car"
-    if wh:
-        body = " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w)
+    return as_question(_verb_first(body) or body)  # "what colour the car is" -> "What colour is the car?"
+
+
+def _verb_first(body: str) -> str | None:
+    """An embedded wh-question in question order ("what color the car is" -> "what color is the car"), or None."""
+    wh = _rx("embedded").match(body)
+    return " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w) if wh else None
+
+
+def as_question(body: str) -> str:
+    """``body`` written as a question: a capital first, a question mark last."""
     return body[0].upper() + body[1:] + "?"
 
 
@@ -444,9 +454,9 @@ def _question_at(part: str, asked: bool) -> str | None:
         return None  # "could you check it for me?": the task asked for is the question
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
         body = _rx("contraction").sub(lambda c: f"{c[1]} is", body)  # "if there's a dog" -> "if there is a dog"
-        wh = _rx("embedded").match(body)
-        if wh:
-            body = " ".join(w for w in (wh[1], wh[3], wh[2], wh[4], wh[5]) if w)
+        reordered = _verb_first(body)
+        if reordered:
+            body = reordered
         elif (first := re.match(r"[A-Za-z']+", body)) and first.group(0).lower() not in _question_start():
             # a yes/no one ("do you think the stove is on"): "Is the stove on"
             yes_no = _rx("embedded_yes_no").match(body)
@@ -454,7 +464,7 @@ def _question_at(part: str, asked: bool) -> str | None:
                 body = _yes_no_order(yes_no)
             elif first.group(0).lower() == "the":  # "tell me the date of the announcement": what that is
                 return field_question(body[4:])
-    return body[0].upper() + body[1:] + "?"
+    return as_question(body)
 
 
 

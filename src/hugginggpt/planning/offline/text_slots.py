@@ -123,9 +123,8 @@ class TextSlots:
         rx = pattern("literals", "target_language")
         # after the task's own words first ("my abstract in Portuguese: '...' Please translate it for English")
         after = max(node.clause.start, min(int(node.pos), node.clause.end))
-        m = (rx.search(self.req.masked, after, node.clause.end)
-             or rx.search(self.req.masked, node.clause.start, node.clause.end)
-             or rx.search(self.req.masked, sentence.start, sentence.end))
+        m = self._first_match(rx, (after, node.clause.end), (node.clause.start, node.clause.end),
+                              (sentence.start, sentence.end))
         if not m:
             return self._coded_language(node, sentence)
         found = [w.capitalize() for w in pattern("literals", "languages_in").findall(m.group(0))]
@@ -133,11 +132,14 @@ class TextSlots:
 
     def _coded_language(self, node: Node, sentence: Span) -> list[str]:
         """A language named by its code right after the verb ("| translate es"), in the clause, else the sentence."""
-        rx = pattern("literals", "target_code")
-        m = (rx.search(self.req.masked, node.clause.start, node.clause.end)
-             or rx.search(self.req.masked, sentence.start, sentence.end))
+        m = self._first_match(pattern("literals", "target_code"), (node.clause.start, node.clause.end),
+                              (sentence.start, sentence.end))
         codes = default_lexicon().raw["literals"]["language_codes"]
         return [str(codes[m.group(1).lower()]).capitalize()] if m else []
+
+    def _first_match(self, rx: re.Pattern[str], *spans: tuple[int, int]) -> re.Match[str] | None:
+        """The first match of ``rx`` in the masked request, trying ``spans`` in turn (the narrowest first)."""
+        return next((m for a, b in spans if (m := rx.search(self.req.masked, a, b))), None)
 
     def _put(self, node: Node, slot: str, value: str | int) -> None:
         if isinstance(value, int):
