@@ -15,13 +15,14 @@ from rich.console import Console
 
 from example_agent import example_agent
 from hugginggpt import HuggingGPT
+from hugginggpt.answer_sections import LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.fallback import asked_media, counted_label, default_plan, named_files
 from hugginggpt.history import earlier_text, text_outputs
 from hugginggpt.plan_schema import Plan, TaskSpec
 from hugginggpt.planning.base import KnownResource, PlanContext, PlanOutcome
 from hugginggpt.render import render_result
-from hugginggpt.respond import LEFT_OUT_NOTE, NOT_DONE_NOTE, NOT_MADE_NOTE, deterministic_answer
+from hugginggpt.respond import deterministic_answer
 from hugginggpt.results import RunResult
 from hugginggpt.server.uiparts import ProgressBoard
 

@@ -1,14 +1,17 @@
-"""Answers never hide failures: an LLM that claims success (or forgets a failed task) gets a "Not done:" section
-appended with each failure and its reason; the deterministic answer states the run's status."""
+"""Answers never hide failures: an LLM answer that claims every task succeeded when one did not is not shown (the
+deterministic answer is, saying why); one that forgets a failed task gets a "Not done:" section appended with each
+failure and its reason; the deterministic answer states the run's status."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from faults.fault_experts import Echo, FaultAgent, Raises
+from hugginggpt.answer_sections import WITHHELD_NOTE
 from hugginggpt.artifacts import ArtifactStore
+from hugginggpt.grounding import not_done_note
 from hugginggpt.planning import repair_plan
-from hugginggpt.respond import NOT_DONE_NOTE, Responder, deterministic_answer, not_done_note
+from hugginggpt.respond import Responder, deterministic_answer
 from hugginggpt.results import ErrorInfo, ModelChoice, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
 from llm_doubles import ScriptedLLM
@@ -30,14 +33,16 @@ def partial_run(tmp_path: Path) -> RunResult:
     return RunResult(run_id="x", request="summarize, translate and read aloud", plan=plan.tasks, results=results)
 
 
-def test_a_claim_of_success_gets_every_failure_appended(tmp_path: Path) -> None:
+def test_a_false_claim_of_success_gives_the_deterministic_answer(tmp_path: Path) -> None:
     run = partial_run(tmp_path)
     llm = ScriptedLLM("All tasks completed successfully.")
     answer = Responder(llm).answer(run)
-    assert answer.startswith("All tasks completed successfully.")
-    note = answer.split(NOT_DONE_NOTE, 1)[1]
-    assert "task 1 (translation): failed - No offline model for translation." in note
-    assert "task 2 (text-to-speech): skipped - Skipped because task 1 (translation) failed." in note
+    assert "completed successfully" not in answer
+    assert answer.startswith(deterministic_answer(run))
+    assert "1. translation: FAILED - No offline model for translation." in answer
+    assert "2. text-to-speech: SKIPPED - Skipped because task 1 (translation) failed." in answer
+    assert answer.endswith(f"{WITHHELD_NOTE} the language model's answer, because it said that every task "
+                           "succeeded, but 2 of 3 did not. The answer above is written from the task results.")
     # the prompt told the LLM too
     prompt = llm.calls[0]["messages"][-1]["content"]
     assert "task 1 (translation) failed" in prompt and "do not say that all tasks succeeded" in prompt
@@ -82,5 +87,5 @@ def test_through_the_agent_an_llm_claiming_success_is_corrected(tmp_path: Path) 
     result = agent.run("classify and summarize")
     assert result.status == "partial"
     assert [c["stage"] for c in llm.calls] == ["respond"]
-    assert NOT_DONE_NOTE in result.answer
-    assert "task 0 (text-classification): failed - faults/raises failed: RuntimeError" in result.answer
+    assert "completed successfully" not in result.answer and WITHHELD_NOTE in result.answer
+    assert "text-classification with faults/raises: FAILED - faults/raises failed: RuntimeError" in result.answer

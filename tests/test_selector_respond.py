@@ -10,9 +10,10 @@ from hugginggpt.catalog.cards import Catalog, hub_cards
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.errors import ModelSelectionError
 from hugginggpt.experts.pool import ExpertPool
+from hugginggpt.grounding import invented_paths
 from hugginggpt.history import known_resources
 from hugginggpt.planning import repair_plan
-from hugginggpt.respond import deterministic_answer, verify_paths
+from hugginggpt.respond import deterministic_answer
 from hugginggpt.results import ModelChoice, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
 
@@ -76,16 +77,14 @@ def test_deterministic_answer_cites_real_files_and_texts(tmp_path):
     run, _ = _run(tmp_path)
     answer = deterministic_answer(run)
     assert "a photo of a cat" in answer and str(run.results[1].outputs[0].path) in answer
-    assert verify_paths(answer, run) == answer
+    assert invented_paths(answer, run) == []
 
 
-def test_invented_paths_are_removed(tmp_path):
+def test_invented_paths_are_found(tmp_path):
     run, _ = _run(tmp_path)
     real = run.results[1].outputs[0].path
-    text = f"Here is the audio: {real} and the image /tmp/made_up.png and public/images/x.jpg."
-    out = verify_paths(text, run)
-    assert str(real) in out and "made_up" not in out and "public/images" not in out
-    assert out.count("[no such file]") == 2
+    text = f"Here is the audio: {real} and the image /tmp/made_up.png and public/images/x.jpg, from cat.png."
+    assert invented_paths(text, run) == ["/tmp/made_up.png", "public/images/x.jpg"]
 
 
 def test_history_memory_finds_user_files_and_cited_artifacts(tmp_path):

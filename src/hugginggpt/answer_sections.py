@@ -8,7 +8,8 @@ NOT_DONE_NOTE = "\n\nNot done:"
 NOTE_HEAD = "\n\nNote:"
 LEFT_OUT_NOTE = "\n\nLeft out of the plan:"
 NOT_MADE_NOTE = "\n\nNot made:"
-SECTIONS = (FILES_NOTE, NOT_DONE_NOTE, NOTE_HEAD, LEFT_OUT_NOTE, NOT_MADE_NOTE)
+WITHHELD_NOTE = "\n\nNot shown:"  # the LLM's answer, withheld by the guard or grounding, and why
+SECTIONS = (FILES_NOTE, NOT_DONE_NOTE, NOTE_HEAD, LEFT_OUT_NOTE, NOT_MADE_NOTE, WITHHELD_NOTE)
 
 # The openings of the answers that hold no text output, written by ``agent`` (a run error), ``respond`` (nothing
 # made; a chat answer the guard withheld) and ``fallback`` (a request that names only videos). Chat memory skips an

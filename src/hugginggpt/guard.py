@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
-# A sentence: a run up to and including its end punctuation (or the end of a line).
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.M)
+# A sentence: a run up to and including its end punctuation (or the end of a line). A dot inside a word is not an
+# end ("/tmp/x.png", "3.5"), so a claim that names its file by path stays one sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+(?:[.!?]+|$)", re.M)
 _WORD = re.compile(r"[\w']+")
 # A repeated sentence must hold this many characters (after normalising) to count: "Yes. Yes." is not a loop worth
 # cutting, "A cat is a cat. A cat is a cat." is.

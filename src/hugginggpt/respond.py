@@ -1,26 +1,25 @@
-"""Stage 4: write the answer from the real results. Every file path in an answer is a real artifact."""
+"""Stage 4: write the answer from the real results. Every file path in an answer is a real artifact
+(``grounding``)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 from .answer_sections import (
     FILES_NOTE,
     LEFT_OUT_NOTE,
     NO_GOOD_ANSWER_OPENING,
-    NOT_DONE_NOTE,
     NOT_MADE_NOTE,
     NOTE_HEAD,
     NOTHING_MADE_OPENING,
 )
 from .experts.embedded.labels import match_label
 from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
+from .grounding import answer_problems, not_done_note, withheld_note
 from .guard import guard_text
 from .llm.base import LLM
-from .media import PATH_RE
 from .payloads import Boxes
 from .plan_schema import Plan, refs_in
 from .respond_prompt import build_response_messages
@@ -105,24 +104,6 @@ def _describe(r: TaskResult) -> str:
     return f"{head}: {r.status.upper()} - {reason}{hint}"
 
 
-def verify_paths(answer: str, run: RunResult) -> str:
-    """Remove file paths the answer cites that are not artifacts of this run (an LLM may invent them).
-
-    Paths are found as everywhere else (``media.PATH_RE``); only those with a directory (a ``/``) are claims about
-    where a file is: a bare name ("poster.png") is how an answer names the user's own file."""
-    real = {str(a.path) for a in run.artifacts} | {a.path.name for a in run.artifacts}
-    real |= {str(Path(a.source)) for r in run.results for a in r.outputs if a.source}
-
-    def check(m: re.Match[str]) -> str:
-        path = m.group()
-        if "/" not in path or path in real or Path(path).name in real:
-            return path
-        log.info("answer cited %s, which is not an artifact of this run; removed", path)
-        return "[no such file]"
-
-    return PATH_RE.sub(check, answer)
-
-
 class Responder:
     """LLM answer from the digest when the LLM is capable; otherwise the deterministic answer."""
 
@@ -137,14 +118,15 @@ class Responder:
                 out = self.llm.chat(messages, max_tokens=self.max_tokens, stage="respond")
                 report = guard_text(out.text, finish_reason=out.finish_reason,
                                     media_made={a.kind for a in run.artifacts}, tasks_ran=True)
-                if report.tripped:
-                    # A looping, cut-off or media-inventing answer is not shown at all: the deterministic answer
-                    # says the same from the real results.
-                    log.warning("LLM answer %s; using the deterministic answer", "; ".join(report.problems))
-                elif report.text:
-                    text = report.text
-                    return (verify_paths(text, run) + _missing_files_note(text, run)
-                            + not_done_note(text, run) + answer_notes(run))
+                text = report.text
+                problems = report.problems or answer_problems(text, run)
+                if problems:
+                    # A looping, cut-off or lying answer (media or files not made, success that was not) is not
+                    # shown at all: the deterministic answer says the same from the real results, and says why.
+                    log.warning("LLM answer %s; using the deterministic answer", "; ".join(problems))
+                    return deterministic_answer(run) + withheld_note(problems)
+                if text:
+                    return text + _missing_files_note(text, run) + not_done_note(text, run) + answer_notes(run)
             except Exception as exc:  # noqa: BLE001 - the deterministic answer is always available
                 log.warning("LLM response failed, using the deterministic answer: %s", exc)
         return deterministic_answer(run)
@@ -241,48 +223,6 @@ def _count_noun(label: str, n: int) -> str:
 
 # "how many objects": no particular label asked for.
 GENERIC_OBJECTS = frozenset({"objects", "object", "things", "thing", "items", "item"})
-
-# "All tasks completed successfully.", "Everything is done.": a claim about the whole run.
-_CLAIMS_ALL = re.compile(
-    r"\b(?:all|every|each)\b(?: of)?(?: the| your| my)?(?: \d+)?(?: (?:tasks?|steps?|requests?|parts?|jobs?|things?))?"
-    r"[^.!?\n]{0,40}?\b(?:complete[sd]?|done|succeeded|successful(?:ly)?|finished|worked)\b"
-    r"|\beverything\b[^.!?\n]{0,30}?\b(?:done|complete[sd]?|worked|succeeded|fine|finished)\b",
-    re.IGNORECASE)
-_FAILURE_WORDS = re.compile(
-    r"\b(?:fail\w*|error\w*|could ?n[o']?t|can ?n[o']?t|cannot|unable|impossible|unavailable|skipp\w*|"
-    r"did ?n[o']?t|was ?n[o']?t|were ?n[o']?t|not (?:be )?(?:done|completed?|run|possible|available|produced)|"
-    r"no (?:model|output|result)|timed? ?out|crash\w*)\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-
-
-def not_done_note(answer: str, run: RunResult) -> str:
-    """A "Not done:" section listing each failed or skipped task with its reason, for an LLM-written ``answer``
-    that does not state it. Every failure is listed when the answer claims that everything succeeded; otherwise
-    only those that no sentence of the answer names together with a word of failure. Empty when nothing failed."""
-    failed = [r for r in run.results if r.status in ("failed", "skipped")]
-    if not failed:
-        return ""
-    missing = failed if _CLAIMS_ALL.search(answer) else [r for r in failed if not _states_failure(answer, r)]
-    if not missing:
-        return ""
-    lines = [f"- task {r.task.id} ({r.task.task}): {r.status} - "
-             f"{r.error.message if r.error else 'no reason recorded'}" for r in missing]
-    return NOT_DONE_NOTE + "\n" + "\n".join(lines)
-
-
-def _states_failure(answer: str, r: TaskResult) -> bool:
-    """Whether a sentence of ``answer`` names task ``r`` (its task name, its model, or "task <id>") and says it
-    did not work."""
-    names = {r.task.task.lower(), r.task.task.replace("-", " ").lower(), f"task {r.task.id}"}
-    if r.choice:
-        names.add(r.choice.model_id.lower())
-    for sentence in _SENTENCE.findall(answer):
-        low = sentence.lower()
-        named = any(re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", low) for n in names)
-        if named and _FAILURE_WORDS.search(sentence):
-            return True
-    return False
-
 
 _CHAT_SYSTEM = "You are HuggingGPT, a helpful assistant. Answer briefly."
 _MIN_WORDS = 3  # a guarded chat answer shorter than this is no answer

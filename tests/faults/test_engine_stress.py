@@ -11,11 +11,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hugginggpt.answer_sections import NOT_DONE_NOTE
 from hugginggpt.experts.base import Expert, ExpertResult
 from hugginggpt.experts.pool import ExpertPool
 from hugginggpt.experts.workers import ExpertWorkers
+from hugginggpt.grounding import not_done_note, states_failure
 from hugginggpt.planning import repair_plan
-from hugginggpt.respond import NOT_DONE_NOTE, _states_failure, not_done_note
 from hugginggpt.results import ErrorInfo, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
 
@@ -117,7 +118,7 @@ def test_every_failure_is_stated_or_appended(answer: str, statuses: list[str]) -
     for r in results:
         if r.status != "ok":
             listed = f"- task {r.task.id} ({r.task.task}): {r.status} - reason {r.task.id}" in note
-            assert listed or _states_failure(answer, r), (answer, r.task.id)
+            assert listed or states_failure(answer, r), (answer, r.task.id)
     if all(s == "ok" for s in statuses):
         assert note == ""
     else:

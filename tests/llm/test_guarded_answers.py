@@ -1,6 +1,7 @@
 """The guard on real answer paths: an OpenAI-compatible endpoint's answer that loops or hits max_tokens gives way to
-the deterministic answer (``FakeOpenAIServer`` replaying fixed bodies, and llama.cpp's real server over the packaged
-SmolLM2); the embedded SmolLM2's chit-chat answers never loop, claim media or imitate a task report."""
+the deterministic answer, which says why (``FakeOpenAIServer`` replaying fixed bodies, and llama.cpp's real server
+over the packaged SmolLM2); the embedded SmolLM2's chit-chat answers never loop, claim media or imitate a task
+report."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from hugginggpt.answer_sections import WITHHELD_NOTE
 from hugginggpt.artifacts import ArtifactStore
+from hugginggpt.grounding import withheld_note
 from hugginggpt.guard import claimed_media, repetition_start
 from hugginggpt.llm.embedded import EmbeddedLLM, default_gguf_path
 from hugginggpt.llm.openai_compat import OpenAICompatible
@@ -45,7 +48,8 @@ def test_endpoint_answer_that_loops_or_is_cut_gives_the_deterministic_answer(tmp
     try:
         llm = OpenAICompatible(server.url, model="fake", capable=True, max_retries=0, timeout=10)
         run = _run(tmp_path)
-        assert Responder(llm).answer(run) == deterministic_answer(run)
+        answer = Responder(llm).answer(run)
+        assert answer.startswith(deterministic_answer(run) + WITHHELD_NOTE + " the language model's answer, because")
     finally:
         server.close()
 
@@ -72,7 +76,8 @@ def test_real_endpoint_answer_at_max_tokens_gives_the_deterministic_answer(llama
     llm = OpenAICompatible(llama_server, capable=True, max_retries=0, timeout=300)
     run = _run(tmp_path)
     # 5 tokens cannot hold an answer: the server stops with finish_reason "length"
-    assert Responder(llm, max_tokens=5).answer(run) == deterministic_answer(run)
+    assert Responder(llm, max_tokens=5).answer(run) == (deterministic_answer(run)
+                                                         + withheld_note(["stopped at its length limit"]))
 
 
 @pytest.fixture(scope="module")
