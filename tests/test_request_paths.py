@@ -129,9 +129,10 @@ def test_requests_with_characters_that_are_not_text_are_cleaned_before_planning(
     """A lone surrogate used to fail inside the MiniLM tokenizer (an internal error); NUL and escapes likewise. They
     are valid in a JSON string, so they are cleaned, not refused."""
     agent, planner, _, _ = setup
-    result = agent.run(request_text)
+    result = agent.run(request_text, history=[{"role": "user", "content": request_text}])
     assert result.error is None, result.error
     assert planner.requests == [cleaned]
+    assert "\ud800" not in result.model_dump_json()  # the run's own copy of the request is cleaned too
     plan_only(agent, request_text)  # planned, not refused
     assert planner.requests == [cleaned, cleaned]
     with pytest.raises(RequestError):

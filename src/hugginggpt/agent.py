@@ -41,12 +41,12 @@ from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .fallback import media_default
 from .history import check_history, earlier_text, known_resources, reroute_control_maps
-from .imaging import set_max_image_pixels
+from .imaging import set_max_image_pixels, set_max_image_side
 from .llm.base import LLM, Usage
 from .llm.tracking import TrackedLLM
 from .plan_schema import Plan
 from .planning.base import KnownResource, PlanContext, Planner, PlanOutcome
-from .planning.limits import check_plan_size, check_request
+from .planning.limits import check_plan_size, check_request, clean_text
 from .resources import ResourceResolver, sniff_media
 from .respond import Responder, is_dropped_note, no_task_answer
 from .results import ErrorInfo, Event, ModelChoice, RunResult, progress_event
@@ -56,6 +56,13 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("hugginggpt")
 
 _EARLIER = "EARLIER_OUTPUT"
+
+
+def clean_turns(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``history`` with each turn's text cleaned as a request is (``clean_text``: a lone surrogate, which JSON
+    allows and UTF-8 cannot encode, becomes U+FFFD), so that it can be stored, shown and sent to an LLM."""
+    return [{**turn, "content": clean_text(turn["content"])} if isinstance(turn.get("content"), str) else turn
+            for turn in history]
 
 
 class HuggingGPT:
@@ -72,6 +79,7 @@ class HuggingGPT:
         self.pool = ExpertPool(self.config.memory_budget_mb)
         self.store = ArtifactStore(self.config.workspace_path)
         set_max_image_pixels(self.config.max_image_pixels)  # also the experts' own image loading
+        set_max_image_side(self.config.max_image_side)
         self._catalog: Catalog | None = None
         self._hub: dict[str, Backend] | None = None  # transformers / hf-inference / http backends, built on first use
         self._engine_state: dict[str, Any] = {}  # what an execution engine keeps across runs (e.g. Ray actors)
@@ -185,13 +193,14 @@ class HuggingGPT:
     async def arun(self, request: str, files: Sequence[str | Path] = (), history: list[dict[str, Any]] | None = None,
                    on_event: Callable[[Event], None] | None = None, run_id: str | None = None) -> RunResult:
         emit = on_event or (lambda e: None)
+        request, history = clean_text(request), clean_turns(history or [])
         run = RunResult(run_id=run_id or uuid.uuid4().hex[:12], request=request)
         usage = Usage()
         t_all = time.perf_counter()
         try:
             with (tracer.start_as_current_span("hugginggpt.run", attributes={"hugginggpt.run_id": run.run_id}) as span,
                   progress.for_run(lambda update: emit(progress_event(update)))):  # slow loads, speech chunk i/n
-                await self._arun(run, request, list(files), history or [], emit, usage)
+                await self._arun(run, request, list(files), history, emit, usage)
                 span.set_attribute("hugginggpt.run.status", run.status)
         except HuggingGPTError as exc:
             self._fail(run, exc, emit)

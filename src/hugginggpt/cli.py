@@ -82,6 +82,14 @@ def _agent(planner: str | None = None, llm_url: str | None = None, llm_model: st
     return HuggingGPT(config, base_dir=Path.cwd())
 
 
+def _text(request: str) -> str:
+    """A request as typed: bytes that are not UTF-8 (Python keeps them as lone surrogates) become U+FFFD, as in
+    a request body, before the request is recorded or shown."""
+    from .planning.limits import clean_text
+
+    return clean_text(request)
+
+
 def _fail(exc: HuggingGPTError, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"error": exc.to_dict()}))
@@ -116,6 +124,7 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
     from .observability.tracing import setup_tracing
     from .render import ProgressView, render_result
 
+    request = _text(request)
     try:
         agent = _agent(planner, llm_url, llm_model, gguf, workspace, verbose, no_cache, engine, ray_address)
         setup_tracing(agent.config.tracing)  # the tracing section or OTEL_* variables (docs/observability.md)
@@ -150,7 +159,7 @@ def plan(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: 
 
     try:
         agent = _agent(planner, llm_url, llm_model)
-        outcome = plan_outcome(agent, request, file or [])
+        outcome = plan_outcome(agent, _text(request), file or [])
     except HuggingGPTError as exc:
         _fail(exc, as_json)
         return
@@ -184,7 +193,7 @@ def chat(file: FileOpt = None, planner: PlannerOpt = None, llm_url: LLMUrlOpt = 
     recorder = RunRecorder(agent.config, "cli-chat", conversation_id=uuid.uuid4().hex[:16])  # one conversation
     while True:
         try:
-            line = console.input("[bold cyan]you> [/]").strip()
+            line = _text(console.input("[bold cyan]you> [/]")).strip()
         except EOFError:
             break
         if not line:

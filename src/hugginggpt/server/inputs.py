@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..agent import clean_turns
 from ..artifacts import Artifact, ArtifactStore, artifact_kind
 from ..errors import RequestTooLarge
 from ..history import check_history, recent_history
 from ..imaging import check_image_pixels
 from ..media import is_url
+from ..planning.limits import clean_text
 from ..resources import sniff_media
 from .errors import APIError
 from .schemas import ChatMessage, ContentPart
@@ -42,6 +44,11 @@ class Inputs:
     request: str
     history: list[dict[str, Any]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Every body and the web UI enter here: a lone surrogate ("\ud800" is valid JSON) becomes U+FFFD, as
+        # the agent does it, before anything is stored, shown or sent on.
+        self.request, self.history = clean_text(self.request), clean_turns(self.history)
 
 
 class InputGate:

@@ -1,0 +1,32 @@
+"""What the command line takes in: a request with bytes that are not UTF-8 is cleaned, not a crash."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from test_cli import CLI, cli
+
+# Bytes 0xff 0xfe are no UTF-8: Python's argv holds them as the lone surrogates U+DCFF U+DCFE.
+NOT_UTF8 = "what is the sentiment of: \udcff\udcfe I love this movie"
+CLEANED = "what is the sentiment of: \ufffd\ufffd I love this movie"
+
+
+def _requests(workspace: Path) -> list[str]:
+    with sqlite3.connect(workspace / "server.sqlite3") as db:
+        return [row[0] for row in db.execute("SELECT request FROM runs")]
+
+
+def test_a_request_with_bytes_that_are_not_utf8_is_cleaned_and_recorded(tmp_path):
+    ws = tmp_path / "ws"
+    out = cli("run", NOT_UTF8, "--json", "--workspace", str(ws), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["request"] == CLEANED and result["plan"][0]["task"] == "text-classification"
+    chat = subprocess.run([CLI, "chat", "--workspace", str(ws)], cwd=tmp_path, capture_output=True, timeout=300,
+                          input=NOT_UTF8.encode("utf-8", "surrogateescape") + b"\n\n")
+    assert chat.returncode == 0, chat.stderr.decode()
+    assert b"Traceback" not in chat.stderr and b"positive" in chat.stdout
+    assert _requests(ws) == [CLEANED, CLEANED]
