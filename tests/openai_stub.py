@@ -14,8 +14,9 @@ from typing import Any
 
 from stub_http import serve_in_thread, stop
 
-# One scripted reply: an HTTP status and a JSON body, or ``None`` for an empty body.
-Reply = tuple[int, dict[str, Any] | None]
+# One scripted reply: an HTTP status and a JSON body, raw bytes sent as they are (a broken body), or ``None`` for an
+# empty body.
+Reply = tuple[int, dict[str, Any] | bytes | None]
 
 
 def completion(text: str, finish_reason: str = "stop", *, model: str = "fake", prompt_tokens: int = 50,
@@ -56,7 +57,7 @@ class FakeOpenAIServer:
                     request = {}
                 fake.requests.append(request)
                 status, body = fake.respond(request)
-                data = b"" if body is None else json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 if body is not None:
                     self.send_header("Content-Type", "application/json")

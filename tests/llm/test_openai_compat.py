@@ -175,6 +175,24 @@ def test_empty_answer_is_a_response_error(stub: MakeFake) -> None:
         OpenAICompatible(server.url, model="m").chat([{"role": "user", "content": "hi"}])
 
 
+@pytest.mark.parametrize(("body", "what"), [
+    (b"<html>Bad gateway</html>", "is not JSON"),
+    (b'{"choices": [{"message": {"content": null}}], "usage": "lots"}\x00\xff<html>', "is not UTF-8 text"),
+])
+def test_a_body_that_is_no_completion_is_a_response_error(stub: MakeFake, body: bytes, what: str) -> None:
+    """A proxy's error page or bytes that are not UTF-8, sent with 200: an LLMResponseError naming the server and
+    what was wrong with the body (it escaped as JSONDecodeError / UnicodeDecodeError)."""
+    server = stub([(200, body)])
+    client = OpenAICompatible(server.url, model="m", max_retries=2, backoff=0.01)
+    with pytest.raises(LLMResponseError, match=what) as info:
+        client.chat([{"role": "user", "content": "hi"}], json_schema={"type": "object"})
+    assert server.url in info.value.message and "llm.base_url" in (info.value.hint or "")
+    assert len(server.requests) == 1  # not retried, not downgraded to a weaker structured-output mode
+    if what == "is not UTF-8 text":  # a stream's events are decoded as they come (HTML holds no event at all)
+        with pytest.raises(LLMResponseError, match=what):
+            list(client.stream_chat([{"role": "user", "content": "hi"}]))
+
+
 def test_factory_builds_both_backends() -> None:
     emb = build_llm(LLMSettings())
     assert isinstance(emb, EmbeddedLLM) and emb.capable is False and emb.loaded is False

@@ -7,6 +7,7 @@ remembered, so the fallback costs one failed request per client, not per call.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -25,6 +26,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"  # used only against OpenAI itself when llm.model is not set
 _TRANSIENT_STATUS = (408, 409)  # request timeout, conflict: worth another try, like 429 and 5xx
 _SCHEMA_MODES = ("json_schema", "json_object", "plain")
+_UNREADABLE = (json.JSONDecodeError, UnicodeDecodeError)  # a body the client cannot decode (an HTML page, not UTF-8)
 T = TypeVar("T")
 
 
@@ -119,11 +121,22 @@ class OpenAICompatible:
                 if not transient or attempt >= self.max_retries:
                     raise LLMResponseError(f"The LLM server at {self.base_url} answered {exc.status_code}: "
                                            f"{_message(exc)}", hint=_status_hint(exc.status_code)) from exc
+            except (*_UNREADABLE, openai.APIResponseValidationError) as exc:
+                raise self._bad_body(exc) from exc
             attempt += 1
             delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
             log.warning("LLM request failed; retrying", extra={"attempt": attempt, "delay_s": round(delay, 2),
                                                                "base_url": self.base_url})
             time.sleep(delay)
+
+    def _bad_body(self, exc: Exception) -> LLMResponseError:
+        """The error for an answer whose body is no chat completion: a proxy's HTML error page sent with 200, bytes
+        that are not UTF-8, JSON of another shape."""
+        what = {json.JSONDecodeError: "is not JSON", UnicodeDecodeError: "is not UTF-8 text"}.get(
+            type(exc), "does not have the shape of an OpenAI response")
+        return LLMResponseError(f"The LLM server at {self.base_url} sent a body that {what} ({str(exc)[:120]}).",
+                                hint="Check llm.base_url: it must be the OpenAI-compatible API (it usually ends in "
+                                     "/v1), not a web page; a proxy in between may be answering with an error page.")
 
     # -- calls -------------------------------------------------------------------------------------------------
 
@@ -204,6 +217,8 @@ class OpenAICompatible:
                 if getattr(chunk, "usage", None):
                     self.usage.add(int(chunk.usage.prompt_tokens or 0),
                                  int(chunk.usage.completion_tokens or 0), stage)
+        except _UNREADABLE as exc:  # a stream's event that is no JSON
+            raise self._bad_body(exc) from exc
         finally:
             close = getattr(stream, "close", None)
             if close:
