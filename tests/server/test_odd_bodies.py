@@ -1,4 +1,6 @@
-"""Bodies that are valid JSON but hold text no UTF-8 encoder takes (lone surrogates): cleaned, never a 500."""
+"""Bodies that are valid JSON but hold text no UTF-8 encoder takes (lone surrogates), bodies that no JSON decoder
+reads (invalid UTF-8, nesting past the decoder's recursion limit), and a bad query parameter: each gets the
+documented answer, never a 500."""
 
 from __future__ import annotations
 
@@ -40,3 +42,26 @@ def test_lone_surrogates_in_the_text_are_replaced_not_a_500(client):
     runs = db.list_runs(limit=10)
     assert len(runs) == 4 and {rec.request for rec in runs} == {CLEANED}
     assert all(turn["content"] in ("hi \ufffd", "Hello \ufffd") for rec in runs for turn in rec.input["history"])
+
+
+def test_every_body_the_decoder_cannot_read_is_bad_json_with_a_hint(client):
+    """Invalid UTF-8 and 100,000 nested arrays (past the recursion limit, parsed in a worker thread) were a bare
+    400 "http_error" without a hint; broken syntax always was bad_json."""
+    bodies = {b'{"messages": [{"role": "user", "content": "x \xff"}]}': "not UTF-8",
+              b"[" * 100_000 + b"]" * 100_000: "nested too deeply", b'{"messages": [': "Expecting"}
+    for body, why in bodies.items():
+        for route in ("/hugginggpt", "/v1/runs", "/v1/chat/completions"):
+            r = client.post(route, content=body, headers=JSON)
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert error["code"] == "bad_json" and why in error["message"] and error["hint"], error
+
+
+def test_a_bad_query_parameter_is_named_as_one(client):
+    r = client.get("/v1/runs", params={"limit": -1})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request" and "body" not in error["message"]
+    assert error["message"].startswith("The request does not match the schema: query parameter limit:"), error
+    r = client.post("/hugginggpt", json={"msgs": []})
+    assert r.json()["error"]["message"].startswith("The request body does not match the schema: messages:")

@@ -92,6 +92,14 @@ def error_body(code: str, message: str, hint: str | None = None, type_: str | No
     return {"error": err}
 
 
+def _where(loc: tuple[Any, ...]) -> str:
+    """Where a schema error is: ``messages.0.content`` in the body, ``query parameter limit``, ``header x``."""
+    if loc[:1] in (("query",), ("path",), ("header",), ("cookie",)) and len(loc) > 1:
+        kind = "header" if loc[0] == "header" else f"{loc[0]} parameter"
+        return f"{kind} {'.'.join(str(p) for p in loc[1:])}"
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the JSON error shape."""
 
@@ -111,13 +119,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        if any(e.get("type") == "json_invalid" or (tuple(e.get("loc", ())) == ("body",)
-                                                     and isinstance(e.get("input"), (bytes, str))) for e in errors):
-            return JSONResponse(error_body("bad_json", "The request body is not valid JSON.",
+        broken = next((e for e in errors if e.get("type") == "json_invalid" or (
+            tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), (bytes, str)))), None)
+        if broken is not None:
+            why = (broken.get("ctx") or {}).get("error")
+            return JSONResponse(error_body("bad_json", "The request body is not valid JSON" + (f" ({why})." if why
+                                                                                                 else "."),
                                            "Send a JSON object with Content-Type: application/json."), 400)
-        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
-                           for e in errors[:5])
-        return JSONResponse(error_body("invalid_request", f"The request body does not match the schema: {detail}.",
+        detail = "; ".join(f"{_where(tuple(e.get('loc', ())))}: {e.get('msg')}" for e in errors[:5])
+        what = "request body" if all(tuple(e.get("loc", ("body",)))[:1] == ("body",) for e in errors) else "request"
+        return JSONResponse(error_body("invalid_request", f"The {what} does not match the schema: {detail}.",
                                        "See /docs for the request schema.",
                                        details=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")}
                                                 for e in errors]), 422)

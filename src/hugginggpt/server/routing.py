@@ -20,13 +20,25 @@ _SMALL = 64 * 1024  # below this, a thread hop costs more than the parse
 _parse = json.loads
 
 
+def _decode(body: bytes) -> Any:
+    """The parsed body. A body the decoder cannot read for another reason than its syntax (bytes that are not
+    UTF-8, arrays nested past the recursion limit) is a ``JSONDecodeError`` too, so that FastAPI answers it as it
+    answers broken JSON (``bad_json``) instead of with its generic "error parsing the body"."""
+    try:
+        return _parse(body)
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError(f"not UTF-8 text (byte {exc.start})", "", 0) from None
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+
 class ThreadedJSONRequest(Request):
     """A request whose ``json()`` parses large bodies off the event loop."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = _parse(body) if len(body) < _SMALL else await anyio.to_thread.run_sync(_parse, body)
+            self._json = _decode(body) if len(body) < _SMALL else await anyio.to_thread.run_sync(_decode, body)
         return self._json
 
 
