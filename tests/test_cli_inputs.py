@@ -1,4 +1,6 @@
-"""What the command line takes in: a request with bytes that are not UTF-8 is cleaned, not a crash."""
+"""What the command line takes in: a request with bytes that are not UTF-8 is cleaned, not a crash; input refused
+before the run (an empty request, a path outside the allowed places, an unusable attached file) exits 2, as the
+README says of bad input, and a run whose task failed on a missing file exits 1."""
 
 from __future__ import annotations
 
@@ -30,3 +32,17 @@ def test_a_request_with_bytes_that_are_not_utf8_is_cleaned_and_recorded(tmp_path
     assert chat.returncode == 0, chat.stderr.decode()
     assert b"Traceback" not in chat.stderr and b"positive" in chat.stdout
     assert _requests(ws) == [CLEANED, CLEANED]
+
+
+def test_input_refused_before_the_run_exits_2(tmp_path):
+    ws = str(tmp_path / "ws")
+    refused = {("run", "Describe ../../etc/passwd and read it aloud"): "ResourceAccessDenied",
+               ("run", "What is in this picture?", "--file", "/etc/passwd"): "ResourceError",
+               ("run", "   "): "RequestError"}
+    for args, error in refused.items():
+        out = cli(*args, "--json", "--workspace", ws, cwd=tmp_path)
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        assert json.loads(out.stdout)["error"]["type"] == error
+    ran = cli("run", "describe nothere.jpg", "--json", "--workspace", ws, cwd=tmp_path)  # a task failed: 1
+    result = json.loads(ran.stdout)
+    assert ran.returncode == 1 and result["error"] is None and result["results"][0]["status"] == "failed"

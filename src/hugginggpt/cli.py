@@ -17,7 +17,7 @@ from typer.core import TyperCommand
 
 from .cli_runs import runs_app  # run history (runs list|show|rm|gc)
 from .config import HuggingGPTConfig
-from .errors import HuggingGPTError
+from .errors import HuggingGPTError, is_input_error
 from .eval.cli import eval_app  # Typer only; the harness itself is imported when the command runs
 
 app = typer.Typer(help="HuggingGPT: plan with an LLM, run expert models, answer from real outputs.",
@@ -146,8 +146,10 @@ def run(request: str, file: FileOpt = None, as_json: JsonOpt = False, planner: P
             e = result.error
             err.print(f"[bold red]{e.type}[/]: {escape(e.message)}" + (f"\n[dim]{escape(e.hint)}[/]" if e.hint else ""))
     # The run's honest status: 0 succeeded, 1 failed (a run error, or no task succeeded), 3 partial (some tasks
-    # failed or were skipped; the others' outputs are there). 2 is for bad input before the run (_fail).
-    raise typer.Exit({"succeeded": 0, "failed": 1, "partial": 3}[result.status])
+    # failed or were skipped; the others' outputs are there). 2 is for bad input refused before the run: by _fail,
+    # or by the agent's checks (an empty request, a path outside the allowed places, an unusable --file).
+    refused = result.error is not None and is_input_error(result.error.code, result.error.type)
+    raise typer.Exit(2 if refused else {"succeeded": 0, "failed": 1, "partial": 3}[result.status])
 
 
 @app.command(cls=_RequestCommand)

@@ -159,3 +159,25 @@ class LLMTruncated(LLMResponseError):
     """The LLM stopped at its token limit (``finish_reason: length``) before writing any answer text."""
 
     code = "llm_truncated"
+
+
+def error_class(code: str, type_name: str | None = None) -> type[HuggingGPTError] | None:
+    """The class of a reported error (an ``ErrorInfo``, a stored run's error): by class name, else the first class
+    with that code; None for an error that is no ``HuggingGPTError`` (``Skipped``, ``Interrupted``)."""
+    found: type[HuggingGPTError] | None = None
+    stack: list[type[HuggingGPTError]] = [HuggingGPTError]
+    while stack:
+        cls = stack.pop()
+        if type_name and cls.__name__ == type_name:
+            return cls
+        if found is None and cls.code == code:
+            found = cls
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def is_input_error(code: str, type_name: str | None = None) -> bool:
+    """Whether a run's error is its input's fault, refused before any task ran: the request (``RequestError``) or
+    a file or path it names (``ResourceError``). ``hugginggpt run`` exits 2 for these, as for any bad input."""
+    cls = error_class(code, type_name)
+    return cls is not None and issubclass(cls, (RequestError, ResourceError))

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors as hge
-from ..errors import HuggingGPTError
+from ..errors import HuggingGPTError, error_class
 from ..results import ErrorInfo
 
 log = logging.getLogger(__name__)
@@ -52,25 +52,12 @@ class APIError(Exception):
 def status_of(code: str, message: str = "", type_name: str | None = None) -> int:
     """HTTP status for an error (by its code or class name); a refused resource (``ResourceAccessDenied``: outside
     the allowed places, URLs off, private host) is 403."""
-    cls = _error_class(code, type_name)
+    cls = error_class(code, type_name)
     if cls is not None:
         for klass in cls.__mro__:
             if klass in _BY_CLASS:
                 return _BY_CLASS[klass]
     return _BY_CODE.get(code, 500)
-
-
-def _error_class(code: str, type_name: str | None) -> type[HuggingGPTError] | None:
-    found: type[HuggingGPTError] | None = None
-    stack: list[type[HuggingGPTError]] = [HuggingGPTError]
-    while stack:
-        cls = stack.pop()
-        if type_name and cls.__name__ == type_name:
-            return cls
-        if found is None and cls.code == code:
-            found = cls
-        stack.extend(cls.__subclasses__())
-    return found
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
