@@ -210,6 +210,10 @@ class HuggingGPTConfig(BaseSettings):
     max_image_pixels: int = Field(
         40_000_000, gt=0, description="Images declaring more pixels (width x height) are refused before decoding "
                                       "(decompression bombs): inputs, uploads and expert outputs.")
+    max_image_side: int = Field(
+        2048, ge=64, description="Longest side, in pixels, of the image the embedded experts work on: a larger input "
+                                 "is downscaled once when decoded (its file is kept as it is), so memory per image "
+                                 "is bounded by this, not by the input.")
     task_timeout: float = Field(300.0, description="Seconds before a task is abandoned with TaskTimeout.")
     run_timeout: float = Field(
         1800.0, gt=0, description="Seconds from the start of a run by which every task has ended (tasks still "

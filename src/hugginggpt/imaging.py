@@ -4,6 +4,10 @@ A PNG of a few hundred kilobytes can declare 13000 x 13000 pixels and expand to 
 an image enters (user files, allowed-directory paths, URL downloads, uploads, expert outputs, the experts' own
 loading) calls :func:`check_image_pixels` first: ``PIL.Image.open`` only parses the header, so the declared size is
 known for the cost of a few bytes, and anything over ``max_image_pixels`` ends as a named ``MediaTooLarge``.
+
+An image within the limit is decoded by the experts at most ``max_image_side`` pixels on its longer side
+(``codec.image.load_image`` downscales it once, right after decoding), so what each task holds is bounded by that
+setting, not by the input.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .errors import MediaTooLarge
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+DEFAULT_MAX_IMAGE_SIDE = 2048
 _HINT = ("Resize the image to at most {limit:,} pixels (about {side} x {side}), or raise max_image_pixels "
          "(env HUGGINGGPT_MAX_IMAGE_PIXELS).")
 
@@ -29,6 +34,7 @@ _FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 # The process-wide limit used where no configuration reaches (the experts' own loading, uploads). ``HuggingGPT``
 # sets it from its configuration; explicit ``max_pixels`` arguments take precedence.
 _process_limit = DEFAULT_MAX_IMAGE_PIXELS
+_process_side = DEFAULT_MAX_IMAGE_SIDE
 
 
 def set_max_image_pixels(limit: int) -> None:
@@ -47,6 +53,17 @@ def set_max_image_pixels(limit: int) -> None:
 def max_image_pixels() -> int:
     """The process-wide pixel limit."""
     return _process_limit
+
+
+def set_max_image_side(side: int) -> None:
+    """Set the longest side, in pixels, of the images the experts decode (``max_image_side``)."""
+    global _process_side
+    _process_side = int(side)
+
+
+def max_image_side() -> int:
+    """The longest side of a decoded working image (process-wide)."""
+    return _process_side
 
 
 def check_image_pixels(source: str | os.PathLike[str] | bytes | BinaryIO, *, max_pixels: int | None = None,

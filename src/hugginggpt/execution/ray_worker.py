@@ -112,11 +112,12 @@ class ExpertWorker:
 
     def __init__(self, config: dict[str, Any], backend: str, model_id: str, factory: str | None = None,
                  memory_limit_mb: float | None = None) -> None:
-        from ..imaging import set_max_image_pixels
+        from ..imaging import set_max_image_pixels, set_max_image_side
 
         self.config = HuggingGPTConfig.model_validate(config)
         setup_tracing(self.config.tracing)  # the worker's spans go where the controller's go
         set_max_image_pixels(self.config.max_image_pixels)
+        set_max_image_side(self.config.max_image_side)
         self.pool = ExpertPool(self.config.memory_budget_mb)
         self.model_id = model_id
         self.backend = build_backend(self.config, self.pool, backend, factory)

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
 
-from ...codec.image import image_slot, to_png_bytes, to_rgb_array
+from ...codec.image import image_slot, original_size, to_png_bytes, to_rgb_array
 from ...payloads import Labels
 from ..base import Expert, ExpertOutput, ExpertResult
 from ._detect import (
     CLASSES_SUPPORTED,
+    Detection,
     as_boxes,
     describe_detections,
     detect_objects,
@@ -198,8 +200,20 @@ class FacePersonDetector(Expert):
         if asked and label is None:
             text = (f"This detector cannot see {asked!r}: it only knows {', '.join(CLASSES_SUPPORTED)}. "
                     f"What it found instead: {text}")
-        return ExpertResult.of(as_boxes(found), ExpertOutput("image", data=annotated, ext=".png"), text=text,
+        # the boxes in pixels of the file; the annotated picture is the working image, at most max_image_side
+        boxes = as_boxes(_in_file_pixels(found, image))
+        return ExpertResult.of(boxes, ExpertOutput("image", data=annotated, ext=".png"), text=text,
                                asked=asked or None, label=label)
+
+
+def _in_file_pixels(found: list[Detection], image: Image.Image) -> list[Detection]:
+    """Boxes found on the working image (``max_image_side``), in pixels of the image file."""
+    (w, h), (ww, wh) = original_size(image), image.size
+    if (w, h) == (ww, wh):
+        return found
+    sx, sy = w / ww, h / wh
+    return [replace(d, box=(int(d.box[0] * sx), int(d.box[1] * sy), min(w, math.ceil(d.box[2] * sx)),
+                            min(h, math.ceil(d.box[3] * sy)))) for d in found]
 
 
 class PersonSegmenter(Expert):
