@@ -92,13 +92,19 @@ def test_missing_file(store, tmp_path):
         resolver(store, tmp_path).check_user_file(tmp_path / "nope.wav")
 
 
-def test_wrong_or_unknown_file_type(store, png, tmp_path):
-    with pytest.raises(ResourceError, match="is a image file, but this task needs a audio"):
+def test_wrong_unknown_or_empty_file(store, png, tmp_path):
+    with pytest.raises(ResourceError, match="is an image file, but this task needs an audio"):
         resolver(store, png.parent).resolve("red.png", "audio")
     fake = tmp_path / "fake.jpg"
     fake.write_text("hello")
-    with pytest.raises(ResourceError, match="unknown or unsupported file type"):
+    with pytest.raises(ResourceError, match="unknown or unsupported file type") as info:
         resolver(store, tmp_path).resolve("fake.jpg", "image")
+    assert (info.value.hint or "").startswith("Give an image file in a common format (")
+    (tmp_path / "zero.wav").write_bytes(b"")
+    with pytest.raises(ResourceError) as info:
+        resolver(store, tmp_path).resolve("zero.wav", "audio")
+    assert info.value.message == "'zero.wav' is empty (0 bytes)."
+    assert (info.value.hint or "").startswith("Give an audio file in a common format (")
 
 
 def test_urls_disabled_by_default_and_private_hosts_refused(store, tmp_path):

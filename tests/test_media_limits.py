@@ -172,6 +172,6 @@ def test_a_file_that_grows_while_it_is_copied_is_cut_at_the_limit(tmp_path):
 def test_url_download_is_checked_before_it_is_stored(tmp_path):
     with loopback_server(serve_bytes(b"<html>not an image</html>", "text/html")) as url:
         r = _resolver(tmp_path, allow_urls=True, allow_private_urls=True)
-        with pytest.raises(ResourceError, match="did not return a image"):
+        with pytest.raises(ResourceError, match="did not return an image file"):
             r.resolve(url + "/x.png", "image")
     assert _stored(tmp_path) == []

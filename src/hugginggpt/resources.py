@@ -165,11 +165,13 @@ class ResourceResolver:
             if media in ("image", "audio", "video") and found != media:
                 declared = media_of_name(real.name)
                 if found is None:
+                    empty = os.fstat(f.fileno()).st_size == 0
                     raise ResourceError(
+                        f"{value!r} is empty (0 bytes)." if empty else
                         f"{value!r} is not a readable {media} file (unknown or unsupported file type).",
-                        hint=f"Give a {media} in a common format ({_formats(media)}).")
+                        hint=f"Give {_a(media)} file in a common format ({_formats(media)}).")
                 if not (media == "image" and declared == "image" and found == "video"):
-                    raise ResourceError(f"{value!r} is a {found} file, but this task needs a {media}.",
+                    raise ResourceError(f"{value!r} is {_a(found)} file, but this task needs {_a(media)}.",
                                         hint="Check which file goes with which part of the request.")
             if found == "image":
                 check_image_pixels(f, max_pixels=self.max_image_pixels, name=value)
@@ -305,7 +307,7 @@ class ResourceResolver:
         data = self.fetcher.fetch(url)
         found = sniff_bytes(data[:32])
         if media in ("image", "audio", "video") and found != media:
-            raise ResourceError(f"{url!r} did not return a {media} file.", hint="Check the URL.")
+            raise ResourceError(f"{url!r} did not return {_a(media)} file.", hint="Check the URL.")
         if found == "image":
             check_image_pixels(data, max_pixels=self.max_image_pixels, name=url)
         ext = Path(url.split("?", 1)[0]).suffix or None
@@ -356,6 +358,11 @@ def _open_error(exc: OSError, label: str, denied: ResourceAccessDenied) -> Resou
     if exc.errno == errno.ENAMETOOLONG:
         return ResourceError(f"{label[:200]!r} is not a valid file name: it is too long.", hint="Check the path.")
     return ResourceError(f"{label[:200]!r} cannot be opened: {exc.strerror or exc}.", hint="Check the path.")
+
+
+def _a(media: str) -> str:
+    """``an image``, ``an audio``, ``a video``: the media with its article."""
+    return f"{'an' if media[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {media}"
 
 
 def _formats(media: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -98,7 +99,12 @@ class TaskRunner:
                 "hugginggpt.executor": getattr(self.executor, "name", "")}) as span:
             if span.is_recording():  # inputs by kind, SHA-256 and size (outputs: on the task span)
                 span.set_attributes(input_attributes(inputs))
-            reply = await self.executor.call(call)
+            try:
+                reply = await self.executor.call(call)
+            except HuggingGPTError as exc:
+                _name_user_files(exc, {shown[slot]: value for slot, value in spec.args.items()
+                                       if isinstance(inputs.get(slot), MediaInput) and ref_id(value) is None})
+                raise
         outputs = self.store_outputs(spec.id, choice.model_id, reply, shown)
         return TaskResult(task=spec, status="ok", choice=choice, outputs=outputs, data=reply.facts, inputs=shown,
                           cached=reply.cached)
@@ -139,3 +145,14 @@ class TaskRunner:
             else:
                 outputs.append(self.store.put_bytes(out.data or b"", out.kind, ext=out.ext, **prov))
         return outputs
+
+
+def _name_user_files(exc: HuggingGPTError, copies: Mapping[str, str]) -> None:
+    """Say, in an expert's error, the name the user gave each input file (``trunc.wav``) instead of the name of the
+    content-addressed copy the expert read (``2e80ce5f...6110.wav``): with several inputs, the user must be able to
+    tell which one is broken. ``copies``: the copy's path -> the user's name."""
+    for path, name in copies.items():
+        for copy in (path, Path(path).name):  # the whole path first, then the bare file name
+            exc.message = exc.message.replace(copy, name)
+            exc.hint = exc.hint.replace(copy, name) if exc.hint else exc.hint
+    exc.args = (f"{exc.message} {exc.hint}" if exc.hint else exc.message,)
