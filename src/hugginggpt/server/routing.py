@@ -27,7 +27,7 @@ def _decode(body: bytes) -> Any:
     try:
         return _parse(body)
     except UnicodeDecodeError as exc:
-        raise json.JSONDecodeError(f"not UTF-8 text (byte {exc.start})", "", 0) from None
+        raise json.JSONDecodeError(f"not UTF-8 at byte {exc.start}", "", 0) from None
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
