@@ -331,6 +331,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     '{"s1": "a b", "s2": "c d"}; need: embedding; does it fall under x, y or z? my boss speak fast. gen 1 image. '
     "draw a dog, then draw a cat, ",
     "Expected: one label. Actual: pending. Whit kind o bird is it? say it out loud to me slowly please i cant see ",
+    'Note: "It opens at 9." At what time does it close? Sort "x" into one of: a, b, c; produce just the outlines '
+    "of g.jpg, use the pose map to put her somewhere else, like a roof. box up all the dogs in p.jpg, mek a likkle ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

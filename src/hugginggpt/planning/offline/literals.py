@@ -47,7 +47,8 @@ def captured_text(req: ParsedRequest, start: int, end: int) -> str | None:
 
 
 # Where a list of labels ends: a colon, a question mark, a sentence's end, or the masked text to classify.
-_LIST_STOP = re.compile(r"[:?]|\.(?=\s|$)|['\"]?0")
+_LIST_STOP = re.compile(r"[:?;]|\.(?=\s|$)|['\"]?0")
+_LIST_END = re.compile(r"[;?]|\.(?=\s)")
 
 
 def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
@@ -56,23 +57,30 @@ def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     quoted = [q.text for q in req.quotes_in(start, end)
               if not req.masked[start : q.start].rstrip(" '\"\u201c\u2018").endswith(":")]
     before = _LIST_STOP.search(req.masked[start:end])
-    listed_before = before is not None and before.group() == ":" and _labels(req.text[start : start + before.start()])
+    listed_before = before is not None and before.group() == ":" and labels_of(req.text[start : start + before.start()])
     if len(quoted) >= 2 and not listed_before:
         raw = ", ".join(quoted)  # quoted labels, unless a list before a colon names them ("as a or b: 'x' and 'y'")
     else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
         stop = _LIST_STOP.search(req.masked[start:end])
-        if stop and stop.group() == ":" and not req.text[start : start + stop.start()].strip():
-            # "as one of: crash, graphics, audio." - the list follows the colon (masked as a text when it is one)
-            listed = next((q for q in req.quotes_in(start, end) if q.start <= start + stop.end() + 2), None)
+        colon_first = stop is not None and stop.group() == ":" and not req.text[start : start + stop.start()].strip()
+        if colon_first or req.masked[:start].rstrip().endswith(":"):
+            # "as one of: crash, graphics, audio." - the list follows the colon (masked as a text when it is one),
+            # which the trigger's words may end with ("into one of:")
+            at = start + stop.end() if colon_first and stop else start
+            listed = next((q for q in req.quotes_in(start, end) if q.start <= at + 2), None)
             if listed is not None:
-                return _labels(listed.text)
-            start += stop.end()
-            stop = _LIST_STOP.search(req.masked[start:end])
+                return labels_of(listed.text)  # (up to its first stop: "praise, complaint, question; the team...")
+            if colon_first and stop:
+                start = at
+                stop = _LIST_STOP.search(req.masked[start:end])
         raw = req.text[start : start + stop.start()] if stop else req.text[start:end]
-    return _labels(raw)
+    return labels_of(raw)
 
 
-def _labels(raw: str) -> str | None:
+def labels_of(raw: str) -> str | None:
+    """The labels a list names, up to its first stop ("sports, politics or tech; thanks" -> "sports, politics,
+    tech"), or None for fewer than two."""
+    raw = _LIST_END.split(raw, maxsplit=1)[0]
     parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(_rx("label_tail").sub("", raw))]
     parts = [_rx("label_article").sub("", p) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= 3]

@@ -444,13 +444,13 @@ def _question_at(part: str, asked: bool) -> str | None:
     if not m:
         if _rx("request_start").match(part):
             return None  # "Can you describe this photo?" asks for a task, not a question about content
-        first = re.match(r"[A-Za-z']+", body)
+        first = re.match(r"[A-Za-z']+", _rx("question_preposition").sub("", body, count=1))
         if not asked or not first or first.group(0).lower() not in _question_start():
             # "..., the bed is made or not?": a yes/no question in statement order, put back in question order
             yes_no = _rx("embedded_yes_no").match(body.rstrip(" ?")) if asked and _rx("or_not").search(body) else None
             return f"{yes_no[2].capitalize()} {yes_no[1]} {yes_no[3]}?" if yes_no else None
     body = body.rstrip(" .!?")
-    if not body or _rx("empty_question").match(body):
+    if not body or _rx("empty_question").match(body) or _rx("asks_assistant").match(body):
         return None  # "could you check it for me?": the task asked for is the question
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
         body = _rx("contraction").sub(lambda c: f"{c[1]} is", body)  # "if there's a dog" -> "if there is a dog"

@@ -20,8 +20,10 @@ from .nodes import Node
 from .text import ParsedRequest, Resource, Span
 
 BRIDGES = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
-# Tasks that reword a text: after a verdict they take the text the verdict was about.
-REWORDS = {"translation", "summarization", "text2text-generation"}
+# Tasks that reword or analyse a text: after a verdict they take the text the verdict was about ("the sentiment of
+# '...', then translate it"; "classify '...', also tag the named entities").
+REWORDS = {"translation", "summarization", "text2text-generation", "text-classification", "token-classification",
+           "zero-shot-classification"}
 # Tasks whose text output is a verdict (a label, a score) rather than a text to work on: a bare "it" after them
 # more likely means the user's own text than the verdict.
 ANALYTIC = {
