@@ -295,6 +295,9 @@ class KeywordDetector(QuestionRules):
             return None  # "generate 'a barn table' ... then, using that depth map, generate 'the same on a beach'"
         if t.capture and clause.index != first_clause.index and self._new_thing(request, m, clause.end):
             return None  # "draw a dog, then draw a cat": a new thing described in a clause of its own
+        if self._new_source(out, seen[t.task], m.start(), t.task) and self.has_pronoun(request, clause.start,
+                                                                                         clause.end):
+            return None  # "describe a.jpg and read it aloud; describe b.jpg and read it aloud": "it" is the new one
         if first_quoted or not own_quoted:
             return -1
         return seen[t.task]
@@ -305,6 +308,13 @@ class KeywordDetector(QuestionRules):
         one made before ("the image", "it")."""
         capture = captured_text(request, m.end(), end)
         return capture is not None and pattern("generation", "new_thing").match(capture) is not None
+
+    def _new_source(self, out: list[Detection], first: int, pos: int, task: str) -> bool:
+        """Whether another task that makes what ``task`` reads was asked for after its first mention (``out[first]``)
+        and before ``pos``."""
+        reads = {m for _, m in self.tools[task].inputs}
+        return any(out[first].start < d.start < pos and d.task != task and reads & set(self.tools[d.task].outputs)
+                   for d in out if d.task in self.tools)
 
     @staticmethod
     def _detection(request: ParsedRequest, t: _Trigger, m: re.Match[str]) -> Detection | None:
