@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hugginggpt import HuggingGPT, HuggingGPTConfig
 from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.errors import RequestTooLarge
-from hugginggpt.history import check_history, known_resources, text_outputs
+from hugginggpt.history import check_history, known_resources, text_outputs, unknown_citations
 from hugginggpt.media import PATH_RE, find_paths
 
 _PATH_CHARS = re.compile(r"[\w/.~-]")
@@ -90,3 +90,22 @@ def test_read_it_aloud_after_a_speech_answer_reads_text_not_the_template():
     assert text_outputs(history[-1:]) == []  # only a speech answer: nothing to read, never the hash
     llm_written = [{"role": "assistant", "content": "It is a bus.\n\nFiles produced:\n- audio: /ws/artifacts/x.wav"}]
     assert text_outputs(llm_written) == ["It is a bus."]
+
+
+def test_a_file_the_previous_answer_cites_that_is_not_there_is_said_to_be_unused(tmp_path):
+    """An answer citing an artifact this workspace does not hold (written elsewhere, deleted, invented): the file is
+    never an input, and the next answer says so rather than answering as if it were there."""
+    store = ArtifactStore(tmp_path / "ws")
+    ghost = str(tmp_path / "ws" / "artifacts" / ("cd" * 32 + ".png"))
+    history = [{"role": "user", "content": "make a picture, then show me examples/cat.png"},
+               {"role": "assistant", "content": f"Here it is: {ghost}, and examples/cat.png, and /etc/passwd"}]
+    assert unknown_citations(history, store) == [ghost]  # the user's own file and a non-media path are not listed
+    assert unknown_citations(history[:1], store) == []
+    kept = store.root / ("ab" * 32 + ".png")
+    kept.write_bytes(b"\x89PNG")  # a file the store holds is no unknown citation
+    assert unknown_citations([{"role": "assistant", "content": f"Made {kept}."}], store) == []
+    agent = HuggingGPT(HuggingGPTConfig(workspace=tmp_path / "ws", allowed_dirs=[tmp_path]))
+    result = agent.run("what is the sentiment of: I love it", history=history)
+    assert result.status == "succeeded"
+    assert any(n.startswith("not used: ") and ghost in n for n in result.plan_notes)
+    assert f"The previous answer cites {ghost}, but no such file is in this workspace" in result.answer

@@ -40,7 +40,14 @@ from .execution.runner import TaskRunner
 from .execution.scheduler import Scheduler
 from .experts.pool import ExpertPool
 from .fallback import media_default
-from .history import check_history, earlier_text, known_resources, reroute_control_maps
+from .history import (
+    check_history,
+    earlier_text,
+    known_resources,
+    reroute_control_maps,
+    unknown_citations,
+    unused_citations_note,
+)
 from .imaging import set_max_image_pixels, set_max_image_side
 from .llm.base import LLM, Usage
 from .llm.tracking import TrackedLLM
@@ -302,6 +309,9 @@ class HuggingGPT:
         if not outcome.plan.tasks:  # a named image or audio gets its default task, never an empty plan
             outcome = media_default(outcome, request, known[:n_files], known[n_files:])
         outcome.notes += reroute_control_maps(outcome.plan, known)  # a control map is not annotated again
+        missing = unknown_citations(history, self.store)  # "describe it" after an answer citing no real file
+        if missing:
+            outcome.notes.append(unused_citations_note(missing))
         return outcome
 
     # ----- helpers ----------------------------------------------------------------------------------------------

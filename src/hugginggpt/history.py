@@ -117,6 +117,40 @@ def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list
     return found
 
 
+# A plan note about the files of ``unknown_citations``, and what the answer says of it.
+UNUSED_CITATIONS = "not used: "
+_UNUSED_TAIL = ", cited by the previous answer but not a file of this workspace"
+
+
+def unused_citations_note(names: list[str]) -> str:
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return UNUSED_CITATIONS + shown + _UNUSED_TAIL
+
+
+def unused_citation_sentences(notes: list[str]) -> list[str]:
+    """The answer's sentence for a plan note of ``unused_citations_note``."""
+    return [f"The previous answer cites {n[len(UNUSED_CITATIONS):].removesuffix(_UNUSED_TAIL)}, but no such file is "
+            "in this workspace, so it was not used." for n in notes if n.startswith(UNUSED_CITATIONS)]
+
+
+def unknown_citations(history: list[dict[str, Any]], store: ArtifactStore) -> list[str]:
+    """Media files the latest answer cites that this workspace does not hold and the user never named (an answer
+    written elsewhere, an artifact since deleted, an invented path): never used as inputs (``known_resources``), and
+    worth saying so, since the request may refer to one of them ("describe it")."""
+    all_turns = turns(history)
+    answers = [t for t in all_turns if t.role == "assistant"]
+    if not answers:
+        return []
+    named = {name for t in all_turns if t.role != "assistant" for name, _ in _named_files(t)}
+    named |= {name for t in all_turns for name in t.files}
+    out: list[str] = []
+    for name, _ in _named_files(answers[-1]):
+        if (media_of_name(name) is not None and name not in named and name not in out
+                and not store.contains_path(Path(name))):
+            out.append(name)
+    return out
+
+
 def reroute_control_maps(plan: Any, known: list[KnownResource]) -> list[str]:
     """Make every annotator task (``*-control``) of ``plan`` whose image is a control map made earlier work on the
     image that map came from (the latest earlier image that is not a map): an edge map of an edge map, or a pose

@@ -19,6 +19,7 @@ from .experts.embedded.labels import match_label
 from .fallback import asked_media, counted_label, fallback_sentences, named_files, not_made_lines, video_only_answer
 from .grounding import answer_problems, not_done_note, withheld_note
 from .guard import guard_text
+from .history import unused_citation_sentences
 from .llm.base import LLM
 from .payloads import Boxes
 from .plan_schema import Plan, refs_in
@@ -145,7 +146,7 @@ def answer_notes(run: RunResult) -> str:
     when no task was recognised, the tasks left out of the plan (from its notes), the media asked for that no task
     made, and the labels the detector knows when the request counts something else."""
     out = ""
-    notes = fallback_sentences(run.plan_notes) + detection_label_notes(run)
+    notes = fallback_sentences(run.plan_notes) + unused_citation_sentences(run.plan_notes) + detection_label_notes(run)
     if notes:
         out += NOTE_HEAD + " " + " ".join(notes)
     dropped = [n for n in run.plan_notes if is_dropped_note(n)]
