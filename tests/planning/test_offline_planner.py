@@ -333,6 +333,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "Expected: one label. Actual: pending. Whit kind o bird is it? say it out loud to me slowly please i cant see ",
     'Note: "It opens at 9." At what time does it close? Sort "x" into one of: a, b, c; produce just the outlines '
     "of g.jpg, use the pose map to put her somewhere else, like a roof. box up all the dogs in p.jpg, mek a likkle ",
+    'describe a.jpg and read it aloud; translate to German + play as audio: "x"; from those soft edges bring forth '
+    'a fox. Which group does it belong in, "a", "b" or "c"? first translate it then check the feeling of it: "y" ',
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -15,7 +15,7 @@ from ...tasks import TaskRegistry
 from ..base import KnownResource
 from .detect import CONTROLLED, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
-from .literals import labels_of
+from .literals import label_form, labels_of
 from .missing import MissingInputError, missing_input
 from .nodes import Node, number_nodes
 from .text import Clause, ParsedRequest, Resource, named_quotes
@@ -124,7 +124,7 @@ class GraphBuilder(TextSlots):
         if det.labels:  # quoted labels ("as 'urgent' or 'not urgent'", "into one of: a, b, c") are not the text
             labels = {x.strip() for x in det.labels.split(",")}
             self.used_quotes |= {q.start for q in self.req.quotes_in(clause.start, clause.end)
-                                 if q.text in labels or labels_of(q.text) == det.labels}
+                                 if label_form(q.text) in labels or labels_of(q.text) == det.labels}
         self._fill_text(node, tt, det)
         own_quotes = [q.text for q in self.req.quotes_in(clause.start, clause.end)]
         if [s.name for s in tt.inputs if s.required and s.name != "labels"] == ["text"] \

@@ -38,7 +38,8 @@ def singular(word: str) -> str:
 
 def label_of(phrase: str) -> str | None:
     """The detector label a counted phrase names ("red cars" -> car), or None for things in general. An unknown last
-    word after a known label ("dogs plz") does not hide the label; with no known label, the last word, singular."""
+    word after a known label ("dogs plz") does not hide the label; with no known label, the last plural ("vehicles
+    involved" -> vehicle), else the last word, singular."""
     words = phrase.lower().replace("-", " ").split()
     if not words:
         return None
@@ -53,7 +54,9 @@ def label_of(phrase: str) -> str | None:
             for form in (" ".join(tail), " ".join([*tail[:-1], singular(tail[-1])])):
                 if form in vocabulary:
                     return vocabulary[form]
-    return singular(words[-1])
+    # no known label: the last plural ("how many vehicles involved" -> vehicle), else the last word
+    plural = next((w for w in reversed(words) if singular(w) != w), None)
+    return singular(plural or words[-1])
 
 
 def counted_label(masked: str, start: int, end: int) -> str | None:

@@ -108,10 +108,13 @@ class LearnedPath:
         their output). A task whose media input nothing in the request, the attachments or another task can give
         is left out: the detector guessed from words alone.
         """
-        if not (found or parsed.resources or available.user_media) and pattern("parsing", "social_opening").match(text):
+        social = (pattern("parsing", "social_opening").match(text)
+                  or pattern("parsing", "assistant_question").search(text))
+        if social and not (found or parsed.resources or available.user_media):
             # "THANK YOU SOOOO MUCH!!!! my brother loved the dragon story", "This is to acknowledge receipt of the
-            # translated summary": thanks, a greeting or an acknowledgement that names no file and asks the rules for
-            # nothing gets no task from the detector either (it would guess one from the words the message mentions)
+            # translated summary", "you can speak Chinese or only English?": thanks, a greeting, an acknowledgement or
+            # a question about the assistant that names no file and asks the rules for nothing gets no task from the
+            # detector either (it would guess one from the words the message mentions)
             return []
         feats = request_features(text, self.planner.embed, parsed)
         ruled = {d.task for d in found}

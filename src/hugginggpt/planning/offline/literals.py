@@ -77,12 +77,17 @@ def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     return labels_of(raw)
 
 
+def label_form(text: str) -> str:
+    """One label as a list gives it, without its article ("a scam" -> "scam")."""
+    return _rx("label_article").sub("", text.strip(" .?!:;'\"")).strip()
+
+
 def labels_of(raw: str) -> str | None:
     """The labels a list names, up to its first stop ("sports, politics or tech; thanks" -> "sports, politics,
     tech"), or None for fewer than two."""
     raw = _LIST_END.split(raw, maxsplit=1)[0]
     parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(_rx("label_tail").sub("", raw))]
-    parts = [_rx("label_article").sub("", p) for p in parts]
+    parts = [label_form(p) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= 3]
     if len(labels) == 2 and _rx("label_negation").fullmatch(labels[1]):
         labels[1] = f"not {labels[0]}"  # "mean or nah" -> mean, not mean

@@ -353,10 +353,17 @@ class TextSlots:
 
     def _quote_pointed_ahead(self, node: Node) -> Span | None:
         """"summarise the following extract and then translate the summary: '...'": a clause that points ahead at a
-        text takes the next quote, though a later task's clause holds it (that task then reads this one's output)."""
-        if not pattern("literals", "points_ahead").search(self.req.masked, node.clause.start, node.clause.end):
+        text takes the next quote, though a later task's clause holds it (that task then reads this one's output).
+        So does a first step with no text of its own when the next step, chained to it, ends in a colon and the
+        quote ("translate to English then check the feeling of it: '...'")."""
+        following = next((q for q in self.req.quotes if q.start >= node.clause.end and self._free(q)), None)
+        if pattern("literals", "points_ahead").search(self.req.masked, node.clause.start, node.clause.end):
+            return following
+        if following is None or self.req.quotes_in(node.clause.start, node.clause.end):
             return None
-        return next((q for q in self.req.quotes if q.start >= node.clause.end and self._free(q)), None)
+        clause = self.req.clause_at(following.start)
+        colon = self.req.masked[clause.start : following.start].rstrip(" '\"\u201c\u2018").endswith(":")
+        return following if clause.chained and clause.index == node.clause.index + 1 and colon else None
 
     def _unused_quote(self, node: Node | None = None) -> Span | None:
         """A quote no task has taken; for ``node``, none that a task of a later clause will take as its own text
