@@ -351,3 +351,15 @@ def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(pla
     except HuggingGPTError:
         pass  # a named error is a fine answer; only the time is on trial
     assert time.perf_counter() - t0 < 60  # about 2-10 s on 2 busy cores; the slowest was 72 s before
+
+
+def test_a_part_of_a_picture_made_clearer_is_no_rewrite_left_out(planner: OfflinePlanner) -> None:
+    # "make the faces clearer" beside a photo edit asks for no text rewrite, so no note may say one was left out
+    outcome = planner.plan("Please restore and sharpen old.jpg, and make the faces clearer.",
+                           PlanContext(default_registry()))
+    assert [t.task for t in outcome.plan.tasks] == ["image-to-image"]
+    assert not [n for n in outcome.notes if n.startswith("left out")]
+    # while a text made clearer still is a rewrite
+    outcome = planner.plan('Make the paragraph clearer: "The thing was done by us in a way that was not good."',
+                           PlanContext(default_registry()))
+    assert [t.task for t in outcome.plan.tasks] == ["text2text-generation"]
