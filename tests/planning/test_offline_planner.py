@@ -335,6 +335,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "of g.jpg, use the pose map to put her somewhere else, like a roof. box up all the dogs in p.jpg, mek a likkle ",
     'describe a.jpg and read it aloud; translate to German + play as audio: "x"; from those soft edges bring forth '
     'a fox. Which group does it belong in, "a", "b" or "c"? first translate it then check the feeling of it: "y" ',
+    'is it "a b", "c d" or "e f"? build me a new pic off that map: same guys. Find the puck. Box it. make it clear and '
+    "bright again, like new. what's that noise at the start? from that tracing craft a cat. speak plainly. ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -486,7 +486,8 @@ def _only_condition(req: ParsedRequest, gen: Detection, found: list[Detection]) 
     if len(controls) != 1 or (gen.capture and names_only_a_map(gen.capture)):
         return None  # (nor a picture that only names the map: "can you make the depth image of it?")
     sentence = req.sentence_at(gen.start)
-    refers = pattern("references", "condition_back").search(req.masked, sentence.start, sentence.end)
+    refers = (pattern("references", "condition_back").search(req.masked, sentence.start, sentence.end)
+              or pattern("references", "condition_after").search(req.masked, gen.start, req.clause_at(gen.start).end))
     return controls[0] if refers else None
 
 

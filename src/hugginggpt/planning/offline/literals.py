@@ -59,7 +59,9 @@ def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
     before = _LIST_STOP.search(req.masked[start:end])
     listed_before = before is not None and before.group() == ":" and labels_of(req.text[start : start + before.start()])
     if len(quoted) >= 2 and not listed_before:
-        raw = ", ".join(quoted)  # quoted labels, unless a list before a colon names them ("as a or b: 'x' and 'y'")
+        # quoted labels, unless a list before a colon names them ("as a or b: 'x' and 'y'"); a quote may hold a longer
+        # label ("House of the Raven")
+        return labels_of(", ".join(quoted), max_words=5)
     else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
         stop = _LIST_STOP.search(req.masked[start:end])
         colon_first = stop is not None and stop.group() == ":" and not req.text[start : start + stop.start()].strip()
@@ -82,13 +84,13 @@ def label_form(text: str) -> str:
     return _rx("label_article").sub("", text.strip(" .?!:;'\"")).strip()
 
 
-def labels_of(raw: str) -> str | None:
+def labels_of(raw: str, max_words: int = 3) -> str | None:
     """The labels a list names, up to its first stop ("sports, politics or tech; thanks" -> "sports, politics,
     tech"), or None for fewer than two."""
     raw = _LIST_END.split(raw, maxsplit=1)[0]
     parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(_rx("label_tail").sub("", raw))]
     parts = [label_form(p) for p in parts]
-    labels = [p for p in parts if p and len(p.split()) <= 3]
+    labels = [p for p in parts if p and len(p.split()) <= max_words]
     if len(labels) == 2 and _rx("label_negation").fullmatch(labels[1]):
         labels[1] = f"not {labels[0]}"  # "mean or nah" -> mean, not mean
     return ", ".join(labels) if len(labels) >= 2 else None
