@@ -42,6 +42,7 @@ from .experts.pool import ExpertPool
 from .fallback import media_default
 from .history import (
     check_history,
+    clean_turns,
     earlier_text,
     known_resources,
     reroute_control_maps,
@@ -63,13 +64,6 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("hugginggpt")
 
 _EARLIER = "EARLIER_OUTPUT"
-
-
-def clean_turns(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``history`` with each turn's text cleaned as a request is (``clean_text``: a lone surrogate, which JSON
-    allows and UTF-8 cannot encode, becomes U+FFFD), so that it can be stored, shown and sent to an LLM."""
-    return [{**turn, "content": clean_text(turn["content"])} if isinstance(turn.get("content"), str) else turn
-            for turn in history]
 
 
 class HuggingGPT:

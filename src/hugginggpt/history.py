@@ -23,6 +23,7 @@ from .errors import RequestError, RequestTooLarge
 from .guard import wording
 from .media import find_paths, media_of_name
 from .planning.base import KnownResource
+from .planning.limits import clean_text
 from .results import Turn
 
 
@@ -88,6 +89,13 @@ def _named_files(turn: Turn) -> list[tuple[str, str]]:
         return [(f.path, CONTROL_MAP + f.task if f.task.endswith("-control") else "") for f in turn.artifacts]
     maps = {path: task for task, path in _CONTROL_LINE.findall(turn.content)} if turn.role == "assistant" else {}
     return [(token, CONTROL_MAP + maps[token] if token in maps else "") for token in find_paths(turn.content)]
+
+
+def clean_turns(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``history`` with each turn's text cleaned as a request is (``clean_text``: a lone surrogate, which JSON
+    allows and UTF-8 cannot encode, becomes U+FFFD), so that it can be stored, shown and sent to an LLM."""
+    return [{**turn, "content": clean_text(turn["content"])} if isinstance(turn.get("content"), str) else turn
+            for turn in history]
 
 
 def known_resources(history: list[dict[str, Any]], store: ArtifactStore) -> list[KnownResource]:

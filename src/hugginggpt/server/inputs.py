@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..agent import clean_turns
 from ..artifacts import Artifact, ArtifactStore, artifact_kind
 from ..errors import RequestTooLarge
-from ..history import check_history, recent_history
+from ..history import check_history, clean_turns, recent_history
 from ..imaging import check_image_pixels
 from ..media import is_url
 from ..planning.limits import clean_text

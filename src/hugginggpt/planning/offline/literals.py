@@ -62,21 +62,20 @@ def listed_labels(req: ParsedRequest, start: int, end: int) -> str | None:
         # quoted labels, unless a list before a colon names them ("as a or b: 'x' and 'y'"); a quote may hold a longer
         # label ("House of the Raven")
         return labels_of(", ".join(quoted), max_words=5)
-    else:  # the list ends where the text to classify begins ("... or negative: 'It works'")
-        stop = _LIST_STOP.search(req.masked[start:end])
-        colon_first = stop is not None and stop.group() == ":" and not req.text[start : start + stop.start()].strip()
-        if colon_first or req.masked[:start].rstrip().endswith(":"):
-            # "as one of: crash, graphics, audio." - the list follows the colon (masked as a text when it is one),
-            # which the trigger's words may end with ("into one of:")
-            at = start + stop.end() if colon_first and stop else start
-            listed = next((q for q in req.quotes_in(start, end) if q.start <= at + 2), None)
-            if listed is not None:
-                return labels_of(listed.text)  # (up to its first stop: "praise, complaint, question; the team...")
-            if colon_first and stop:
-                start = at
-                stop = _LIST_STOP.search(req.masked[start:end])
-        raw = req.text[start : start + stop.start()] if stop else req.text[start:end]
-    return labels_of(raw)
+    # the list ends where the text to classify begins ("... or negative: 'It works'")
+    stop = _LIST_STOP.search(req.masked[start:end])
+    colon_first = stop is not None and stop.group() == ":" and not req.text[start : start + stop.start()].strip()
+    if colon_first or req.masked[:start].rstrip().endswith(":"):
+        # "as one of: crash, graphics, audio." - the list follows the colon (masked as a text when it is one),
+        # which the trigger's words may end with ("into one of:")
+        at = start + stop.end() if colon_first and stop else start
+        listed = next((q for q in req.quotes_in(start, end) if q.start <= at + 2), None)
+        if listed is not None:
+            return labels_of(listed.text)  # (up to its first stop: "praise, complaint, question; the team...")
+        if colon_first and stop:
+            start = at
+            stop = _LIST_STOP.search(req.masked[start:end])
+    return labels_of(req.text[start : start + stop.start()] if stop else req.text[start:end])
 
 
 def label_form(text: str) -> str:
