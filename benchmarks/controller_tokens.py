@@ -38,7 +38,7 @@ from hugginggpt.media import media_of_name  # noqa: E402
 from hugginggpt.plan_schema import Plan  # noqa: E402
 from hugginggpt.planning.base import PlanContext  # noqa: E402
 from hugginggpt.planning.hybrid_planner import KEEP, HybridPlanner  # noqa: E402
-from hugginggpt.planning.llm_planner import LLMPlanner  # noqa: E402
+from hugginggpt.planning.llm_planner import LLMPlanner, plan_json  # noqa: E402
 from hugginggpt.planning.offline_planner import OfflinePlanner  # noqa: E402
 from hugginggpt.planning.validate import repair_plan  # noqa: E402
 from hugginggpt.respond_prompt import build_response_messages  # noqa: E402
@@ -248,7 +248,7 @@ def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, 
 
 
 def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold: list[dict[str, Any]],
-                offline: OfflinePlanner, top_k: int) -> dict[str, int]:
+                offline: OfflinePlanner, top_k: int, demos_k: int = 3) -> dict[str, int]:
     counts = {"plan": 0, "select": 0, "respond": 0, "calls": 0, "plan_error": 0, "empty_plan": 0}
     context = PlanContext(registry=REG)
     local = mode.endswith("-local")
@@ -268,10 +268,10 @@ def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold:
         plan = outcome.plan
     else:  # llm: the real planning prompt; the completion estimated as the gold plan in our schema
         plan, _ = repair_plan(gold, REG)
-        planner = LLMPlanner(Recorder(), REG, shortlist=mode != "llm-all")
+        planner = LLMPlanner(Recorder(), REG, shortlist=mode != "llm-all", demos_k=demos_k)
         shown = planner.shown_tasks(request, context)
         messages = planner.build_messages(request, context, shown)
-        counts["plan"] = tok.messages(messages) + tok.text(json.dumps({"tasks": plan.to_jarvis()}))
+        counts["plan"] = tok.messages(messages) + tok.text(plan_json(plan.to_jarvis()))
         counts["calls"] += 1
         counts["shown_tasks"] = len(shown) if shown is not None else len(REG)
         # Gold tasks of the registry that the prompt shows (a TaskBench tool we have no task for is in no prompt).
@@ -301,6 +301,7 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=taskbench_dir())
     ap.add_argument("--limit", type=int, default=50)
     ap.add_argument("--top-k", type=int, default=5, help="our selector_top_k (JARVIS always shows 5)")
+    ap.add_argument("--demos-k", type=int, default=3, help="demos in the llm planner's prompt (its default: 3)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "controller_tokens.json")
     args = ap.parse_args()
     data = args.data_dir / "huggingface_dev.jsonl"
@@ -318,11 +319,13 @@ def main() -> int:
         gold = gold_jarvis(sample, tools)
         per["jarvis"].append(jarvis_tokens(tok, sample.instruction, gold))
         for mode in modes:
-            per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline, args.top_k))
+            per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline, args.top_k,
+                                           args.demos_k))
     jarvis_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis"])
     summary = {name: summarize(rows, jarvis_mean) for name, rows in per.items()}
     print(f"Controller LLM tokens per request, first {len(samples)} requests of huggingface_dev.jsonl "
-          f"(SmolLM2 GGUF tokenizer; our selector_top_k={args.top_k})")
+          f"(SmolLM2 GGUF tokenizer; our selector_top_k={args.top_k}, "
+          f"demos_k={args.demos_k})")
     print(f"{'design':<12} {'calls':>5} {'mean':>8} {'median':>8} {'plan':>7} {'select':>7} {'respond':>8} "
           f"{'ours/JARVIS':>11}")
     for name, s in summary.items():
@@ -333,7 +336,7 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "data": "huggingface_dev.jsonl", "requests": len(samples),
         "tokenizer": "SmolLM2-135M-Instruct GGUF (llama.cpp via xllamacpp: chat template + tokenizer)",
-        "answer_tokens": ANSWER_TOKENS, "selector_top_k": args.top_k, "summary": summary,
+        "answer_tokens": ANSWER_TOKENS, "selector_top_k": args.top_k, "demos_k": args.demos_k, "summary": summary,
         "per_request": [{"id": s.id, "type": s.type, "tasks_gold": len(s.nodes),
                          **{name: rows[i] for name, rows in per.items()}} for i, s in enumerate(samples)],
     }, indent=1) + "\n", encoding="utf-8")

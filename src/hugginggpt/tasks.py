@@ -74,7 +74,10 @@ class TaskType(BaseModel):
         return [s for s in self.inputs if s.required]
 
     def signature(self) -> str:
-        ins = ", ".join(f"{s.name}: {s.type}{'' if s.required else '?'}" for s in self.inputs)
+        """``name(slot, slot: type?) -> output``: a slot's type is left out where it is the slot's name; ``?`` marks
+        an optional slot."""
+        ins = ", ".join(f"{s.name}{'' if s.name == s.type else f': {s.type}'}{'' if s.required else '?'}"
+                        for s in self.inputs)
         return f"{self.name}({ins}) -> {' + '.join(self.outputs)}"
 
 

@@ -157,6 +157,11 @@ def _check_shape(value: Any) -> None:
         raise ValueError("the list holds no task objects")
 
 
+def plan_json(tasks: list[dict[str, Any]]) -> str:
+    """A plan as the demos show it (and a model following them writes it): compact JSON, ``{"tasks": [...]}``."""
+    return json.dumps({"tasks": tasks}, ensure_ascii=False, separators=(",", ":"))
+
+
 # -- demo selection ---------------------------------------------------------------------------------------------
 
 
@@ -267,7 +272,7 @@ class LLMPlanner:
             files = [KnownResource(name=f["name"], media=f["media"]) for f in demo.get("files", [])]
             messages.append({"role": "user", "content": render(self.prompts.user, request=demo["request"],
                                                                files=files, history=[])})
-            messages.append({"role": "assistant", "content": json.dumps({"tasks": demo["tasks"]})})
+            messages.append({"role": "assistant", "content": plan_json(demo["tasks"])})
         history = [{"role": str(turn.get("role", "user")), "content": _clip(str(turn.get("content", "")),
                                                                             self.max_turn_chars)}
                    for turn in context.history[-self.history_turns:]] if self.history_turns else []
