@@ -41,8 +41,11 @@ class QuestionRules:
         asked += _elliptic_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):
-            if _answered_by_task(question, found) or pattern("questions", "about_assistant").search(question):
-                continue  # (or a question about the assistant: "what kinds of tasks are you able to help with?")
+            if (_answered_by_task(question, found) or pattern("questions", "about_assistant").search(question)
+                    or (found and pattern("questions", "opinion_only").search(question))):
+                # (or a question about the assistant: "what kinds of tasks are you able to help with?"; or only a
+                # tag after a task: "is this review good or bad, what do you reckon?")
+                continue
             task = self._route_question(req, avail, pos, found)
             if pos in quoted_only and task == "question-answering":
                 continue  # without an image to ask about, a bare quoted question is text for another task
@@ -88,8 +91,9 @@ class QuestionRules:
             # a question ("describe b.jpg, then tell me if there's a dog in a.jpg").
             before = len(out)
             for c in req.clauses:
-                if s.start <= c.start < s.end and c.end <= s.end and not any(c.start <= d.start < c.end
-                                                                              for d in found):
+                lead = req.text[c.start : s.start]  # a clause may begin at the space before its sentence
+                if (s.start <= c.start or not lead.strip()) and c.start < s.end and c.end <= s.end \
+                        and not any(c.start <= d.start < c.end for d in found):
                     question = clause_question(req, c, asked=s.text.rstrip().endswith("?"))
                     if question:
                         out.append((c.start, question))

@@ -26,7 +26,9 @@ _QUOTES = (
     re.compile(r'"([^"]+?)"'),
     re.compile(r"\u201c([^\u201d]+?)\u201d"),
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
+    re.compile(r"\u00ab\s*([^\u00bb]+?)\s*\u00bb"),  # guillemets, spaced as in French or not
 )
+_GUILLEMETS = re.compile(r"\u00ab[^\u00bb]*\u00bb")
 # Where a test's outcome line ends: its last stop, a line break or the end of the request.
 _OUTCOME_END = re.compile(r"[.!?](?=\s|$)|\n|$")
 # A quoted JSON key and the start of its value ('{"s1": "...", "s2": "..."}'), after "{" or ",".
@@ -262,7 +264,8 @@ def with_arrow_chains(text: str) -> str:
     """"a.jpg -> caption -> speech": each arrow between steps reads as ", then" (the lexicon's ``parsing.arrow``);
     so does each numbered step after the first ("1) segment x.jpg 2) use it to generate ...", "Step 2: ..."), when
     the steps are numbered 1, 2, 3 ... in order (``parsing.step_number``)."""
-    text = _rx("arrow").sub(", then ", text)
+    quoted = [m.span() for m in _GUILLEMETS.finditer(text)]  # a closing guillemet is no arrow
+    text = _rx("arrow").sub(lambda m: m.group(0) if any(a <= m.start() < b for a, b in quoted) else ", then ", text)
     marks = list(_rx("step_number").finditer(text))
     numbers = [int(m.group(1)) for m in marks]
     if len(marks) < 2 or numbers != list(range(1, len(marks) + 1)):
@@ -447,7 +450,8 @@ def _question_at(part: str, asked: bool) -> str | None:
         first = re.match(r"[A-Za-z']+", _rx("question_preposition").sub("", body, count=1))
         if not asked or not first or first.group(0).lower() not in _question_start():
             # "..., the bed is made or not?": a yes/no question in statement order, put back in question order
-            yes_no = _rx("embedded_yes_no").match(body.rstrip(" ?")) if asked and _rx("or_not").search(body) else None
+            yes_no = (_rx("embedded_yes_no").match(body.rstrip(" ?"))
+                      if asked and (_rx("or_not").search(body) or _rx("statement_yes_no").match(body)) else None)
             return f"{yes_no[2].capitalize()} {yes_no[1]} {yes_no[3]}?" if yes_no else None
     body = body.rstrip(" .!?")
     if not body or _rx("empty_question").match(body) or _rx("asks_assistant").match(body):

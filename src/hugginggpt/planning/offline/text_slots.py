@@ -39,6 +39,8 @@ ANALYTIC = {
 }
 
 
+# Questions asked of a picture or a document: a summary after one summarises the picture's text, not the answer.
+IMAGE_QUESTIONS = frozenset({"document-question-answering", "visual-question-answering"})
 _GUIDED = frozenset(CONTROLLED.values())  # generation guided by a condition map
 
 
@@ -157,6 +159,7 @@ class TextSlots:
         if found is None:
             found = self._earlier_output(node, second)
             found = self._text_a_verdict_read(node, found)
+            found = self._text_an_answer_was_about(node, found)
         if found is None:
             found = self._request_text(node)
         if found is None:
@@ -207,6 +210,25 @@ class TextSlots:
         producer = self.nodes[found]
         text = producer.args.get("text")
         return text if producer.task in ANALYTIC and isinstance(text, str) and text else found
+
+    def _text_an_answer_was_about(self, node: Node, found: str | int | None) -> str | int | None:
+        """"what is the end date in contract.png, and can you make a short summary of the page?": a summary after an
+        answer summarises what the question was asked of (the picture's text, read first; the question's context),
+        not the answer."""
+        if not isinstance(found, int) or node.task != "summarization":
+            return found
+        if not pattern("references", "whole_document").search(self.req.masked, node.clause.start, node.clause.end):
+            return found  # "summarize that answer"; only "a summary of all the page" is the document's
+        producer = self.nodes[found]
+        if producer.task == "question-answering":
+            context = producer.args.get("context")
+            return context if isinstance(context, str) and context else found
+        image = producer.args.get("image")
+        reader = BRIDGES["image"]
+        if producer.task not in IMAGE_QUESTIONS or not isinstance(image, str) or reader not in self.registry:
+            return found
+        slot = self.registry.get(reader).inputs[0].name
+        return self._commit(Node(len(self.nodes), reader, node.pos - 0.5, node.clause, {slot: image}))
 
     def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
         """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
@@ -433,6 +455,10 @@ class TextSlots:
                 found.append((m.start(), n.key))
         if not found:
             return self._made(node, media, exclude or set())
+        # A clause that names one result, then asks for another from "the summary": the reference after the task's
+        # own words, when there is one ("the transcript, a summary of that, and a Spanish version of the summary").
+        after = [(pos, key) for pos, key in found if pos > node.pos and self.nodes[key].pos < pos]
+        found = after or found
         first = min(pos for pos, _ in found)
         keys = [k for pos, k in found if pos == first]  # the nodes the earliest reference may name, in order
         nth = pattern("references", "ordinal").search(self.req.masked, node.clause.start, node.clause.end)
