@@ -481,13 +481,15 @@ class KeywordDetector(QuestionRules):
 
 def _only_condition(req: ParsedRequest, gen: Detection, found: list[Detection]) -> Detection | None:
     """"• Keep the exact outlines of the shoe • New visual: same sneaker in a neon alley": the one condition map the
-    request asks for, in another sentence, guides a picture whose sentence refers back ("same", "from it")."""
+    request asks for, in another sentence, guides a picture whose sentence refers back ("same", "from it", "with these
+    edges, generate ...")."""
     controls = [d for d in found if d.task in CONTROLLED]
-    if len(controls) != 1 or (gen.capture and names_only_a_map(gen.capture)):
+    if len({d.task for d in controls}) != 1 or (gen.capture and names_only_a_map(gen.capture)):
         return None  # (nor a picture that only names the map: "can you make the depth image of it?")
     sentence = req.sentence_at(gen.start)
+    clause_end = req.clause_at(gen.start).end
     refers = (pattern("references", "condition_back").search(req.masked, sentence.start, sentence.end)
-              or pattern("references", "condition_after").search(req.masked, gen.start, req.clause_at(gen.start).end))
+              or pattern("references", "condition_after").search(req.masked, sentence.start, clause_end))
     return controls[0] if refers else None
 
 

@@ -49,6 +49,8 @@ class QuestionRules:
             task = self._route_question(req, avail, pos, found)
             if pos in quoted_only and task == "question-answering":
                 continue  # without an image to ask about, a bare quoted question is text for another task
+            if task == "question-answering" and _quotes_inside(req, question):
+                continue  # "what does the abbreviation 'c.' signify?": a quote inside the question is no passage
             if task and task in self.tools:
                 out.append(Detection(task, pos, pos + 1, question=question))
         return out
@@ -133,8 +135,10 @@ class QuestionRules:
         # "voicemail.wav what address did they say": asked of a recording the sentence names, answered from its
         # transcript (not "what is the man saying", which the transcript is, nor "what is making the sound", which
         # is about the sound, not the words)
+        lead = pattern("parsing", "polite").match(req.masked[pos : sentence.end])  # "can you work out what ..."
+        asked_at = pos + (lead.end() if lead else 0)
         audio = (bool(req.resources_in(sentence.start, sentence.end, "audio"))
-                 and bool(pattern("questions", "wh_asked").match(req.masked, pos, sentence.end))
+                 and bool(pattern("questions", "wh_asked").match(req.masked, asked_at, sentence.end))
                  and not pattern("questions", "whole_transcript").match(req.masked, pos, sentence.end)
                  and not pattern("questions", "about_sound").search(req.masked, pos, sentence.end))
         text = (
@@ -145,6 +149,14 @@ class QuestionRules:
             or ("text" in avail.history_media and self.has_pronoun(req, sentence.start, sentence.end))
         )
         return "question-answering" if text else None
+
+
+def _quotes_inside(req: ParsedRequest, question: str) -> bool:
+    """Whether every quote of a request with no text file lies inside a longer question ("what does 'c.' before a
+    date signify?"): part of the question, so no passage to answer it from (a question that is a quote is not)."""
+    bare = question.strip(" ?!.'\"")
+    return bool(req.quotes) and not any(r.media == "text" for r in req.resources) and all(
+        q.text in question and q.text.strip(" ?!.'\"") != bare for q in req.quotes)
 
 
 def _joined_question(req: ParsedRequest, start: int, end: int, found: list[Detection]) -> list[tuple[int, str]]:

@@ -171,9 +171,13 @@ class _Masker:
                 self.taken.append((m.start(), b))
 
     def quoted(self) -> None:
-        for rx in _quote_patterns():
+        # a single-quoted word inside a double-quoted text is part of it ("... said 'optimization' and gave us ...")
+        double = [m.span() for rx in _QUOTES for m in rx.finditer(self.text)]
+        for i, rx in enumerate(_quote_patterns()):  # (the first: single quotes)
             for m in rx.finditer(self.text):
                 a, b = m.start(1), m.end(1)
+                if i == 0 and any(x < m.start() and m.end() < y for x, y in double):
+                    continue
                 if not self.free(m.start(), m.end()) and (a, b) not in self.taken:
                     continue
                 if any(r.start == a for r in self.resources):

@@ -427,8 +427,8 @@ class TextSlots:
         nouns = self.detector.lexicon.raw["references"]["question_nouns"]
         noun = nouns["document" if task == "document-question-answering" else "image"]
         for r in self.req.resources:
-            question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", noun if r.media != "text" else nouns["text"],
-                              question)
+            named = noun if r.media == "image" else nouns.get(r.media, noun)  # "in voicemail.wav": "in the recording"
+            question = re.sub(r"['\"]?" + re.escape(r.name) + r"['\"]?", named, question)
         # One task per file ("how many horses are in them?"): each asks about its own image.
         question = pattern("references", "question_double").sub(r"\1", question)
         return pattern("references", "question_plural").sub(r"\1 " + noun + "?", question)
