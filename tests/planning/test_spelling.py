@@ -68,3 +68,8 @@ def test_pasted_prose_keeps_its_typos():
     # Prose pasted before "Summarize this." is the user's text, like a quote: only the instruction is mended.
     text = "Thiz artcle says that bees are vanishing from many farms across the whole country this year. Sumarize this."
     assert mend_spelling(text) == text.replace("Sumarize", "Summarize")
+
+
+def test_wi_fi_stays_a_network():
+    # "fi" is Jamaican shorthand for "for"; "wi fi" typed as two words is the network, not "wi for"
+    assert mend_spelling("the wi fi code in sign.jpg") == "the wifi code in sign.jpg"
