@@ -180,11 +180,13 @@ class TextSlots:
 
     def _described_look(self, node: Node) -> str | None:
         """Rule 9: "I want to show the client how it looks with dark walnut cabinets ... Please use the lines for
-        the new picture": a picture with no prompt of its own takes how the user said it should look."""
+        the new picture": a picture with no prompt of its own takes how the user said it should look (or what they
+        want to make: "I want to make a Paris-Brest shaped like a wheel. Make me a picture of this")."""
         if "image" not in self._outputs(node):
             return None
         m = pattern("literals", "look_description").search(self.req.text)
-        return m.group("text").strip() if m else None
+        # (or what the user plans to make, said before "make me a picture of this")
+        return (m.group("text") or m.group("text2")).strip() if m else None
 
     def _separate_text(self, node: Node) -> str | None:
         """Rule 1b: "2. Separately, a spoken version of the same notice": a clause that says it stands apart reads
@@ -193,7 +195,13 @@ class TextSlots:
         start = clauses[-1].start if clauses else node.clause.start  # "Separately" may be a clause of its own
         if not pattern("references", "separately").search(self.req.text[start : node.clause.end]):
             return None
-        return self._latest_text_arg()
+        literal = self._latest_text_arg()
+        if literal is not None:
+            return literal
+        # "transcribe it, then make a short summary AND separately pull out the names": the text the task before
+        # read, when that is an earlier output (the transcript)
+        key = self._latest(lambda n: "text" in n.refs)
+        return self.nodes[key].refs["text"] if key is not None else None
 
     def _reported_text(self, node: Node) -> str | None:
         """Rule 8: "read me this text from my sister out loud she says running late ...": with no text found
