@@ -188,7 +188,7 @@ class TextSlots:
         # (or what the user plans to make, said before "make me a picture of this")
         return (m.group("text") or m.group("text2")).strip() if m else None
 
-    def _separate_text(self, node: Node) -> str | None:
+    def _separate_text(self, node: Node) -> str | int | None:
         """Rule 1b: "2. Separately, a spoken version of the same notice": a clause that says it stands apart reads
         the text the task before it read, not that task's output."""
         clauses = [c for c in self.req.clauses if c.end <= node.clause.start]
