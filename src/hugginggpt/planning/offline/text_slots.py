@@ -235,8 +235,7 @@ class TextSlots:
         reader = BRIDGES["image"]
         if producer.task not in IMAGE_QUESTIONS or not isinstance(image, str) or reader not in self.registry:
             return found
-        slot = self.registry.get(reader).inputs[0].name
-        return self._commit(Node(len(self.nodes), reader, node.pos - 0.5, node.clause, {slot: image}))
+        return self._converter(node, reader, image)
 
     def _given_text(self, node: Node, det: Detection, capture: bool) -> str | int | None:
         """Rule 1: the clause's own text - a quote, the words after the trigger, or a file read by a converter."""
@@ -311,9 +310,7 @@ class TextSlots:
         candidates = own or named or attached or earlier
         if not candidates:
             return None
-        pick = candidates[-1]
-        slot = self.registry.get(task).inputs[0].name
-        return self._commit(Node(len(self.nodes), task, node.pos - 0.5, clause, {slot: pick.name}))
+        return self._converter(node, task, candidates[-1].name)
 
     def _earlier_output(self, node: Node, second: bool) -> int | None:
         """Rule 2: an earlier task's text output, named ("the description") or implied (a chain, "it")."""
@@ -424,10 +421,14 @@ class TextSlots:
             task = BRIDGES.get(r.media)
             if r.name in consumed or task is None or task not in self.registry:
                 continue
-            slot = self.registry.get(task).inputs[0].name
-            bridge = Node(len(self.nodes), task, node.pos - 0.5, node.clause, {slot: r.name})
-            return self._commit(bridge)
+            return self._converter(node, task, r.name)
         return None
+
+    def _converter(self, node: Node, task: str, name: str) -> int:
+        """A ``task`` (image-to-text, speech recognition) that reads the file ``name`` into a text, in front of
+        ``node`` and in its clause."""
+        slot = self.registry.get(task).inputs[0].name
+        return self._commit(Node(len(self.nodes), task, node.pos - 0.5, node.clause, {slot: name}))
 
     def _question(self, det: Detection, task: str) -> str:
         # Asked by wording ("the main topic of this document") rather than as a question: the sentence is the query.
