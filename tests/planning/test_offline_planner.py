@@ -337,6 +337,11 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     'a fox. Which group does it belong in, "a", "b" or "c"? first translate it then check the feeling of it: "y" ',
     'is it "a b", "c d" or "e f"? build me a new pic off that map: same guys. Find the puck. Box it. make it clear and '
     "bright again, like new. what's that noise at the start? from that tracing craft a cat. speak plainly. ",
+    "generate a pixel art frog, then make another version of that same frog and turn that same pic into ink. keep goin "
+    "from this: 'x and' is it good or bad, what do you reckon? 'y' detect and enumerate the individual fish in f.jpg ",
+    "I want to bake a cake. Draw me a picture of this, then tell me in words what is on the picture. need the names/"
+    "dates/places out of 'z'. type it up, clean up my waffle into one tidy paragraph and have a nice voice read it, "
+    "« a » ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:
