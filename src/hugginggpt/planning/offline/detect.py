@@ -413,6 +413,8 @@ class KeywordDetector(QuestionRules):
                 m = pattern("generation", "guided_step").match(req.masked, step.start, step.end)
                 if m is None and pattern("literals", "condition").search(req.masked, step.start, step.end):
                     m = pattern("generation", "terse_step").match(req.masked, step.start, step.end)
+                if m is None:  # "keep the 3D feel of the yard, how near and far stuff is, but show a version with ..."
+                    m = pattern("generation", "guided_tail").search(req.masked, step.start, step.end)
             prompt = guided_prompt(req.text[m.start(1) : m.end(1)]) if m else ""
             if m and prompt:
                 out.append(Detection(CONTROLLED[ctrl.task], m.start(1), m.end(1), capture=prompt))

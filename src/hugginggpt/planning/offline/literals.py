@@ -22,6 +22,7 @@ _TAIL = 400
 
 def _clean(text: str) -> str:
     text = _rx("aside").sub("", text)  # "a robot doing it lol the kids will love it" -> "a robot doing it"
+    text = pattern("parsing", "bracketed").sub("", text)  # "... in every brushstroke! [Thunder rattles offstage]"
     text = text.strip().strip(" .!?;,\"'")
     lead, trail = _rx("lead"), _rx("trail")
     prev = None

@@ -22,13 +22,15 @@ _TEXT_EXT = (".txt", ".md")
 _URL = re.compile(r"https?://[^\s'\"<>]+", re.I)
 # Quotes: straight quotes must not touch letters on the outside, so apostrophes ("don't") are never quotes. Double
 # quotes may span lines (a pasted paragraph to read aloud or translate); single quotes stay on one line.
+_GUILLEMETS = re.compile(r"\u00ab\s*([^\u00bb]+?)\s*\u00bb")  # spaced as in French or not
 _QUOTES = (
     re.compile(r'"([^"]+?)"'),
     re.compile(r"\u201c([^\u201d]+?)\u201d"),
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
-    re.compile(r"\u00ab\s*([^\u00bb]+?)\s*\u00bb"),  # guillemets, spaced as in French or not
+    _GUILLEMETS,
 )
-_GUILLEMETS = re.compile(r"\u00ab[^\u00bb]*\u00bb")
+# A quote opening right there (a backtick around it, as in code: `"..."`).
+_QUOTE_NEXT = re.compile(r"`?[\"\u201c\u2018\u00ab']")
 # Where a test's outcome line ends: its last stop, a line break or the end of the request.
 _OUTCOME_END = re.compile(r"[.!?](?=\s|$)|\n|$")
 # A quoted JSON key and the start of its value ('{"s1": "...", "s2": "..."}'), after "{" or ",".
@@ -159,6 +161,11 @@ class _Masker:
                 self.resources.append(Resource(name=name, media=media, start=a, output=is_out))
                 self.mask(a, b)
 
+    def blank(self, a: int, b: int) -> None:
+        for i in range(a, b):
+            self.masked[i] = " "
+        self.taken.append((a, b))
+
     def outcomes(self) -> None:
         """"2. Capture the reply. Expected: a polite reply. Actual: pending.": a test's expected or actual outcome
         asks for nothing and holds no text of the user's; it is blanked (its last stop kept, so sentences still end)."""
@@ -166,15 +173,21 @@ class _Masker:
             end = _OUTCOME_END.search(self.text, m.end())
             b = end.start() if end else m.end()
             if b > m.start() and self.free(m.start(), b):
-                for i in range(m.start(), b):
-                    self.masked[i] = " "
-                self.taken.append((m.start(), b))
+                self.blank(m.start(), b)
+
+    def asides(self) -> None:
+        """"[Reads the paper aloud, trembling] A critic writes: '...' Praise or damnation?": an aside in square
+        brackets, with no file or quote in it, asks for nothing (a stage direction); it is blanked."""
+        for m in _rx("bracketed").finditer(self.text):
+            if self.free(m.start(), m.end()):
+                self.blank(m.start(), m.end())
 
     def quoted(self) -> None:
         # a single-quoted word inside a double-quoted text is part of it ("... said 'optimization' and gave us ...")
-        double = [m.span() for rx in _QUOTES for m in rx.finditer(self.text)]
-        for i, rx in enumerate(_quote_patterns()):  # (the first: single quotes)
-            for m in rx.finditer(self.text):
+        found = [list(rx.finditer(self.text)) for rx in _quote_patterns()]  # single quotes first, spoken last
+        double = [m.span() for matches in found[1:-1] for m in matches]
+        for i, matches in enumerate(found):
+            for m in matches:
                 a, b = m.start(1), m.end(1)
                 if i == 0 and any(x < m.start() and m.end() < y for x, y in double):
                     continue
@@ -251,6 +264,7 @@ def _masked(text: str) -> _Masker:
     masker.files()
     masker.outcomes()
     masker.quoted()
+    masker.asides()
     masker.after_colons()
     return masker
 
@@ -269,17 +283,26 @@ def with_arrow_chains(text: str) -> str:
     so does each numbered step after the first ("1) segment x.jpg 2) use it to generate ...", "Step 2: ..."), when
     the steps are numbered 1, 2, 3 ... in order (``parsing.step_number``)."""
     quoted = [m.span() for m in _GUILLEMETS.finditer(text)]  # a closing guillemet is no arrow
-    text = _rx("arrow").sub(lambda m: m.group(0) if any(a <= m.start() < b for a, b in quoted) else ", then ", text)
+
+    def arrow(m: re.Match[str]) -> str:
+        if any(a <= m.start() < b for a, b in quoted):
+            return m.group(0)
+        # "translate this string to Japanese -> `"..."`": the quote after the arrow is what "this" names, no step
+        step = _rx("arrow").split(text[: m.start()])[-1]
+        return ": " if _QUOTE_NEXT.match(text, m.end()) and _rx("names_next").search(step) else ", then "
+
+    text = _rx("arrow").sub(arrow, text)
     marks = list(_rx("step_number").finditer(text))
-    numbers = [int(m.group(1)) for m in marks]
+    words = default_lexicon().words("parsing", "step_words")
+    numbers = [int(m.group(1)) if m.group(1) else words.index(m.group(2).lower()) + 1 for m in marks]
     if len(marks) < 2 or numbers != list(range(1, len(marks) + 1)):
         return text
     if any(re.match(r"\w+\s*:", text[m.end() :]) for m in marks):
         return text  # labelled parts ("1. Context: ... 2. Question: ..."), not steps
     out, last = [], 0
-    for m in marks:
+    for n, m in zip(numbers, marks, strict=True):
         out.append(text[last : m.start()].rstrip(" ,;."))
-        out.append((", then " if m.group(1) != "1" else " ") if out[-1].strip() else "")
+        out.append((", then " if n != 1 else " ") if out[-1].strip() else "")
         last = m.end()
     return ("".join(out) + text[last:]).strip()
 
