@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
-from .given_maps import edits_of_maps, given_maps, map_only, maps_not_edits, names_only_a_map
+from .given_maps import edits_of_maps, given_maps, map_only, maps_not_edits, names_only_a_map, referred_maps
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import (
@@ -220,6 +220,8 @@ class KeywordDetector(QuestionRules):
         out = self._controlled(request, self._guided_steps(request, out))
         out = edits_of_maps(request, maps_not_edits(request, out, CONTROLLED), CONTROLLED, set(self.tools))
         out = map_only(given_maps(request, out, CONTROLLED, set(self.tools)))
+        out = referred_maps(request, out, CONTROLLED,  # (an attached picture would be taken before the earlier one)
+                            "image" in available.history_media and "image" not in available.user_media)
         return sorted(_counted_again(out), key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:

@@ -79,6 +79,20 @@ def given_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str,
     return out
 
 
+def referred_maps(req: ParsedRequest, found: list[Detection], controlled: dict[str, str], earlier_image: bool
+                  ) -> list[Detection]:
+    """``found`` without the extraction of a map the request points back at ("then based on the above canny image
+    and a prompt '...', generate a new image"), when a picture is generated under it, the request names no
+    picture and an earlier turn's picture is the latest one (``earlier_image``): that picture is the map, and the
+    generator reads it."""
+    if not earlier_image or req.resources_in(0, len(req.masked), "image"):
+        return found
+    generators = {d.task for d in found}
+    referred = pattern("controls", "referred")
+    return [d for d in found if not (controlled.get(d.task) in generators
+                                     and referred.search(req.masked, max(0, d.start - 30), d.start))]
+
+
 def _had(req: ParsedRequest, start: int, end: int) -> bool:
     """Whether the map phrase at ``start:end`` names a map the user has, not one asked for: a label before a colon
     ("canny edges: x.jpg. then gen '...'") asks for the map, unless words of having come before or in it or the file
