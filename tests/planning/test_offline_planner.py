@@ -233,7 +233,7 @@ def test_every_word_of_the_lexicon_is_a_word() -> None:
     instead of the word. Only a trigger's flags may be booleans."""
     from hugginggpt.planning.offline.lexicon import default_lexicon
 
-    flags = {"weak", "capture", "labels", "generic", "text_only", "no_file", "no_document", "needs_file"}
+    flags = {"weak", "capture", "labels", "generic", "text_only", "no_file", "no_document", "needs_file", "needs_input"}
 
     def booleans(value: object, path: str) -> list[str]:
         if isinstance(value, bool):

@@ -64,6 +64,7 @@ class _Trigger:
     no_file: bool = False  # wording that means another task when the clause names a file ("turn x.jpg into")
     no_document: bool = False  # wording that is a question when the request is about a document ("how many bedrooms")
     needs_file: bool = False  # wording that asks only with a file at hand ("the restored photograph" in a thank-you)
+    needs_input: bool = False  # a question that asks only with a quote or file at hand ("is he coming or going?")
 
 
 _Hit = tuple[_Trigger, re.Match[str]]
@@ -118,6 +119,7 @@ class KeywordDetector(QuestionRules):
                     bool(e.get("no_file")),
                     bool(e.get("no_document")),
                     bool(e.get("needs_file")),
+                    bool(e.get("needs_input")),
                 )
 
     # -- media evidence -------------------------------------------------------------------------------------
@@ -171,6 +173,8 @@ class KeywordDetector(QuestionRules):
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
         needed = self.tools[t.task].input_media
         clause = req.clause_at(m.start())
+        if t.needs_input and not (req.quotes or req.resources or avail.user_media or avail.history_media):
+            return False
         if t.text_only:
             # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
             end = m.end() if t.labels else clause.end

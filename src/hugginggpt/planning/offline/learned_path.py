@@ -40,6 +40,12 @@ SHARED_CLAUSE_THRESHOLD = 0.8
 # When the rules found no task at all, the detector's best task is added from this probability on: the request was
 # not chit-chat for the detector, and its probabilities are spread thin over 38 tasks.
 ALONE_THRESHOLD = 0.15
+# Tasks the detector adds only when the rules found none: free writing is its catch-all for any words about a text
+# ("2. summarise the transcript -> short summary": the summary was asked for, no piece of writing beside it).
+ONLY_ALONE = frozenset({"text-generation"})
+# Tasks that do the same job for one text: never added beside each other ("is this review positive, negative or
+# mixed?": the rules' labels already classify it).
+SAME_JOB = ({"text-classification", "zero-shot-classification"},)
 
 
 @lru_cache(maxsize=1)
@@ -129,6 +135,8 @@ class LearnedPath:
             task = tasks[i]
             alone = not found and rank == 0 and probs[i] >= ALONE_THRESHOLD
             if (probs[i] < threshold and not alone) or task in ruled or task not in self.registry:
+                continue
+            if (task in ONLY_ALONE and found) or any(task in job and job & ruled for job in SAME_JOB):
                 continue
             if CONTROLLED.get(task) in ruled:
                 continue  # the rules guide generation by a map the user gave: nothing extracts one

@@ -29,6 +29,8 @@ _QUOTES = (
     re.compile(r"\u2018([^\u2019\n]+?)\u2019"),
     _GUILLEMETS,
 )
+# A colon and the quoted text it introduces, in a masked request (the quote marks kept, the words masked as 0s).
+_QUOTE_AFTER_COLON = re.compile(r":\s*`?[\"\u201c\u2018\u00ab']\s*0{3,}")
 # A quote opening right there (a backtick around it, as in code: `"..."`).
 _QUOTE_NEXT = re.compile(r"`?[\"\u201c\u2018\u00ab']")
 # Where a test's outcome line ends: its last stop, a line break or the end of the request.
@@ -403,7 +405,10 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
     if lead and not re.search(r"[.:,;-]\s*$", lead.group()) and _rx("file_statement").match(masked_sentence, offset):
         starts = starts[1:]  # "scan.png is a lab report, whats the potassium value?": the file is a statement's subject
     for start in starts:
-        part = sentence.text[start:].strip()  # "the load sheet x.jpg whats the total": asked of the file named
+        # "the load sheet x.jpg whats the total": asked of the file named; "tell me on which date ...: '<passage>'":
+        # the question ends where the quoted passage begins
+        quote = _QUOTE_AFTER_COLON.search(masked_sentence, start)
+        part = sentence.text[start : quote.start() if quote else None].strip()
         before = sentence.text[:start].rstrip()
         if before.endswith(":") and _rx("question_colon").search(before[:-1]) and part.endswith("?"):
             return part[0].upper() + part[1:]  # "q: max operating temp?": labelled a question, in any words
