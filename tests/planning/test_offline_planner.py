@@ -342,6 +342,11 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "I want to bake a cake. Draw me a picture of this, then tell me in words what is on the picture. need the names/"
     "dates/places out of 'z'. type it up, clean up my waffle into one tidy paragraph and have a nice voice read it, "
     "« a » ",
+    "[Sweeps in, clutching it] Step one: clean up the audio. Step two: write out in text what is said. translate this "
+    "to Korean -> `\"b\"` box every pan and tin, and on the side tell me: is it up? upon that very depth, conjure a "
+    "c. keep the 3D feel, how near and far, but show guests a version with d. make for me the wind away [Exits] ",
+    "Compose, if you would, a tasting note and then let a voice proclaim it. tell me if he's steamed or happy. draw "
+    "the stick figure skeleton thing. kindly tell me on which date it opened: \"e\" put it en español, say again. ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:
