@@ -347,6 +347,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "c. keep the 3D feel, how near and far, but show guests a version with d. make for me the wind away [Exits] ",
     "Compose, if you would, a tasting note and then let a voice proclaim it. tell me if he's steamed or happy. draw "
     "the stick figure skeleton thing. kindly tell me on which date it opened: \"e\" put it en español, say again. ",
+    "Draw me a picture. A lighthouse in a storm. ref: c.jpg / one from depth, one from soft edges / prompt for both: "
+    "\"f\" / q: what must it do / thx go down each row and tell me if it was good. what that racket is? ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

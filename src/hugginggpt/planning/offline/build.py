@@ -13,7 +13,7 @@ import re
 
 from ...tasks import TaskRegistry
 from ..base import KnownResource
-from .detect import CONTROLLED, Detection, KeywordDetector
+from .detect import CONTROLLED, MAP_ONLY, Detection, KeywordDetector
 from .lexicon import pattern, words_alt
 from .literals import label_form, labels_of
 from .missing import MissingInputError, missing_input
@@ -162,10 +162,13 @@ class GraphBuilder(TextSlots):
         nth = self._ordinal_file(clause, media)
         if nth is not None:
             return nth
-        referenced = self._referenced(node, media)
+        # A map is never made from another map ("(a) one from its depth map, and (b) one from its normal map": both
+        # of the photo): an annotator reads no earlier annotator's output.
+        maps = {n.key for n in self.nodes if node.task in MAP_ONLY and n.task in MAP_ONLY}
+        referenced = self._referenced(node, media, maps)
         if referenced is not None:
             return referenced
-        producer = self._latest(lambda n: media in self._outputs(n))
+        producer = self._latest(lambda n: media in self._outputs(n) and n.key not in maps)
         if producer is not None and clause.chained and not self._annotates(producer, media):
             return producer
         mentioned = [r for r in self.req.resources if r.media == media and not r.output]

@@ -15,7 +15,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ...tasks import TaskRegistry
-from .given_maps import edits_of_maps, given_maps, map_only, maps_not_edits, names_only_a_map, referred_maps
+from .given_maps import (
+    edits_of_maps,
+    given_maps,
+    map_only,
+    maps_not_edits,
+    names_only_a_map,
+    referred_maps,
+    shared_prompt,
+)
 from .lexicon import Lexicon, default_lexicon, expand, pattern, words_rx
 from .literals import captured_text, guided_prompt, listed_labels
 from .phrases import (
@@ -79,6 +87,8 @@ CONTROLLED = {
     "normal-control": "normal-text-to-image",
     "image-segmentation": "seg-text-to-image",
 }
+# The annotators whose output is only a condition map (a segmentation also cuts a subject out: a picture to work on).
+MAP_ONLY = frozenset(CONTROLLED) - {"image-segmentation"}
 
 
 class KeywordDetector(QuestionRules):
@@ -226,6 +236,7 @@ class KeywordDetector(QuestionRules):
         out = map_only(given_maps(request, out, CONTROLLED, set(self.tools)))
         out = referred_maps(request, out, CONTROLLED,  # (an attached picture would be taken before the earlier one)
                             "image" in available.history_media and "image" not in available.user_media)
+        out = _described_next(request, shared_prompt(request, out, CONTROLLED, set(self.tools)))
         return sorted(_counted_again(out), key=lambda d: d.start)
 
     def _matches(self, request: ParsedRequest) -> list[_Hit]:
@@ -485,6 +496,29 @@ class KeywordDetector(QuestionRules):
                 gen, task=CONTROLLED[ctrl.task], capture=prompt or gen.capture, start=max(gen.start, ctrl.start) + 1
             )
         return out
+
+
+# What is made from a description alone: "Draw me a picture. A cat asleep on a red sofa." takes the next sentence.
+_DESCRIBED = ("text-to-image", "text-to-video")
+
+
+def _described_next(req: ParsedRequest, found: list[Detection]) -> list[Detection]:
+    """A picture or video asked for with no description, its sentence ending right after the words that ask for it
+    ("Give me a picture that moves. Rain on an empty alley at midnight."), is described by the next sentence, when
+    that sentence asks for no task, names no file, is no question and no thanks or greeting."""
+    out = []
+    for d in found:
+        here = req.sentence_at(d.start)
+        later = next((s for s in req.sentences if s.start >= here.end), None)
+        if (d.task in _DESCRIBED and not d.capture and later is not None
+                and not req.masked[d.end : here.end].strip(" .!:;,-\u2013\u2014")
+                and not later.text.rstrip().endswith("?") and not req.resources_in(later.start, later.end)
+                and len(later.text.split()) >= 3 and not pattern("parsing", "social_opening").match(later.text.strip())
+                and not req.quotes_in(later.start, later.end)
+                and not any(later.start <= e.start < later.end for e in found)):
+            d = replace(d, capture=later.text.strip().rstrip(".!") or None)
+        out.append(d)
+    return out
 
 
 def _only_condition(req: ParsedRequest, gen: Detection, found: list[Detection]) -> Detection | None:

@@ -93,6 +93,21 @@ def referred_maps(req: ParsedRequest, found: list[Detection], controlled: dict[s
                                      and referred.search(req.masked, max(0, d.start - 30), d.start))]
 
 
+def shared_prompt(req: ParsedRequest, found: list[Detection], controlled: dict[str, str], tools: set[str]
+                  ) -> list[Detection]:
+    """``found`` with a picture guided by each of its maps when one quoted prompt is said to serve them all ("2
+    variants / one from depth, one from soft edges (hed) / prompt for both: '...'"), and no picture is asked for
+    otherwise."""
+    maps = [d for d in found if controlled.get(d.task) in tools]
+    if len(maps) < 2 or any(d.task in controlled.values() for d in found):
+        return found
+    said = pattern("controls", "shared_prompt").search(req.masked)
+    quote = next((q for q in req.quotes if said and q.start >= said.end()), None)
+    if quote is None:
+        return found
+    return [*found, *(Detection(controlled[d.task], d.end, d.end, capture=quote.text) for d in maps)]
+
+
 def _had(req: ParsedRequest, start: int, end: int) -> bool:
     """Whether the map phrase at ``start:end`` names a map the user has, not one asked for: a label before a colon
     ("canny edges: x.jpg. then gen '...'") asks for the map, unless words of having come before or in it or the file

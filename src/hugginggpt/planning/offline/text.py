@@ -342,11 +342,13 @@ def _corrected(text: str, resources: list[Resource]) -> list[Resource]:
 def _sentences(text: str, masked: str) -> list[Span]:
     out: list[Span] = []
     start = 0
-    # (a bullet of a list written on one line starts a sentence: "... the following: • transcribe ...; • identify ...")
-    for m in re.finditer(r"[.!?]+(?=\s|$)|\n+|\s+(?=[\u2022\u25e6\u25aa\u2023]\s)", masked):
+    # (a bullet of a list written on one line starts a sentence: "... the following: • transcribe ...; • identify ...";
+    # so does a fragment after a spaced slash: "quick q / from our guidelines: '...' / q: what colour are ... / thx")
+    for m in re.finditer(r"[.!?]+(?=\s|$)|\n+|\s+(?=[\u2022\u25e6\u25aa\u2023]\s)|\s+/(?=\s)", masked):
         end = m.end()
-        if text[start:end].strip():
-            out.append(_trimmed(text, start, end))
+        stop = m.start() if m.group().strip() == "/" else end  # the slash belongs to no sentence
+        if text[start:stop].strip():
+            out.append(_trimmed(text, start, stop))
         start = end
     if text[start:].strip():
         out.append(_trimmed(text, start, len(text)))
@@ -410,8 +412,10 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
         quote = _QUOTE_AFTER_COLON.search(masked_sentence, start)
         part = sentence.text[start : quote.start() if quote else None].strip()
         before = sentence.text[:start].rstrip()
-        if before.endswith(":") and _rx("question_colon").search(before[:-1]) and part.endswith("?"):
-            return part[0].upper() + part[1:]  # "q: max operating temp?": labelled a question, in any words
+        if before.endswith(":") and _rx("question_colon").search(before[:-1]) and (
+                part.endswith("?") or _rx("wh_start").match(part)):
+            # "q: max operating temp?": labelled a question, in any words
+            return part[0].upper() + part[1:] + ("" if part.endswith("?") else "?")
         # "x.jpg whats the total": words after the file (or after a split) that ask about it, with no question mark
         question = _question_at(part, asked or ((start > offset or lead is not None)
                                                 and _asks_about_file(about_file, part)))

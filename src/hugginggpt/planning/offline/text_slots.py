@@ -454,6 +454,12 @@ class TextSlots:
 
     def _referenced(self, node: Node, media: str, exclude: set[int] | None = None) -> int | None:
         """An earlier node the clause refers to by its output's name ("the description", "the mask")."""
+        lang = pattern("references", "in_language").search(self.req.masked, node.clause.start, node.clause.end)
+        if lang:  # "the French summary": the latest node that wrote French
+            key = self._latest(lambda n: n.args.get("language", "").lower() == lang.group(1).lower()
+                               and media in self._outputs(n) and n.key not in (exclude or set()))
+            if key is not None:
+                return key
         found: list[tuple[int, int]] = []
         for n in self.nodes:
             rx = self._ref_rx.get(n.task)
