@@ -285,12 +285,14 @@ def with_arrow_chains(text: str) -> str:
     so does each numbered step after the first ("1) segment x.jpg 2) use it to generate ...", "Step 2: ..."), when
     the steps are numbered 1, 2, 3 ... in order (``parsing.step_number``)."""
     quoted = [m.span() for m in _GUILLEMETS.finditer(text)]  # a closing guillemet is no arrow
+    step_start = 0  # where the step before the current arrow begins (arrows are replaced in order)
 
     def arrow(m: re.Match[str]) -> str:
+        nonlocal step_start
+        step, step_start = text[step_start : m.start()], m.end()
         if any(a <= m.start() < b for a, b in quoted):
             return m.group(0)
         # "translate this string to Japanese -> `"..."`": the quote after the arrow is what "this" names, no step
-        step = _rx("arrow").split(text[: m.start()])[-1]
         return ": " if _QUOTE_NEXT.match(text, m.end()) and _rx("names_next").search(step) else ", then "
 
     text = _rx("arrow").sub(arrow, text)
