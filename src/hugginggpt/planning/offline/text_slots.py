@@ -251,8 +251,17 @@ class TextSlots:
         if capture and det.capture and not self._is_reference(det.capture) and not self._points_back(node, det) \
                 and not self._names_earlier_text(node, det.capture) and not self._builds_on_earlier(det.capture) \
                 and self._quote_pointed_ahead(node) is None:  # "translate this paragraph. <the paragraph>"
-            return self._same_subject(node, det.capture) or det.capture
+            return self._same_subject(node, det.capture) or self._about_made(det.capture) or det.capture
         return self._bridge(node)
+
+    def _about_made(self, text: str) -> str | None:
+        """"draw a cat and write a poem about it": a text about "it" after a generated medium (and no text written
+        before) is about that medium's prompt ("a poem about a cat")."""
+        m = pattern("references", "about_made").search(text)
+        if m is None:
+            return None
+        prompt = self._latest_text_arg(lambda n: bool({"image", "video", "audio"} & set(self._outputs(n))))
+        return text[: m.start(1)] + prompt if prompt else None
 
     def _same_subject(self, node: Node, text: str) -> str | None:
         """"a pic of a raccoon gamer, and a short vid of the same thing for my intro": a medium made of "the same"
