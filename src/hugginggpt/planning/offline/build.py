@@ -164,7 +164,7 @@ class GraphBuilder(TextSlots):
             return nth
         # A map is never made from another map ("(a) one from its depth map, and (b) one from its normal map": both
         # of the photo): an annotator reads no earlier annotator's output.
-        maps = {n.key for n in self.nodes if node.task in MAP_ONLY and n.task in MAP_ONLY}
+        maps = {n.key for n in self.nodes if n.task in MAP_ONLY} if node.task in MAP_ONLY else set()
         referenced = self._referenced(node, media, maps)
         if referenced is not None:
             return referenced

@@ -183,7 +183,8 @@ class KeywordDetector(QuestionRules):
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
         needed = self.tools[t.task].input_media
         clause = req.clause_at(m.start())
-        if t.needs_input and not (req.quotes or req.resources or avail.user_media or avail.history_media):
+        at_hand = bool(req.resources or avail.user_media or avail.history_media)  # named, attached or made earlier
+        if t.needs_input and not (at_hand or req.quotes):
             return False
         if t.text_only:
             # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
@@ -193,7 +194,7 @@ class KeywordDetector(QuestionRules):
             return not (self._media_once(req, start, end) - {"text"}) and not files
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
-        if t.needs_file and not (req.resources or avail.user_media or avail.history_media):
+        if t.needs_file and not at_hand:
             return False
         if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
@@ -508,10 +509,12 @@ def _described_next(req: ParsedRequest, found: list[Detection]) -> list[Detectio
     that sentence asks for no task, names no file, is no question and no thanks or greeting."""
     out = []
     for d in found:
+        if d.task not in _DESCRIBED or d.capture:
+            out.append(d)
+            continue
         here = req.sentence_at(d.start)
         later = next((s for s in req.sentences if s.start >= here.end), None)
-        if (d.task in _DESCRIBED and not d.capture and later is not None
-                and not req.masked[d.end : here.end].strip(" .!:;,-\u2013\u2014")
+        if (later is not None and not req.masked[d.end : here.end].strip(" .!:;,-\u2013\u2014")
                 and not later.text.rstrip().endswith("?") and not req.resources_in(later.start, later.end)
                 and len(later.text.split()) >= 3 and not pattern("parsing", "social_opening").match(later.text.strip())
                 and not req.quotes_in(later.start, later.end)

@@ -42,6 +42,7 @@ ANALYTIC = {
 # Questions asked of a picture or a document: a summary after one summarises the picture's text, not the answer.
 IMAGE_QUESTIONS = frozenset({"document-question-answering", "visual-question-answering"})
 _GUIDED = frozenset(CONTROLLED.values())  # generation guided by a condition map
+_MADE = frozenset({"image", "video", "audio"})  # media a task generates (from a prompt, for the generators)
 
 
 class TextSlots:
@@ -260,7 +261,7 @@ class TextSlots:
         m = pattern("references", "about_made").search(text)
         if m is None:
             return None
-        prompt = self._latest_text_arg(lambda n: bool({"image", "video", "audio"} & set(self._outputs(n))))
+        prompt = self._latest_made_prompt()
         return text[: m.start(1)] + prompt if prompt else None
 
     def _same_subject(self, node: Node, text: str) -> str | None:
@@ -272,10 +273,11 @@ class TextSlots:
 
     def _made_prompt(self, node: Node) -> str | None:
         """The prompt of the latest generated medium (image, video, audio), when ``node`` makes one too."""
-        media = {"image", "video", "audio"}
-        if not media & set(self._outputs(node)):
-            return None
-        return self._latest_text_arg(lambda n: bool(media & set(self._outputs(n))))
+        return self._latest_made_prompt() if _MADE & set(self._outputs(node)) else None
+
+    def _latest_made_prompt(self) -> str | None:
+        """The prompt of the latest medium (image, video, audio) generated from a literal text."""
+        return self._latest_text_arg(lambda n: bool(_MADE & set(self._outputs(n))))
 
     def _latest_text_arg(self, also: Callable[[Node], bool] = lambda n: True) -> str | None:
         """The literal text argument of the latest task planned so far that has one (and passes ``also``)."""
