@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from hugginggpt.backends.llm import LLMBackend  # noqa: E402
 from hugginggpt.catalog.cards import Catalog, ModelCard, hub_cards  # noqa: E402
-from hugginggpt.catalog.choose import choose_models  # noqa: E402
+from hugginggpt.catalog.selector import MODEL_CHOICES, Selector  # noqa: E402
 from hugginggpt.errors import PlanError  # noqa: E402
 from hugginggpt.eval.data import Sample, load_samples  # noqa: E402
 from hugginggpt.eval.tools import ToolList, load_tools, to_media  # noqa: E402
@@ -42,6 +42,7 @@ from hugginggpt.planning.llm_planner import LLMPlanner, plan_json  # noqa: E402
 from hugginggpt.planning.offline_planner import OfflinePlanner  # noqa: E402
 from hugginggpt.planning.validate import repair_plan  # noqa: E402
 from hugginggpt.respond_prompt import build_response_messages  # noqa: E402
+from hugginggpt.results import ModelChoice  # noqa: E402
 from hugginggpt.tasks import default_registry  # noqa: E402
 
 REG = default_registry()
@@ -53,7 +54,6 @@ REASON = "It is the most liked and downloaded model for this task and fits the r
 TEXT_OUT = "A short model output of about twenty words standing in for what the expert really returned for this task."
 FILE_OUT = {"image": "public/images/5f3a91.png", "audio": "public/audios/5f3a91.wav",
             "video": "public/videos/5f3a91.mp4"}
-SOURCE_RANK = {"user": 0, "embedded": 1, "llm": 2, "hub": 3}  # as catalog/selector.py ranks candidates
 CHIT_CHAT_SYSTEM = "You are HuggingGPT, a helpful assistant. Answer briefly."  # agent.HuggingGPT._chit_chat's prompt
 
 
@@ -171,12 +171,18 @@ def _description(card: ModelCard) -> str:
     return " ".join(parts) + "."
 
 
-def our_candidates(catalog: Catalog, task: str, local: bool, top_k: int = 5) -> list[dict[str, Any]]:
-    """Our selector's top-k for a task: every card servable (``inference_mode: huggingface``), or with ``local``
-    only the embedded experts and the controller LLM (``inference_mode: local`` with no hub model cached)."""
-    cards = [c for c in catalog.for_task(task) if not local or c.source != "hub"]
-    cards.sort(key=lambda c: (SOURCE_RANK[c.source], -c.likes, -c.downloads))
-    return [c.brief() for c in cards[:top_k]]
+class Servable:
+    """A backend for the real ``Selector`` that serves every card (``inference_mode: huggingface``, the setting
+    comparable to JARVIS's), or with ``local`` only the embedded experts and the controller LLM (``inference_mode:
+    local`` with no hub model cached)."""
+
+    name = "servable"
+
+    def __init__(self, local: bool) -> None:
+        self.local = local
+
+    def can_serve(self, card: ModelCard) -> tuple[bool, str]:
+        return (not self.local or card.source != "hub"), "counted as servable"
 
 
 # -- results (the same stand-ins for every design) ---------------------------------------------------------------
@@ -226,9 +232,9 @@ def jarvis_tokens(tok: Tokenizer, request: str, plan: list[dict[str, Any]]) -> d
 
 
 def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, counts: dict[str, int],
-                    local: bool, top_k: int) -> None:
-    """Our stages 2 and 4 with a capable LLM: one choose_models call (tasks with >1 candidate), one answer call;
-    for an empty plan, the one chit-chat call instead."""
+                    local: bool, top_k: int, choice: str) -> None:
+    """Our stages 2 and 4 with a capable LLM: the real ``Selector`` (one model-choice call for the tasks it asks
+    the LLM about, per ``choice``), one answer call; for an empty plan, the one chit-chat call instead."""
     if not plan.tasks:
         messages = [{"role": "system", "content": CHIT_CHAT_SYSTEM}, {"role": "user", "content": request}]
         counts["respond"] = tok.messages(messages) + ANSWER_TOKENS
@@ -236,19 +242,18 @@ def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, 
         counts["empty_plan"] = 1
         return
     rec = Recorder()
-    choices = [(t, our_candidates(catalog, t.task, local, top_k)) for t in plan.tasks]
-    picked = choose_models(rec, choices, request=request)
+    picked = Selector(catalog, [Servable(local)], llm=rec, top_k=top_k, choice=choice).select(plan, request)
     for messages, text in rec.calls:
         counts["select"] += tok.messages(messages) + tok.text(text)
         counts["calls"] += 1
-    digest = [{"id": t.id, "task": t.task, "status": "ok", "model": picked.get(t.id, ("", ""))[0],
-               "outputs": [_output(t.task)]} for t in plan.tasks]
+    digest = [{"id": t.id, "task": t.task, "status": "ok", "outputs": [_output(t.task)],
+               "model": c.model_id if isinstance(c := picked.get(t.id), ModelChoice) else ""} for t in plan.tasks]
     counts["respond"] = tok.messages(build_response_messages(request, plan, digest)) + ANSWER_TOKENS
     counts["calls"] += 1
 
 
 def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold: list[dict[str, Any]],
-                offline: OfflinePlanner, top_k: int, demos_k: int = 3) -> dict[str, int]:
+                offline: OfflinePlanner, top_k: int, demos_k: int = 3, choice: str = "local_first") -> dict[str, int]:
     counts = {"plan": 0, "select": 0, "respond": 0, "calls": 0, "plan_error": 0, "empty_plan": 0}
     context = PlanContext(registry=REG)
     local = mode.endswith("-local")
@@ -277,7 +282,7 @@ def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold:
         # Gold tasks of the registry that the prompt shows (a TaskBench tool we have no task for is in no prompt).
         counts["gold_shown"] = sum(t.task in (shown or REG.names) for t in plan.tasks if t.task in REG)
         counts["gold_tasks"] = sum(t.task in REG for t in plan.tasks)
-    ours_after_plan(tok, catalog, request, plan, counts, local, top_k)
+    ours_after_plan(tok, catalog, request, plan, counts, local, top_k, choice)
     return counts
 
 
@@ -301,6 +306,8 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=taskbench_dir())
     ap.add_argument("--limit", type=int, default=50)
     ap.add_argument("--top-k", type=int, default=5, help="our selector_top_k (JARVIS always shows 5)")
+    ap.add_argument("--model-choice", choices=MODEL_CHOICES, default="local_first",
+                    help="when our LLM chooses a model (the model_choice setting; its default: local_first)")
     ap.add_argument("--demos-k", type=int, default=3, help="demos in the llm planner's prompt (its default: 3)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "controller_tokens.json")
     args = ap.parse_args()
@@ -320,12 +327,12 @@ def main() -> int:
         per["jarvis"].append(jarvis_tokens(tok, sample.instruction, gold))
         for mode in modes:
             per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline, args.top_k,
-                                           args.demos_k))
+                                           args.demos_k, args.model_choice))
     jarvis_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis"])
     summary = {name: summarize(rows, jarvis_mean) for name, rows in per.items()}
     print(f"Controller LLM tokens per request, first {len(samples)} requests of huggingface_dev.jsonl "
           f"(SmolLM2 GGUF tokenizer; our selector_top_k={args.top_k}, "
-          f"demos_k={args.demos_k})")
+          f"demos_k={args.demos_k}, model_choice={args.model_choice})")
     print(f"{'design':<12} {'calls':>5} {'mean':>8} {'median':>8} {'plan':>7} {'select':>7} {'respond':>8} "
           f"{'ours/JARVIS':>11}")
     for name, s in summary.items():
@@ -336,7 +343,8 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "data": "huggingface_dev.jsonl", "requests": len(samples),
         "tokenizer": "SmolLM2-135M-Instruct GGUF (llama.cpp via xllamacpp: chat template + tokenizer)",
-        "answer_tokens": ANSWER_TOKENS, "selector_top_k": args.top_k, "demos_k": args.demos_k, "summary": summary,
+        "answer_tokens": ANSWER_TOKENS, "selector_top_k": args.top_k, "demos_k": args.demos_k,
+        "model_choice": args.model_choice, "summary": summary,
         "per_request": [{"id": s.id, "type": s.type, "tasks_gold": len(s.nodes),
                          **{name: rows[i] for name, rows in per.items()}} for i, s in enumerate(samples)],
     }, indent=1) + "\n", encoding="utf-8")

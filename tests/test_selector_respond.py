@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from hugginggpt.artifacts import ArtifactStore
 from hugginggpt.backends.embedded import EmbeddedBackend
+from hugginggpt.backends.llm import LLMBackend
 from hugginggpt.catalog.cards import Catalog, hub_cards
 from hugginggpt.catalog.selector import Selector
 from hugginggpt.errors import ModelSelectionError
@@ -16,6 +20,7 @@ from hugginggpt.planning import repair_plan
 from hugginggpt.respond import deterministic_answer
 from hugginggpt.results import ModelChoice, RunResult, TaskResult
 from hugginggpt.tasks import default_registry
+from llm_doubles import ScriptedLLM
 
 REG = default_registry()
 
@@ -59,6 +64,49 @@ def test_override_is_respected_when_available():
         return  # only one TTS expert installed: nothing to override
     forced = cands[-1].card.id
     assert selector({"text-to-speech": forced}).candidates("text-to-speech")[0][0].card.id == forced
+
+
+class ServesEveryCard:
+    """A backend that says it serves every card (as with every hub model cached): the selector's ranking alone
+    decides, and every task of the catalog has several candidates."""
+
+    name = "all"
+
+    def can_serve(self, card: object) -> tuple[bool, str]:
+        return True, "serves everything"
+
+
+def _asked_tasks(choice: str) -> tuple[list[str], dict[int, ModelChoice | ModelSelectionError]]:
+    plan, _ = repair_plan([{"task": "image-to-text", "id": 0, "args": {"image": "a.png"}},
+                           {"task": "text-to-image", "id": 1, "args": {"text": "<GENERATED>-0"}},
+                           {"task": "translation", "id": 2, "args": {"text": "<GENERATED>-0"}}], REG)
+    catalog = Catalog.default(extra=LLMBackend(ScriptedLLM("{}")).cards())
+    llm = ScriptedLLM(json.dumps({"task_1": {"id": "runwayml/stable-diffusion-v1-5", "reason": "popular"}}))
+    out = Selector(catalog, [ServesEveryCard()], llm=llm, choice=choice).select(plan, "caption a.png, draw it")
+    asked = [] if not llm.calls else list(llm.calls[0]["json_schema"]["properties"])
+    assert len(llm.calls) <= 1
+    return asked, out
+
+
+def test_local_first_asks_the_llm_only_where_a_hub_model_ranks_first():
+    asked, out = _asked_tasks("local_first")
+    assert asked == ["task_1"]  # text-to-image: hub models only; the captioner is embedded, translation is the LLM's
+    for tid in (0, 2):
+        choice = out[tid]
+        assert isinstance(choice, ModelChoice) and "chosen by the LLM" not in choice.reason
+        assert len(choice.candidates) > 1  # there was a choice; the local model kept it without a call
+    assert out[0].model_id.startswith("hugginggpt/") and out[2].model_id.startswith("llm/")
+    assert isinstance(out[1], ModelChoice) and out[1].reason.startswith("chosen by the LLM")
+
+
+def test_llm_choice_asks_about_every_task_with_candidates():
+    asked, _ = _asked_tasks("llm")
+    assert asked == ["task_0", "task_1", "task_2"]
+
+
+def test_unknown_model_choice_is_refused():
+    with pytest.raises(ValueError, match="local_first"):
+        Selector(Catalog.default(), [], choice="sometimes")
 
 
 def _run(tmp_path: Path) -> tuple[RunResult, ArtifactStore]:

@@ -256,7 +256,7 @@ class HuggingGPT:
         with self._stage(run, "select", emit) as done:
             backends = self.backends(llm)
             selector = Selector(self.catalog, backends, llm=llm, top_k=self.config.selector_top_k,
-                                overrides=self.config.overrides)
+                                overrides=self.config.overrides, choice=self.config.model_choice)
             choices = await asyncio.to_thread(selector.select, outcome.plan, request)
             done["choices"] = {tid: (c.model_dump() if isinstance(c, ModelChoice)
                                      else ErrorInfo.from_exc(c).model_dump()) for tid, c in choices.items()}

@@ -223,6 +223,11 @@ class HuggingGPTConfig(BaseSettings):
         6144, description="While the process's resident memory (measured RSS) is above this, idle loaded models are "
                           "unloaded, least recently used first; models in use never are.")
     selector_top_k: int = Field(5, description="Candidates shown to the LLM when it chooses a model.")
+    model_choice: Literal["local_first", "llm"] = Field(
+        "local_first", description="When a capable LLM chooses a task's model. `local_first`: only where the "
+                                   "top-ranked model is a hub model; a model that runs here without the hub (your "
+                                   "catalog entry, an embedded expert, the controller LLM) is kept without a call. "
+                                   "`llm`: wherever a task has more than one candidate.")
     max_request_chars: int = Field(20000, description="Longer requests are rejected.")
     max_plan_tasks: int = Field(
         64, ge=1, description="Tasks one plan may have, counted as listed and again after multi-output arguments "

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 # Offline models first (no network, no download), then the LLM, then hub models by popularity.
 _SOURCE_RANK = {"user": 0, "embedded": 1, "llm": 2, "hub": 3}
+# Who picks among a task's candidates: ``local_first`` asks the LLM only where the top-ranked model is a hub model;
+# ``llm`` asks it wherever a task has more than one candidate.
+MODEL_CHOICES = ("local_first", "llm")
 
 
 class CardServer(Protocol):
@@ -41,18 +44,29 @@ class Candidate:
 class Selector:
     """Picks a model and backend for every task of a plan.
 
-    ``backends`` are tried in order for each card; the first that can serve it wins. When a capable LLM is given
-    and some task has more than one candidate, the LLM chooses for all such tasks in ONE call; otherwise (or if
-    that call fails) the top-ranked candidate wins.
+    ``backends`` are tried in order for each card; the first that can serve it wins. When a capable LLM is given,
+    it chooses in ONE call for every task it is asked about; otherwise (or if that call fails) the top-ranked
+    candidate wins. With ``choice="local_first"`` (the default) it is asked about a task only when the task has
+    more than one candidate and the top-ranked one is a hub model: a model that runs here without the hub (your
+    catalog entry, an embedded expert, the controller LLM itself) is kept without a call, as JARVIS keeps the LLM
+    for its text tasks and local ControlNet models for the control tasks. With ``choice="llm"`` it is asked about
+    every task with more than one candidate.
     """
 
     def __init__(self, catalog: Catalog, backends: Sequence[CardServer], *, llm: LLM | None = None, top_k: int = 5,
-                 overrides: dict[str, str] | None = None) -> None:
+                 overrides: dict[str, str] | None = None, choice: str = "local_first") -> None:
+        if choice not in MODEL_CHOICES:
+            raise ValueError(f"choice must be one of {MODEL_CHOICES}, not {choice!r}")
         self.catalog = catalog
         self.backends = list(backends)
         self.llm = llm
         self.top_k = top_k
         self.overrides = overrides or {}
+        self.choice = choice
+
+    def asks_llm(self, cands: Sequence[Candidate]) -> bool:
+        """Whether the LLM is asked to choose among these ranked candidates (see the class's docstring)."""
+        return len(cands) > 1 and (self.choice == "llm" or cands[0].card.source == "hub")
 
     def candidates(self, task: str) -> tuple[list[Candidate], list[str]]:
         """Available candidates for a task, best first, and the reasons others were rejected."""
@@ -83,7 +97,7 @@ class Selector:
                 out[spec.id] = self._no_model(spec, rejected)
                 continue
             ranked[spec.id] = cands[: self.top_k]
-        choose = {tid: c for tid, c in ranked.items() if len(c) > 1}
+        choose = {tid: c for tid, c in ranked.items() if self.asks_llm(c)}
         llm_pick: dict[int, tuple[str, str]] = {}
         if choose and self.llm is not None and self.llm.capable:
             llm_pick = self._ask_llm(plan, choose, request)
