@@ -196,8 +196,14 @@ def _output(task: str) -> dict[str, str]:
 # -- the designs --------------------------------------------------------------------------------------------------
 
 
-def jarvis_tokens(tok: Tokenizer, request: str, plan: list[dict[str, Any]]) -> dict[str, int]:
-    """Planning call + one choice call per task with candidates + the response call."""
+# The text tasks JARVIS hands to its LLM without a model-choice call (it calls the LLM to do them instead).
+JARVIS_LLM_TASKS = ("summarization", "translation", "conversational", "text-generation", "text2text-generation")
+
+
+def jarvis_tokens(tok: Tokenizer, request: str, plan: list[dict[str, Any]], *,
+                  text_tasks_choose: bool = True) -> dict[str, int]:
+    """Planning call + one choice call per task with candidates + the response call. With ``text_tasks_choose``
+    off, JARVIS's five LLM text tasks get no choice call, as in its code (their execution call is not counted)."""
     from hugginggpt.prompts import render
 
     counts = {"plan": 0, "select": 0, "respond": 0, "calls": 0}
@@ -211,7 +217,7 @@ def jarvis_tokens(tok: Tokenizer, request: str, plan: list[dict[str, Any]]) -> d
     for task in plan:
         cands = jarvis_candidates(task["task"])
         choice = {"id": cands[0]["id"] if cands else "", "reason": REASON}
-        if len(cands) > 1:  # JARVIS asks only when there is a choice
+        if len(cands) > 1 and (text_tasks_choose or task["task"] not in JARVIS_LLM_TASKS):  # only with a choice
             metas = json.dumps(cands)
             messages = [{"role": "system", "content": JARVIS["select_system"]},
                         {"role": "user", "content": request}, {"role": "assistant", "content": json.dumps(task)},
@@ -253,7 +259,7 @@ def ours_after_plan(tok: Tokenizer, catalog: Catalog, request: str, plan: Plan, 
 
 
 def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold: list[dict[str, Any]],
-                offline: OfflinePlanner, top_k: int, demos_k: int = 3, choice: str = "local_first") -> dict[str, int]:
+                offline: OfflinePlanner, top_k: int, demos_k: int = 2, choice: str = "local_first") -> dict[str, int]:
     counts = {"plan": 0, "select": 0, "respond": 0, "calls": 0, "plan_error": 0, "empty_plan": 0}
     context = PlanContext(registry=REG)
     local = mode.endswith("-local")
@@ -308,7 +314,7 @@ def main() -> int:
     ap.add_argument("--top-k", type=int, default=5, help="our selector_top_k (JARVIS always shows 5)")
     ap.add_argument("--model-choice", choices=MODEL_CHOICES, default="local_first",
                     help="when our LLM chooses a model (the model_choice setting; its default: local_first)")
-    ap.add_argument("--demos-k", type=int, default=3, help="demos in the llm planner's prompt (its default: 3)")
+    ap.add_argument("--demos-k", type=int, default=2, help="demos in the llm planner's prompt (its default: 2)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "controller_tokens.json")
     args = ap.parse_args()
     data = args.data_dir / "huggingface_dev.jsonl"
@@ -321,24 +327,29 @@ def main() -> int:
     catalog = Catalog.default(extra=LLMBackend(Recorder()).cards())
     offline = OfflinePlanner(REG)
     modes = ("offline", "hybrid", "llm", "llm-all", "hybrid-local", "llm-local")
-    per: dict[str, list[dict[str, int]]] = {"jarvis": [], **{m: [] for m in modes}}
+    per: dict[str, list[dict[str, int]]] = {"jarvis": [], "jarvis-text-llm": [], **{m: [] for m in modes}}
     for sample in samples:
         gold = gold_jarvis(sample, tools)
         per["jarvis"].append(jarvis_tokens(tok, sample.instruction, gold))
+        per["jarvis-text-llm"].append(jarvis_tokens(tok, sample.instruction, gold, text_tasks_choose=False))
         for mode in modes:
             per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline, args.top_k,
                                            args.demos_k, args.model_choice))
     jarvis_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis"])
     summary = {name: summarize(rows, jarvis_mean) for name, rows in per.items()}
+    # the same designs against JARVIS as its code runs the five LLM text tasks (no choice call for them)
+    text_llm_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis-text-llm"])
+    for name, rows in per.items():
+        summary[name]["ratio_to_jarvis_text_llm"] = summarize(rows, text_llm_mean)["ratio_to_jarvis"]
     print(f"Controller LLM tokens per request, first {len(samples)} requests of huggingface_dev.jsonl "
           f"(SmolLM2 GGUF tokenizer; our selector_top_k={args.top_k}, "
           f"demos_k={args.demos_k}, model_choice={args.model_choice})")
-    print(f"{'design':<12} {'calls':>5} {'mean':>8} {'median':>8} {'plan':>7} {'select':>7} {'respond':>8} "
-          f"{'ours/JARVIS':>11}")
+    print(f"{'design':<16} {'calls':>5} {'mean':>8} {'median':>8} {'plan':>7} {'select':>7} {'respond':>8} "
+          f"{'ours/JARVIS':>11} {'(text-llm)':>10}")
     for name, s in summary.items():
         st = s["by_stage_mean"]
-        print(f"{name:<12} {s['calls_mean']:>5} {s['mean']:>8} {s['median']:>8} {st['plan']:>7} {st['select']:>7} "
-              f"{st['respond']:>8} {s['ratio_to_jarvis']:>11}")
+        print(f"{name:<16} {s['calls_mean']:>5} {s['mean']:>8} {s['median']:>8} {st['plan']:>7} {st['select']:>7} "
+              f"{st['respond']:>8} {s['ratio_to_jarvis']:>11} {s['ratio_to_jarvis_text_llm']:>10}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "data": "huggingface_dev.jsonl", "requests": len(samples),

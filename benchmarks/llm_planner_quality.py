@@ -1,7 +1,7 @@
 """Plan quality of the LLM planner on fixed slices, with the whole task list or the shortlist in its prompt.
 
-Usage: python benchmarks/llm_planner_quality.py [--data-dir DIR] [--shortlist on|off] [--skip 100] [--limit 30]
-       [--every 6] [--out PATH]
+Usage: python benchmarks/llm_planner_quality.py [--data-dir DIR] [--shortlist on|off] [--demos-k K] [--skip 100]
+       [--limit 30] [--every 6] [--out PATH]
 Plans TaskBench huggingface dev samples ``skip+1 .. skip+limit`` (scored with the TaskBench harness, strict and
 original rules) and every ``every``-th request of the wording dev split (scored with the wording harness) with
 ``LLMPlanner`` over the configured controller LLM (the embedded SmolLM2-135M by default). Prints node / edge / value
@@ -24,11 +24,14 @@ from _common import taskbench_dir
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _planner(llm: Any, registry: Any, shortlist: str) -> Any:
-    """An ``LLMPlanner``; ``shortlist`` is passed only when this version of the planner takes it."""
+def _planner(llm: Any, registry: Any, shortlist: str, demos_k: int | None = None) -> Any:
+    """An ``LLMPlanner``; ``shortlist`` (and ``demos_k`` when given) are passed only when this version of the
+    planner takes them."""
     from hugginggpt.planning.llm_planner import LLMPlanner
 
     kwargs: dict[str, Any] = {}
+    if demos_k is not None:
+        kwargs["demos_k"] = demos_k
     if "shortlist" in inspect.signature(LLMPlanner).parameters:
         kwargs["shortlist"] = shortlist == "on"
     elif shortlist == "on":
@@ -43,6 +46,7 @@ def main() -> int:
     ap.add_argument("--skip", type=int, default=100, help="TaskBench: leave out the first N dev samples")
     ap.add_argument("--limit", type=int, default=30, help="TaskBench: then plan N samples (0: none)")
     ap.add_argument("--every", type=int, default=6, help="wording dev: plan every N-th request (0: none)")
+    ap.add_argument("--demos-k", type=int, default=None, help="demos in the prompt (default: the planner's own)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -55,12 +59,12 @@ def main() -> int:
     from hugginggpt.tasks import default_registry
 
     llm = configured_llm()
-    out: dict[str, Any] = {"shortlist": args.shortlist, "llm": getattr(llm, "describe", dict)()}
+    out: dict[str, Any] = {"shortlist": args.shortlist, "demos_k": args.demos_k, "llm": getattr(llm, "describe", dict)()}
     if args.limit:
         tools = load_tools(args.data_dir / "data_huggingface" / "tool_desc.json", "huggingface")
         samples, _ = load_samples(args.data_dir / "huggingface_dev.jsonl", tools, limit=args.limit, skip=args.skip)
         binding = bind_tools(tools)
-        result = evaluate(samples, _planner(llm, binding.registry, args.shortlist), binding)
+        result = evaluate(samples, _planner(llm, binding.registry, args.shortlist, args.demos_k), binding)
         s = result.summary()
         out["taskbench"] = {"slice": f"huggingface_dev {args.skip + 1}-{args.skip + len(samples)}",
                             **{k: s[k] for k in ("n_f1", "e_f1", "t_f1", "v_f1", "ned", "failed",
@@ -73,7 +77,7 @@ def main() -> int:
     if args.every:
         registry = default_registry()
         cases = load_split("dev")[:: args.every]
-        summary = evaluate_wording(cases, _planner(llm, registry, args.shortlist), registry).summary()
+        summary = evaluate_wording(cases, _planner(llm, registry, args.shortlist, args.demos_k), registry).summary()
         out["wording"] = {"slice": f"dev[::{args.every}]", **summary}
         print(f"wording dev[::{args.every}] ({summary['n']}): exact {summary['exact']}, n-F1 "
               f"{100 * (summary['n_f1'] or 0):.1f}, e-F1 {100 * (summary['e_f1'] or 0):.1f}, plan errors "

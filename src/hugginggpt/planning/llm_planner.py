@@ -221,7 +221,7 @@ class LLMPlanner:
 
     name = "llm"
 
-    def __init__(self, llm: LLM, registry: TaskRegistry | None = None, *, demos_k: int = 3, max_tasks: int = 10,
+    def __init__(self, llm: LLM, registry: TaskRegistry | None = None, *, demos_k: int = 2, max_tasks: int = 10,
                  max_tokens: int = 1024, retry_max_tokens: int | None = None, history_turns: int = 6,
                  max_turn_chars: int = 600, per_task_slots: bool = True,
                  shortlist: bool | TaskShortlist = True) -> None:
