@@ -59,7 +59,8 @@ def main() -> int:
     from hugginggpt.tasks import default_registry
 
     llm = configured_llm()
-    out: dict[str, Any] = {"shortlist": args.shortlist, "demos_k": args.demos_k, "llm": getattr(llm, "describe", dict)()}
+    out: dict[str, Any] = {"shortlist": args.shortlist, "demos_k": args.demos_k,
+                           "llm": getattr(llm, "describe", dict)()}
     if args.limit:
         tools = load_tools(args.data_dir / "data_huggingface" / "tool_desc.json", "huggingface")
         samples, _ = load_samples(args.data_dir / "huggingface_dev.jsonl", tools, limit=args.limit, skip=args.skip)

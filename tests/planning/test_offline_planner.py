@@ -349,6 +349,9 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "the stick figure skeleton thing. kindly tell me on which date it opened: \"e\" put it en español, say again. ",
     "Draw me a picture. A lighthouse in a storm. ref: c.jpg / one from depth, one from soft edges / prompt for both: "
     "\"f\" / q: what must it do / thx go down each row and tell me if it was good. what that racket is? ",
+    "pic of x.jpg is the y flat or ok pls (i) find the total in bill.png (ii) then with it a new image of a "
+    "(hereinafter the \"Form\") pit a wee box roond each yin, is it a or b or c pls tell me which one, make me a "
+    "petit vid\u00e9o, sort each row into a or b; the text on scan.png be extracted and rendered into Spanish, who ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

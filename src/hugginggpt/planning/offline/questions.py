@@ -180,10 +180,15 @@ def _answered_by_task(question: str, found: list[Detection]) -> bool:
 
 
 def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """"I need the customer name from the purchase order po.png": a field asked of a document, in a sentence that
-    asks nothing else, is the question "What is the customer name?"."""
+    """"I need the customer name from the purchase order po.png", "find the policy number in claim_form.png": a
+    field asked of a document (named by a document noun, or a file whose name holds one), in a sentence that asks
+    nothing else, is the question "What is the customer name?"."""
     out = []
+    nouns = re.compile(r"\b(?:" + "|".join(map(re.escape, default_lexicon().raw["document_nouns"])) + r")\b", re.I)
     for m in pattern("questions", "document_field").finditer(req.masked):
+        file = next((g for g in ("file", "file_before") if m.group(g)), None)
+        if file and not nouns.search(req.text[m.start(file) : m.end(file)].replace("_", " ")):
+            continue  # a field of a picture that is no document ("find the dog in park.jpg")
         sentence = req.sentence_at(m.start())
         if any(sentence.start <= d.start < sentence.end for d in found) or any(
                 sentence.start <= p < sentence.end for p, _ in asked):

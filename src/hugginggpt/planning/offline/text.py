@@ -177,6 +177,13 @@ class _Masker:
             if b > m.start() and self.free(m.start(), b):
                 self.blank(m.start(), b)
 
+    def definitions(self) -> None:
+        """"from claim.png (hereinafter the "Form"), the policy number": a term defined in brackets names what it
+        follows and asks for nothing; it is blanked, its quote with it, unless it holds a file."""
+        for m in _rx("definition").finditer(self.text):
+            if self.free(m.start(), m.end()):
+                self.blank(m.start(), m.end())
+
     def asides(self) -> None:
         """"[Reads the paper aloud, trembling] A critic writes: '...' Praise or damnation?": an aside in square
         brackets, with no file or quote in it, asks for nothing (a stage direction); it is blanked."""
@@ -265,6 +272,7 @@ def _masked(text: str) -> _Masker:
     masker = _Masker(text)
     masker.files()
     masker.outcomes()
+    masker.definitions()
     masker.quoted()
     masker.asides()
     masker.after_colons()
@@ -298,7 +306,9 @@ def with_arrow_chains(text: str) -> str:
     text = _rx("arrow").sub(arrow, text)
     marks = list(_rx("step_number").finditer(text))
     words = default_lexicon().words("parsing", "step_words")
-    numbers = [int(m.group(1)) if m.group(1) else words.index(m.group(2).lower()) + 1 for m in marks]
+    roman = default_lexicon().words("parsing", "roman_numerals")
+    numbers = [int(m.group(1)) if m.group(1) else words.index(m.group(2).lower()) + 1 if m.group(2)
+               else roman.index(m.group(3).lower()) + 1 for m in marks]
     if len(marks) < 2 or numbers != list(range(1, len(marks) + 1)):
         return text
     if any(re.match(r"\w+\s*:", text[m.end() :]) for m in marks):
@@ -406,6 +416,12 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
     asked = sentence.text.rstrip().endswith("?") or _asks_about_file(about_file, sentence.text.strip())
     splits = [*_rx("question_split").finditer(masked_sentence), *_rx("file_then_question").finditer(masked_sentence)]
     starts = [offset, *sorted(m.end() for m in splits if m.end() > offset)]
+    for m in _rx("file_then_yes_no").finditer(masked_sentence):
+        # "pic of tractor.jpg is the back tyre flat or ok pls": one clause to the end, asked or offering a choice
+        rest = _rx("question_trail").sub("", masked_sentence[m.end() :])
+        if not _rx("question_split").search(rest.rstrip(" ?.!")) and (
+                rest.rstrip().endswith("?") or _rx("yes_no_choice").match(rest)):
+            return _question_at(sentence.text[m.end() : m.end() + len(rest)].strip(), True)
     if lead and not re.search(r"[.:,;-]\s*$", lead.group()) and _rx("file_statement").match(masked_sentence, offset):
         starts = starts[1:]  # "scan.png is a lab report, whats the potassium value?": the file is a statement's subject
     for start in starts:
@@ -418,6 +434,8 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
                 part.endswith("?") or _rx("wh_start").match(part)):
             # "q: max operating temp?": labelled a question, in any words
             return part[0].upper() + part[1:] + ("" if part.endswith("?") else "?")
+        if start > offset and not asked and before.endswith(",") and _rx("relative_clause").match(part):
+            continue  # "... for the client, who does not read English.": a relative clause asks nothing
         # "x.jpg whats the total": words after the file (or after a split) that ask about it, with no question mark
         question = _question_at(part, asked or ((start > offset or lead is not None)
                                                 and _asks_about_file(about_file, part)))
