@@ -352,6 +352,10 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "pic of x.jpg is the y flat or ok pls (i) find the total in bill.png (ii) then with it a new image of a "
     "(hereinafter the \"Form\") pit a wee box roond each yin, is it a or b or c pls tell me which one, make me a "
     "petit vid\u00e9o, sort each row into a or b; the text on scan.png be extracted and rendered into Spanish, who ",
+    "an then write doon whit he's tellin us, can u read what it actually says and lmk if its lowkey mean or like "
+    "positive. no idea what to say, reply to her. split it in2 parts like sky and crop then let it take form as "
+    "an image, read it \u00e0 voix haute, write a guided meditation, correct it for me: \"x\" what are the things "
+    "u can do ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -90,17 +90,20 @@ def not_after(words: Iterable[str]) -> str:
 
 def expand(raw: str, lex: Lexicon | None = None) -> str:
     """``raw`` with each ``<section.key>`` word list of ``lex`` (default: the shipped lexicon) replaced by its
-    alternation, and each ``<!section.key>`` by ``not_after`` of the list; task triggers may name word lists too."""
+    alternation (``<section.key.entry>``: the list under ``entry`` of a mapping), and each ``<!section.key>`` by
+    ``not_after`` of the list; task triggers may name word lists too."""
     lex = lex or default_lexicon()
     raw = re.sub(r"<!([a-z_]+)\.([a-z_]+)>", lambda m: not_after(lex.words(m.group(1), m.group(2))), raw)
 
     def sub(m: re.Match[str]) -> str:
-        sec, key = m.group(1), m.group(2)
+        sec, key, entry = m.group(1), m.group(2), m.group(3)
         if not key:  # a top-level list; anything else in angle brackets (a named group "(?P<field>") stays
             listed = lex.raw.get(sec)
             if not isinstance(listed, list):
                 return m.group(0)
             return words_alt(str(w) for w in listed) or "(?!)"
+        if entry:  # a list inside a mapping: "<generation.nouns.text-generation>"
+            return words_alt(str(w) for w in lex.raw.get(sec, {}).get(key, {}).get(entry, [])) or "(?!)"
         return words_alt(lex.words(sec, key)) or "(?!)"
 
-    return re.sub(r"<([a-z_]+)(?:\.([a-z_]+))?>", sub, raw)
+    return re.sub(r"<([a-z_]+)(?:\.([a-z_]+)(?:\.([a-z-]+))?)?>", sub, raw)

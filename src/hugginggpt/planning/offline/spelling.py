@@ -30,7 +30,8 @@ from .text import literal_spans
 if TYPE_CHECKING:
     from spellchecker import SpellChecker
 
-_WORD = re.compile(r"(?<![\w./\\'=-])[A-Za-z]+(?![\w./\\'=-])")
+# (a word may end in a 2 or 4 that stands for a word of its own, as texted: "in2", "4get"; only a listed variant)
+_WORD = re.compile(r"(?<![\w./\\'=-])[A-Za-z]+[24]?(?![\w./\\'=-])")
 _LETTERS = re.compile(r"[a-z]{4,}")
 
 
@@ -143,7 +144,10 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
                 len(m.group(0)) == 1 and not _between_words(text, m)):
             continue
         end, fixed = _phrase_variant(text, m.start(), phrases)
-        if fixed is None:
+        if fixed is None and m.group(0)[-1].isdigit():
+            fixed = words.variants.get(m.group(0).lower())  # "in2": a texted word, only as the lexicon lists it
+            end = m.end()
+        elif fixed is None:
             end, fixed = m.end(), _mend(m.group(0), words)
         if fixed is None:
             continue
