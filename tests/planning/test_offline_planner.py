@@ -356,6 +356,9 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "positive. no idea what to say, reply to her. split it in2 parts like sky and crop then let it take form as "
     "an image, read it \u00e0 voix haute, write a guided meditation, correct it for me: \"x\" what are the things "
     "u can do ",
+    "kindly check and revert what is the x on bill.png, give me the short version (a, b) I would like to know: is it "
+    "a or b? do the needful: first transcribe it. turn it to watercolour. a.wav. x or just y?? typed out word for "
+    "word, tidy it up for me: 'z' paint me a picture today? A c. fill each of those shapes with d. say thank you ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

@@ -196,6 +196,9 @@ class KeywordDetector(QuestionRules):
             return False
         if t.needs_file and not at_hand:
             return False
+        if t.weak and needed and not at_hand and pattern("parsing", "concept_question").search(
+                req.masked, req.sentence_at(m.start()).start, req.sentence_at(m.start()).end):
+            return False  # "explain what is the difference between a canny and a HED edge map": about the idea
         if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
         if not needed:
@@ -505,21 +508,26 @@ _DESCRIBED = ("text-to-image", "text-to-video")
 
 def _described_next(req: ParsedRequest, found: list[Detection]) -> list[Detection]:
     """A picture or video asked for with no description, its sentence ending right after the words that ask for it
-    ("Give me a picture that moves. Rain on an empty alley at midnight."), is described by the next sentence, when
-    that sentence asks for no task, names no file, is no question and no thanks or greeting."""
+    or a few words that describe nothing ("Give me a picture that moves. Rain on an empty alley at midnight.", "Can
+    you paint me a picture today? A hippo in galoshes ..."), is described by the next sentence, when that sentence
+    asks for no task, names no file, is no question and no thanks or greeting."""
     out = []
+    filler = pattern("generation", "no_description")
     for d in found:
-        if d.task not in _DESCRIBED or d.capture:
+        if d.task not in _DESCRIBED or (d.capture and not filler.match(d.capture)):
             out.append(d)
             continue
         here = req.sentence_at(d.start)
         later = next((s for s in req.sentences if s.start >= here.end), None)
-        if (later is not None and not req.masked[d.end : here.end].strip(" .!:;,-\u2013\u2014")
+        rest = req.masked[d.end : here.end].strip(" .!?:;,-\u2013\u2014")
+        if (later is not None and (not rest or filler.match(rest))
                 and not later.text.rstrip().endswith("?") and not req.resources_in(later.start, later.end)
                 and len(later.text.split()) >= 3 and not pattern("parsing", "social_opening").match(later.text.strip())
                 and not req.quotes_in(later.start, later.end)
                 and not any(later.start <= e.start < later.end for e in found)):
             d = replace(d, capture=later.text.strip().rstrip(".!") or None)
+        elif d.capture:
+            d = replace(d, capture=None)  # "draw me a picture today": nothing says what to draw
         out.append(d)
     return out
 

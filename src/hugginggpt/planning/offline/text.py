@@ -434,8 +434,10 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
                 part.endswith("?") or _rx("wh_start").match(part)):
             # "q: max operating temp?": labelled a question, in any words
             return part[0].upper() + part[1:] + ("" if part.endswith("?") else "?")
-        if start > offset and not asked and before.endswith(",") and _rx("relative_clause").match(part):
-            continue  # "... for the client, who does not read English.": a relative clause asks nothing
+        if start > offset and not asked and (before.endswith(",") or masked_sentence[:start].rstrip().endswith("0")) \
+                and _rx("relative_clause").match(part):
+            continue  # "... for the client, who does not read English.", "PFA call.wav which is the recording ...": a
+            # relative clause asks nothing
         # "x.jpg whats the total": words after the file (or after a split) that ask about it, with no question mark
         question = _question_at(part, asked or ((start > offset or lead is not None)
                                                 and _asks_about_file(about_file, part)))
