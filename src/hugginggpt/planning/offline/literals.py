@@ -97,5 +97,6 @@ def labels_of(raw: str, max_words: int = 3) -> str | None:
 
 
 def guided_prompt(text: str) -> str:
-    """The prompt of guided generation, without the condition ("an astronaut in the same" -> "an astronaut")."""
-    return _clean(_rx("guided_tail").sub("", text.strip()))
+    """The prompt of guided generation, without the condition ("an astronaut in the same" -> "an astronaut") and
+    without the "it" that names the thing the map holds ("draw it painted red" -> "painted red")."""
+    return _clean(_rx("guided_lead").sub("", _rx("guided_tail").sub("", text.strip())))
