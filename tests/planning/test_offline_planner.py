@@ -359,6 +359,8 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "kindly check and revert what is the x on bill.png, give me the short version (a, b) I would like to know: is it "
     "a or b? do the needful: first transcribe it. turn it to watercolour. a.wav. x or just y?? typed out word for "
     "word, tidy it up for me: 'z' paint me a picture today? A c. fill each of those shapes with d. say thank you ",
+    "clean all that racket out first. the paint's gone, draw it painted red. that render was good. Can ya find "
+    "every cat in x.jpg and draw a box round em? the difference between a and b? need a ~5 sec promo clip: e ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:

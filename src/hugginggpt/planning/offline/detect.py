@@ -196,9 +196,9 @@ class KeywordDetector(QuestionRules):
             return False
         if t.needs_file and not at_hand:
             return False
-        if t.weak and needed and not at_hand and pattern("parsing", "concept_question").search(
+        if not (at_hand or req.quotes) and pattern("parsing", "concept_question").search(
                 req.masked, req.sentence_at(m.start()).start, req.sentence_at(m.start()).end):
-            return False  # "explain what is the difference between a canny and a HED edge map": about the idea
+            return False  # "what is the difference between a canny and a HED edge map?": about the idea
         if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
         if not needed:

@@ -116,7 +116,8 @@ class LearnedPath:
         """
         social = (pattern("parsing", "social_opening").match(text)
                   or pattern("parsing", "assistant_question").search(text)
-                  or pattern("questions", "about_assistant").search(text))
+                  or pattern("questions", "about_assistant").search(text)
+                  or (not parsed.quotes and pattern("parsing", "concept_question").search(parsed.masked)))
         if social and not (found or parsed.resources or available.user_media):
             # "THANK YOU SOOOO MUCH!!!! my brother loved the dragon story", "This is to acknowledge receipt of the
             # translated summary", "you can speak Chinese or only English?": thanks, a greeting, an acknowledgement or

@@ -159,8 +159,11 @@ def mend_spelling(text: str, lexicon: Lexicon | None = None) -> str:
 
 
 def _phrase_variant(text: str, start: int, phrases: dict[str, str]) -> tuple[int, str | None]:
-    """A shorthand of several words at ``start`` ("hw many" -> "how many"), as typed in lower case."""
+    """A shorthand of several words at ``start`` ("hw many" -> "how many"), as typed in lower case, or with its first
+    letter capitalised to start a sentence ("Can ya find ...")."""
     for key, value in phrases.items():
-        if text.startswith(key, start) and not text[start + len(key) : start + len(key) + 1].isalnum():
+        typed = text[start : start + len(key)]
+        after = text[start + len(key) : start + len(key) + 1]
+        if (typed == key or typed == key[0].upper() + key[1:]) and not after.isalnum():
             return start + len(key), value
     return start, None
