@@ -361,6 +361,9 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "word, tidy it up for me: 'z' paint me a picture today? A c. fill each of those shapes with d. say thank you ",
     "clean all that racket out first. the paint's gone, draw it painted red. that render was good. Can ya find "
     "every cat in x.jpg and draw a box round em? the difference between a and b? need a ~5 sec promo clip: e ",
+    "conjure for me a likeness of f, which was transcribed from g, assigned to whichever of the categories 'h' or "
+    "'i'. what manner of beast is in j.wav? sunder k.png into its several parts, tidy it into something formal, "
+    "transmute it into the manner of l ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:
