@@ -292,13 +292,20 @@ def ours_tokens(tok: Tokenizer, catalog: Catalog, mode: str, request: str, gold:
     return counts
 
 
-def summarize(rows: list[dict[str, int]], jarvis_mean: float | None) -> dict[str, Any]:
+def mean_total(rows: list[dict[str, int]]) -> float:
+    """Mean tokens per request over all stages."""
+    return statistics.fmean(r["plan"] + r["select"] + r["respond"] for r in rows)
+
+
+def summarize(rows: list[dict[str, int]], jarvis_mean: float, text_llm_mean: float) -> dict[str, Any]:
+    """Stats of one design; its ratios to JARVIS as usually described and to JARVIS as coded (``text_llm_mean``)."""
     totals = [r["plan"] + r["select"] + r["respond"] for r in rows]
     mean = statistics.fmean(totals)
     return {"mean": round(mean, 1), "median": statistics.median(totals), "min": min(totals), "max": max(totals),
             "calls_mean": round(statistics.fmean(r["calls"] for r in rows), 2),
             "by_stage_mean": {s: round(statistics.fmean(r[s] for r in rows), 1) for s in ("plan", "select", "respond")},
-            "ratio_to_jarvis": round(mean / jarvis_mean, 3) if jarvis_mean else None,
+            "ratio_to_jarvis": round(mean / jarvis_mean, 3),
+            "ratio_to_jarvis_text_llm": round(mean / text_llm_mean, 3),
             "plan_errors": sum(r.get("plan_error", 0) for r in rows),
             "empty_plans": sum(r.get("empty_plan", 0) for r in rows),
             **({"shown_tasks_mean": round(statistics.fmean(r["shown_tasks"] for r in rows), 2),
@@ -335,12 +342,9 @@ def main() -> int:
         for mode in modes:
             per[mode].append(ours_tokens(tok, catalog, mode, sample.instruction, gold, offline, args.top_k,
                                            args.demos_k, args.model_choice))
-    jarvis_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis"])
-    summary = {name: summarize(rows, jarvis_mean) for name, rows in per.items()}
-    # the same designs against JARVIS as its code runs the five LLM text tasks (no choice call for them)
-    text_llm_mean = statistics.fmean(sum(r[s] for s in ("plan", "select", "respond")) for r in per["jarvis-text-llm"])
-    for name, rows in per.items():
-        summary[name]["ratio_to_jarvis_text_llm"] = summarize(rows, text_llm_mean)["ratio_to_jarvis"]
+    # every design against JARVIS as usually described and as its code runs the five LLM text tasks
+    jarvis_mean, text_llm_mean = mean_total(per["jarvis"]), mean_total(per["jarvis-text-llm"])
+    summary = {name: summarize(rows, jarvis_mean, text_llm_mean) for name, rows in per.items()}
     print(f"Controller LLM tokens per request, first {len(samples)} requests of huggingface_dev.jsonl "
           f"(SmolLM2 GGUF tokenizer; our selector_top_k={args.top_k}, "
           f"demos_k={args.demos_k}, model_choice={args.model_choice})")

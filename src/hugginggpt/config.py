@@ -9,6 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+# When a capable LLM chooses a task's model (``catalog.selector.Selector``'s ``choice``).
+ModelChoiceMode = Literal["local_first", "llm"]
+
 
 class ServerSettings(BaseModel):
     """How ``hugginggpt serve`` listens, who may call it and what it may read."""
@@ -223,7 +226,7 @@ class HuggingGPTConfig(BaseSettings):
         6144, description="While the process's resident memory (measured RSS) is above this, idle loaded models are "
                           "unloaded, least recently used first; models in use never are.")
     selector_top_k: int = Field(5, description="Candidates shown to the LLM when it chooses a model.")
-    model_choice: Literal["local_first", "llm"] = Field(
+    model_choice: ModelChoiceMode = Field(
         "local_first", description="When a capable LLM chooses a task's model. `local_first`: only where the "
                                    "top-ranked model is a hub model; a model that runs here without the hub (your "
                                    "catalog entry, an embedded expert, the controller LLM) is kept without a call. "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, get_args
 
+from ..config import ModelChoiceMode
 from ..errors import ModelSelectionError
 from ..experts.hub.errors import ways_to_serve
 from ..experts.hub.tasks import NOT_COVERED, hosted
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 # Offline models first (no network, no download), then the LLM, then hub models by popularity.
 _SOURCE_RANK = {"user": 0, "embedded": 1, "llm": 2, "hub": 3}
 # Who picks among a task's candidates: ``local_first`` asks the LLM only where the top-ranked model is a hub model;
-# ``llm`` asks it wherever a task has more than one candidate.
-MODEL_CHOICES = ("local_first", "llm")
+# ``llm`` asks it wherever a task has more than one candidate (the config's ``model_choice``).
+MODEL_CHOICES: tuple[str, ...] = get_args(ModelChoiceMode)
 
 
 class CardServer(Protocol):

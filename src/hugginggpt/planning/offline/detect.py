@@ -172,6 +172,17 @@ class KeywordDetector(QuestionRules):
         found: frozenset[str] = memo[(start, end)]
         return found
 
+    def _about_an_idea(self, req: ParsedRequest, pos: int) -> bool:
+        """Whether the sentence at ``pos`` asks about what a kind of result is (``parsing.concept_question``), read
+        once per sentence of a request."""
+        sentence = req.sentence_at(pos)
+        memo = self._memo_of(req)
+        key = ("concept", sentence.start)
+        if key not in memo:
+            memo[key] = bool(pattern("parsing", "concept_question").search(req.masked, sentence.start, sentence.end))
+        found: bool = memo[key]
+        return found
+
     def _memo_of(self, req: ParsedRequest) -> dict[object, Any]:
         """The findings kept for ``req`` (a fresh store when the last request was another one)."""
         memo = self._memo
@@ -196,8 +207,7 @@ class KeywordDetector(QuestionRules):
             return False
         if t.needs_file and not at_hand:
             return False
-        if not (at_hand or req.quotes) and pattern("parsing", "concept_question").search(
-                req.masked, req.sentence_at(m.start()).start, req.sentence_at(m.start()).end):
+        if not (at_hand or req.quotes) and self._about_an_idea(req, m.start()):
             return False  # "what is the difference between a canny and a HED edge map?": about the idea
         if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
             return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it

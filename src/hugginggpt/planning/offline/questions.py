@@ -8,8 +8,9 @@ left to the LLM. The wording (question words, politeness) is the lexicon's ``par
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from .lexicon import default_lexicon, pattern
+from .lexicon import default_lexicon, pattern, words_rx
 from .text import ParsedRequest, as_question, clause_question, extract_question, field_question, reported_question
 from .types import Available, Detection, ToolInfo
 
@@ -179,15 +180,20 @@ def _answered_by_task(question: str, found: list[Detection]) -> bool:
     return any(tasks & set(by) and pattern("questions", key).match(question) for key, by in answered_by.items())
 
 
+@cache
+def _document_nouns() -> re.Pattern[str]:
+    """The lexicon's document nouns as whole words (compiled once)."""
+    return words_rx(default_lexicon().raw["document_nouns"])
+
+
 def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """"I need the customer name from the purchase order po.png", "find the policy number in claim_form.png": a
     field asked of a document (named by a document noun, or a file whose name holds one), in a sentence that asks
     nothing else, is the question "What is the customer name?"."""
     out = []
-    nouns = re.compile(r"\b(?:" + "|".join(map(re.escape, default_lexicon().raw["document_nouns"])) + r")\b", re.I)
     for m in pattern("questions", "document_field").finditer(req.masked):
         file = next((g for g in ("file", "file_before") if m.group(g)), None)
-        if file and not nouns.search(req.text[m.start(file) : m.end(file)].replace("_", " ")):
+        if file and not _document_nouns().search(req.text[m.start(file) : m.end(file)].replace("_", " ")):
             continue  # a field of a picture that is no document ("find the dog in park.jpg")
         sentence = req.sentence_at(m.start())
         if any(sentence.start <= d.start < sentence.end for d in found) or any(
