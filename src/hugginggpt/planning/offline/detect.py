@@ -192,27 +192,43 @@ class KeywordDetector(QuestionRules):
 
     def _media_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, avail: Available) -> bool:
         """Whether the medium the trigger's task consumes fits what the request names and what exists."""
-        needed = self.tools[t.task].input_media
-        clause = req.clause_at(m.start())
         at_hand = bool(req.resources or avail.user_media or avail.history_media)  # named, attached or made earlier
         if t.needs_input and not (at_hand or req.quotes):
             return False
         if t.text_only:
-            # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
-            end = m.end() if t.labels else clause.end
-            start = self._after_earlier_step(req, clause.start, m.start())
-            files = {r.media for r in req.resources_in(start, clause.end)} - {"text"}
-            return not (self._media_once(req, start, end) - {"text"}) and not files
+            return self._text_only_ok(t, m, req)
+        return self._input_ok(t, m, req, at_hand) and self._medium_fits(t, m, req, avail)
+
+    def _text_only_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest) -> bool:
+        """A text-only trigger: no medium other than text named in its own words, and no file there."""
+        clause = req.clause_at(m.start())
+        # labels listed after the trigger may be media words ("classify it as one of: crash, audio, gameplay")
+        end = m.end() if t.labels else clause.end
+        start = self._after_earlier_step(req, clause.start, m.start())
+        files = {r.media for r in req.resources_in(start, clause.end)} - {"text"}
+        return not (self._media_once(req, start, end) - {"text"}) and not files
+
+    def _input_ok(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, at_hand: bool) -> bool:
+        """The trigger's flags about its input: a file it must (or must not) have, and no question about an idea
+        or a document that only looks like a request."""
+        clause = req.clause_at(m.start())
         if t.no_file and req.resources_in(clause.start, clause.end):
             return False
         if t.needs_file and not at_hand:
             return False
         if not (at_hand or req.quotes) and self._about_an_idea(req, m.start()):
             return False  # "what is the difference between a canny and a HED edge map?": about the idea
-        if t.no_document and self.mentions_document(req) and self._document_near(req, clause.start, clause.end):
-            return False  # "how many bedrooms, according to the feature sheet sheet.png?": a question about it
+        # "how many bedrooms, according to the feature sheet sheet.png?": a question about the document
+        return not (t.no_document and self.mentions_document(req)
+                    and self._document_near(req, clause.start, clause.end))
+
+    def _medium_fits(self, t: _Trigger, m: re.Match[str], req: ParsedRequest, avail: Available) -> bool:
+        """The media words of the trigger's clause point at the medium its task needs (a weak trigger also finds
+        that medium in the request, attached, or, through a pronoun, made earlier)."""
+        needed = self.tools[t.task].input_media
         if not needed:
             return True
+        clause = req.clause_at(m.start())
         in_clause = self._media_once(req, clause.start, clause.end) - {"text"}
         if in_clause and not in_clause & needed:
             return False  # "transcribe the video": the words point at another medium
