@@ -115,7 +115,6 @@ class LearnedPath:
         is left out: the detector guessed from words alone.
         """
         social = (pattern("parsing", "social_opening").match(text)
-                  or pattern("parsing", "assistant_question").search(text)
                   or pattern("questions", "about_assistant").search(text)
                   or (not parsed.quotes and pattern("parsing", "concept_question").search(parsed.masked)))
         if social and not (found or parsed.resources or available.user_media):
@@ -148,6 +147,8 @@ class LearnedPath:
             if not parsed.masked[start:end].strip(" .!?"):
                 continue  # a clause the parser blanked ("Expected: a polite reply"): nothing is asked there
             inside = [d for d in found if start <= d.start < end]
+            if not inside and pattern("questions", "about_assistant").search(text[start:end]):
+                continue  # "Can you read Spanish? What does the sign in street.jpg say?": a question to the assistant
             if inside and probs[i] < SHARED_CLAUSE_THRESHOLD:
                 continue
             needs = {s.type for s in self.registry.get(task).inputs if s.type != "text" and s.required}
