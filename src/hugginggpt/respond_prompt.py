@@ -18,8 +18,34 @@ def _to_text(value: Any) -> str:
     if isinstance(value, Plan):
         value = value.to_jarvis()
     if isinstance(value, list):  # one item per line: compact for the model, still easy to follow
-        return "\n".join(json.dumps(item, ensure_ascii=False, default=str) for item in value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+        return "\n".join(_result_line(item) if _is_result_row(item) else _compact(item) for item in value)
+    return _compact(value)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def _is_result_row(item: Any) -> bool:
+    return isinstance(item, dict) and "task" in item and "status" in item
+
+
+def _result_line(row: dict[str, Any]) -> str:
+    """One task's result as a line of plain words (a JSON object per task costs the LLM about twice the tokens):
+    ``task 0 image-to-text (model): ok; text: "a cat"; image: public/images/x.png; facts: {...}``."""
+    head = f"task {row.get('id', '?')} {row['task']}" + (f" ({row['model']})" if row.get("model") else "")
+    parts = [f"{head}: {row['status']}"]
+    outputs = row.get("outputs") or []
+    for out in outputs if isinstance(outputs, list) else [outputs]:
+        if isinstance(out, dict) and out.get("type") == "text" and "text" in out:
+            parts.append("text: " + json.dumps(str(out["text"]), ensure_ascii=False))
+        elif isinstance(out, dict) and "file" in out:
+            parts.append(f"{out.get('type', 'file')}: {out['file']}")
+        else:
+            parts.append(_compact(out))
+    parts += [f"{key}: {value if isinstance(value, str) else _compact(value)}" for key, value in row.items()
+              if key not in ("id", "task", "model", "status", "outputs")]
+    return "; ".join(parts)
 
 
 def files_in(value: Any) -> list[str]:

@@ -81,8 +81,26 @@ def test_response_messages_cite_only_given_paths() -> None:
     assert "Use only the results" in messages[0]["content"]
     user = messages[1]["content"]
     assert "Request: what is in cat.jpg?" in user and "tabby cat" in user
-    assert "- /ws/ab12.png" in user and "use these paths exactly" in user
+    assert "Files you may cite, exactly as written: /ws/ab12.png" in user
     assert files_in(results) == ["/ws/ab12.png"]
+
+
+def test_results_are_lines_of_words_not_json() -> None:
+    """A result row of the digest is one line: task, model, status, then each output, fact and error by name."""
+    results = [{"id": 0, "task": "image-to-text", "status": "ok", "model": "a/blip",
+                "outputs": [{"type": "text", "text": 'a "red" car'}]},
+               {"id": 1, "task": "text-to-speech", "status": "ok", "model": "embedded/tts",
+                "outputs": [{"type": "audio", "file": "public/audios/x.wav"}]},
+               {"id": 2, "task": "object-detection", "status": "ok", "outputs": [], "facts": {"counts": {"car": 1}}},
+               {"id": 3, "task": "text-to-video", "status": "failed", "error": "no backend serves it"}]
+    user = build_response_messages("describe car.jpg", None, results)[-1]["content"]
+    assert 'task 0 image-to-text (a/blip): ok; text: "a \\"red\\" car"' in user
+    assert "task 1 text-to-speech (embedded/tts): ok; audio: public/audios/x.wav" in user
+    assert 'task 2 object-detection: ok; facts: {"counts":{"car":1}}' in user
+    assert "task 3 text-to-video: failed; error: no backend serves it" in user
+    assert "{" not in user.split("Results:")[1].split("task 2")[0]  # no JSON for the plain rows
+    assert "Files you may cite, exactly as written: public/audios/x.wav" in user
+    assert "task 3 (text-to-video) failed" in user  # and the failure is called out
 
 
 def test_response_messages_without_files_and_with_history() -> None:
