@@ -392,3 +392,15 @@ def test_a_part_of_a_picture_made_clearer_is_no_rewrite_left_out(planner: Offlin
     outcome = planner.plan('Make the paragraph clearer: "The thing was done by us in a way that was not good."',
                            PlanContext(default_registry()))
     assert [t.task for t in outcome.plan.tasks] == ["text2text-generation"]
+
+
+def test_spoken_punctuation_only_in_dictated_requests() -> None:
+    """A spoken comma or question mark marks a request as dictated; then "period" is a full stop too. "a comma",
+    "a period drama" and "the trial period" stay words."""
+    from hugginggpt.planning.offline.text import spoken_punctuation
+
+    assert spoken_punctuation("got beach.jpg comma caption it period") == "got beach.jpg, caption it."
+    assert spoken_punctuation("are you there question mark") == "are you there?"
+    for plain in ("add a comma after 'hello'", "write a scene for a period drama", "is there a question mark here",
+                  "the free trial period ended, caption pic.jpg"):
+        assert spoken_punctuation(plain) == plain

@@ -54,9 +54,21 @@ def label_of(phrase: str) -> str | None:
             for form in (" ".join(tail), " ".join([*tail[:-1], singular(tail[-1])])):
                 if form in vocabulary:
                     return vocabulary[form]
-    # no known label: the last plural ("how many vehicles involved" -> vehicle), else the last word
-    plural = next((w for w in reversed(words) if singular(w) != w), None)
-    return singular(plural or words[-1])
+    # no known label: the last plural with the words before it that name the thing ("how many hard hats" -> hard
+    # hat, for a detector that reads any label; "how many vehicles involved" -> vehicle), else the last word
+    last = next((i for i in range(len(words) - 1, -1, -1) if singular(words[i]) != words[i]), None)
+    if last is None:
+        return singular(words[-1])
+    before = words[:last]
+    while before and (before[0] in _quantities() or before[0] in generic):
+        before = before[1:]
+    return " ".join([*before, singular(words[last])])
+
+
+@lru_cache(maxsize=1)
+def _quantities() -> frozenset[str]:
+    """Words before a counted noun that say how many or which, not what ("different", "separate")."""
+    return frozenset(str(w).lower() for w in default_lexicon().raw["counting"]["quantities"])
 
 
 def counted_label(masked: str, start: int, end: int) -> str | None:

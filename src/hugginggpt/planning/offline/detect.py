@@ -31,6 +31,7 @@ from .phrases import (
     described_before,
     described_end,
     elliptical,
+    foreign_into_english,
     named_first,
     named_last,
     similar_to_image,
@@ -259,6 +260,7 @@ class KeywordDetector(QuestionRules):
         out, captured = coordinated(request, out, captured, self.tools)
         out, captured = elliptical(request, out, captured, self.tools)
         out = styled(request, self._drop_described(request, out, captured, maps=_image_at_hand(request, available)))
+        out = foreign_into_english(request, out)
         out = similar_to_image(request, named_first(request, named_last(request, out, self.tools), self.tools))
         out = self._questions(request, available, out)
         out = self._controlled(request, self._guided_steps(request, out))

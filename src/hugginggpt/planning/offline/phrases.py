@@ -209,6 +209,31 @@ def styled(req: ParsedRequest, found: list[Detection]) -> list[Detection]:
     return out
 
 
+def foreign_into_english(req: ParsedRequest, found: list[Detection]) -> list[Detection]:
+    """"Put this in plain English for me: 'Ich habe keine Zeit heute.'": a rewrite into plain English of a quoted
+    text that is mostly not English is a translation (into English, the translator's default)."""
+    out = list(found)
+    for d in found:
+        if d.task != "text2text-generation" or not pattern("edits", "into_english").search(req.masked, d.start, d.end):
+            continue
+        quote = next(iter(req.quotes_in(d.start, len(req.text))), None)
+        if quote is not None and not mostly_english(req.text[quote.start : quote.end]):
+            out[out.index(d)] = replace(d, task="translation")
+    return out
+
+
+def mostly_english(text: str) -> bool:
+    """Whether most words of three letters or more of ``text`` are in the English dictionary (True when it has
+    fewer than two such words: too little to tell)."""
+    from .spelling import english_words
+
+    words = [w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) >= 3]
+    if len(words) < 2:
+        return True
+    known = english_words(words)
+    return sum(w in known for w in words) >= 0.4 * len(words)
+
+
 def described_before(matched: str, task: str) -> str | None:
     """"make a crystal sword image" -> "a crystal sword": the words of a generation trigger's match between its
     request verb and the noun of what it makes, when they say more than an article and adjectives."""

@@ -204,6 +204,9 @@ class _Masker:
                     continue
                 if any(r.start == a for r in self.resources):
                     continue  # a quoted file name: already a resource
+                if (_rx("quoted_term").match(m.group(1).strip())
+                        and _rx("term_article").search(self.text, max(0, m.start() - 12), m.start())):
+                    continue  # "he needs a 'depth map' of the photo": a term quoted, read as the words it is
                 if (_JSON_KEY.match(m.group(1)) and _JSON_VALUE.match(self.text, m.end())
                         and self.text[max(0, m.start() - 40) : m.start()].rstrip().endswith(("{", ","))):
                     continue  # '{"s1": "Reset your password ..."}': a key names the text that follows, it is none
@@ -286,6 +289,22 @@ def literal_spans(text: str) -> list[tuple[int, int]]:
     masker.pasted()
     quotes = [(m.start(1), m.end(1)) for rx in _quote_patterns() for m in rx.finditer(text)]
     return sorted(masker.taken + quotes)
+
+
+_SPOKEN = {"comma": ",", "question": "?", "exclamation": "!", "period": ".", "full": "."}
+
+
+def spoken_punctuation(text: str) -> str:
+    """A dictated request's spoken marks as punctuation ("photo.jpg comma and I want ..." -> "photo.jpg, and I want
+    ..."; the lexicon's ``parsing.spoken_mark`` and ``spoken_period``). Only a request with a spoken comma, question
+    or exclamation mark counts as dictated: "period" alone is a word ("a period drama")."""
+    if not _rx("spoken_mark").search(text):
+        return text
+
+    def mark(m: re.Match[str]) -> str:
+        return _SPOKEN[m.group(0).split()[0].lower()]
+
+    return _rx("spoken_period").sub(mark, _rx("spoken_mark").sub(mark, text))
 
 
 def with_arrow_chains(text: str) -> str:
