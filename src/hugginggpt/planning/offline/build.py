@@ -169,7 +169,7 @@ class GraphBuilder(TextSlots):
         if referenced is not None:
             return referenced
         producer = self._latest(lambda n: media in self._outputs(n) and n.key not in maps)
-        if producer is not None and clause.chained and not self._annotates(producer, media):
+        if producer is not None and self._reads_output(node, producer, media):
             return producer
         mentioned = [r for r in self.req.resources if r.media == media and not r.output]
         names = list(dict.fromkeys(r.name for r in mentioned))
@@ -187,6 +187,15 @@ class GraphBuilder(TextSlots):
         if history:
             return history[-1].name
         raise missing_input(node.task, media)
+
+    def _reads_output(self, node: Node, key: int, media: str) -> bool:
+        """Whether ``node`` reads the ``media`` output of node ``key``, the latest that makes it, rather than a file
+        of the request: in a chained clause ("then ..."), unless that output only marks up its input; and a
+        transcription after a cleaning, also when "and" joins them ("very noisy ... make it clean and write me what
+        he says": the cleaned recording)."""
+        if node.clause.chained and not self._annotates(key, media):
+            return True
+        return node.task == "automatic-speech-recognition" and self.nodes[key].task == "audio-to-audio"
 
     def _annotates(self, key: int, media: str) -> bool:
         """Whether node ``key``'s ``media`` output only marks up its input (a verdict task's picture with boxes drawn),
