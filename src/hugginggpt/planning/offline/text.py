@@ -434,7 +434,9 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
     offset = lead.end() if lead else 0
     asked = sentence.text.rstrip().endswith("?") or _asks_about_file(about_file, sentence.text.strip())
     splits = [*_rx("question_split").finditer(masked_sentence), *_rx("file_then_question").finditer(masked_sentence)]
-    starts = [offset, *sorted(m.end() for m in splits if m.end() > offset)]
+    # "it says "<passage>" so when do I take the blue one": a question right after a quoted passage asks about it
+    passage = {m.end() for m in _rx("quote_then_question").finditer(masked_sentence)}
+    starts = [offset, *sorted({m.end() for m in splits if m.end() > offset} | {p for p in passage if p > offset})]
     for m in _rx("file_then_yes_no").finditer(masked_sentence):
         # "pic of tractor.jpg is the back tyre flat or ok pls": one clause to the end, asked or offering a choice
         rest = _rx("question_trail").sub("", masked_sentence[m.end() :])
@@ -459,7 +461,7 @@ def extract_question(sentence: Span, masked_sentence: str, about_file: bool = Fa
             # relative clause asks nothing
         # "x.jpg whats the total": words after the file (or after a split) that ask about it, with no question mark
         question = _question_at(part, asked or ((start > offset or lead is not None)
-                                                and _asks_about_file(about_file, part)))
+                                                and _asks_about_file(about_file or start in passage, part)))
         if question:
             return _reported(sentence.text, question)
     return None
