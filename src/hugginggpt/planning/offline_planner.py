@@ -36,7 +36,7 @@ from .offline.detect import Available, KeywordDetector, TaskDetector, ToolInfo, 
 from .offline.learned_path import LearnedPath
 from .offline.missing import MissingInputError, unread_file, unread_files
 from .offline.spelling import mend_spelling
-from .offline.text import Resource, parse_request, spoken_punctuation, with_arrow_chains
+from .offline.text import Resource, parse_request, slash_breaks, spoken_punctuation, with_arrow_chains
 from .validate import repair_plan, validate_plan
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class OfflinePlanner:
         """Plan ``request``; raises ``PlanError`` when a task's input is missing or the plan cannot be made valid."""
         registry = self.registry or context.registry or default_registry()
         _, detector, keyword = self._components(registry)
-        request = mend_spelling(with_arrow_chains(spoken_punctuation(request)), keyword.lexicon)
+        request = mend_spelling(with_arrow_chains(slash_breaks(spoken_punctuation(request))), keyword.lexicon)
         parsed = parse_request(request, keyword.lexicon.verbs)
         files = current_and_earlier(context)
         available = Available(

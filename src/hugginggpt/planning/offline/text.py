@@ -307,6 +307,20 @@ def spoken_punctuation(text: str) -> str:
     return _rx("spoken_period").sub(mark, _rx("spoken_mark").sub(mark, text))
 
 
+def slash_breaks(text: str) -> str:
+    """"write me a short poem / about the last ferry / then read it aloud": a slash between spaces, outside quotes
+    and file names, breaks the request like a comma (line breaks written as slashes; pattern ``parsing.slash_break``).
+    """
+    spans = literal_spans(text)
+    out, last = [], 0
+    for m in _rx("slash_break").finditer(text):
+        if any(a <= m.start() < b for a, b in spans) or _rx("slash_signoff").match(text, m.end()):
+            continue  # (a slash before a last "thx" is left as it is)
+        out.append(text[last : m.start()] + ", ")
+        last = m.end()
+    return "".join(out) + text[last:]
+
+
 def with_arrow_chains(text: str) -> str:
     """"a.jpg -> caption -> speech": each arrow between steps reads as ", then" (the lexicon's ``parsing.arrow``);
     so does each numbered step after the first ("1) segment x.jpg 2) use it to generate ...", "Step 2: ..."), when
