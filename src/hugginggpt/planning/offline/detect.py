@@ -157,8 +157,12 @@ class KeywordDetector(QuestionRules):
     def _names_document(self, req: ParsedRequest, start: int, end: int) -> bool:
         """Whether the span names a document: a document noun, also inside a file name ("receipt.png",
         "ledger_page.png"), or words that name the file ("the table sales.png")."""
-        return bool(self._doc_rx.search(req.text[start:end].replace("_", " "))) or bool(
+        return self.document_noun_in(req.text[start:end]) or bool(
             pattern("parsing", "document_by_file").search(req.masked, start, end))
+
+    def document_noun_in(self, text: str) -> bool:
+        """Whether ``text`` holds a document noun of the lexicon, also inside a file name ("ledger_page.png")."""
+        return bool(self._doc_rx.search(text.replace("_", " ")))
 
     def _document_near(self, req: ParsedRequest, start: int, end: int) -> bool:
         """Whether the span names a document, or names no file at all ("how many bottles are in shelf.jpg" after

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from .lexicon import default_lexicon, pattern, source, words_alt
 from .literals import captured_text
+from .spelling import english_words
 from .text import ParsedRequest
 from .types import Detection
 
@@ -225,8 +226,6 @@ def foreign_into_english(req: ParsedRequest, found: list[Detection]) -> list[Det
 def mostly_english(text: str) -> bool:
     """Whether most words of three letters or more of ``text`` are in the English dictionary (True when it has
     fewer than two such words: too little to tell)."""
-    from .spelling import english_words
-
     words = [w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) >= 3]
     if len(words) < 2:
         return True

@@ -8,9 +8,9 @@ left to the LLM. The wording (question words, politeness) is the lexicon's ``par
 from __future__ import annotations
 
 import re
-from functools import cache
+from collections.abc import Callable
 
-from .lexicon import default_lexicon, pattern, words_rx
+from .lexicon import default_lexicon, pattern
 from .text import ParsedRequest, as_question, clause_question, extract_question, field_question, reported_question
 from .types import Available, Detection, ToolInfo
 
@@ -30,6 +30,9 @@ class QuestionRules:
     def mentions_document(self, req: ParsedRequest) -> bool:
         raise NotImplementedError
 
+    def document_noun_in(self, text: str) -> bool:
+        raise NotImplementedError
+
     def _questions(self, req: ParsedRequest, avail: Available, found: list[Detection]) -> list[Detection]:
         """Route questions to visual, document or text question answering, or leave them to the LLM."""
         asked, quoted_only = self._quoted_questions(req, found)
@@ -38,7 +41,7 @@ class QuestionRules:
             # (a chat about no file takes the whole message: "chat with me? what's the best way to spend a rainy day?")
             asked += self._sentence_questions(req, found, asked)
             asked += self._worded_questions(req, asked)
-        asked += _field_questions(req, found, asked)
+        asked += _field_questions(req, found, asked, self.document_noun_in)
         asked += _elliptic_questions(req, found, asked)
         out = list(found)
         for pos, question in sorted(asked):
@@ -180,20 +183,15 @@ def _answered_by_task(question: str, found: list[Detection]) -> bool:
     return any(tasks & set(by) and pattern("questions", key).match(question) for key, by in answered_by.items())
 
 
-@cache
-def _document_nouns() -> re.Pattern[str]:
-    """The lexicon's document nouns as whole words (compiled once)."""
-    return words_rx(default_lexicon().raw["document_nouns"])
-
-
-def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+def _field_questions(req: ParsedRequest, found: list[Detection], asked: list[tuple[int, str]],
+                     document_noun_in: Callable[[str], bool]) -> list[tuple[int, str]]:
     """"I need the customer name from the purchase order po.png", "find the policy number in claim_form.png": a
     field asked of a document (named by a document noun, or a file whose name holds one), in a sentence that asks
     nothing else, is the question "What is the customer name?"."""
     out = []
     for m in pattern("questions", "document_field").finditer(req.masked):
         file = next((g for g in ("file", "file_before") if m.group(g)), None)
-        if file and not _document_nouns().search(req.text[m.start(file) : m.end(file)].replace("_", " ")):
+        if file and not document_noun_in(req.text[m.start(file) : m.end(file)]):
             continue  # a field of a picture that is no document ("find the dog in park.jpg")
         sentence = req.sentence_at(m.start())
         if any(sentence.start <= d.start < sentence.end for d in found) or any(

@@ -311,9 +311,12 @@ def slash_breaks(text: str) -> str:
     """"write me a short poem / about the last ferry / then read it aloud": a slash between spaces, outside quotes
     and file names, breaks the request like a comma (line breaks written as slashes; pattern ``parsing.slash_break``).
     """
+    breaks = list(_rx("slash_break").finditer(text))
+    if not breaks:
+        return text  # (most requests: no second masking pass)
     spans = literal_spans(text)
     out, last = [], 0
-    for m in _rx("slash_break").finditer(text):
+    for m in breaks:
         if any(a <= m.start() < b for a, b in spans) or _rx("slash_signoff").match(text, m.end()):
             continue  # (a slash before a last "thx" is left as it is)
         out.append(text[last : m.start()] + ", ")
