@@ -364,6 +364,9 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "conjure for me a likeness of f, which was transcribed from g, assigned to whichever of the categories 'h' or "
     "'i'. what manner of beast is in j.wav? sunder k.png into its several parts, tidy it into something formal, "
     "transmute it into the manner of l ",
+    "so I got m.jpg comma I want it to look like quote n end quote period / see it as 'o' / how many hard hats / "
+    "put this in plain English: 'Ich habe keine Zeit' it says \"p\" so when do I take q / my boss say r, the notes "
+    "say: \"s\" / can you here what it is / make it clean and write me what he say / carry it on from here: 't' ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:
