@@ -78,10 +78,10 @@ def test_response_messages_cite_only_given_paths() -> None:
                {"task": 1, "status": "failed", "error": "no model"}]
     messages = build_response_messages("what is in cat.jpg?", plan, results)
     assert [m["role"] for m in messages] == ["system", "user"]
-    assert "Use only the results" in messages[0]["content"]
+    assert "from the results below only" in messages[0]["content"]
     user = messages[1]["content"]
     assert "Request: what is in cat.jpg?" in user and "tabby cat" in user
-    assert "Files you may cite, exactly as written: /ws/ab12.png" in user
+    assert "Cite only these files, exactly as written: /ws/ab12.png" in user
     assert files_in(results) == ["/ws/ab12.png"]
 
 
@@ -99,7 +99,7 @@ def test_results_are_lines_of_words_not_json() -> None:
     assert 'task 2 object-detection: ok; facts: {"counts":{"car":1}}' in user
     assert "task 3 text-to-video: failed; error: no backend serves it" in user
     assert "{" not in user.split("Results:")[1].split("task 2")[0]  # no JSON for the plain rows
-    assert "Files you may cite, exactly as written: public/audios/x.wav" in user
+    assert "Cite only these files, exactly as written: public/audios/x.wav" in user
     assert "task 3 (text-to-video) failed" in user  # and the failure is called out
 
 
