@@ -91,7 +91,7 @@ class QuestionRules:
                 if question is None and not found and req.resources:
                     question = reported_question(s.text)  # "my roommate is asking me what color the flag is"
                 if question:
-                    out.append((s.start, question))
+                    out += _split_joined(req, s.start, s.end, question)
                 continue
             # The sentence asks for a task ("what is in this photo?"); a clause of it that asks none may still ask
             # a question ("describe b.jpg, then tell me if there's a dog in a.jpg").
@@ -172,6 +172,22 @@ def _joined_question(req: ParsedRequest, start: int, end: int, found: list[Detec
         return []
     text = req.text[m.end() : end].strip().rstrip(" ?!.")
     return [(m.end(), as_question(text))] if text else []
+
+
+def _split_joined(req: ParsedRequest, start: int, end: int, question: str) -> list[tuple[int, str]]:
+    """"how much did I pay for the voile, and what is the date written on it?": a sentence's question with a
+    second one joined by "and" is two questions, each asked on its own (one answer each)."""
+    m = pattern("questions", "joined").search(req.masked, start, end)
+    second = req.text[m.end() : end].strip().rstrip(" ?!.") if m else ""
+    body = question.rstrip(" ?!.")
+    at = body.lower().rfind(second.lower()) if second else -1
+    first = _JOIN_TAIL.sub("", body[:at]) if at > 0 else ""
+    if m is None or len(first.split()) < 2 or len(second.split()) < 2:
+        return [(start, question)]
+    return [(start, as_question(first)), (m.end(), as_question(second))]
+
+
+_JOIN_TAIL = re.compile(r"[\s,;]*\b(?:and|also|plus)(?:\s+also)?\s*$", re.IGNORECASE)
 
 
 def _answered_by_task(question: str, found: list[Detection]) -> bool:
