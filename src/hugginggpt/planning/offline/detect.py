@@ -379,6 +379,9 @@ class KeywordDetector(QuestionRules):
         det = Detection(t.task, m.start(), m.end())
         if t.capture:
             capture = captured_text(request, m.end(), clause.end) or described_before(m.group(), t.task)
+            if capture and request.quotes_in(clause.end, len(request.text)) \
+                    and pattern("literals", "names_a_text").match(capture):
+                capture = None  # "translate my recipe card for the staff? « ... »": the quote after is the text
             kind = pattern("generation", "kind_tail").search(m.group()) if capture else None
             if kind and t.task == "text-to-image":
                 capture = f"{kind.group('kind')} {capture}"  # "draw me a logo for my bakery": a logo, of the bakery

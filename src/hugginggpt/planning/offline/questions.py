@@ -156,11 +156,17 @@ class QuestionRules:
 
 
 def _quotes_inside(req: ParsedRequest, question: str) -> bool:
-    """Whether every quote of a request with no text file lies inside a longer question ("what does 'c.' before a
-    date signify?"): part of the question, so no passage to answer it from (a question that is a quote is not)."""
+    """Whether the quotes of a request with no text file lie inside a longer question ("what does 'c.' before a
+    date signify?"): part of the question, so no passage to answer it from (a question that is a quote is not).
+    A few words quoted elsewhere are no passage either ("is 'data' singular or plural? he insists on 'the data
+    are'")."""
     bare = question.strip(" ?!.'\"")
-    return bool(req.quotes) and not any(r.media == "text" for r in req.resources) and all(
-        q.text in question and q.text.strip(" ?!.'\"") != bare for q in req.quotes)
+    inside = [q for q in req.quotes if q.text in question and q.text.strip(" ?!.'\"") != bare]
+    return bool(inside) and not any(r.media == "text" for r in req.resources) and all(
+        len(q.text.split()) < _PASSAGE_WORDS for q in req.quotes if q not in inside)
+
+
+_PASSAGE_WORDS = 5  # a quote shorter than this, outside the question, is a term, not a passage to answer from
 
 
 def _joined_question(req: ParsedRequest, start: int, end: int, found: list[Detection]) -> list[tuple[int, str]]:

@@ -549,7 +549,7 @@ def _question_at(part: str, asked: bool) -> str | None:
             yes_no = (_rx("embedded_yes_no").match(body.rstrip(" ?"))
                       if asked and (_rx("or_not").search(body) or _rx("statement_yes_no").match(body)) else None)
             return f"{yes_no[2].capitalize()} {yes_no[1]} {yes_no[3]}?" if yes_no else None
-    body = body.rstrip(" .!?")
+    body = _rx("question_tail").sub("", body.rstrip(" .!?"))
     if not body or _rx("empty_question").match(body) or _rx("asks_assistant").match(body):
         return None  # "could you check it for me?": the task asked for is the question
     if m:  # embedded question ("tell me what color the car is"): put the verb back in front
