@@ -351,8 +351,9 @@ class KeywordDetector(QuestionRules):
         if self._new_source(out, seen[t.task], m.start(), t.task) and self.has_pronoun(request, clause.start,
                                                                                          clause.end):
             return None  # "describe a.jpg and read it aloud; describe b.jpg and read it aloud": "it" is the new one
-        if first_quoted or not own_quoted or (clause.index == first_clause.index + 1
-                                              and all(q.end <= m.start() for q in own_quoted)):
+        shared = (clause.index == first_clause.index + 1 and out[seen[t.task]].capture is None
+                  and all(q.end <= m.start() for q in own_quoted))
+        if first_quoted or not own_quoted or shared:
             # (the quotes right after the first mention's clause, before the second, are the first one's too: "are
             # they saying the same thing? A: '...' B: '...' Need a similarity read")
             return -1

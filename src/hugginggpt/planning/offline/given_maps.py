@@ -112,6 +112,8 @@ def _had(req: ParsedRequest, start: int, end: int) -> bool:
     """Whether the map phrase at ``start:end`` names a map the user has, not one asked for: a label before a colon
     ("canny edges: x.jpg. then gen '...'") asks for the map, unless words of having come before or in it or the file
     is named like a map; any other phrase ("the line drawing x.png", "x.png (already a normal map)") names one."""
+    if req.masked[start] != "0" and pattern("controls", "asked_before").search(req.masked, max(0, start - 30), start):
+        return False  # "kindly produce a depth map of the photograph, x.jpg": asked for, made from x.jpg
     if req.masked[start] == "0" or ":" not in req.masked[start:end]:
         return True
     sentence = req.sentence_at(start)

@@ -88,7 +88,7 @@ def labels_of(raw: str, max_words: int = 3) -> str | None:
     """The labels a list names, up to its first stop ("sports, politics or tech; thanks" -> "sports, politics,
     tech"), or None for fewer than two."""
     raw = _LIST_END.split(raw, maxsplit=1)[0]
-    parts = [p.strip(" .?!:;'\"") for p in _rx("label_split").split(_rx("label_tail").sub("", raw))]
+    parts = [p.strip(" .?!:;'\"{}[]") for p in _rx("label_split").split(_rx("label_tail").sub("", raw))]
     parts = [label_form(p) for p in parts]
     labels = [p for p in parts if p and len(p.split()) <= max_words]
     if len(labels) == 2 and _rx("label_negation").fullmatch(labels[1]):
