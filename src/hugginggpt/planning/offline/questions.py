@@ -187,13 +187,11 @@ def _split_joined(req: ParsedRequest, start: int, end: int, question: str) -> li
     second = req.text[m.end() : end].strip().rstrip(" ?!.") if m else ""
     body = question.rstrip(" ?!.")
     at = body.lower().rfind(second.lower()) if second else -1
-    first = _JOIN_TAIL.sub("", body[:at]) if at > 0 else ""
+    first = pattern("questions", "join_tail").sub("", body[:at]) if at > 0 else ""
     if m is None or len(first.split()) < 2 or len(second.split()) < 2:
         return [(start, question)]
     return [(start, as_question(first)), (m.end(), as_question(second))]
 
-
-_JOIN_TAIL = re.compile(r"[\s,;]*\b(?:and|also|plus)(?:\s+also)?\s*$", re.IGNORECASE)
 
 
 def _answered_by_task(question: str, found: list[Detection]) -> bool:
