@@ -183,14 +183,16 @@ def _joined_question(req: ParsedRequest, start: int, end: int, found: list[Detec
 def _split_joined(req: ParsedRequest, start: int, end: int, question: str) -> list[tuple[int, str]]:
     """"how much did I pay for the voile, and what is the date written on it?": a sentence's question with a
     second one joined by "and" is two questions, each asked on its own (one answer each)."""
-    m = pattern("questions", "joined").search(req.masked, start, end)
-    second = req.text[m.end() : end].strip().rstrip(" ?!.") if m else ""
-    body = question.rstrip(" ?!.")
-    at = body.lower().rfind(second.lower()) if second else -1
-    first = pattern("questions", "join_tail").sub("", body[:at]) if at > 0 else ""
-    if m is None or len(first.split()) < 2 or len(second.split()) < 2:
+    joined = _joined_question(req, start, end, [])
+    if not joined:
         return [(start, question)]
-    return [(start, as_question(first)), (m.end(), as_question(second))]
+    pos, second = joined[0]
+    body, tail = question.rstrip(" ?!."), second.rstrip("?")
+    at = body.lower().rfind(tail.lower())
+    first = pattern("questions", "join_tail").sub("", body[:at]) if at > 0 else ""
+    if len(first.split()) < 2 or len(tail.split()) < 2:
+        return [(start, question)]
+    return [(start, as_question(first)), (pos, second)]
 
 
 
