@@ -367,6 +367,12 @@ def test_no_note_says_a_planned_task_was_left_out(planner: OfflinePlanner) -> No
     "so I got m.jpg comma I want it to look like quote n end quote period / see it as 'o' / how many hard hats / "
     "put this in plain English: 'Ich habe keine Zeit' it says \"p\" so when do I take q / my boss say r, the notes "
     "say: \"s\" / can you here what it is / make it clean and write me what he say / carry it on from here: 't' ",
+    "r u like chatgpt? can ye tell us whit it actually is? 'u' Buckets: a / b. please how much is v and what is w? "
+    "box out all the x, need it as an audio file, the softened version in French, translate 'y' into Spanish and "
+    "voice it. And, if it's no trouble, a little image of z to go with it. file is a.wav, is that her crying or is "
+    "it just b?? reduce it to its essentials: 'c' the text on the board, transcribed. needs its normal map. Could "
+    "you make that, and then use it to dream up d? produce a depth map of the photograph, e.jpg, sorted into one "
+    "of my (rough) categories: f, g. whether it comes under h, i or j {k, l} ",
 ])
 def test_a_request_of_repeated_steps_at_the_size_limit_plans_in_bounded_time(planner: OfflinePlanner,
                                                                                step: str) -> None:
